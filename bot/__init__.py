@@ -1,0 +1,17 @@
+"""The web app (WeChat webhook, dashboard, API) and the command line."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from bot.settings import Settings
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    """Build the Flask app; see :func:`bot.app.create_app`."""
+    from bot.app import create_app as _create_app
+
+    return _create_app(config)

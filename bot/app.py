@@ -1,0 +1,64 @@
+"""The Flask app factory: settings, one database session per request, and each part's
+``init_app``."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from flask import Flask
+
+import models.db
+from bot.settings import Settings, load_settings
+
+# Each module here exposes ``init_app(app)``; order matters only for URL prefixes.
+PARTS = (
+    "bot.request_session",
+    "bot.wechat.webhook",
+    "bot.dashboard",
+    "bot.api",
+)
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    """Create the app. ``config`` is a :class:`Settings`, a dict of overrides on top of the
+    environment, or None for the environment alone."""
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = load_settings()
+        if config:
+            settings = settings.with_overrides(**config)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        BANZHUREN=settings,
+        # The webhook caps bodies itself (413); this also bounds every other upload.
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+    )
+    models.db.configure(settings.database_url)
+
+    from worker.celery_app import configure_celery
+
+    configure_celery(settings)
+
+    for name in PARTS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            # A part not built yet is left out; anything else missing is a real error.
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+            continue
+        module.init_app(app)
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    return app.config["BANZHUREN"]

@@ -1,0 +1,65 @@
+"""What every command shares: settings loaded once, the database configured on demand, a
+one-line error on bad input, and a progress bar only on a terminal."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import click
+from sqlalchemy.orm import Session
+
+import models.db
+from bot.settings import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
+
+
+class CliContext:
+    """Lazily loaded settings and database for a command."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._db_ready = False
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings()
+            except ConfigError as exc:
+                fail(str(exc))
+        return self._settings
+
+    def database(self) -> str:
+        """Configure the session factory for the settings' database and return its URL."""
+        if not self._db_ready:
+            models.db.configure(self.settings.database_url)
+            self._db_ready = True
+        return self.settings.database_url
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction; commits only if the block finishes."""
+        self.database()
+        with models.db.session_scope() as session:
+            yield session
+
+
+def fail(message: str) -> None:
+    """Print a one-line error and exit non-zero."""
+    raise click.ClickException(message)
+
+
+def progress(items: Iterable[T], length: int | None = None, label: str = "") -> Iterator[T]:
+    """A progress bar on a terminal; nothing in a pipe."""
+    if not sys.stderr.isatty():
+        yield from items
+        return
+    with click.progressbar(items, length=length, label=label, file=sys.stderr) as bar:
+        yield from bar
+
+
+pass_cli = click.make_pass_decorator(CliContext)

@@ -1,0 +1,33 @@
+"""``banzhuren init``."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli.common import CliContext, fail, pass_cli
+from models.migrate import upgrade
+
+
+@click.command("init")
+@pass_cli
+def init_command(cli: CliContext) -> None:
+    """创建数据库或升级到最新结构（Alembic）。"""
+    url = cli.settings.database_url
+    try:
+        upgrade(url)
+    except Exception as exc:  # a bad URL or an unreachable server: say which, in one line
+        fail(f"无法初始化数据库 {_safe(url)}：{exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    click.echo(f"数据库已就绪：{_safe(url)}")
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def register(main: click.Group) -> None:
+    main.add_command(init_command)

@@ -1,0 +1,142 @@
+"""Configuration: defaults, then ``BANZHUREN_*`` environment variables, parsed once.
+
+Kept free of Flask so that the worker, the CLI and the models' session can share it.
+A malformed value fails fast with the variable's name in the message.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_API_BASE = "https://api.weixin.qq.com/"
+
+
+class ConfigError(ValueError):
+    """A ``BANZHUREN_*`` variable holds a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///banzhuren.db"
+    redis_url: str | None = None
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    wechat_token: str = "banzhuren"
+    wechat_appid: str | None = None
+    wechat_secret: str | None = None
+    wechat_aes_key: str | None = None
+    # The key before the last rotation in the admin console; tried second when decrypting.
+    wechat_previous_aes_key: str | None = None
+    wechat_api_base: str = DEFAULT_API_BASE
+    min_respondents: int = 5
+    timezone: str = "Asia/Shanghai"
+    # Not in the public contract: lets several test runs or deployments share one Redis
+    # without seeing each other's keys or tasks.
+    redis_prefix: str = "banzhuren"
+    celery_queue: str = "banzhuren"
+    # Replay window for signed webhook requests, in seconds.
+    signature_max_age: int = 300
+    secure_cookies: bool = False
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis is configured: tasks run in-process, state lives in the database."""
+        return not self.redis_url
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the ``BANZHUREN_*`` variables into a :class:`Settings`, validating each."""
+    env = os.environ if environ is None else environ
+    get = lambda name: env.get(name) or None  # noqa: E731 - empty means unset
+
+    secret_key = get("BANZHUREN_SECRET_KEY")
+    if secret_key is None:
+        warnings.warn(
+            "BANZHUREN_SECRET_KEY is not set: using a random key, so sessions end when the "
+            "process restarts and several web processes cannot share logins",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        secret_key = secrets.token_hex(32)
+
+    token = get("BANZHUREN_WECHAT_TOKEN") or "banzhuren"
+    if not (3 <= len(token) <= 32 and token.isalnum() and token.isascii()):
+        raise ConfigError("BANZHUREN_WECHAT_TOKEN must be 3-32 letters or digits")
+
+    aes_key = get("BANZHUREN_WECHAT_AES_KEY")
+    previous_aes_key = get("BANZHUREN_WECHAT_PREVIOUS_AES_KEY")
+    for name, key in (
+        ("BANZHUREN_WECHAT_AES_KEY", aes_key),
+        ("BANZHUREN_WECHAT_PREVIOUS_AES_KEY", previous_aes_key),
+    ):
+        if key is not None and (len(key) != 43 or not key.isalnum()):
+            raise ConfigError(f"{name} must be the 43-character EncodingAESKey")
+
+    tz = get("BANZHUREN_TIMEZONE") or "Asia/Shanghai"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"BANZHUREN_TIMEZONE: unknown time zone {tz!r}") from None
+
+    api_base = get("BANZHUREN_WECHAT_API_BASE") or DEFAULT_API_BASE
+    if not api_base.startswith(("http://", "https://")):
+        raise ConfigError("BANZHUREN_WECHAT_API_BASE must be an http(s) URL")
+    if not api_base.endswith("/"):
+        api_base += "/"
+
+    redis_url = get("BANZHUREN_REDIS_URL")
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("BANZHUREN_REDIS_URL must be a redis:// URL")
+
+    return Settings(
+        database_url=get("BANZHUREN_DATABASE_URL") or "sqlite:///banzhuren.db",
+        redis_url=redis_url,
+        secret_key=secret_key,
+        wechat_token=token,
+        wechat_appid=get("BANZHUREN_WECHAT_APPID"),
+        wechat_secret=get("BANZHUREN_WECHAT_SECRET"),
+        wechat_aes_key=aes_key,
+        wechat_previous_aes_key=previous_aes_key,
+        wechat_api_base=api_base,
+        min_respondents=_int(env, "BANZHUREN_MIN_RESPONDENTS", 5, minimum=1),
+        timezone=tz,
+        redis_prefix=get("BANZHUREN_REDIS_PREFIX") or "banzhuren",
+        celery_queue=get("BANZHUREN_CELERY_QUEUE") or "banzhuren",
+        secure_cookies=_bool(env, "BANZHUREN_SECURE_COOKIES", False),
+    )

@@ -1,0 +1,74 @@
+"""The banzhuren domain as SQLAlchemy 2 models. No Flask here."""
+
+from models.admin import ApiToken, AuditLog, User, UserRole
+from models.appointment import Appointment, AppointmentStatus
+from models.base import Base
+from models.binding import BindingFailure, WeChatBinding
+from models.evaluation import Award, Grade, TermEvaluation
+from models.meetings import Incident, IncidentKind, Meeting, MeetingKind, meeting_attendance
+from models.messaging import DialogueState, OutboundMessage, ReceivedMessage
+from models.org import (
+    ClassKind,
+    Department,
+    SchoolClass,
+    Student,
+    Teacher,
+    TeacherRole,
+    class_members,
+)
+from models.survey import Answer, Ballot, Response, Survey, SurveyRound
+from models.term import Term
+from models.worklog import (
+    EmploymentOutcome,
+    LogKind,
+    LogRequirement,
+    Reminder,
+    StudentFeedback,
+    WorkLogAttachment,
+    WorkLogEntry,
+    worklog_students,
+)
+
+__all__ = [
+    "Answer",
+    "ApiToken",
+    "Appointment",
+    "AppointmentStatus",
+    "AuditLog",
+    "Award",
+    "Ballot",
+    "Base",
+    "BindingFailure",
+    "ClassKind",
+    "Department",
+    "DialogueState",
+    "EmploymentOutcome",
+    "Grade",
+    "Incident",
+    "IncidentKind",
+    "LogKind",
+    "LogRequirement",
+    "Meeting",
+    "MeetingKind",
+    "OutboundMessage",
+    "ReceivedMessage",
+    "Reminder",
+    "Response",
+    "SchoolClass",
+    "Student",
+    "StudentFeedback",
+    "Survey",
+    "SurveyRound",
+    "Teacher",
+    "TeacherRole",
+    "Term",
+    "TermEvaluation",
+    "User",
+    "UserRole",
+    "WeChatBinding",
+    "WorkLogAttachment",
+    "WorkLogEntry",
+    "class_members",
+    "meeting_attendance",
+    "worklog_students",
+]

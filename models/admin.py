@@ -1,0 +1,66 @@
+"""Dashboard users, API tokens and the audit log of admin changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, CreatedAt, str_enum, utcnow
+from models.org import Department
+
+
+class UserRole(enum.StrEnum):
+    AFFAIRS = "affairs"  # 学生处: everything
+    BRANCH = "branch"  # 党总支: its own department only
+
+    @property
+    def label(self) -> str:
+        return {"affairs": "学生处", "branch": "党总支"}[self.value]
+
+
+class User(CreatedAt, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[UserRole] = mapped_column(str_enum(UserRole))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None]
+
+    department: Mapped[Department | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(
+            "(role = 'branch') = (department_id IS NOT NULL)", name="branch_has_department"
+        ),
+    )
+
+
+class ApiToken(CreatedAt, Base):
+    """A bearer token for the API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    last_used_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # a username, or "cli:<user>"
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

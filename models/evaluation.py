@@ -1,0 +1,87 @@
+"""Term evaluations (第十五条 to 第十七条) and awards (第十九条)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, str_enum, utcnow
+from models.org import Teacher
+
+
+class Grade(enum.StrEnum):
+    EXCELLENT = "excellent"  # 优秀
+    GOOD = "good"  # 良好
+    PASS = "pass"  # 合格
+    FAIL = "fail"  # 不合格
+
+    @property
+    def label(self) -> str:
+        return GRADE_LABELS[self]
+
+
+GRADE_LABELS = {
+    Grade.EXCELLENT: "优秀",
+    Grade.GOOD: "良好",
+    Grade.PASS: "合格",
+    Grade.FAIL: "不合格",
+}
+
+
+class TermEvaluation(Base):
+    """One head teacher in one term, all their appointments together."""
+
+    __tablename__ = "term_evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term_id: Mapped[int] = mapped_column(ForeignKey("terms.id"), index=True)
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("teachers.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    classes: Mapped[str] = mapped_column(Text, default="")
+    respondents: Mapped[int] = mapped_column(default=0)
+    eligible: Mapped[int] = mapped_column(default=0)
+    response_rate: Mapped[float | None]
+    satisfaction: Mapped[float | None]  # percent, unrounded
+    ci_low: Mapped[float | None]
+    ci_high: Mapped[float | None]
+    computed_grade: Mapped[Grade] = mapped_column(str_enum(Grade))
+    # A grade set by Student Affairs with a written reason; the report shows it in place of the
+    # computed one and says so.
+    override_grade: Mapped[Grade | None] = mapped_column(str_enum(Grade, name="override_grade"))
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    logs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    meetings_attended: Mapped[int] = mapped_column(default=0)
+    trainings_attended: Mapped[int] = mapped_column(default=0)
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    # Everything else the report shows (quality counts, corroboration, months in office).
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    months_in_office: Mapped[int] = mapped_column(default=0)
+    allowance: Mapped[int] = mapped_column(default=0)  # yuan, 第十八条
+    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    teacher: Mapped[Teacher] = relationship()
+
+    __table_args__ = (UniqueConstraint("term_id", "teacher_id"),)
+
+    @property
+    def grade(self) -> Grade:
+        return self.override_grade or self.computed_grade
+
+
+class Award(Base):
+    """先进兼职班主任 (第十九条): a candidate from two consecutive 优秀 terms, then awarded."""
+
+    __tablename__ = "awards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("teachers.id"), index=True)
+    academic_year: Mapped[str] = mapped_column(String(9))  # e.g. 2026-2027
+    status: Mapped[str] = mapped_column(String(16), default="candidate")  # candidate / awarded
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("teacher_id", "academic_year"),)

@@ -1,0 +1,69 @@
+"""第十四条 meetings and trainings with attendance; incidents and other failing reasons
+(第十五条（二）3 and 5) recorded by a branch or Student Affairs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, CreatedAt, str_enum
+from models.org import Teacher
+
+
+class MeetingKind(enum.StrEnum):
+    STAFF_MEETING = "staff_meeting"  # 党总支兼职班主任工作例会 (at least monthly)
+    TRAINING = "training"  # 学院兼职班主任培训会 (at least once a term), 岗前培训
+    SEMINAR = "seminar"  # 工作研讨会 / 交流会 (第十三条)
+
+    @property
+    def label(self) -> str:
+        return {"staff_meeting": "工作例会", "training": "培训会", "seminar": "研讨交流会"}[
+            self.value
+        ]
+
+
+meeting_attendance = Table(
+    "meeting_attendance",
+    Base.metadata,
+    Column("meeting_id", ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True),
+    Column("teacher_id", ForeignKey("teachers.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Meeting(CreatedAt, Base):
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None: a school-level meeting or training held by Student Affairs.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    kind: Mapped[MeetingKind] = mapped_column(str_enum(MeetingKind))
+    held_on: Mapped[dt.date] = mapped_column(index=True)
+    title: Mapped[str] = mapped_column(String(200))
+
+    attendees: Mapped[list[Teacher]] = relationship(secondary=meeting_attendance)
+
+
+class IncidentKind(enum.StrEnum):
+    SERIOUS = "serious"  # 严重责任事件或事故 (第十五条（二）3)
+    OTHER = "other"  # 学院或党总支认为其他不称职行为 (第十五条（二）5)
+
+    @property
+    def label(self) -> str:
+        return {"serious": "严重责任事件或事故", "other": "其他不称职行为"}[self.value]
+
+
+class Incident(CreatedAt, Base):
+    """A failing reason recorded against a head teacher for a term."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("teachers.id"), index=True)
+    term_id: Mapped[int] = mapped_column(ForeignKey("terms.id"), index=True)
+    kind: Mapped[IncidentKind] = mapped_column(str_enum(IncidentKind))
+    occurred_on: Mapped[dt.date]
+    description: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(100))

@@ -1,0 +1,57 @@
+"""State the webhook shares across processes when there is no Redis: message dedup keys with
+the reply given, dialogue drafts, and the outbox of messages to send through WeChat's API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+
+
+class ReceivedMessage(Base):
+    """A message or event already handled: ``MsgId``, or ``FromUserName:CreateTime`` for events.
+
+    The reply is kept so that WeChat's retry of the same message gets the same answer.
+    """
+
+    __tablename__ = "received_messages"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    reply: Mapped[str | None] = mapped_column(Text)
+    done: Mapped[bool] = mapped_column(default=False)
+
+
+class DialogueState(Base):
+    """A chat dialogue's state (e.g. a survey draft) keyed by purpose and openid.
+
+    ``version`` allows compare-and-set updates so that two messages handled at once on different
+    processes cannot both build on the same state.
+    """
+
+    __tablename__ = "dialogue_states"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutboundMessage(Base):
+    """A message to send through WeChat's API (customer-service or template), written in the same
+    commit as whatever caused it, then sent by a task."""
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="text")
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

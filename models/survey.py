@@ -1,0 +1,113 @@
+"""Survey definitions, rounds, and the two halves of an answered survey kept apart:
+a ``Ballot`` says who has answered (to allow one response per student per teacher per round,
+and reminders); a ``Response`` says what was answered and holds nothing that leads back to the
+student (no student id or openid, a random id rather than a sequence, the day but not the time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, utcnow
+
+
+class Survey(Base):
+    """A survey definition loaded from YAML (``banzhuren survey load``)."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(16))
+    definition: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SurveyRound(Base):
+    """A survey opened in a term for every appointment active in it."""
+
+    __tablename__ = "survey_rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term_id: Mapped[int] = mapped_column(ForeignKey("terms.id"), index=True)
+    survey_id: Mapped[str] = mapped_column(ForeignKey("surveys.id"))
+    # The definition as it was when the round opened: later edits do not change what was asked.
+    definition: Mapped[dict[str, Any]]
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closes_on: Mapped[dt.date | None]
+    closed_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (UniqueConstraint("term_id", "survey_id"),)
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class Ballot(Base):
+    """Who has answered about whom in a round: never what they answered."""
+
+    __tablename__ = "ballots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id", ondelete="CASCADE"))
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("teachers.id"), index=True)
+    submitted_on: Mapped[dt.date]
+
+    __table_args__ = (UniqueConstraint("round_id", "student_id", "teacher_id"),)
+
+
+def _random_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Response(Base):
+    """What one (anonymous) student answered about one teacher in a round."""
+
+    __tablename__ = "responses"
+
+    # Random, so that insertion order cannot be matched against the ballots' order.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_random_id)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_rounds.id", ondelete="CASCADE"), index=True
+    )
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("teachers.id"), index=True)
+    submitted_on: Mapped[dt.date]
+    # The respondent's score under the round's method (mean of scored answers), kept so that
+    # evaluation is one grouped query; None when no scored question was answered.
+    score: Mapped[float | None]
+    # For top_box surveys: whether the named question got one of the named labels.
+    top_box: Mapped[bool | None]
+    # Answer-quality signals, never exposing who: every scored answer identical; finished
+    # faster than a person can read the questions.
+    straight_lined: Mapped[bool] = mapped_column(default=False)
+    too_fast: Mapped[bool] = mapped_column(default=False)
+
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan"
+    )
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    question_id: Mapped[str] = mapped_column(String(64))
+    # 1-based option number for a choice question; None for text or a skipped question.
+    choice: Mapped[int | None] = mapped_column(Integer)
+    score: Mapped[float | None]
+    text: Mapped[str | None] = mapped_column(Text)
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+
+    __table_args__ = (UniqueConstraint("response_id", "question_id"),)

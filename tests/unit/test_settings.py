@@ -1,0 +1,53 @@
+import pytest
+
+from bot.settings import ConfigError, load_settings
+
+BASE = {"BANZHUREN_SECRET_KEY": "k"}
+
+
+def test_defaults_follow_design():
+    s = load_settings(BASE)
+    assert s.database_url == "sqlite:///banzhuren.db"
+    assert s.redis_url is None and s.embedded
+    assert s.wechat_token == "banzhuren"
+    assert s.wechat_api_base == "https://api.weixin.qq.com/"
+    assert s.min_respondents == 5
+    assert s.timezone == "Asia/Shanghai"
+
+
+def test_values_are_read_and_typed():
+    s = load_settings(
+        BASE
+        | {
+            "BANZHUREN_REDIS_URL": "redis://127.0.0.1:6379/3",
+            "BANZHUREN_MIN_RESPONDENTS": "8",
+            "BANZHUREN_WECHAT_API_BASE": "http://127.0.0.1:9999",
+        }
+    )
+    assert not s.embedded
+    assert s.min_respondents == 8
+    assert s.wechat_api_base == "http://127.0.0.1:9999/"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BANZHUREN_MIN_RESPONDENTS", "five", "whole number"),
+        ("BANZHUREN_MIN_RESPONDENTS", "0", "at least 1"),
+        ("BANZHUREN_TIMEZONE", "Mars/Olympus", "unknown time zone"),
+        ("BANZHUREN_WECHAT_AES_KEY", "short", "43-character"),
+        ("BANZHUREN_WECHAT_TOKEN", "a b", "3-32 letters"),
+        ("BANZHUREN_REDIS_URL", "localhost:6379", "redis://"),
+        ("BANZHUREN_WECHAT_API_BASE", "ftp://x", "http"),
+    ],
+)
+def test_malformed_values_fail_fast_naming_the_variable(name, value, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings(BASE | {name: value})
+    assert name in str(info.value)
+
+
+def test_missing_secret_key_warns():
+    with pytest.warns(RuntimeWarning, match="BANZHUREN_SECRET_KEY"):
+        s = load_settings({})
+    assert len(s.secret_key) == 64

@@ -1,0 +1,1 @@
+"""Celery app and tasks: evaluation, outbound WeChat messages, reminders."""

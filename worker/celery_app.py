@@ -1,0 +1,75 @@
+"""The Celery app. With ``BANZHUREN_REDIS_URL`` set it uses Redis as broker and result backend;
+without it, tasks run in-process (eager), which is the embedded default."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from celery import Celery, signals
+
+import models.db
+from bot.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+TASK_MODULES = ("worker.tasks",)
+
+celery = Celery("banzhuren")
+_configured_for: Settings | None = None
+
+
+def configure_celery(settings: Settings) -> Celery:
+    """Configure the process-wide Celery app for ``settings`` (idempotent)."""
+    global _configured_for
+    celery.conf.update(
+        broker_url=settings.redis_url or "memory://",
+        result_backend=settings.redis_url or "cache+memory://",
+        task_always_eager=settings.embedded,
+        task_eager_propagates=True,
+        task_default_queue=settings.celery_queue,
+        task_acks_late=True,
+        # A task whose worker dies is redelivered, not lost; tasks are idempotent for this.
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=600,
+        task_soft_time_limit=540,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=86400,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        timezone=settings.timezone,
+        enable_utc=True,
+    )
+    celery.conf.banzhuren = settings
+    _configured_for = settings
+    for name in TASK_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+    return celery
+
+
+def settings() -> Settings:
+    """The settings the worker (or the in-process runner) was configured with."""
+    if _configured_for is None:
+        configure_celery(load_settings())
+    assert _configured_for is not None
+    return _configured_for
+
+
+@signals.worker_process_init.connect
+def _dispose_engine_after_fork(**_kwargs) -> None:
+    # A pooled connection inherited across fork would be shared by two processes.
+    models.db.dispose()
+
+
+def worker_app() -> Celery:
+    """Entry point for ``celery -A worker.celery_app:worker_app``: configure from the environment."""
+    s = load_settings()
+    models.db.configure(s.database_url)
+    return configure_celery(s)
