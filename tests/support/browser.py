@@ -1,0 +1,1 @@
+"""Pytest plugin: shared fixtures (see module docstrings)."""
