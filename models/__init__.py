@@ -6,7 +6,7 @@ from models.base import Base
 from models.binding import BindingFailure, WeChatBinding
 from models.evaluation import Award, Grade, TermEvaluation
 from models.meetings import Incident, IncidentKind, Meeting, MeetingKind, meeting_attendance
-from models.messaging import DialogueState, OutboundMessage, ReceivedMessage
+from models.messaging import DialogueState, OutboundMessage, ReceivedMessage, WeChatAccessToken
 from models.org import (
     ClassKind,
     Department,
@@ -65,6 +65,7 @@ __all__ = [
     "TermEvaluation",
     "User",
     "UserRole",
+    "WeChatAccessToken",
     "WeChatBinding",
     "WorkLogAttachment",
     "WorkLogEntry",

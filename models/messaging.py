@@ -55,3 +55,17 @@ class OutboundMessage(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set when sending was given up (e.g. 45015: outside the 48-hour customer-service window);
+    # such a message is not retried.
+    failed_at: Mapped[dt.datetime | None]
+
+
+class WeChatAccessToken(Base):
+    """WeChat's API access token, shared by every process when there is no Redis (one refresher
+    at a time under a database lock; a second fetch would invalidate the first, errcode 40001)."""
+
+    __tablename__ = "wechat_access_tokens"
+
+    appid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime]

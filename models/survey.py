@@ -98,7 +98,9 @@ class Response(Base):
 class Answer(Base):
     __tablename__ = "answers"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random like the response's: a sequence would number answers in submission order, and
+    # that order matched against the ballots' would tell who answered what.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_random_id)
     response_id: Mapped[str] = mapped_column(
         ForeignKey("responses.id", ondelete="CASCADE"), index=True
     )

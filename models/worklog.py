@@ -134,6 +134,9 @@ class StudentFeedback(CreatedAt, Base):
     counsellor_id: Mapped[int | None] = mapped_column(ForeignKey("teachers.id"))
     text: Mapped[str] = mapped_column(Text)
     forwarded_at: Mapped[dt.datetime | None]
+    # Why it has not reached the counsellor yet (no counsellor set for the class, or the
+    # counsellor has not bound WeChat); cleared once forwarded.
+    note: Mapped[str | None] = mapped_column(String(200))
 
 
 class LogRequirement(Base):

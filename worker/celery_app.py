@@ -10,6 +10,7 @@ from celery import Celery, signals
 
 import models.db
 from bot.settings import Settings, load_settings
+from worker.beat import beat_schedule
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,14 @@ def configure_celery(settings: Settings) -> Celery:
         accept_content=["json"],
         result_expires=86400,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
+        # Every Redis key (queues, results) carries the prefix, so deployments and test runs
+        # sharing one Redis do not see each other's tasks.
+        broker_transport_options={
+            "visibility_timeout": 3600,
+            "global_keyprefix": f"{settings.redis_prefix}:",
+        },
+        result_backend_transport_options={"global_keyprefix": f"{settings.redis_prefix}:"},
+        beat_schedule=beat_schedule(),
         timezone=settings.timezone,
         enable_utc=True,
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 11:29:54.423824
+Create Date: 2026-11-26 11:39:51.734289
 """
 
 from alembic import op
@@ -63,6 +63,7 @@ def upgrade() -> None:
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('failed_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbound_messages'))
     )
     with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
@@ -110,6 +111,12 @@ def upgrade() -> None:
     sa.CheckConstraint('end_date > start_date', name=op.f('ck_terms_ends_after_start')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_terms')),
     sa.UniqueConstraint('code', name=op.f('uq_terms_code'))
+    )
+    op.create_table('wechat_access_tokens',
+    sa.Column('appid', sa.String(length=64), nullable=False),
+    sa.Column('token', sa.Text(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('appid', name=op.f('pk_wechat_access_tokens'))
     )
     op.create_table('log_requirements',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -341,7 +348,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('teacher_id', name=op.f('uq_wechat_bindings_teacher_id'))
     )
     op.create_table('answers',
-    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('response_id', sa.String(length=32), nullable=False),
     sa.Column('question_id', sa.String(length=64), nullable=False),
     sa.Column('choice', sa.Integer(), nullable=True),
@@ -427,6 +434,7 @@ def upgrade() -> None:
     sa.Column('counsellor_id', sa.Integer(), nullable=True),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('forwarded_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('note', sa.String(length=200), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.ForeignKeyConstraint(['counsellor_id'], ['teachers.id'], name=op.f('fk_student_feedback_counsellor_id_teachers')),
     sa.ForeignKeyConstraint(['entry_id'], ['worklog_entries.id'], name=op.f('fk_student_feedback_entry_id_worklog_entries'), ondelete='CASCADE'),
@@ -534,6 +542,7 @@ def downgrade() -> None:
 
     op.drop_table('meetings')
     op.drop_table('log_requirements')
+    op.drop_table('wechat_access_tokens')
     op.drop_table('terms')
     op.drop_table('surveys')
     with op.batch_alter_table('students', schema=None) as batch_op:

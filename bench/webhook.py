@@ -1,0 +1,446 @@
+"""Webhook load benchmark: many students answering the survey at once, in safe mode, through
+gunicorn (2 workers) on PostgreSQL and Redis, against the floor of the same load on a bare
+wechatpy echo app (bench/floor_app.py) under the same gunicorn settings.
+
+    python bench/webhook.py [--students 300] [--concurrency 16] [--clients 3]
+
+It creates a scratch PostgreSQL database (dropped afterwards) and a Redis key prefix of its
+own, seeds a school whose students are all bound, opens the satisfaction survey, then:
+
+1. the real app: every student runs the whole dialogue (测评, one message a question, 确认),
+   a few messages re-sent as WeChat retries them (same MsgId: the same reply, stored once);
+2. the floor: the same number of messages, same concurrency, to the echo app;
+3. counts what was stored: one ballot and one response for each 已提交 reply, no more.
+
+Targets: >= 300 messages/s, p99 < 200 ms, and >= half the floor's rate. Traffic stays on
+127.0.0.1 and is bounded (``--students``, and ``--time-limit`` seconds per phase). Exit status 1
+when a target is missed or an answer is lost or doubled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor as Threads
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get(
+    "BANZHUREN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("BANZHUREN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TERM = "2026-2027-1"
+TARGET_RATE, TARGET_P99_MS, TARGET_RATIO = 300.0, 200.0, 0.5
+
+
+@dataclass
+class Keys:
+    token: str
+    aes_key: str
+    appid: str
+
+
+@dataclass
+class Outcome:
+    """What one client thread saw."""
+
+    latencies: list[float] = field(default_factory=list)
+    submitted: int = 0
+    retries: int = 0
+    retry_mismatches: int = 0
+    errors: list[str] = field(default_factory=list)
+    started: float = 0.0
+    ended: float = 0.0
+
+
+# --- setup ---------------------------------------------------------------------------------
+
+
+def scratch_database() -> tuple[str, str]:
+    from sqlalchemy import create_engine, text
+
+    name = f"banzhuren_bench_{secrets.token_hex(4)}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return name, PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed(url: str, students: int) -> list[str]:
+    """A migrated school of ``students`` bound students with the survey open; their openids."""
+    import datetime as dt
+
+    import models.db
+    from bot.roster.importer import import_roster
+    from bot.roster.sample import generated_school, write_csv_folder
+    from bot.survey_rounds import open_round, register_survey
+    from models import Student, Term, WeChatBinding
+    from models.migrate import upgrade
+    from surveys.definition import load_survey_file
+
+    upgrade(url)
+    models.db.configure(url)
+    with tempfile.TemporaryDirectory() as tmp, models.db.session_scope() as s:
+        folder = write_csv_folder(generated_school(students), Path(tmp) / "roster")
+        import_roster(s, folder, today=dt.date(2026, 11, 1))
+        s.add(Term(code=TERM, start_date=dt.date(2026, 9, 1), end_date=dt.date(2027, 1, 20)))
+        s.flush()
+        register_survey(s, load_survey_file(ROOT / "surveys" / "satisfaction.yaml"))
+        s.flush()
+        open_round(s, TERM, "satisfaction")
+        openids = []
+        for student in s.query(Student).order_by(Student.id):
+            openid = f"obench{student.id:022d}"
+            s.add(WeChatBinding(openid=openid, student_id=student.id))
+            openids.append(openid)
+    models.db.dispose()
+    return openids
+
+
+def stored_counts(url: str) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    import models.db
+    from models import Answer, Ballot, ReceivedMessage, Response
+
+    models.db.configure(url)
+    with models.db.SessionFactory() as s:
+        counts = {
+            name: s.scalar(select(func.count()).select_from(model)) or 0
+            for name, model in (
+                ("ballots", Ballot),
+                ("responses", Response),
+                ("answers", Answer),
+                ("received", ReceivedMessage),
+            )
+        }
+        counts["distinct_ballots"] = (
+            s.scalar(
+                select(func.count()).select_from(
+                    select(Ballot.round_id, Ballot.student_id, Ballot.teacher_id)
+                    .distinct()
+                    .subquery()
+                )
+            )
+            or 0
+        )
+    models.db.dispose()
+    return counts
+
+
+def start_gunicorn(
+    app: str, env: dict[str, str], port: int, chdir: Path | None
+) -> subprocess.Popen:
+    args = [
+        sys.executable, "-m", "gunicorn",
+        "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+        "--access-logfile", "/dev/null",
+        *(["--chdir", str(chdir)] if chdir else []),
+        app,
+    ]  # fmt: skip
+    env = dict(
+        env, WEB_CONCURRENCY="2", GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_LOGLEVEL="warning"
+    )
+    process = subprocess.Popen(args, env=env, cwd=ROOT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn for {app} exited with {process.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/wechat")
+            conn.getresponse().read()
+            conn.close()
+            # Both workers up: they boot one after the other.
+            time.sleep(1.5)
+            return process
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"gunicorn for {app} did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    import signal
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- load ----------------------------------------------------------------------------------
+
+
+class Client:
+    """One keep-alive connection speaking WeChat's safe mode."""
+
+    def __init__(self, port: int, keys: Keys) -> None:
+        from bot.wechat.simulate import WeChatSimulator
+
+        self.sim = WeChatSimulator(keys.token, keys.aes_key, keys.appid, mode="safe")
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def post(self, query: dict, body: bytes, out: Outcome) -> str:
+        path = "/wechat?" + urlencode(query)
+        began = time.perf_counter()
+        try:
+            self.conn.request("POST", path, body=body, headers={"Content-Type": "text/xml"})
+            response = self.conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException):
+            # A dropped keep-alive connection: reconnect once, as WeChat would retry.
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            self.conn.request("POST", path, body=body, headers={"Content-Type": "text/xml"})
+            response = self.conn.getresponse()
+            data = response.read()
+        out.latencies.append(time.perf_counter() - began)
+        if response.status != 200:
+            out.errors.append(f"HTTP {response.status}: {data[:100]!r}")
+            return ""
+        return self.sim.read_reply(data).get("Content", "")
+
+    def say(self, openid: str, text: str, out: Outcome, rng: random.Random, retry: float) -> str:
+        query, body = self.sim.text(openid, text)
+        reply = self.post(query, body, out)
+        if rng.random() < retry:
+            # WeChat's retry: the very same request again; it must get the same answer.
+            out.retries += 1
+            again = self.post(query, body, out)
+            if again not in (reply, ""):
+                out.retry_mismatches += 1
+        return reply
+
+
+def survey_thread(port: int, keys: Keys, openids: list[str], retry: float, seed: int) -> Outcome:
+    out = Outcome(started=time.time())
+    client = Client(port, keys)
+    rng = random.Random(seed)
+    for openid in openids:
+        reply = client.say(openid, "测评", out, rng, retry)
+        for _ in range(60):
+            out.submitted += reply.count("已提交关于")
+            if "请核对关于" in reply:
+                reply = client.say(openid, "确认", out, rng, retry)
+            elif "请直接回复文字" in reply:
+                reply = client.say(openid, "跳过", out, rng, retry)
+            elif "的测评" in reply and "/" in reply:
+                reply = client.say(openid, rng.choice("12"), out, rng, retry)
+            else:
+                break
+    out.ended = time.time()
+    return out
+
+
+def echo_thread(port: int, keys: Keys, openids: list[str], count: int, seed: int) -> Outcome:
+    out = Outcome(started=time.time())
+    client = Client(port, keys)
+    rng = random.Random(seed)
+    for i in range(count):
+        reply = client.say(openids[i % len(openids)], rng.choice("12"), out, rng, 0.0)
+        if not reply:
+            out.errors.append("empty echo")
+    out.ended = time.time()
+    return out
+
+
+def client_process(kind: str, port: int, keys: Keys, groups: list, retry: float) -> list[Outcome]:
+    """One load-generating process running a thread per group (own GIL, own CPU)."""
+    with Threads(len(groups)) as pool:
+        if kind == "survey":
+            futures = [
+                pool.submit(survey_thread, port, keys, g, retry, i) for i, g in enumerate(groups)
+            ]
+        else:
+            futures = [
+                pool.submit(echo_thread, port, keys, g[0], g[1], i) for i, g in enumerate(groups)
+            ]
+        return [f.result() for f in futures]
+
+
+def run_load(
+    kind: str, port: int, keys: Keys, groups: list, clients: int, retry: float
+) -> list[Outcome]:
+    per_process = [groups[i::clients] for i in range(clients)]
+    with ProcessPoolExecutor(clients) as pool:
+        futures = [
+            pool.submit(client_process, kind, port, keys, chunk, retry)
+            for chunk in per_process
+            if chunk
+        ]
+        return [o for f in futures for o in f.result()]
+
+
+@dataclass
+class Figures:
+    messages: int
+    seconds: float
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def figures(outcomes: list[Outcome]) -> Figures:
+    latencies = sorted(x for o in outcomes for x in o.latencies)
+    seconds = max(o.ended for o in outcomes) - min(o.started for o in outcomes)
+    quantiles = statistics.quantiles(latencies, n=100)
+    return Figures(
+        messages=len(latencies),
+        seconds=seconds,
+        rate=len(latencies) / seconds,
+        p50_ms=statistics.median(latencies) * 1000,
+        p99_ms=quantiles[98] * 1000,
+        errors=sum(len(o.errors) for o in outcomes),
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=16, help="students answering at once")
+    parser.add_argument("--clients", type=int, default=3, help="load-generating processes")
+    parser.add_argument("--retry", type=float, default=0.02, help="share of messages re-sent")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--profile", metavar="SVG", help="record the app's web workers with py-spy into SVG"
+    )
+    options = parser.parse_args()
+
+    from bot.wechat.crypto import random_aes_key
+
+    keys = Keys(token="benchtoken", aes_key=random_aes_key(), appid="wx" + secrets.token_hex(8))
+    run = secrets.token_hex(4)
+    env = dict(
+        os.environ,
+        BANZHUREN_REDIS_URL=REDIS_URL,
+        BANZHUREN_REDIS_PREFIX=f"bzrbench:{run}",
+        BANZHUREN_CELERY_QUEUE=f"bzrbench-{run}",
+        BANZHUREN_SECRET_KEY=secrets.token_hex(16),
+        BANZHUREN_WECHAT_TOKEN=keys.token,
+        BANZHUREN_WECHAT_AES_KEY=keys.aes_key,
+        BANZHUREN_WECHAT_APPID=keys.appid,
+        BANZHUREN_WECHAT_SECRET="benchsecret",
+        # Nothing should be sent; if something is, it goes nowhere.
+        BANZHUREN_WECHAT_API_BASE="http://127.0.0.1:9/",
+    )
+    name, url = scratch_database()
+    env["BANZHUREN_DATABASE_URL"] = url
+    try:
+        print(f"seeding {options.students} students in {name} ...", flush=True)
+        openids = seed(url, options.students)
+        groups = [openids[i :: options.concurrency] for i in range(options.concurrency)]
+
+        port = free_port()
+        web = start_gunicorn("bot:create_app()", env, port, None)
+        spy = None
+        if options.profile:
+            spy = subprocess.Popen(
+                ["py-spy", "record", "--subprocesses", "--idle", "-o", options.profile,
+                 "--pid", str(web.pid)],
+            )  # fmt: skip
+        try:
+            app_outcomes = run_load("survey", port, keys, groups, options.clients, options.retry)
+        finally:
+            if spy is not None:
+                spy.send_signal(2)
+                spy.wait(60)
+            stop(web)
+        app = figures(app_outcomes)
+        submitted = sum(o.submitted for o in app_outcomes)
+        retries = sum(o.retries for o in app_outcomes)
+        mismatches = sum(o.retry_mismatches for o in app_outcomes)
+        counts = stored_counts(url)
+
+        port = free_port()
+        floor_app = start_gunicorn("floor_app:app", env, port, ROOT / "bench")
+        per_thread = app.messages // options.concurrency
+        echo_groups = [(g, per_thread) for g in groups]
+        try:
+            floor = figures(run_load("echo", port, keys, echo_groups, options.clients, 0.0))
+        finally:
+            stop(floor_app)
+    finally:
+        if not options.keep:
+            drop_database(name)
+        import redis
+
+        r = redis.Redis.from_url(REDIS_URL)
+        keys_left = list(r.scan_iter(f"bzrbench:{run}*")) + [f"bzrbench-{run}".encode()]
+        r.delete(*keys_left)
+        r.close()
+
+    ratio = app.rate / floor.rate
+    print()
+    print(
+        f"{'':10} {'messages':>9} {'seconds':>8} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    )
+    for label, f in (("app", app), ("floor", floor)):
+        print(
+            f"{label:10} {f.messages:9d} {f.seconds:8.1f} {f.rate:8.1f} {f.p50_ms:8.1f} "
+            f"{f.p99_ms:8.1f} {f.errors:7d}"
+        )
+    print(f"app / floor rate: {ratio:.2f}")
+    print(
+        f"stored: {counts['ballots']} ballots ({counts['distinct_ballots']} distinct), "
+        f"{counts['responses']} responses, {counts['answers']} answers; "
+        f"{submitted} 已提交 replies; {retries} retried messages, {mismatches} with another reply"
+    )
+    problems = []
+    if app.rate < TARGET_RATE:
+        problems.append(f"rate {app.rate:.0f} < {TARGET_RATE:.0f} msg/s")
+    if app.p99_ms >= TARGET_P99_MS:
+        problems.append(f"p99 {app.p99_ms:.0f} >= {TARGET_P99_MS:.0f} ms")
+    if ratio < TARGET_RATIO:
+        problems.append(f"ratio {ratio:.2f} < {TARGET_RATIO}")
+    if app.errors or floor.errors:
+        problems.append(f"{app.errors + floor.errors} failed requests")
+    expected = options.students  # one head teacher per class in the generated school
+    if not (counts["ballots"] == counts["responses"] == submitted == expected):
+        problems.append(
+            f"answers lost or doubled: expected {expected}, {submitted} confirmed, "
+            f"{counts['ballots']} ballots, {counts['responses']} responses"
+        )
+    if counts["distinct_ballots"] != counts["ballots"] or mismatches:
+        problems.append("a retried message was handled twice")
+    print("targets met" if not problems else "MISSED: " + "; ".join(problems))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""The OpenAPI 3.1 description served at ``/api/v1/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _get(summary: str, schema: dict[str, Any], params: tuple[str, ...] = ("term",)) -> dict:
+    parameters = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+    ]
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": parameters,
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "404": {"$ref": "#/components/responses/NotFound"},
+            },
+        }
+    }
+
+
+_ARRAY = {"type": "array", "items": {"type": "object"}}
+_NUM = {"type": ["number", "null"]}
+
+REPORT_ROW = {
+    "type": "object",
+    "required": [
+        "staff_no",
+        "teacher",
+        "department",
+        "classes",
+        "respondents",
+        "eligible",
+        "response_rate",
+        "satisfaction_pct",
+        "grade",
+        "reasons",
+        "logs",
+        "flags",
+    ],
+    "properties": {
+        "staff_no": {"type": "string"},
+        "teacher": {"type": "string"},
+        "department": {"type": ["string", "null"]},
+        "classes": {"type": "array", "items": {"type": "string"}},
+        "respondents": {"type": "integer"},
+        "eligible": {"type": "integer"},
+        "response_rate": _NUM,
+        "satisfaction_pct": {**_NUM, "description": "null with no respondents"},
+        "grade": {"type": "string", "description": "优秀 / 良好 / 合格 / 不合格"},
+        "reasons": {"type": "array", "items": {}},
+        "logs": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "flags": {"type": "array", "items": {}},
+    },
+}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "banzhuren API",
+        "version": "1",
+        "description": "兼职班主任考核数据（只读）。学生处令牌可见全部；党总支令牌只见本党总支。"
+        "令牌由 `banzhuren user token NAME` 签发。",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearer": []}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "responses": {
+            "Unauthorized": {"description": "缺少或无效的令牌"},
+            "NotFound": {"description": "没有该学期/教师，或不在令牌的管辖范围内"},
+        },
+        "schemas": {"ReportRow": REPORT_ROW},
+    },
+    "paths": {
+        "/me": _get("令牌所属用户", {"type": "object"}, ()),
+        "/terms": _get("学期列表", _ARRAY, ()),
+        "/terms/{term}/evaluations": _get(
+            "学期考核报表（DESIGN.md 的 JSON 报表行）",
+            {"type": "array", "items": {"$ref": "#/components/schemas/ReportRow"}},
+        ),
+        "/terms/{term}/overview": _get(
+            "学期概览：参评率、等级分布、各党总支满意度", {"type": "object"}
+        ),
+        "/terms/{term}/teachers": _get(
+            "班主任考核表（可用 ?department=ID&grade=excellent|good|pass|fail 筛选）", _ARRAY
+        ),
+        "/terms/{term}/teachers/{staff_no}": _get(
+            "一位班主任：考核、分题得分与意见（答卷数不低于最少人数时）、工作日志、参会、不合格情形",
+            {"type": "object"},
+            ("term", "staff_no"),
+        ),
+        "/terms/{term}/awards": _get("先进兼职班主任候选人", _ARRAY),
+        "/terms/{term}/allowances": _get("津贴发放表", _ARRAY),
+        "/terms/{term}/rounds": _get("满意度测评轮次及实时参评率", _ARRAY),
+    },
+}

@@ -1,0 +1,222 @@
+"""The API's endpoints. Every query takes the token owner's department scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, g, jsonify, request
+from sqlalchemy import select
+
+from bot.api.openapi import SPEC
+from bot.dashboard import exports, queries
+from bot.dashboard.access import teacher_condition, visible_teacher
+from bot.dashboard.auth import Principal, user_for_token
+from bot.request_session import db, settings
+from models import Grade, SurveyRound, Teacher, Term
+from models.evaluation import GRADE_LABELS
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.before_request
+def _authenticate():
+    if request.endpoint == "api.openapi":
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    user = user_for_token(db(), token.strip()) if scheme.lower() == "bearer" else None
+    if user is None:
+        response = jsonify(error="缺少或无效的访问令牌：请在 Authorization 头中提供 Bearer <token>")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="banzhuren"'
+        return response
+    g.principal = Principal(user)
+    return None
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(404)
+def _json_error(exc):
+    messages = {400: "参数有误", 404: "没有找到，或不在您的管辖范围内"}
+    return jsonify(error=messages.get(exc.code, exc.description)), exc.code
+
+
+def scope() -> int | None:
+    return g.principal.scope
+
+
+def _term(code: str) -> Term:
+    term = queries.term_by_code(db(), code)
+    if term is None:
+        abort(404)
+    return term
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(SPEC)
+
+
+@bp.get("/me")
+def me():
+    p: Principal = g.principal
+    return jsonify(username=p.username, role=p.role.value, department=p.department_name)
+
+
+@bp.get("/terms")
+def terms():
+    return jsonify(
+        [
+            {
+                "term": t.code,
+                "start": t.start_date.isoformat(),
+                "end": t.end_date.isoformat(),
+                "evaluated": t.evaluated_at is not None,
+                "published": t.published_at is not None,
+            }
+            for t in queries.all_terms(db())
+        ]
+    )
+
+
+@bp.get("/terms/<code>/evaluations")
+def evaluations(code: str):
+    """The JSON report of DESIGN.md: one row per head teacher."""
+    term = _term(code)
+    return jsonify(exports.report_rows(db(), term, scope(), "evaluation"))
+
+
+@bp.get("/terms/<code>/overview")
+def overview(code: str):
+    term = _term(code)
+    summary = queries.summarize(queries.evaluation_rows(db(), term.id, scope()))
+    return jsonify(
+        term=term.code,
+        teachers=summary.teachers,
+        respondents=summary.respondents,
+        eligible=summary.eligible,
+        response_rate=summary.response_rate,
+        grades={GRADE_LABELS[gr]: n for gr, n in summary.grades.items()},
+        departments=[
+            {
+                "department": d.name,
+                "teachers": d.teachers,
+                "response_rate": d.response_rate,
+                "satisfaction_pct": d.satisfaction,
+            }
+            for d in summary.by_department
+        ],
+    )
+
+
+@bp.get("/terms/<code>/teachers")
+def teachers(code: str):
+    term = _term(code)
+    grade = request.args.get("grade")
+    department = request.args.get("department")
+    try:
+        grade_value = Grade(grade) if grade else None
+    except ValueError:
+        abort(400)
+    if department and not department.isdigit():
+        abort(400)
+    rows = queries.evaluation_rows(
+        db(),
+        term.id,
+        scope(),
+        department_id=int(department) if department else None,
+        grade=grade_value,
+    )
+    return jsonify([{"teacher_id": r.teacher_id, **r.report()} for r in rows])
+
+
+@bp.get("/terms/<code>/teachers/<staff_no>")
+def teacher(code: str, staff_no: str):
+    """One teacher: the report row, and the per-question means and comments only at or above
+    the minimum number of respondents."""
+    session = db()
+    term = _term(code)
+    teacher_id = session.scalar(select(Teacher.id).where(Teacher.staff_no == staff_no))
+    if teacher_id is None:
+        abort(404)
+    person = visible_teacher(session, scope(), teacher_id)
+    rows = queries.evaluation_rows(session, term.id, None, teacher_id=person.id)
+    respondents = queries.respondent_count(session, term.id, person.id)
+    shown = respondents >= settings().min_respondents
+    entries, counts = queries.worklog(session, person.id, term)
+    body: dict[str, Any] = {
+        "staff_no": person.staff_no,
+        "teacher": person.name,
+        "evaluation": rows[0].report() if rows else None,
+        "respondents": respondents,
+        "breakdown_shown": shown,
+        "questions": [
+            {
+                "question": q.question_id,
+                "text": q.text,
+                "mean_score": q.mean_score,
+                "answered": q.answered,
+            }
+            for q in queries.question_stats(session, term.id, person.id)
+        ]
+        if shown
+        else None,
+        "comments": queries.comments(session, term.id, person.id) if shown else None,
+        "logs": counts,
+        "worklog": [
+            {"date": e.occurred_on.isoformat(), "kind": e.kind.value, "text": e.text}
+            for e in entries
+        ],
+        "meetings": [
+            {"date": m.held_on.isoformat(), "kind": m.kind.value, "title": m.title}
+            for m in queries.meetings_attended(session, person.id, term)
+        ],
+        "incidents": [
+            {"date": i.occurred_on.isoformat(), "kind": i.kind.value, "description": i.description}
+            for i in queries.incidents(session, person.id, term.id)
+        ],
+    }
+    return jsonify(body)
+
+
+@bp.get("/terms/<code>/awards")
+def awards(code: str):
+    return jsonify(exports.report_rows(db(), _term(code), scope(), "award"))
+
+
+@bp.get("/terms/<code>/allowances")
+def allowances(code: str):
+    return jsonify(exports.report_rows(db(), _term(code), scope(), "allowance"))
+
+
+@bp.get("/terms/<code>/rounds")
+def rounds(code: str):
+    from bot.survey_rounds import round_progress
+
+    session = db()
+    term = _term(code)
+    visible = set(session.scalars(select(Teacher.id).where(teacher_condition(scope()))))
+    result = []
+    for r in session.scalars(select(SurveyRound).where(SurveyRound.term_id == term.id)):
+        per_teacher = [p for p in round_progress(session, r.id) if p["teacher_id"] in visible]
+        eligible = sum(p["eligible"] for p in per_teacher)
+        answered = sum(p["answered"] for p in per_teacher)
+        result.append(
+            {
+                "survey": r.survey_id,
+                "open": r.is_open,
+                "closes_on": r.closes_on.isoformat() if r.closes_on else None,
+                "eligible": eligible,
+                "answered": answered,
+                "response_rate": 100.0 * answered / eligible if eligible else None,
+                "teachers": [
+                    {
+                        "teacher_id": p["teacher_id"],
+                        "eligible": p["eligible"],
+                        "answered": p["answered"],
+                    }
+                    for p in per_teacher
+                ],
+            }
+        )
+    return jsonify(result)

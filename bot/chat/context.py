@@ -1,0 +1,78 @@
+"""What every chat handler receives: the message, who sent it, and where to store things.
+
+The webhook builds a :class:`ChatContext` after verifying, decrypting and deduplicating the
+message, holding a per-sender lock so that two messages from one person are handled one after
+the other (never interleaved, on any process). A handler returns the reply text, or None when
+it does not handle the message (the router then tries the next one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message as the handlers see it."""
+
+    openid: str
+    # "text", "voice", "image", "event", or another WeChat MsgType
+    msg_type: str
+    # The text to interpret: Content of a text message, Recognition of a voice message,
+    # stripped; "" when there is none.
+    text: str
+    # When WeChat says it was sent (CreateTime), timezone-aware.
+    sent_at: dt.datetime
+    # Event name for events ("subscribe", "click", ...), lower-cased; the click key for CLICK.
+    event: str | None = None
+    event_key: str | None = None
+    # For images: the media id and picture URL.
+    media_id: str | None = None
+    pic_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The roster person bound to the openid, if any."""
+
+    openid: str
+    student_id: int | None = None
+    teacher_id: int | None = None
+    # "student", "head_teacher", "counsellor", or None when unbound
+    role: str | None = None
+
+
+class DialogueStore(Protocol):
+    """Per-openid dialogue state (survey drafts, pending questions). Backed by Redis when
+    configured, else by the ``dialogue_states`` table; the per-sender lock makes plain get/set
+    safe."""
+
+    def get(self, key: str) -> dict | None: ...
+
+    def set(self, key: str, value: dict, ttl_seconds: int | None = None) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+@dataclass
+class ChatContext:
+    session: Session
+    settings: Settings
+    incoming: Incoming
+    sender: Sender
+    store: DialogueStore
+
+    @property
+    def today(self) -> dt.date:
+        """The school's date when the message was sent (BANZHUREN_TIMEZONE)."""
+        return self.incoming.sent_at.astimezone(self.settings.tz).date()
+
+
+class Handler(Protocol):
+    def __call__(self, ctx: ChatContext) -> str | None: ...

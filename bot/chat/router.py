@@ -1,0 +1,132 @@
+"""From an incoming message to a reply: the dispatch table of the chat.
+
+The webhook (:mod:`bot.wechat.webhook`) calls :func:`handle_incoming` after verifying,
+decrypting and deduplicating the message, inside the handling transaction that holds the
+per-sender lock. :func:`route` then decides, in this order:
+
+1. events: ``subscribe`` → welcome (:func:`bot.chat.help.welcome`); ``CLICK`` with the menu keys
+   SURVEY / MY_LOGS / STATS / HELP → handled as the texts 测评 / 我的日志 / 统计 / 帮助; other
+   events get no reply (``success``);
+2. message types: voice uses WeChat's ``Recognition`` as its text (empty → ask to type);
+   images go to head teachers' handler; location, link, video... → what is supported;
+3. commands for everyone: 帮助 / help / ?, 绑定 (:func:`bot.chat.binding.handle_bind`),
+   解绑 (:func:`bot.chat.binding.handle_unbind`); an unbound sender is told how to bind;
+4. the role's handler, imported lazily so that a part not built yet leaves the rest working:
+   students → ``bot.chat.survey_dialogue.handle`` (stores survey answers), head teachers →
+   ``bot.worklog.chat.handle`` (stores work-log entries). A handler returns the reply text,
+   or None when it does not understand the message → the role's help.
+
+Handlers only add and flush; the webhook records the reply with the message key and commits.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import replace
+
+from sqlalchemy.orm import Session
+
+from bot.chat import help as texts
+from bot.chat.binding import (
+    handle_bind,
+    handle_unbind,
+    is_bind_command,
+    is_unbind_command,
+    lookup_sender,
+)
+from bot.chat.context import ChatContext, Incoming
+from bot.chat.state import store_for
+from bot.settings import Settings
+
+# Menu buttons (DESIGN: CLICK keys) and the texts they stand for.
+CLICK_TEXTS = {"SURVEY": "测评", "MY_LOGS": "我的日志", "STATS": "统计", "HELP": "帮助"}
+HELP_WORDS = frozenset({"帮助", "help", "?", "？", "菜单", "说明"})
+SUBSCRIBE_EVENTS = frozenset({"subscribe", "subscribe_scan"})
+
+# Role → module whose ``handle(ctx)`` serves that role.
+ROLE_HANDLERS = {
+    "student": "bot.chat.survey_dialogue",
+    "head_teacher": "bot.worklog.chat",
+}
+# Message types a role's handler receives besides text and voice.
+ROLE_EXTRA_TYPES = {"head_teacher": frozenset({"image"})}
+
+
+def role_handler(role: str | None) -> Callable[[ChatContext], str | None] | None:
+    """The role's ``handle`` function, or None when the role has none or its module is not
+    installed yet (any other import error is a bug and is raised)."""
+    name = ROLE_HANDLERS.get(role or "")
+    if name is None:
+        return None
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            return None
+        raise
+    return module.handle
+
+
+def is_help(text: str) -> bool:
+    return text.strip().lower() in HELP_WORDS
+
+
+def build_context(session: Session, settings: Settings, incoming: Incoming) -> ChatContext:
+    sender, _name = lookup_sender(session, incoming.openid)
+    return ChatContext(
+        session=session,
+        settings=settings,
+        incoming=incoming,
+        sender=sender,
+        store=store_for(settings, session),
+    )
+
+
+def handle_incoming(session: Session, settings: Settings, incoming: Incoming) -> str | None:
+    """The reply to ``incoming`` (None: answer ``success``, nothing to say)."""
+    return route(build_context(session, settings, incoming))
+
+
+def route(ctx: ChatContext) -> str | None:
+    """Dispatch ``ctx`` as the module docstring describes."""
+    inc, role = ctx.incoming, ctx.sender.role
+
+    if inc.msg_type == "event":
+        if inc.event in SUBSCRIBE_EVENTS:
+            _sender, name = lookup_sender(ctx.session, inc.openid)
+            return texts.welcome(role, name)
+        if inc.event == "click":
+            text = CLICK_TEXTS.get((inc.event_key or "").strip().upper())
+            if text is None:
+                return texts.help_for(role)
+            ctx = replace(ctx, incoming=replace(inc, msg_type="text", text=text))
+            inc = ctx.incoming
+        else:
+            return None  # unsubscribe, view, scan, location reports: nothing to answer
+
+    if inc.msg_type in ROLE_EXTRA_TYPES.get(role or "", ()):
+        handler = role_handler(role)
+        reply = handler(ctx) if handler is not None else None
+        return reply or texts.help_for(role)
+    if inc.msg_type == "voice" and not inc.text:
+        return texts.EMPTY_VOICE
+    if inc.msg_type not in ("text", "voice"):
+        return texts.UNSUPPORTED_TYPE
+
+    text = inc.text
+    if not text:
+        return texts.not_understood(role)
+    if is_help(text):
+        return texts.help_for(role)
+    if is_bind_command(text):
+        return handle_bind(ctx)
+    if is_unbind_command(text):
+        return handle_unbind(ctx)
+    if role is None:
+        return "你还没有绑定身份。\n" + texts.BIND_HOWTO
+
+    handler = role_handler(role)
+    if handler is None:
+        return texts.help_for(role)
+    return handler(ctx) or texts.not_understood(role)

@@ -1,0 +1,98 @@
+"""Dialogue state (survey drafts, pending questions) shared by every web process.
+
+:func:`store_for` gives the handlers a :class:`bot.chat.context.DialogueStore`: Redis when
+``BANZHUREN_REDIS_URL`` is set, else the ``dialogue_states`` table (in the handling
+transaction, so a draft and the answers it leads to commit together). Keys are
+``"<purpose>:<openid>"``; the per-sender lock (:mod:`bot.wechat.locks`) makes plain get/set
+safe. :meth:`forget_openid` drops every state of an openid (on 解绑, so the next person to
+bind that WeChat account cannot resume someone else's draft).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from bot.redis_client import redis_client, rkey
+from bot.settings import Settings
+from models.base import utcnow
+from models.messaging import DialogueState
+
+
+class RedisDialogueStore:
+    """States as JSON strings under ``<prefix>:dialogue:<key>``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._redis = redis_client(settings)
+
+    def _name(self, key: str) -> str:
+        return rkey(self._settings, "dialogue", key)
+
+    def get(self, key: str) -> dict | None:
+        raw = self._redis.get(self._name(key))
+        return None if raw is None else json.loads(raw)
+
+    def set(self, key: str, value: dict, ttl_seconds: int | None = None) -> None:
+        self._redis.set(self._name(key), json.dumps(value, ensure_ascii=False), ex=ttl_seconds)
+
+    def delete(self, key: str) -> None:
+        self._redis.delete(self._name(key))
+
+    def forget_openid(self, openid: str) -> None:
+        names = list(self._redis.scan_iter(self._name(f"*:{openid}"), count=500))
+        if names:
+            self._redis.delete(*names)
+
+
+class DbDialogueStore:
+    """States in ``dialogue_states``; an expiry, when given, is kept inside the stored value."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, key: str) -> dict | None:
+        row = self._session.get(DialogueState, key)
+        if row is None:
+            return None
+        expires = row.value.get("expires_at")
+        if expires is not None and dt.datetime.fromisoformat(expires) <= utcnow():
+            self._session.delete(row)
+            self._session.flush()
+            return None
+        return row.value.get("data")
+
+    def set(self, key: str, value: dict, ttl_seconds: int | None = None) -> None:
+        expires = (
+            (utcnow() + dt.timedelta(seconds=ttl_seconds)).isoformat() if ttl_seconds else None
+        )
+        stored: dict[str, Any] = {"data": value, "expires_at": expires}
+        row = self._session.get(DialogueState, key)
+        if row is None:
+            self._session.add(DialogueState(key=key, value=stored))
+        else:
+            row.value = stored
+            row.version += 1
+        self._session.flush()
+
+    def delete(self, key: str) -> None:
+        self._session.execute(delete(DialogueState).where(DialogueState.key == key))
+
+    def forget_openid(self, openid: str) -> None:
+        # Keys end with ":<openid>"; an openid has no wildcard characters (letters, digits,
+        # "-" and "_"), and "_" is escaped for LIKE.
+        pattern = "%:" + openid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        self._session.execute(
+            delete(DialogueState).where(DialogueState.key.like(pattern, escape="\\"))
+        )
+
+
+def store_for(settings: Settings, session: Session) -> RedisDialogueStore | DbDialogueStore:
+    """The dialogue store for this deployment (see the module docstring)."""
+    if settings.redis_url:
+        return RedisDialogueStore(settings)
+    return DbDialogueStore(session)

@@ -1,0 +1,384 @@
+"""The students' survey dialogue (测评 / 评价): one question a message, one head teacher after
+another, ending with a summary that ``确认`` submits.
+
+The draft lives in the DialogueStore under ``survey:<openid>`` (Redis or the dialogue_states
+table), never in process memory, so a student may pause with ``退出`` and go on later on any
+web process. Submitting writes a Ballot (who answered about whom) and an anonymous Response with
+its Answer rows in the caller's transaction, then deletes the draft.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.chat.context import ChatContext
+from bot.survey_rounds import (
+    TeacherToRate,
+    open_rounds,
+    round_definition,
+    round_is_open,
+    teachers_for_student,
+)
+from models import Answer, Ballot, Response, SurveyRound, Term
+from surveys import scoring
+from surveys.definition import Question, SurveyDefinition
+
+START = ("测评", "评价")
+BACK, SKIP, QUIT, CONFIRM = "上一题", "跳过", "退出", "确认"
+EDIT = re.compile(r"^修改\s*第?\s*(\d+)\s*题?$")
+# Drafts outlive any round; Redis drops them by itself after this long.
+DRAFT_TTL_SECONDS = 180 * 24 * 3600
+TEXT_MAX = 500
+# WeChat cuts a passive text reply at 2048 bytes; keep some room.
+REPLY_MAX_BYTES = 2000
+SUMMARY_QUESTION_CHARS = (16, 10, 6)
+SUMMARY_TEXT_CHARS = 20
+
+
+def draft_key(openid: str) -> str:
+    return f"survey:{openid}"
+
+
+def normalize(text: str) -> str:
+    """Full-width digits, letters and spaces become ASCII (NFKC); outer blanks go."""
+    return unicodedata.normalize("NFKC", text or "").strip()
+
+
+def parse_choice(text: str, labels: Sequence[str]) -> int | None:
+    """The 1-based option a reply names: its number, its letter (A = 1, any case, full-width
+    too), or its label; None when it names none."""
+    t = normalize(text).strip("。.、,，)）(（ ")
+    if re.fullmatch(r"[0-9]+", t):
+        n = int(t)
+        return n if 1 <= n <= len(labels) else None
+    if len(t) == 1 and "a" <= t.lower() <= "z":
+        n = ord(t.lower()) - ord("a") + 1
+        return n if n <= len(labels) else None
+    for i, label in enumerate(labels, start=1):
+        if normalize(label) == t:
+            return i
+    return None
+
+
+def handle(ctx: ChatContext) -> str | None:
+    """Reply to a student's message, or None when it is not about the survey."""
+    if ctx.sender.student_id is None:
+        return None
+    text = normalize(ctx.incoming.text)
+    key = draft_key(ctx.sender.openid)
+    draft = ctx.store.get(key)
+    if text in START:
+        return _start(ctx, draft)
+    if draft is None or not draft.get("active"):
+        return None
+    return _go_on(ctx, draft, text)
+
+
+# --- starting and resuming -------------------------------------------------------------------
+
+
+def _start(ctx: ChatContext, draft: dict | None) -> str:
+    if draft is not None:
+        rnd = ctx.session.get(SurveyRound, draft["round_id"])
+        if rnd is not None and round_is_open(rnd, ctx.today):
+            draft["active"] = True
+            _save(ctx, draft)
+            return "继续上次的测评。\n\n" + _render_current(ctx, draft)
+        ctx.store.delete(draft_key(ctx.sender.openid))
+    rounds = open_rounds(ctx.session)
+    if not rounds:
+        return "目前没有进行中的满意度测评，开放时会通知你。"
+    past_due: list[SurveyRound] = []
+    rated = 0
+    for rnd in rounds:
+        term = ctx.session.get(Term, rnd.term_id)
+        teachers = teachers_for_student(ctx.session, term, ctx.sender.student_id)
+        if not teachers:
+            continue
+        if not round_is_open(rnd, ctx.today):
+            past_due.append(rnd)
+            continue
+        pending = _pending(ctx, rnd, teachers)
+        rated += len(teachers) - len(pending)
+        if pending:
+            definition = round_definition(rnd)
+            draft = _new_draft(
+                ctx, rnd, definition, pending[0], len(teachers) - len(pending) + 1, len(teachers)
+            )
+            intro = (
+                f"{definition.title}（{term.code}）：请为你的 {len(teachers)} 位班主任分别作答，"
+                "答案匿名保存。\n\n"
+                if rated == 0
+                else ""
+            )
+            return intro + _render_current(ctx, draft, definition)
+    if rated:
+        return f"你已完成本轮全部测评（{rated} 位班主任），答案已提交，不能再修改。谢谢参与！"
+    if past_due:
+        closes_on = past_due[0].closes_on
+        return f"本轮测评已于 {closes_on.month}月{closes_on.day}日截止，不能再作答。"
+    return "你所在的班级本学期没有需要测评的兼职班主任，无需参加。"
+
+
+def _pending(ctx: ChatContext, rnd: SurveyRound, teachers: list[TeacherToRate]) -> list:
+    done = set(
+        ctx.session.scalars(
+            select(Ballot.teacher_id).where(
+                Ballot.round_id == rnd.id, Ballot.student_id == ctx.sender.student_id
+            )
+        )
+    )
+    return [t for t in teachers if t.teacher_id not in done]
+
+
+def _new_draft(
+    ctx: ChatContext,
+    rnd: SurveyRound,
+    definition: SurveyDefinition,
+    teacher: TeacherToRate,
+    number: int,
+    total: int,
+) -> dict:
+    questions = definition.questions_for(
+        first_year=teacher.first_year, final_year=teacher.final_year
+    )
+    draft = {
+        "round_id": rnd.id,
+        "teacher_id": teacher.teacher_id,
+        "teacher": teacher.label,
+        "number": number,
+        "total": total,
+        "questions": [q.id for q in questions],
+        "answers": {},
+        "pos": 0,
+        "mode": "question",
+        "editing": False,
+        "active": True,
+        # For too_fast: seconds from the first question shown to 确认.
+        "started_at": ctx.incoming.sent_at.timestamp(),
+    }
+    _save(ctx, draft)
+    return draft
+
+
+def _save(ctx: ChatContext, draft: dict) -> None:
+    ctx.store.set(draft_key(ctx.sender.openid), draft, ttl_seconds=DRAFT_TTL_SECONDS)
+
+
+# --- answering -------------------------------------------------------------------------------
+
+
+def _go_on(ctx: ChatContext, draft: dict, text: str) -> str:
+    rnd = ctx.session.get(SurveyRound, draft["round_id"])
+    if rnd is None or not round_is_open(rnd, ctx.today):
+        ctx.store.delete(draft_key(ctx.sender.openid))
+        return "本轮测评已结束，未提交的回答没有计入。"
+    definition = round_definition(rnd)
+    if text == QUIT:
+        draft["active"] = False
+        _save(ctx, draft)
+        return "已暂停，已答的题目已保存。回复「测评」继续。"
+    if draft["mode"] == "summary":
+        return _in_summary(ctx, rnd, definition, draft, text)
+
+    q = definition.question(draft["questions"][draft["pos"]])
+    if text == BACK:
+        if draft["pos"] == 0:
+            return "已经是第一题了。\n\n" + _render_current(ctx, draft, definition)
+        draft["pos"] -= 1
+        draft["editing"] = False
+        _save(ctx, draft)
+        return _render_current(ctx, draft, definition)
+    if text == SKIP:
+        if q.required:
+            return f"第 {draft['pos'] + 1} 题是必答题，不能跳过。\n\n" + _render_current(
+                ctx, draft, definition
+            )
+        draft["answers"][q.id] = None
+        return _advance(ctx, draft, definition)
+    if q.is_choice:
+        choice = parse_choice(text, [o.label for o in q.options])
+        if choice is None:
+            m = len(q.options)
+            return f"请回复 1-{m} 的数字、字母或选项文字，例如 1\n\n" + _render_current(
+                ctx, draft, definition
+            )
+        draft["answers"][q.id] = choice
+    else:
+        if not text:
+            return "请用文字回复这道题。\n\n" + _render_current(ctx, draft, definition)
+        if len(text) > TEXT_MAX:
+            return f"回答最多 {TEXT_MAX} 字（这条有 {len(text)} 字），请精简后重新发送。"
+        draft["answers"][q.id] = text
+    return _advance(ctx, draft, definition)
+
+
+def _advance(ctx: ChatContext, draft: dict, definition: SurveyDefinition) -> str:
+    if draft["editing"] or draft["pos"] + 1 >= len(draft["questions"]):
+        draft["mode"] = "summary"
+        draft["editing"] = False
+    else:
+        draft["pos"] += 1
+    _save(ctx, draft)
+    return _render_current(ctx, draft, definition)
+
+
+def _in_summary(
+    ctx: ChatContext, rnd: SurveyRound, definition: SurveyDefinition, draft: dict, text: str
+) -> str:
+    n = len(draft["questions"])
+    if text == CONFIRM:
+        return _submit(ctx, rnd, definition, draft)
+    if text == BACK:
+        draft["mode"], draft["pos"], draft["editing"] = "question", n - 1, False
+        _save(ctx, draft)
+        return _render_current(ctx, draft, definition)
+    m = EDIT.match(text)
+    if m:
+        number = int(m.group(1))
+        if not 1 <= number <= n:
+            return f"没有第 {number} 题，请回复 修改 1-{n} 之间的题号，例如 修改 3"
+        draft["mode"], draft["pos"], draft["editing"] = "question", number - 1, True
+        _save(ctx, draft)
+        return _render_current(ctx, draft, definition)
+    return f"请回复「确认」提交，或「修改 N」重新回答第 N 题（N 为 1-{n}），例如 修改 3"
+
+
+def _submit(ctx: ChatContext, rnd: SurveyRound, definition: SurveyDefinition, draft: dict) -> str:
+    questions = [definition.question(qid) for qid in draft["questions"]]
+    answers = draft["answers"]
+    for i, q in enumerate(questions):
+        # Cannot happen through the dialogue; kept so a damaged draft never submits a gap.
+        if q.required and answers.get(q.id) is None:
+            draft["mode"], draft["pos"], draft["editing"] = "question", i, False
+            _save(ctx, draft)
+            return f"第 {i + 1} 题还没有回答。\n\n" + _render_current(ctx, draft, definition)
+    key = draft_key(ctx.sender.openid)
+    duration = ctx.incoming.sent_at.timestamp() - draft["started_at"]
+    ballot = Ballot(
+        round_id=rnd.id,
+        student_id=ctx.sender.student_id,
+        teacher_id=draft["teacher_id"],
+        submitted_on=ctx.today,
+    )
+    response = Response(
+        round_id=rnd.id,
+        teacher_id=draft["teacher_id"],
+        submitted_on=ctx.today,
+        score=scoring.respondent_score(definition, answers),
+        top_box=scoring.top_box(definition, answers),
+        straight_lined=scoring.straight_lined(definition, answers),
+        too_fast=scoring.too_fast(questions, duration),
+        answers=[_answer_row(q, answers.get(q.id)) for q in questions],
+    )
+    try:
+        # A savepoint, so that a double submit (the Ballot's unique constraint) leaves the
+        # caller's transaction usable.
+        with ctx.session.begin_nested():
+            ctx.session.add_all([ballot, response])
+    except IntegrityError:
+        ctx.store.delete(key)
+        done = f"关于 {draft['teacher']}的测评已经提交过，不能重复提交。"
+    else:
+        ctx.store.delete(key)
+        done = f"已提交关于 {draft['teacher']}的测评，谢谢！"
+    nxt = _start_next(ctx, rnd, definition)
+    return done + ("\n\n" + nxt if nxt else "\n你已完成本轮全部测评。")
+
+
+def _start_next(ctx: ChatContext, rnd: SurveyRound, definition: SurveyDefinition) -> str | None:
+    term = ctx.session.get(Term, rnd.term_id)
+    teachers = teachers_for_student(ctx.session, term, ctx.sender.student_id)
+    pending = _pending(ctx, rnd, teachers)
+    if not pending:
+        return None
+    draft = _new_draft(
+        ctx, rnd, definition, pending[0], len(teachers) - len(pending) + 1, len(teachers)
+    )
+    return _render_current(ctx, draft, definition)
+
+
+def _answer_row(q: Question, value: int | str | None) -> Answer:
+    if q.is_choice:
+        choice = value if isinstance(value, int) else None
+        return Answer(question_id=q.id, choice=choice, score=q.option_score(choice))
+    return Answer(question_id=q.id, text=value if isinstance(value, str) else None)
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _render_current(
+    ctx: ChatContext, draft: dict, definition: SurveyDefinition | None = None
+) -> str:
+    if definition is None:
+        definition = round_definition(ctx.session.get(SurveyRound, draft["round_id"]))
+    if draft["mode"] == "summary":
+        return render_summary(definition, draft)
+    return render_question(definition, draft)
+
+
+def render_question(definition: SurveyDefinition, draft: dict) -> str:
+    """One question: which teacher, progress, the text, numbered options, what may be replied."""
+    pos, total = draft["pos"], len(draft["questions"])
+    q = definition.question(draft["questions"][pos])
+    head = f"关于 {draft['teacher']}的测评 {pos + 1}/{total}"
+    if draft.get("total", 1) > 1:
+        head += f"（第 {draft['number']}/{draft['total']} 位班主任）"
+    lines = [head, q.text]
+    if q.is_choice:
+        lines += [f"{i}. {o.label}" for i, o in enumerate(q.options, start=1)]
+        hint = "回复数字、字母或选项文字，例如 1"
+    else:
+        hint = "请直接回复文字"
+    extras = []
+    if not q.required:
+        extras.append("「跳过」不答")
+    if pos > 0:
+        extras.append("「上一题」返回")
+    extras.append("「退出」暂停")
+    if draft.get("editing"):
+        hint = "修改后回到核对页。" + hint
+    lines.append(f"（{hint}；{'，'.join(extras)}）")
+    return "\n".join(lines)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def render_summary(definition: SurveyDefinition, draft: dict) -> str:
+    """Every answer, numbered as the questions were, and how to submit or change one.
+
+    Question texts are shown whole when the reply fits WeChat's 2048-byte limit for a text
+    reply, else shortened until it does."""
+    for limit in (None, *SUMMARY_QUESTION_CHARS):
+        text = _summary(definition, draft, limit)
+        if len(text.encode()) <= REPLY_MAX_BYTES:
+            break
+    return text
+
+
+def _summary(definition: SurveyDefinition, draft: dict, limit: int | None) -> str:
+    lines = [f"请核对关于 {draft['teacher']}的回答："]
+    for i, qid in enumerate(draft["questions"], start=1):
+        q = definition.question(qid)
+        value = draft["answers"].get(qid)
+        if value is None:
+            shown = "（未答）"
+        elif q.is_choice:
+            shown = q.options[value - 1].label
+        else:
+            shown = _shorten(value, SUMMARY_TEXT_CHARS)
+        question = q.text if limit is None else _shorten(q.text, limit)
+        lines.append(f"{i}. {question}：{shown}")
+    lines.append("回复「确认」提交（提交后不能修改），或「修改 N」重答第 N 题，例如 修改 3")
+    return "\n".join(lines)
+
+
+__all__ = ["draft_key", "handle", "normalize", "parse_choice", "render_question", "render_summary"]

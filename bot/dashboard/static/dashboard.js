@@ -1,0 +1,35 @@
+// banzhuren dashboard: the only script. Filters submit on change; tables sort by a header
+// click without a round trip (the header links still sort on the server without script).
+(function () {
+  "use strict";
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
+  function cellValue(row, index) {
+    var text = row.cells[index] ? row.cells[index].textContent.trim() : "";
+    var number = parseFloat(text.replace(/[%,]/g, ""));
+    return isNaN(number) || !/^[\d.\-]/.test(text) ? text : number;
+  }
+
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    var headers = table.tHead ? table.tHead.rows[0].cells : [];
+    Array.prototype.forEach.call(headers, function (th, index) {
+      th.addEventListener("click", function (event) {
+        event.preventDefault();
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        var descending = th.getAttribute("aria-sort") === "ascending";
+        Array.prototype.forEach.call(headers, function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+        rows.sort(function (a, b) {
+          var x = cellValue(a, index), y = cellValue(b, index);
+          var order = typeof x === "number" && typeof y === "number"
+            ? x - y : String(x).localeCompare(String(y), "zh-CN");
+          return descending ? -order : order;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      });
+    });
+  });
+})();

@@ -1,0 +1,313 @@
+"""Dashboard pages that read: login, term overview, teachers table, teacher page, awards,
+allowances, downloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import quote
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+
+from bot.dashboard import audit, exports, queries
+from bot.dashboard.access import visible_teacher
+from bot.dashboard.auth import Principal, authenticate
+from bot.dashboard.charts import hbar_chart
+from bot.request_session import db, settings
+from models import Grade, Term
+from models.base import utcnow
+from models.evaluation import GRADE_LABELS
+
+bp = Blueprint(
+    "dashboard",
+    __name__,
+    url_prefix="/dashboard",
+    template_folder="templates",
+    static_folder="static",
+)
+
+PUBLIC_ENDPOINTS = {"dashboard.login", "dashboard.static"}
+
+
+@bp.before_request
+def _require_login():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return redirect(url_for("dashboard.login", next=request.full_path))
+    return None
+
+
+@bp.errorhandler(403)
+def _forbidden(_exc):
+    return render_template("dashboard/error.html", code=403, message="无权访问此页面。"), 403
+
+
+@bp.errorhandler(404)
+def _not_found(_exc):
+    return render_template(
+        "dashboard/error.html", code=404, message="没有找到该页面，或它不在您的管辖范围内。"
+    ), 404
+
+
+def today() -> dt.date:
+    return utcnow().astimezone(settings().tz).date()
+
+
+def scope() -> int | None:
+    return current_user.scope
+
+
+@bp.app_template_filter("pct")
+def _pct(value: float | None, decimals: int = 1) -> str:
+    return "—" if value is None else f"{value:.{decimals}f}%"
+
+
+@bp.app_template_filter("local")
+def _local(value: dt.datetime | None) -> str:
+    return "" if value is None else value.astimezone(settings().tz).strftime("%Y-%m-%d %H:%M")
+
+
+def term_or_404() -> Term | None:
+    """The term in ``?term=`` (404 if unknown), else the current one (None if no term yet);
+    also puts the term list in ``g`` for the picker."""
+    session = db()
+    g.terms = queries.all_terms(session)
+    code = request.args.get("term")
+    term = queries.pick_term(session, code, today())
+    if code and term is None:
+        abort(404)
+    g.term = term
+    return term
+
+
+# --- login ------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/dashboard") and not target.startswith("//"):
+        return target
+    return url_for("dashboard.overview")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.overview"))
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        session = db()
+        if not username or not password:
+            error = "请输入用户名和密码"
+        else:
+            result = authenticate(session, username, password)
+            if result.user is None:
+                if "已锁定 15 分钟" in result.message:
+                    audit.record(session, username, "login.locked", username)
+                session.commit()
+                error = result.message
+            else:
+                audit.record(session, result.user.username, "login", result.user.username)
+                principal = Principal(result.user)
+                session.commit()
+                login_user(principal)
+                return redirect(_safe_next(request.args.get("next")))
+    status = 200 if error is None else 401
+    return render_template("dashboard/login.html", error=error, username=username), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash("已退出登录", "info")
+    return redirect(url_for("dashboard.login"))
+
+
+# --- overview -----------------------------------------------------------------------------
+
+
+def overview_charts(overview: queries.Overview) -> dict[str, Any]:
+    return {
+        "grades": hbar_chart(
+            [(GRADE_LABELS[gr], float(n)) for gr, n in overview.grades.items()],
+            title="考核等级分布（人）",
+            decimals=0,
+            label_width=80,
+        ),
+        "satisfaction": hbar_chart(
+            [(d.name or "（未分配）", d.satisfaction) for d in overview.by_department],
+            max_value=100,
+            unit="%",
+            title="各党总支平均满意度",
+            threshold=60,
+            threshold_label="60% 合格线",
+        ),
+        "response": hbar_chart(
+            [(d.name or "（未分配）", d.response_rate) for d in overview.by_department],
+            max_value=100,
+            unit="%",
+            title="各党总支参评率",
+        ),
+    }
+
+
+@bp.route("/")
+def overview():
+    term = term_or_404()
+    rows = queries.evaluation_rows(db(), term.id, scope()) if term else []
+    summary = queries.summarize(rows)
+    return render_template(
+        "dashboard/overview.html",
+        term=term,
+        summary=summary,
+        charts=overview_charts(summary) if rows else None,
+        fails=[r for r in rows if r.grade == Grade.FAIL][:50],
+    )
+
+
+# --- teachers -------------------------------------------------------------------------------
+
+
+def _grade_arg() -> Grade | None:
+    raw = request.args.get("grade") or None
+    if raw is None:
+        return None
+    try:
+        return Grade(raw)
+    except ValueError:
+        abort(400)
+
+
+def _department_arg() -> int | None:
+    raw = request.args.get("department") or None
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        abort(400)
+    return int(raw)
+
+
+@bp.route("/teachers")
+def teachers():
+    term = term_or_404()
+    sort = request.args.get("sort", "department")
+    descending = request.args.get("dir") == "desc"
+    rows = []
+    if term:
+        rows = queries.evaluation_rows(
+            db(),
+            term.id,
+            scope(),
+            department_id=_department_arg(),
+            grade=_grade_arg(),
+            search=request.args.get("q") or None,
+        )
+        rows = queries.sort_rows(rows, sort, descending)
+    return render_template(
+        "dashboard/teachers.html",
+        term=term,
+        rows=rows,
+        departments=queries.departments(db(), scope()),
+        grades=[(gr.value, GRADE_LABELS[gr]) for gr in queries.GRADE_ORDER],
+        sort=sort,
+        descending=descending,
+    )
+
+
+@bp.route("/teachers/<int:teacher_id>")
+def teacher(teacher_id: int):
+    session = db()
+    person = visible_teacher(session, scope(), teacher_id)
+    term = term_or_404()
+    context: dict[str, Any] = {"person": person, "term": term}
+    if term:
+        respondents = queries.respondent_count(session, term.id, teacher_id)
+        shown = respondents >= settings().min_respondents
+        entries, counts = queries.worklog(session, teacher_id, term)
+        context.update(
+            evaluation=queries.evaluation_of(session, term.id, teacher_id),
+            respondents=respondents,
+            breakdown_shown=shown,
+            questions=queries.question_stats(session, term.id, teacher_id) if shown else [],
+            comments=queries.comments(session, term.id, teacher_id) if shown else [],
+            timeline=queries.group_by_month(entries),
+            log_counts=sorted(counts.items(), key=lambda kv: -kv[1]),
+            log_total=sum(counts.values()),
+            meetings=queries.meetings_attended(session, teacher_id, term),
+            incidents=queries.incidents(session, teacher_id, term.id),
+        )
+    context.update(
+        appointments=queries.appointments_of(session, teacher_id),
+        min_respondents=settings().min_respondents,
+        grades=[(gr.value, GRADE_LABELS[gr]) for gr in queries.GRADE_ORDER],
+        log_label=queries.log_label,
+        reason_text=queries.reason_text,
+        flag_text=queries.flag_text,
+        today=today(),
+    )
+    return render_template("dashboard/teacher.html", **context)
+
+
+# --- awards, allowances, downloads --------------------------------------------------------
+
+
+def _report_page(kind: str, title: str, note: str):
+    term = term_or_404()
+    rows = exports.report_rows(db(), term, scope(), kind) if term else []
+    headers, cells = exports.table(rows, kind)
+    return render_template(
+        "dashboard/report.html",
+        term=term,
+        kind=kind,
+        title=title,
+        note=note,
+        headers=headers,
+        cells=cells,
+    )
+
+
+@bp.route("/awards")
+def awards():
+    return _report_page(
+        "award",
+        "先进兼职班主任候选人",
+        "第十九条：连续两个学期考核优秀；第二十条：被解聘者三年内不得参评。",
+    )
+
+
+@bp.route("/allowances")
+def allowances():
+    return _report_page("allowance", "补贴发放表", "第十八条：每人每月 300 元，按在任月数计发。")
+
+
+@bp.route("/download/<kind>.<fmt>")
+def download(kind: str, fmt: str):
+    if kind not in exports.KINDS or fmt not in exports.FORMATS:
+        abort(404)
+    term = term_or_404()
+    if term is None:
+        abort(404)
+    session = db()
+    rows = exports.report_rows(session, term, scope(), kind)
+    body = exports.render(rows, fmt, kind)
+    name = exports.filename(term, kind, fmt, current_user.department_name)
+    response = Response(body, mimetype=exports.FORMATS[fmt])
+    # RFC 5987 name for the Chinese file name, an ASCII one for old clients.
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{term.code}-{kind}.{fmt}\"; filename*=UTF-8''{quote(name)}"
+    )
+    return response

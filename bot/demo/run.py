@@ -1,0 +1,383 @@
+"""The demo in order: a fresh database, the roster, the term, the survey, the web app, then one
+term of chat through ``/wechat``, meetings, the evaluation and the report.
+
+Every administrative step is the ``banzhuren`` command a user would type, run as a subprocess
+with the demo's environment; every chat message goes through the real webhook over HTTP.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import random
+import secrets
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+import models.db
+import surveys.definition
+from bot.demo.fake_wechat import FakeWeChat
+from bot.demo.player import Player, Transcript, take_survey
+from bot.demo.school import PROFILES, TERM_CODE, TERM_END, TERM_START, School, make_school
+from bot.demo.script import worklog_messages
+from bot.demo.servers import (
+    DemoError,
+    WebServer,
+    free_port,
+    port_in_use,
+    run_cli,
+    start_web,
+    start_worker,
+    stop_process,
+)
+from bot.settings import Settings, load_settings
+from models import Meeting, MeetingKind, Response, Teacher, WeChatBinding, WorkLogEntry
+
+SQLITE_FILE = "banzhuren-demo.db"
+ROSTER_FILE = "banzhuren-demo-roster.xlsx"
+SURVEY_FILE = Path(surveys.definition.__file__).with_name("satisfaction.yaml")
+# Most students answer; some never do (the response rate is part of the report).
+ANSWER_RATE = 0.9
+SURVEY_THREADS = 4
+
+Echo = Callable[[str], None]
+Progress = Callable[..., Iterator]
+
+
+@dataclass
+class DemoResult:
+    report: str
+    rows: list[dict]
+    messages: int
+    outbound: int
+    admin_password: str
+    dashboard_url: str
+    transcript: list[str] = field(default_factory=list)
+    # What the demo was built to show but the report does not (empty when all is well).
+    problems: list[str] = field(default_factory=list)
+
+
+def fresh_sqlite(workdir: Path, echo: Echo) -> str:
+    path = workdir / SQLITE_FILE
+    existed = path.exists()
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if existed:
+        echo(f"已删除上次演示留下的 {path.name}，从头开始。")
+    return f"sqlite:///{path}"
+
+
+def fresh_postgresql(server_url: str, name: str, echo: Echo) -> str:
+    """A new, empty database ``name`` on the server of ``server_url``; the database named in
+    ``server_url`` itself is never touched."""
+    url = make_url(server_url)
+    if url.database == name:
+        raise DemoError(
+            f"演示库 {name} 与 BANZHUREN_DATABASE_URL 的库同名；请用 --database-name 另取一个名字"
+        )
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        raise DemoError(f"无法在 {url.host} 上创建演示库 {name}：{exc}") from exc
+    finally:
+        admin.dispose()
+    echo(f"在 PostgreSQL {url.host}:{url.port or 5432} 上新建演示库 {name}（原有同名库已删除）。")
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def demo_environment(
+    base: dict[str, str], database_url: str, api_base: str, redis: bool
+) -> dict[str, str]:
+    """The environment every demo process shares: safe mode with a key and AppID of its own
+    (unless given), and WeChat's API pointed at the local stand-in, always: the demo never
+    messages real people."""
+    env = dict(base)
+    env["BANZHUREN_DATABASE_URL"] = database_url
+    env.setdefault("BANZHUREN_SECRET_KEY", secrets.token_hex(32))
+    if not env.get("BANZHUREN_WECHAT_AES_KEY"):
+        from bot.wechat.crypto import random_aes_key
+
+        env["BANZHUREN_WECHAT_AES_KEY"] = random_aes_key()
+    if not env.get("BANZHUREN_WECHAT_APPID"):
+        env["BANZHUREN_WECHAT_APPID"] = "wx" + secrets.token_hex(8)
+        env["BANZHUREN_WECHAT_SECRET"] = secrets.token_hex(16)
+    env.setdefault("BANZHUREN_WECHAT_SECRET", secrets.token_hex(16))
+    env["BANZHUREN_WECHAT_API_BASE"] = api_base
+    if redis:
+        # A queue and key prefix of this run's own: a production worker on the same Redis
+        # never picks up demo tasks, and the demo never sees production keys.
+        run = secrets.token_hex(4)
+        env["BANZHUREN_REDIS_PREFIX"] = f"banzhuren-demo-{run}"
+        env["BANZHUREN_CELERY_QUEUE"] = f"banzhuren-demo-{run}"
+    else:
+        env.pop("BANZHUREN_REDIS_URL", None)
+    return env
+
+
+def read_bind_codes(csv_text: str, school: School) -> int:
+    """Fill in each person's binding code from ``banzhuren bind-codes`` output."""
+    rows = list(csv.reader(io.StringIO(csv_text.lstrip("\ufeff"))))
+    header, body = rows[0], rows[1:]
+    number_col, code_col = 0, header.index("绑定码")
+    codes = {r[number_col]: r[code_col] for r in body if r}
+    people = [*school.students, *school.teachers, *school.counsellors]
+    missing = [p.number for p in people if p.number not in codes]
+    if missing:
+        raise DemoError(f"bind-codes 没有列出 {', '.join(missing[:5])} 等 {len(missing)} 人")
+    for person in people:
+        person.binding_code = codes[person.number]
+    return len(codes)
+
+
+def bind_everyone(player: Player, school: School, transcript: Transcript, progress) -> None:
+    """Everyone follows the account and binds with the code their counsellor handed out; one
+    student mistypes the code first."""
+    people = [*school.counsellors, *school.teachers, *school.students]
+    clumsy = school.students[7]
+    for person in progress(people, length=len(people), label="绑定"):
+        shown = person in (school.teachers[0], school.students[0], clumsy)
+        welcome = player.event(person.openid, "subscribe")
+        if shown:
+            transcript.add(person.name, "（关注公众号）", welcome)
+        if person is clumsy:
+            wrong = "000000" if person.binding_code != "000000" else "111111"
+            transcript.add(
+                person.name,
+                f"绑定 {person.number} {wrong}",
+                player.say(person.openid, f"绑定 {person.number} {wrong}"),
+            )
+        reply = player.say(person.openid, f"绑定 {person.number} {person.binding_code}")
+        if shown or person is clumsy:
+            transcript.add(person.name, f"绑定 {person.number} {person.binding_code}", reply)
+
+
+def play_surveys(
+    player: Player, school: School, seed: int, transcript: Transcript, progress
+) -> int:
+    """The students who take part answer, a few at a time (as on real phones)."""
+    from surveys.definition import load_survey_file
+
+    definition = load_survey_file(SURVEY_FILE)
+    teachers = {t.name: t for t in school.teachers}
+    chooser = random.Random(seed)
+    takers = [s for s in school.students if chooser.random() < ANSWER_RATE]
+    shown = takers[0]
+    rated = 0
+    with ThreadPoolExecutor(SURVEY_THREADS) as pool:
+        futures = [
+            pool.submit(
+                take_survey,
+                player,
+                student,
+                teachers,
+                definition,
+                random.Random(f"{seed}:{student.number}"),
+                transcript if student is shown else None,
+                len(school.teachers_of(student)),
+            )
+            for student in takers
+        ]
+        for future in progress(as_completed(futures), length=len(futures), label="测评"):
+            rated += future.result()
+    return rated
+
+
+def play_worklogs(
+    player: Player, school: School, today: dt.date, transcript: Transcript, progress
+) -> int:
+    """A term of work-log messages, then a few of the other things teachers send."""
+    messages = worklog_messages(school, TERM_START, TERM_END, today)
+    first = school.by_profile("excellent")[0]
+    extra = [
+        (first, "今天天气不错"),  # not a log: the bot says why and stores nothing
+        (first, "班会 临时加的一条，发错了"),
+        (first, "撤销"),
+        (first, "我的日志"),
+        (first, "统计"),
+    ]
+    shown_kinds = set()
+    steps = [(m.teacher, m.text) for m in messages] + extra
+    for teacher, message in progress(steps, length=len(steps), label="工作日志"):
+        reply = player.say(teacher.openid, message)
+        kind = (
+            message.split()[1]
+            if message[0].isdigit() or message.startswith(("昨天", "前天"))
+            else message.split()[0]
+        )
+        if teacher is first and kind not in shown_kinds:
+            shown_kinds.add(kind)
+            transcript.add(teacher.name, message, reply)
+    return len(steps)
+
+
+def record_meetings(school: School) -> None:
+    """What a branch and Student Affairs record in the dashboard: each 党总支's staff meeting
+    and the school's training, with who attended (第十四条)."""
+    with models.db.session_scope() as s:
+        ids = {t.staff_no: t for t in s.scalars(select(Teacher))}
+        silent = {t.number for t in school.by_profile("silent")}
+        by_department: dict[int, list[Teacher]] = {}
+        for t in school.teachers:
+            row = ids[t.number]
+            by_department.setdefault(row.department_id, []).append(row)
+        for department_id, members in by_department.items():
+            s.add(
+                Meeting(
+                    department_id=department_id,
+                    kind=MeetingKind.STAFF_MEETING,
+                    held_on=dt.date(2026, 10, 15),
+                    title="十月兼职班主任工作例会",
+                    attendees=[m for m in members if m.staff_no not in silent],
+                )
+            )
+        s.add(
+            Meeting(
+                department_id=None,
+                kind=MeetingKind.TRAINING,
+                held_on=dt.date(2026, 9, 20),
+                title="兼职班主任岗前与业务培训",
+                attendees=[ids[t.number] for t in school.teachers],
+            )
+        )
+
+
+def count_rows(model) -> int:
+    with models.db.SessionFactory() as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+@dataclass
+class DemoOptions:
+    workdir: Path
+    port: int | None
+    database_name: str
+    seed: int = 2026
+
+
+def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitStack) -> DemoResult:
+    """Play the term; servers stay up (registered on ``stack``) for the caller to keep or stop."""
+    base = dict(os.environ)
+    # Only the database and Redis choice matter here; the secret is filled in below.
+    given = load_settings({**base, "BANZHUREN_SECRET_KEY": "unused"})
+    redis = not given.embedded
+    if redis:
+        if not given.database_url.startswith("postgresql"):
+            raise DemoError(
+                "设置了 BANZHUREN_REDIS_URL 时，演示需要 PostgreSQL：请同时把 "
+                "BANZHUREN_DATABASE_URL 设为 postgresql+psycopg://…（演示会另建一个库，不动它）"
+            )
+        database_url = fresh_postgresql(given.database_url, options.database_name, echo)
+    else:
+        database_url = fresh_sqlite(options.workdir, echo)
+
+    fake = FakeWeChat().start()
+    stack.callback(fake.stop)
+    env = demo_environment(base, database_url, fake.base_url, redis)
+    settings: Settings = load_settings(env)
+    models.db.configure(database_url)
+    stack.callback(models.db.dispose)
+
+    school = make_school(options.seed)
+    from bot.roster.sample import write_xlsx
+
+    roster = write_xlsx(school.roster, options.workdir / ROSTER_FILE)
+    steps: list[tuple[str, list[str]]] = [
+        ("建库", ["init"]),
+        ("导入名单", ["import-roster", str(roster)]),
+        (
+            "添加学期",
+            ["term", "add", TERM_CODE, "--start", str(TERM_START), "--end", str(TERM_END)],
+        ),
+        ("载入问卷", ["survey", "load", str(SURVEY_FILE)]),
+    ]
+    for label, args in steps:
+        echo(f"· {label}：banzhuren {' '.join(args)}")
+        run_cli(args, env)
+    read_bind_codes(run_cli(["bind-codes"], env), school)
+
+    if redis:
+        worker = start_worker(env, options.workdir / "banzhuren-demo-worker.log")
+        stack.callback(stop_process, worker)
+        echo("· 已启动 Celery worker（banzhuren worker，日志 banzhuren-demo-worker.log）")
+    port = options.port or free_port()
+    if port_in_use(port):
+        raise DemoError(f"端口 {port} 已被占用，请用 --port 指定另一个端口")
+    web: WebServer = start_web(
+        settings, env, port, gunicorn=redis, log=options.workdir / "banzhuren-demo-web.log"
+    )
+    stack.callback(web.stop)
+    echo(
+        f"· Web 应用已在 {web.url} 运行（{'gunicorn，2 个进程' if redis else '内嵌模式'}），"
+        "安全模式：消息按微信的方式签名并加密"
+    )
+
+    from bot.wechat.simulate import WeChatSimulator
+
+    simulator = WeChatSimulator(
+        settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid, mode="safe"
+    )
+    player = Player(web.url, simulator)
+    transcript = Transcript()
+    today = dt.datetime.now(settings.tz).date()
+
+    bind_everyone(player, school, transcript, progress)
+    echo(f"· 绑定：{count_rows(WeChatBinding)} 个微信号已绑定")
+    echo(f"· 开放测评：banzhuren round open --term {TERM_CODE} --survey satisfaction")
+    run_cli(["round", "open", "--term", TERM_CODE, "--survey", "satisfaction"], env)
+    rated = play_surveys(player, school, options.seed, transcript, progress)
+    echo(f"· 测评：{rated} 份提交，库中 {count_rows(Response)} 份匿名答卷")
+    logs = play_worklogs(player, school, today, transcript, progress)
+    echo(f"· 工作日志：发送 {logs} 条消息，记录 {count_rows(WorkLogEntry)} 条日志")
+    record_meetings(school)
+    echo("· 已记录各党总支工作例会和全校培训会的出席情况")
+    for label, args in (
+        ("关闭测评", ["round", "close", "--term", TERM_CODE, "--survey", "satisfaction"]),
+        ("学期考核", ["evaluate", "--term", TERM_CODE]),
+    ):
+        echo(f"· {label}：banzhuren {' '.join(args)}")
+        run_cli(args, env)
+    report = run_cli(["report", "--term", TERM_CODE, "--format", "table"], env)
+    rows = json.loads(run_cli(["report", "--term", TERM_CODE, "--format", "json"], env))
+    password = secrets.token_urlsafe(9)
+    run_cli(
+        ["user", "add", "admin", "--role", "affairs", "--password-stdin"],
+        env,
+        stdin=password + "\n",
+    )
+    return DemoResult(
+        report=report,
+        rows=rows,
+        problems=check_result(rows, school),
+        messages=player.sent,
+        outbound=fake.count(),
+        admin_password=password,
+        dashboard_url=web.url + "dashboard/",
+        transcript=transcript.lines,
+    )
+
+
+def check_result(rows: list[dict], school: School) -> list[str]:
+    """What the demo was built to show, compared with the report: a list of problems."""
+    problems = []
+    by_staff = {row.get("staff_no"): row for row in rows}
+    for teacher in school.teachers:
+        row = by_staff.get(teacher.number)
+        if row is None:
+            problems.append(f"报表中没有 {teacher.name}（{teacher.number}）")
+            continue
+        expected = PROFILES[teacher.profile].expected
+        if row.get("grade") != expected:
+            problems.append(f"{teacher.name} 应为 {expected}，报表为 {row.get('grade')}")
+    return problems

@@ -1,0 +1,307 @@
+"""Survey rounds: registering definitions, opening and closing a round in a term, who must rate
+whom, and how far a round has got.
+
+Eligibility (第十五条 学生满意度测评): a student rates each head teacher with an appointment in force
+during the term on one of the student's classes: status 聘任, or 解聘 / 辞职 on or after the term's
+start. Commands flush; the caller (CLI, dashboard request, chat router) commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Select, distinct, func, or_, select
+from sqlalchemy.orm import Session
+
+from models import (
+    Appointment,
+    AppointmentStatus,
+    AuditLog,
+    Ballot,
+    SchoolClass,
+    Survey,
+    SurveyRound,
+    Teacher,
+    Term,
+    WeChatBinding,
+    class_members,
+)
+from models.appointment import ENDED_EARLY
+from models.base import utcnow
+from surveys.definition import SurveyDefinition, parse_survey
+
+
+class RoundError(ValueError):
+    """A round command that cannot be done; the message is the one-line reason (Chinese)."""
+
+
+def register_survey(session: Session, definition: SurveyDefinition) -> tuple[Survey, str]:
+    """Store or update a definition. Returns the survey and "created", "updated" or "unchanged".
+
+    Open rounds keep the snapshot they were opened with: an update only affects later rounds.
+    """
+    data = definition.to_dict()
+    survey = session.get(Survey, definition.id)
+    if survey is None:
+        survey = Survey(
+            id=definition.id, title=definition.title, method=definition.method, definition=data
+        )
+        session.add(survey)
+        status = "created"
+    elif survey.definition == data:
+        status = "unchanged"
+    else:
+        survey.title, survey.method, survey.definition = (
+            definition.title,
+            definition.method,
+            data,
+        )
+        survey.version = (survey.version or 1) + 1
+        status = "updated"
+    if status != "unchanged":
+        session.add(
+            AuditLog(
+                actor="cli",
+                action=f"survey.{status}",
+                target=definition.id,
+                detail={"questions": len(definition.questions)},
+            )
+        )
+    session.flush()
+    return survey, status
+
+
+def round_definition(rnd: SurveyRound) -> SurveyDefinition:
+    """The definition a round was opened with."""
+    return parse_survey(rnd.definition)
+
+
+def eligibility(term: Term) -> Select:
+    """Rows (student_id, teacher_id, class_id): which student must rate which head teacher in
+    ``term``, through which class. A student in two classes of one teacher appears twice."""
+    last_day = func.coalesce(Appointment.ended_on, Appointment.end_date)
+    return (
+        select(
+            class_members.c.student_id.label("student_id"),
+            Appointment.teacher_id.label("teacher_id"),
+            Appointment.class_id.label("class_id"),
+        )
+        .join(class_members, class_members.c.class_id == Appointment.class_id)
+        .where(
+            or_(
+                Appointment.status == AppointmentStatus.APPOINTED,
+                Appointment.status.in_(ENDED_EARLY),
+            ),
+            Appointment.start_date <= term.end_date,
+            last_day >= term.start_date,
+        )
+        .distinct()
+    )
+
+
+@dataclass(frozen=True)
+class TeacherToRate:
+    """A head teacher a student must rate, with the classes that link them."""
+
+    teacher_id: int
+    name: str
+    class_names: tuple[str, ...]
+    first_year: bool
+    final_year: bool
+
+    @property
+    def label(self) -> str:
+        """王老师（钢琴2101班）: how the dialogue names the teacher."""
+        return f"{self.name}老师（{'、'.join(self.class_names)}）"
+
+
+def teachers_for_student(session: Session, term: Term, student_id: int) -> list[TeacherToRate]:
+    """The head teachers ``student_id`` rates in ``term``, ordered by name then id."""
+    pairs = eligibility(term).where(class_members.c.student_id == student_id).subquery()
+    rows = session.execute(
+        select(Teacher, SchoolClass)
+        .join(pairs, pairs.c.teacher_id == Teacher.id)
+        .join(SchoolClass, SchoolClass.id == pairs.c.class_id)
+        .order_by(Teacher.name, Teacher.id, SchoolClass.code)
+    ).all()
+    grouped: dict[int, tuple[Teacher, list[SchoolClass]]] = {}
+    for teacher, school_class in rows:
+        grouped.setdefault(teacher.id, (teacher, []))[1].append(school_class)
+    # A class's year of study is taken on the term's first day (the academic year starts in
+    # September, so a spring term belongs to the same year as the autumn before it).
+    return [
+        TeacherToRate(
+            teacher_id=teacher.id,
+            name=teacher.name,
+            class_names=tuple(c.name for c in classes),
+            first_year=any(c.is_first_year(term.start_date) for c in classes),
+            final_year=any(c.is_final_year(term.start_date) for c in classes),
+        )
+        for teacher, classes in grouped.values()
+    ]
+
+
+def _term(session: Session, term_code: str) -> Term:
+    term = session.scalar(select(Term).where(Term.code == term_code))
+    if term is None:
+        raise RoundError(f"学期 {term_code} 不存在（先用 banzhuren term add 添加）")
+    return term
+
+
+def _round(session: Session, term: Term, survey_id: str) -> SurveyRound | None:
+    return session.scalar(
+        select(SurveyRound).where(
+            SurveyRound.term_id == term.id, SurveyRound.survey_id == survey_id
+        )
+    )
+
+
+def round_is_open(rnd: SurveyRound, today: dt.date) -> bool:
+    """Open for students: not closed, and its closing day (if any) not yet past."""
+    return rnd.closed_at is None and (rnd.closes_on is None or today <= rnd.closes_on)
+
+
+def open_round(
+    session: Session,
+    term_code: str,
+    survey_id: str,
+    closes_on: dt.date | None = None,
+    actor: str = "cli",
+    today: dt.date | None = None,
+) -> SurveyRound:
+    """Open the survey's round in the term and tell every bound eligible student by WeChat.
+
+    The definition is copied into the round. A round closed earlier may be opened again (it keeps
+    the definition it was first opened with, since answers were given to it); an open one is
+    refused. Students who have answered about all their teachers are not notified again.
+    """
+    term = _term(session, term_code)
+    survey = session.get(Survey, survey_id)
+    if survey is None:
+        raise RoundError(f"问卷 {survey_id} 未注册（先用 banzhuren survey load FILE.yaml 导入）")
+    today = today or dt.date.today()
+    if closes_on is not None and closes_on < today:
+        raise RoundError(f"截止日期 {closes_on} 已过（今天是 {today}）")
+    rnd = _round(session, term, survey_id)
+    if rnd is not None and rnd.closed_at is None:
+        if rnd.closes_on is None or rnd.closes_on >= today:
+            raise RoundError(f"学期 {term_code} 的问卷 {survey_id} 已在进行中")
+        action = "round.extend"
+    else:
+        action = "round.open" if rnd is None else "round.reopen"
+    if rnd is None:
+        rnd = SurveyRound(term_id=term.id, survey_id=survey_id, definition=survey.definition)
+        session.add(rnd)
+    rnd.closed_at = None
+    rnd.closes_on = closes_on
+    session.add(
+        AuditLog(
+            actor=actor,
+            action=action,
+            target=f"{term_code}/{survey_id}",
+            detail={"closes_on": closes_on.isoformat() if closes_on else None},
+        )
+    )
+    session.flush()
+    _notify_students(session, term, rnd, survey.title)
+    return rnd
+
+
+def _notify_students(session: Session, term: Term, rnd: SurveyRound, title: str) -> int:
+    """Queue a WeChat message to each bound eligible student with someone left to rate."""
+    from worker.outbox import queue_text  # imported here: the worker package imports models
+
+    pairs = eligibility(term).subquery()
+    answered = select(Ballot.id).where(
+        Ballot.round_id == rnd.id,
+        Ballot.student_id == pairs.c.student_id,
+        Ballot.teacher_id == pairs.c.teacher_id,
+    )
+    openids = session.scalars(
+        select(WeChatBinding.openid)
+        .join(pairs, pairs.c.student_id == WeChatBinding.student_id)
+        .where(~answered.exists())
+        .distinct()
+        .order_by(WeChatBinding.openid)
+    ).all()
+    deadline = f"，{rnd.closes_on.month}月{rnd.closes_on.day}日截止" if rnd.closes_on else ""
+    text = (
+        f"{title}（{term.code}）已开始{deadline}。回复「测评」开始，"
+        "逐题回答即可，答案匿名保存，任何人都看不到你本人的答案。"
+    )
+    for openid in openids:
+        queue_text(session, openid, text)
+    return len(openids)
+
+
+def close_round(
+    session: Session,
+    term_code: str,
+    survey_id: str,
+    actor: str = "cli",
+) -> SurveyRound:
+    """Close the round; drafts left unsubmitted are not counted."""
+    term = _term(session, term_code)
+    if session.get(Survey, survey_id) is None:
+        raise RoundError(f"问卷 {survey_id} 未注册")
+    rnd = _round(session, term, survey_id)
+    if rnd is None:
+        raise RoundError(f"学期 {term_code} 没有问卷 {survey_id} 的测评轮次")
+    if rnd.closed_at is not None:
+        raise RoundError(f"学期 {term_code} 的问卷 {survey_id} 已于 {rnd.closed_at:%Y-%m-%d} 关闭")
+    rnd.closed_at = utcnow()
+    session.add(AuditLog(actor=actor, action="round.close", target=f"{term_code}/{survey_id}"))
+    session.flush()
+    return rnd
+
+
+def open_rounds(session: Session) -> list[SurveyRound]:
+    """Rounds not closed by a command (some may be past their closing day), oldest first."""
+    rows = session.scalars(
+        select(SurveyRound).where(SurveyRound.closed_at.is_(None)).order_by(SurveyRound.id)
+    ).all()
+    return list(rows)
+
+
+def round_progress(session: Session, round_id: int) -> list[dict]:
+    """Per head teacher of the round's term: eligible students, ballots in, and the rate (0-1).
+
+    Ordered by teacher name. Both counts are single grouped queries, for the dashboard.
+    """
+    rnd = session.get(SurveyRound, round_id)
+    if rnd is None:
+        raise RoundError(f"测评轮次 {round_id} 不存在")
+    term = session.get(Term, rnd.term_id)
+    pairs = eligibility(term).subquery()
+    per_teacher = (
+        select(pairs.c.teacher_id, func.count(distinct(pairs.c.student_id)).label("n"))
+        .group_by(pairs.c.teacher_id)
+        .subquery()
+    )
+    answered = dict(
+        session.execute(
+            select(Ballot.teacher_id, func.count(Ballot.id))
+            .where(Ballot.round_id == round_id)
+            .group_by(Ballot.teacher_id)
+        ).all()
+    )
+    rows = session.execute(
+        select(Teacher.id, Teacher.staff_no, Teacher.name, per_teacher.c.n)
+        .join(per_teacher, per_teacher.c.teacher_id == Teacher.id)
+        .order_by(Teacher.name, Teacher.id)
+    ).all()
+    out = []
+    for teacher_id, staff_no, name, eligible in rows:
+        done = answered.get(teacher_id, 0)
+        out.append(
+            {
+                "teacher_id": teacher_id,
+                "staff_no": staff_no,
+                "teacher": name,
+                "eligible": eligible,
+                "answered": done,
+                "rate": done / eligible if eligible else None,
+            }
+        )
+    return out

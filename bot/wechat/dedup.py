@@ -1,0 +1,186 @@
+"""WeChat's retries answered once: claim a message's key before handling it, keep the reply.
+
+WeChat resends a message it got no answer to within 5 s, and the retry may reach another web
+process while the first is still working. The key (:func:`message_key`: ``MsgId``, or
+``FromUserName:CreateTime`` for events) is claimed atomically before anything is handled:
+
+- with Redis: ``SET key pending:<token> NX EX 30``;
+- without: ``INSERT`` into ``received_messages`` (its own short transaction), catching the
+  unique violation.
+
+The owner handles the message and :func:`record_reply` stores the reply with the key, in the
+same transaction as whatever the handler stored, so "handled" and "its effects" commit together
+(a retry finding ``done`` never runs the handler again; the primary key is the last guard). A
+duplicate waits up to ~3 s (polling) for that reply and returns it, else the webhook answers
+``success``. A handler error calls :func:`release`, so the retry can handle the message; a claim
+left by a process that died is taken over once it is :data:`CLAIM_TTL` seconds old.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.redis_client import redis_client, rkey
+from bot.settings import Settings
+from bot.wechat.locks import begin_write
+from models.base import utcnow
+from models.messaging import ReceivedMessage
+
+# A claim older than this that never completed belongs to a process that died.
+CLAIM_TTL = 30
+# How long Redis remembers a handled message's reply (WeChat retries within ~15 s); the
+# received_messages row stays until purged (:func:`purge_received`).
+DONE_TTL = 3600
+WAIT_SECONDS = 3.0
+POLL_SECONDS = 0.05
+
+_RELEASE_IF_OURS = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def message_key(msg_id: int | str | None, from_user: str, create_time: int | str) -> str:
+    """``MsgId`` when the message has one (text, image, voice...), else
+    ``FromUserName:CreateTime`` (events)."""
+    if msg_id and str(msg_id) != "0":
+        return str(msg_id)
+    return f"{from_user}:{create_time}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """``owned``: this request handles the message. Otherwise ``reply`` is the reply stored by
+    whoever handled it ("" means ``success`` was answered), or None when it is not ready."""
+
+    key: str
+    owned: bool
+    reply: str | None = None
+    token: str | None = None
+
+
+def claim(session: Session, settings: Settings, key: str, wait_s: float = WAIT_SECONDS) -> Claim:
+    """Claim ``key``, or wait up to ``wait_s`` for the reply of whoever holds it."""
+    if settings.redis_url:
+        return _claim_redis(settings, key, wait_s)
+    return _claim_db(session, key, wait_s)
+
+
+def handled_reply(session: Session, key: str) -> str | None:
+    """Inside the handling transaction (after the sender lock): the stored reply when the
+    message was already handled, else None."""
+    row = session.execute(
+        select(ReceivedMessage.reply).where(
+            ReceivedMessage.key == key, ReceivedMessage.done.is_(True)
+        )
+    ).first()
+    return None if row is None else (row.reply or "")
+
+
+def record_reply(session: Session, key: str, reply: str) -> None:
+    """Store ``reply`` with ``key`` in the handling transaction ("" for ``success``)."""
+    row = session.get(ReceivedMessage, key)
+    if row is None:
+        session.add(ReceivedMessage(key=key, reply=reply, done=True))
+    else:
+        row.reply = reply
+        row.done = True
+    session.flush()
+
+
+def publish_reply(settings: Settings, key: str, reply: str) -> None:
+    """After the commit: let duplicates waiting on Redis see the reply."""
+    if settings.redis_url:
+        redis_client(settings).set(
+            rkey(settings, "wechat", "msg", key), json.dumps({"reply": reply}), ex=DONE_TTL
+        )
+
+
+def release(session: Session, settings: Settings, c: Claim) -> None:
+    """Give the claim up after a handling error, so a retry of the message is handled."""
+    if session.in_transaction():
+        session.rollback()
+    if settings.redis_url:
+        redis_client(settings).eval(
+            _RELEASE_IF_OURS, 1, rkey(settings, "wechat", "msg", c.key), c.token or ""
+        )
+        return
+    session.execute(
+        delete(ReceivedMessage).where(ReceivedMessage.key == c.key, ReceivedMessage.done.is_(False))
+    )
+    session.commit()
+
+
+def purge_received(session: Session, older_than: dt.timedelta = dt.timedelta(days=7)) -> int:
+    """Delete dedup rows older than ``older_than`` (WeChat never retries after a minute);
+    for the maintenance task. Returns the number deleted."""
+    result = session.execute(
+        delete(ReceivedMessage).where(ReceivedMessage.received_at < utcnow() - older_than)
+    )
+    return result.rowcount or 0
+
+
+def _claim_redis(settings: Settings, key: str, wait_s: float) -> Claim:
+    r = redis_client(settings)
+    name = rkey(settings, "wechat", "msg", key)
+    token = "pending:" + secrets.token_hex(8)
+    deadline = time.monotonic() + wait_s
+    while True:
+        if r.set(name, token, nx=True, ex=CLAIM_TTL):
+            return Claim(key, owned=True, token=token)
+        value = r.get(name)
+        if value is not None and not value.startswith(b"pending:"):
+            return Claim(key, owned=False, reply=json.loads(value)["reply"])
+        # Pending elsewhere (or just released/expired: the next SET NX takes it).
+        if time.monotonic() >= deadline:
+            return Claim(key, owned=False)
+        time.sleep(POLL_SECONDS)
+
+
+def _claim_db(session: Session, key: str, wait_s: float) -> Claim:
+    deadline = time.monotonic() + wait_s
+    while True:
+        if session.in_transaction():
+            session.rollback()
+        begin_write(session)
+        try:
+            session.add(ReceivedMessage(key=key, done=False))
+            session.commit()
+            return Claim(key, owned=True)
+        except IntegrityError:
+            session.rollback()
+        row = session.execute(
+            select(ReceivedMessage.done, ReceivedMessage.reply, ReceivedMessage.received_at).where(
+                ReceivedMessage.key == key
+            )
+        ).first()
+        session.rollback()  # end the read so the next poll sees new commits (SQLite WAL)
+        if row is not None and row.done:
+            return Claim(key, owned=False, reply=row.reply or "")
+        cutoff = utcnow() - dt.timedelta(seconds=CLAIM_TTL)
+        if row is not None and row.received_at < cutoff:
+            # Only one taker wins: the update matches while the row is still stale.
+            taken = session.execute(
+                update(ReceivedMessage)
+                .where(
+                    ReceivedMessage.key == key,
+                    ReceivedMessage.done.is_(False),
+                    ReceivedMessage.received_at < cutoff,
+                )
+                .values(received_at=utcnow())
+            )
+            session.commit()
+            if taken.rowcount == 1:
+                return Claim(key, owned=True)
+        # Pending elsewhere, or released after a handling error (the next INSERT takes it).
+        if time.monotonic() >= deadline:
+            return Claim(key, owned=False)
+        time.sleep(POLL_SECONDS)

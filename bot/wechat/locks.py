@@ -1,0 +1,88 @@
+"""Database locks: the per-sender lock around handling a chat message, and write transactions.
+
+Two messages from one person (a quick double send, or WeChat's retry racing the original on
+another web process) are handled one after the other: the handling transaction starts with
+
+- PostgreSQL: ``pg_advisory_xact_lock(1, hashtext(openid))``, released at commit/rollback, and
+  waited for at most ``lock_timeout`` (so a stuck handler cannot hold a reply past WeChat's 5 s);
+- SQLite: ``BEGIN IMMEDIATE``, which takes the database's single write lock up front (the
+  embedded mode is one host with little traffic; this also avoids SQLite's "database is
+  locked" on a read-then-write transaction).
+
+The SQLite part works through ``models.db``: its ``begin`` listener emits ``BEGIN IMMEDIATE``
+when the connection's ``info["immediate"]`` is set. :func:`begin_write` sets it through an
+execution option just before the session begins, and it is cleared when the connection goes
+back to the pool.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import Pool
+
+from models.db import is_postgresql
+
+SQLITE_IMMEDIATE = "banzhuren_sqlite_immediate"
+
+# Advisory lock classes (first key of the two-key form), so our locks never collide.
+LOCK_SENDER = 1
+LOCK_ACCESS_TOKEN = 2
+
+
+class LockTimeout(RuntimeError):
+    """The lock was not granted in time (another handler of the same key is still running)."""
+
+
+@event.listens_for(Engine, "set_connection_execution_options")
+def _immediate_option(conn, opts) -> None:
+    if SQLITE_IMMEDIATE in opts:
+        conn.info["immediate"] = bool(opts[SQLITE_IMMEDIATE])
+
+
+@event.listens_for(Pool, "checkin")
+def _forget_immediate(_dbapi_conn, record) -> None:
+    # ``info`` lives as long as the DBAPI connection; the next user must not inherit the flag.
+    if record is not None:
+        record.info.pop("immediate", None)
+
+
+def begin_write(session: Session) -> None:
+    """Begin ``session``'s transaction as a write transaction (``BEGIN IMMEDIATE`` on SQLite).
+
+    The session must not be in a transaction yet: commit or roll back first.
+    """
+    if session.in_transaction():
+        raise RuntimeError("begin_write() needs a session outside a transaction")
+    session.connection(execution_options={SQLITE_IMMEDIATE: True})
+
+
+def advisory_lock(session: Session, lock_class: int, name: str, timeout_s: float) -> None:
+    """Take a transaction-scoped lock on (``lock_class``, ``name``) on PostgreSQL, waiting at most
+    ``timeout_s``; on SQLite the write transaction (:func:`begin_write`) already serialises.
+    Raises :class:`LockTimeout`."""
+    if not is_postgresql(session):
+        return
+    try:
+        # SET LOCAL lasts until the end of this transaction, so handlers' row locks are
+        # bounded by the same wait.
+        session.execute(text(f"SET LOCAL lock_timeout = '{int(timeout_s * 1000)}ms'"))
+        session.execute(select(func.pg_advisory_xact_lock(lock_class, func.hashtext(name))))
+    except OperationalError as exc:
+        session.rollback()
+        raise LockTimeout(f"lock {lock_class}:{name} not granted in {timeout_s} s") from exc
+
+
+def lock_sender(session: Session, openid: str, timeout_s: float = 3.5) -> None:
+    """Begin the handling transaction holding the per-sender lock for ``openid``.
+
+    Everything the handlers do for this message happens in this transaction; the webhook
+    commits it (releasing the lock) before replying. Raises :class:`LockTimeout`.
+    """
+    try:
+        begin_write(session)
+    except OperationalError as exc:  # SQLite: the write lock stayed busy past its timeout
+        session.rollback()
+        raise LockTimeout("database write lock not granted") from exc
+    advisory_lock(session, LOCK_SENDER, openid, timeout_s)

@@ -1,0 +1,273 @@
+"""``/wechat``: the official account's server URL. Thin: verify, decrypt, parse, deduplicate,
+dispatch, reply (STYLE: check signature → decrypt → parse → dedup → dispatch → reply → encrypt).
+
+``GET`` is WeChat's URL check. ``POST`` takes plaintext, compatible and safe mode messages:
+
+- body over 1 MiB → 413; bad ``signature`` / ``msg_signature`` → 403; ``timestamp`` more than
+  ``signature_max_age`` (300 s) off → 403; an encrypted message that does not decrypt with the
+  current or previous EncodingAESKey → 400; a body that is not a WeChat message → 400. None of
+  these opens a database session.
+- then :func:`answer`: :func:`bot.wechat.dedup.claim` (a retry gets the first reply),
+  :func:`bot.wechat.locks.lock_sender` (one message per person at a time),
+  :func:`bot.chat.router.handle_incoming` (the handlers store survey answers, log entries...),
+  :func:`bot.wechat.dedup.record_reply`, one commit, then the reply — a
+  ``wechatpy.replies.TextReply``, encrypted when the message was. A reply over WeChat's 2048
+  bytes is split: the first part is the reply, the rest go out as customer-service messages
+  through :mod:`worker.outbox` after the commit (never sent on the request path).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from flask import Blueprint, Flask, Response, request
+from wechatpy import parse_message
+from wechatpy.messages import BaseMessage
+from wechatpy.replies import TextReply
+
+from bot.chat import help as texts
+from bot.chat.context import Incoming
+from bot.chat.router import handle_incoming
+from bot.request_session import db, settings
+from bot.settings import Settings
+from bot.wechat import crypto, dedup
+from bot.wechat.locks import LockTimeout, lock_sender
+from bot.wechat.textlimit import fit_messages, shorten
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+# A reply too long for one message: the reply plus up to this many customer-service messages
+# (WeChat allows 5 within 48 h of the user's message).
+MAX_MESSAGES_PER_REPLY = 4
+# Voice recognition ends sentences with punctuation that commands do not have.
+_VOICE_TRAILING = "。.！!？?，, "
+
+bp = Blueprint("wechat", __name__)
+
+
+class BadRequest(Exception):
+    """The request is refused before anything is handled; ``status`` and a short reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _plain(text: str, status: int = 200) -> Response:
+    return Response(text, status=status, mimetype="text/plain")
+
+
+@bp.get("/wechat")
+def verify_url() -> Response:
+    """WeChat's server URL check: answer ``echostr`` when the signature holds."""
+    s = settings()
+    args = request.args
+    if not crypto.signature_matches(
+        args.get("signature"), s.wechat_token, args.get("timestamp", ""), args.get("nonce", "")
+    ):
+        return _plain("bad signature", 403)
+    return _plain(args.get("echostr", ""))
+
+
+@bp.post("/wechat")
+def receive() -> Response:
+    s = settings()
+    try:
+        body = _read_body()
+        message, encrypted, aes_key = _verify_and_open(s, request.args, body)
+    except BadRequest as exc:
+        log.info("wechat request refused: %s %s", exc.status, exc.reason)
+        return _plain(exc.reason, exc.status)
+    incoming = to_incoming(message)
+    key = dedup.message_key(message.id, message.source, message._data["CreateTime"])
+    reply = answer(s, incoming, key)
+    return _render(s, message, reply, encrypted, aes_key, request.args.get("nonce", ""))
+
+
+def _read_body() -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise BadRequest(413, "body too large")
+    body = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise BadRequest(413, "body too large")
+    if not body.strip():
+        raise BadRequest(400, "empty body")
+    return body
+
+
+def _verify_and_open(s: Settings, args, body: bytes) -> tuple[BaseMessage, bool, str | None]:
+    """Signature, replay window, decryption and parsing; raises :class:`BadRequest`."""
+    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    encrypted = args.get("encrypt_type", "raw").lower() == "aes"
+    envelope = None
+    if encrypted:
+        try:
+            envelope = crypto.envelope_encrypt_field(body)
+        except crypto.MalformedEnvelope as exc:
+            raise BadRequest(400, str(exc)) from None
+        if not crypto.signature_matches(
+            args.get("msg_signature"), s.wechat_token, timestamp, nonce, envelope
+        ):
+            raise BadRequest(403, "bad msg_signature")
+        # WeChat sends the plain signature too; when present it must hold as well.
+        if "signature" in args and not crypto.signature_matches(
+            args.get("signature"), s.wechat_token, timestamp, nonce
+        ):
+            raise BadRequest(403, "bad signature")
+    elif not crypto.signature_matches(args.get("signature"), s.wechat_token, timestamp, nonce):
+        raise BadRequest(403, "bad signature")
+    if not crypto.timestamp_fresh(timestamp, s.signature_max_age):
+        raise BadRequest(403, "timestamp outside the allowed window")
+
+    aes_key = None
+    if envelope is not None:
+        if not (s.wechat_aes_key and s.wechat_appid):
+            raise BadRequest(400, "encrypted message, but no EncodingAESKey/AppID configured")
+        try:
+            xml, aes_key = crypto.decrypt_with_keys(
+                envelope, (s.wechat_aes_key, s.wechat_previous_aes_key), s.wechat_appid
+            )
+        except crypto.DecryptError as exc:
+            raise BadRequest(400, str(exc)) from None
+    else:
+        xml = body
+    return parse(xml), encrypted, aes_key
+
+
+def parse(xml: bytes | str) -> BaseMessage:
+    """``wechatpy.parse_message`` plus the checks it leaves out; raises :class:`BadRequest`."""
+    try:
+        message = parse_message(xml)
+    except Exception as exc:  # expat errors, entity declarations, missing <xml> or MsgType
+        raise BadRequest(400, f"not a WeChat message: {type(exc).__name__}") from None
+    if message is None:
+        raise BadRequest(400, "not a WeChat message")
+    data = message._data
+    if not isinstance(data, dict):
+        raise BadRequest(400, "not a WeChat message")
+    for field in ("ToUserName", "FromUserName", "CreateTime", "MsgType"):
+        if not isinstance(data.get(field), str) or not data[field].strip():
+            raise BadRequest(400, f"message without {field}")
+    if not data["CreateTime"].isdigit():
+        raise BadRequest(400, "CreateTime is not a number")
+    msg_id = data.get("MsgId")
+    if msg_id is not None and not (isinstance(msg_id, str) and msg_id.isdigit()):
+        raise BadRequest(400, "MsgId is not a number")
+    if len(data["FromUserName"]) > 64:
+        raise BadRequest(400, "FromUserName too long")
+    return message
+
+
+def to_incoming(message: BaseMessage) -> Incoming:
+    """What the handlers see of a parsed message (:class:`bot.chat.context.Incoming`)."""
+    data = message._data
+    msg_type = str(data["MsgType"]).strip().lower()
+
+    def field(name: str) -> str | None:
+        value = data.get(name)
+        return value if isinstance(value, str) else None
+
+    text = ""
+    if msg_type == "text":
+        text = (field("Content") or "").strip()
+    elif msg_type == "voice":
+        text = (field("Recognition") or "").strip().rstrip(_VOICE_TRAILING).strip()
+    # parse_message has already renamed a subscribe through a QR code to subscribe_scan.
+    event = ((field("Event") or "").strip().lower() or None) if msg_type == "event" else None
+    return Incoming(
+        openid=data["FromUserName"].strip(),
+        msg_type=msg_type,
+        text=text,
+        sent_at=dt.datetime.fromtimestamp(int(data["CreateTime"]), dt.UTC),
+        event=event,
+        event_key=field("EventKey") if msg_type == "event" else None,
+        media_id=field("MediaId"),
+        pic_url=field("PicUrl"),
+    )
+
+
+def answer(s: Settings, incoming: Incoming, key: str) -> str:
+    """Handle a verified message exactly once; returns the reply text ("" = ``success``)."""
+    session = db()
+    claim = dedup.claim(session, s, key)
+    if not claim.owned:
+        # A retry: the reply given the first time, or "success" while it is still being made.
+        return claim.reply or ""
+    try:
+        lock_sender(session, incoming.openid)
+    except LockTimeout:
+        _release(session, s, claim)
+        return texts.BUSY
+    try:
+        earlier = dedup.handled_reply(session, key)
+        if earlier is not None:
+            session.rollback()
+            return earlier
+        reply = handle_incoming(session, s, incoming) or ""
+        first = _queue_overflow(session, s, incoming.openid, reply)
+        dedup.record_reply(session, key, first)
+        session.commit()
+    except Exception:
+        log.exception("handling WeChat message %s failed", key)
+        _release(session, s, claim)
+        return texts.FAILED
+    dedup.publish_reply(s, key, first)
+    return first
+
+
+def _release(session, s: Settings, claim: dedup.Claim) -> None:
+    try:
+        dedup.release(session, s, claim)
+    except Exception:  # the database or Redis is down: the claim expires by itself
+        log.exception("could not release the claim on %s", claim.key)
+
+
+def _queue_overflow(session, s: Settings, openid: str, reply: str) -> str:
+    """The part of ``reply`` that goes in the passive reply; the rest is queued as
+    customer-service messages when the account can send them, else cut off."""
+    if not reply:
+        return reply
+    can_send = bool(s.wechat_appid and s.wechat_secret)
+    if not can_send:
+        return shorten(reply)
+    parts = fit_messages(reply, MAX_MESSAGES_PER_REPLY)
+    if len(parts) > 1:
+        from worker.outbox import queue_text
+
+        for part in parts[1:]:
+            queue_text(session, openid, part)
+    return parts[0]
+
+
+def _cdata_safe(text: str) -> str:
+    # "]]>" would end the CDATA section wechatpy wraps the content in.
+    return text.replace("]]>", "]]]]><![CDATA[>")
+
+
+def _render(
+    s: Settings,
+    message: BaseMessage,
+    reply: str,
+    encrypted: bool,
+    aes_key: str | None,
+    nonce: str,
+) -> Response:
+    if not reply:
+        return _plain("success")
+    xml = TextReply(message=message, content=_cdata_safe(reply)).render()
+    if encrypted and aes_key and s.wechat_appid:
+        xml = crypto.encrypt_reply(
+            xml,
+            token=s.wechat_token,
+            encoding_aes_key=aes_key,
+            appid=s.wechat_appid,
+            nonce=nonce or crypto.random_nonce(),
+        )
+    return Response(xml, mimetype="application/xml")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,47 @@
+"""gunicorn settings for the banzhuren web app (webhook, dashboard, API).
+
+Used by the compose file and the systemd unit:
+
+    gunicorn -c deploy/gunicorn.conf.py "bot:create_app()"
+
+The app keeps nothing in process memory, so the number of workers (and of hosts behind
+nginx) is only a matter of CPU. Override with gunicorn's own ``WEB_CONCURRENCY`` and
+``GUNICORN_CMD_ARGS`` environment variables; the app itself reads only ``BANZHUREN_*``.
+"""
+
+import multiprocessing
+import os
+
+wsgi_app = "bot:create_app()"
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+
+# Threads let one worker overlap its waits on PostgreSQL and Redis; the per-openid lock and
+# the database, not the process, serialise what must be serialised.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+
+# WeChat gives up after 5 seconds and retries; a request still running after 30 s is stuck.
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+
+# Recycle workers now and then so that a slow leak can never take the site down.
+max_requests = 5000
+max_requests_jitter = 500
+
+# nginx sits in front and sets X-Forwarded-*; trust it (same host or compose network).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# No query strings in the access log: WeChat's carry signatures and openids.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+def post_fork(server, worker):  # gunicorn hook signature
+    """Each worker opens its own database connections; none is shared across the fork."""
+    import models.db
+
+    models.db.dispose()

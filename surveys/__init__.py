@@ -1,0 +1,1 @@
+"""Survey definitions (YAML), their loader and validation, and pure scoring rules."""

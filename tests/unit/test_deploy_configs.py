@@ -1,0 +1,244 @@
+"""The deployment files in ``deploy/`` hold together: Docker cannot run here, so each file is
+read the way its program would read it and checked against the package it starts."""
+
+from __future__ import annotations
+
+import configparser
+import importlib
+import re
+import runpy
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.cli import main as cli_main
+from bot.settings import load_settings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+SYSTEMD_UNITS = ("banzhuren-web.service", "banzhuren-worker.service", "banzhuren-beat.service")
+
+# The variables of DESIGN.md's configuration table: the public contract.
+CONTRACT_VARIABLES = {
+    "BANZHUREN_DATABASE_URL",
+    "BANZHUREN_REDIS_URL",
+    "BANZHUREN_SECRET_KEY",
+    "BANZHUREN_WECHAT_TOKEN",
+    "BANZHUREN_WECHAT_APPID",
+    "BANZHUREN_WECHAT_SECRET",
+    "BANZHUREN_WECHAT_AES_KEY",
+    "BANZHUREN_WECHAT_API_BASE",
+    "BANZHUREN_MIN_RESPONDENTS",
+    "BANZHUREN_TIMEZONE",
+}
+VARIABLE = re.compile(r"\bBANZHUREN_[A-Z0-9_]+\b")
+
+
+def read_by_settings() -> set[str]:
+    """Every variable ``bot/settings.py`` reads (the contract plus its documented extras)."""
+    source = Path(importlib.import_module("bot.settings").__file__).read_text(encoding="utf-8")
+    return set(VARIABLE.findall(source))
+
+
+def compose() -> dict:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+
+
+def env_example() -> dict[str, str]:
+    values = {}
+    for line in (DEPLOY / ".env.example").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values
+
+
+def resolve_wsgi(spec: str):
+    """Load a gunicorn app spec ``module:callable()`` or ``module:name`` the way gunicorn does."""
+    module_name, _, target = spec.partition(":")
+    module = importlib.import_module(module_name)
+    name = target.removesuffix("()")
+    obj = getattr(module, name)
+    assert callable(obj), spec
+    return obj
+
+
+def check_command(argv: list[str]) -> None:
+    """``argv`` starts a real ``banzhuren`` subcommand, or gunicorn on a real app factory."""
+    program = Path(argv[0]).name
+    if program == "banzhuren":
+        assert argv[1] in cli_main.commands, f"banzhuren has no command {argv[1]!r}"
+    elif program == "gunicorn":
+        conf = argv[argv.index("-c") + 1]
+        assert Path(conf).name == "gunicorn.conf.py"
+        specs = [a for a in argv[1:] if ":" in a]
+        for spec in specs or [runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["wsgi_app"]]:
+            resolve_wsgi(spec)
+    elif program == "celery":
+        target = argv[argv.index("-A") + 1]
+        assert importlib.util.find_spec(target.split(":")[0]) is not None, target
+    else:
+        pytest.fail(f"unexpected program {argv[0]!r}")
+
+
+def test_compose_has_every_role_and_one_image() -> None:
+    services = compose()["services"]
+    assert {"web", "worker", "beat", "init", "redis", "postgres", "nginx"} <= set(services)
+    app_services = ["web", "worker", "beat", "init"]
+    assert {services[s]["image"] for s in app_services} == {"banzhuren:latest"}
+    build = services["init"]["build"]
+    assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
+    assert services["init"]["restart"] == "no"
+    assert services["init"]["command"] == ["banzhuren", "init"]
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["init"]["condition"] == (
+            "service_completed_successfully"
+        )
+
+
+def test_compose_web_and_worker_scale() -> None:
+    services = compose()["services"]
+    for name in ("web", "worker"):
+        assert "container_name" not in services[name], name
+        assert "ports" not in services[name], f"{name} must not bind a host port"
+    assert services["nginx"]["ports"], "nginx is the only way in"
+
+
+def test_compose_commands_are_real() -> None:
+    services = compose()["services"]
+    checked = 0
+    for name in ("web", "worker", "beat", "init"):
+        check_command(services[name]["command"])
+        checked += 1
+    assert checked == 4
+
+
+def test_compose_variables_are_in_the_contract() -> None:
+    text = (DEPLOY / "compose.yaml").read_text(encoding="utf-8")
+    named = set(VARIABLE.findall(text))
+    assert {"BANZHUREN_DATABASE_URL", "BANZHUREN_REDIS_URL"} <= named
+    assert named <= read_by_settings()
+    env = compose()["services"]["web"]["environment"]
+    assert env["BANZHUREN_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert "@postgres:5432/" in env["BANZHUREN_DATABASE_URL"]
+    assert env["BANZHUREN_REDIS_URL"].startswith("redis://redis:")
+
+
+def test_env_example_lists_the_contract_and_loads() -> None:
+    values = env_example()
+    names = {n for n in values if n.startswith("BANZHUREN_")}
+    assert names >= CONTRACT_VARIABLES, CONTRACT_VARIABLES - names
+    assert names <= read_by_settings(), names - read_by_settings()
+    # The example, once the secret is filled in, is a valid configuration.
+    filled = dict(values, BANZHUREN_SECRET_KEY="x" * 64)
+    settings = load_settings(filled)
+    assert settings.database_url == values["BANZHUREN_DATABASE_URL"]
+    assert settings.wechat_aes_key is None
+    assert settings.timezone == "Asia/Shanghai"
+
+
+def test_env_example_explains_every_variable() -> None:
+    # Each group of variables (lines up to a blank line) opens with a comment.
+    groups = (DEPLOY / ".env.example").read_text(encoding="utf-8").split("\n\n")
+    for group in groups:
+        lines = group.strip().splitlines()
+        if any(line.startswith("BANZHUREN_") for line in lines):
+            assert lines[0].startswith("#"), f"no comment above {lines[0]}"
+
+
+def test_gunicorn_conf_executes_and_is_valid() -> None:
+    from gunicorn.config import Config
+
+    namespace = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    cfg = Config()
+    applied = 0
+    for key, value in namespace.items():
+        if key in cfg.settings:
+            cfg.set(key, value)  # gunicorn's own validators
+            applied += 1
+    assert applied >= 8
+    assert cfg.worker_class_str == "gthread"
+    assert cfg.workers >= 1 and cfg.threads >= 1
+    assert cfg.timeout >= 10
+    assert cfg.bind == ["0.0.0.0:8000"]
+    assert resolve_wsgi(namespace["wsgi_app"]).__name__ == "create_app"
+    assert callable(cfg.post_fork)
+
+
+def unit(name: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str
+    parser.read(DEPLOY / "systemd" / name, encoding="utf-8")
+    return parser
+
+
+@pytest.mark.parametrize("name", SYSTEMD_UNITS)
+def test_systemd_units_start_real_commands(name: str) -> None:
+    service = unit(name)["Service"]
+    assert service["User"] == "banzhuren"
+    assert service["EnvironmentFile"] == "/etc/banzhuren/banzhuren.env"
+    commands = [service["ExecStart"]]
+    if "ExecStartPre" in service:
+        commands.append(service["ExecStartPre"])
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0].startswith("/opt/banzhuren/venv/bin/"), argv[0]
+        check_command(argv)
+    assert unit(name)["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_systemd_web_binds_where_nginx_docs_say() -> None:
+    service = unit("banzhuren-web.service")["Service"]
+    assert "GUNICORN_BIND=127.0.0.1:8000" in service["Environment"]
+    assert "init" in shlex.split(service["ExecStartPre"])
+
+
+def nginx_locations(text: str) -> dict[str, str]:
+    """``location`` path → the block's body (nginx.conf nests no deeper inside locations)."""
+    text = re.sub(r"#[^\n]*", "", text)
+    assert text.count("{") == text.count("}"), "unbalanced braces"
+    return {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"location\s+(?:=\s+)?(\S+)\s*\{([^{}]*)\}", text)
+    }
+
+
+def test_nginx_proxies_webhook_and_dashboard_to_the_web_service() -> None:
+    text = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
+    upstream = re.search(r"upstream\s+(\w+)\s*\{([^}]*)\}", text)
+    assert upstream, "no upstream block"
+    name, body = upstream.groups()
+    servers = re.findall(r"server\s+([\w.-]+):(\d+)", body)
+    # By service name, on the port gunicorn binds, so `--scale web=N` needs no change.
+    assert servers == [("web", "8000")]
+    assert "web" in compose()["services"]
+    locations = nginx_locations(text)
+    for path in ("/wechat", "/dashboard", "/api/"):
+        assert f"proxy_pass http://{name};" in locations[path], path
+    assert "client_max_body_size 1m" in locations["/wechat"]
+    assert "ssl_certificate " in text and "ssl_certificate_key " in text
+    mounts = compose()["services"]["nginx"]["volumes"]
+    assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in mounts
+
+
+def test_the_app_serves_what_nginx_proxies(tmp_path: Path) -> None:
+    from bot import create_app
+    from bot.settings import Settings
+
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", secret_key="k"))
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    assert "/wechat" in rules
+    assert any(r.startswith("/dashboard") for r in rules)
+    assert any(r.startswith("/api/") for r in rules)
+
+
+def test_dockerfile_installs_the_package_and_the_gunicorn_conf() -> None:
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    for package in ("bot", "models", "surveys", "worker"):
+        assert f"COPY {package} ./{package}" in text
+    assert "COPY deploy/gunicorn.conf.py ./deploy/gunicorn.conf.py" in text
+    compose_conf = compose()["services"]["web"]["command"]
+    assert "/app/deploy/gunicorn.conf.py" in compose_conf
+    assert re.search(r"^USER banzhuren$", text, re.M)

@@ -1,0 +1,41 @@
+"""The beat schedule (``banzhuren beat``), in the school's time zone (Celery's ``timezone``).
+
+Tasks are named by string (the reminders task belongs to the work-log module); beat only
+sends the name, a worker that has the module runs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.schedules import crontab
+
+
+def beat_schedule() -> dict[str, dict[str, Any]]:
+    return {
+        # 第十七条: evaluate each term after it ends (the task skips terms already evaluated).
+        "evaluate-ended-terms": {
+            "task": "worker.tasks.evaluation.evaluate_ended_terms",
+            "schedule": crontab(hour=2, minute=0),
+        },
+        # Tell teachers their own result once Student Affairs has published the term.
+        "announce-published-results": {
+            "task": "worker.tasks.evaluation.announce_published_results",
+            "schedule": crontab(minute=20),
+        },
+        # Head teachers with no log entry for two weeks get a reminder, Monday morning.
+        "remind-inactive-teachers": {
+            "task": "worklog.remind_inactive_teachers",
+            "schedule": crontab(day_of_week=1, hour=9, minute=0),
+        },
+        # Outbound WeChat messages left unsent (broker down at commit, worker lost) go again.
+        "retry-unsent-outbound": {
+            "task": "worker.tasks.maintenance.retry_unsent_outbound",
+            "schedule": crontab(minute="*/10"),
+        },
+        # Dedup keys of received messages are only needed for WeChat's retries.
+        "cleanup-received-messages": {
+            "task": "worker.tasks.maintenance.cleanup_received_messages",
+            "schedule": crontab(hour=3, minute=30),
+        },
+    }

@@ -1,0 +1,256 @@
+"""The grouped SQL the evaluation is built from. Every aggregate (counts, sums, sums of squares,
+distinct students) is computed by the database; Python receives one row per teacher (and
+kind or round), never the responses or log entries themselves. Portable between SQLite and
+PostgreSQL (no string_agg, no stddev: the sum of squares gives the variance)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy.orm import Session
+
+from models import (
+    Answer,
+    Appointment,
+    AppointmentStatus,
+    Incident,
+    Meeting,
+    Response,
+    SchoolClass,
+    Teacher,
+    Term,
+    WorkLogEntry,
+    class_members,
+    meeting_attendance,
+)
+from models.appointment import ENDED_EARLY
+
+IN_OFFICE_STATUSES = (AppointmentStatus.APPOINTED, *ENDED_EARLY)
+
+
+def active_in_term(term: Term):
+    """SQL condition: the appointment was in office on some day of the term (appointed, or
+    dismissed/resigned after the term started)."""
+    last_day = func.coalesce(Appointment.ended_on, Appointment.end_date)
+    return and_(
+        Appointment.status.in_(IN_OFFICE_STATUSES),
+        Appointment.start_date <= term.end_date,
+        last_day >= term.start_date,
+    )
+
+
+def teacher_departments(session: Session, term: Term) -> dict[int, int]:
+    """teacher id → the department they are evaluated under: their own, else (a teacher with no
+    department on the roster) the lowest department among their classes in the term."""
+    rows = session.execute(
+        select(
+            Appointment.teacher_id,
+            func.coalesce(Teacher.department_id, func.min(SchoolClass.department_id)),
+        )
+        .join(Teacher, Teacher.id == Appointment.teacher_id)
+        .join(SchoolClass, SchoolClass.id == Appointment.class_id)
+        .where(active_in_term(term))
+        .group_by(Appointment.teacher_id, Teacher.department_id)
+    )
+    return {teacher_id: dep for teacher_id, dep in rows}
+
+
+@dataclass
+class AppointmentFacts:
+    class_codes: list[str] = field(default_factory=list)
+    periods: list[tuple[dt.date, dt.date]] = field(default_factory=list)
+    ended_within_first_year: bool = False
+    trained: bool = True
+
+
+def appointments(
+    session: Session, term: Term, teacher_ids: Collection[int]
+) -> dict[int, AppointmentFacts]:
+    """The term's appointments of these teachers (one row per appointment: a few per teacher)."""
+    rows = session.scalars(
+        select(Appointment)
+        .join(SchoolClass, SchoolClass.id == Appointment.class_id)
+        .where(active_in_term(term), Appointment.teacher_id.in_(teacher_ids))
+        .order_by(Appointment.teacher_id, SchoolClass.code)
+    )
+    codes = dict(
+        session.execute(
+            select(SchoolClass.id, SchoolClass.code)
+            .join(Appointment, Appointment.class_id == SchoolClass.id)
+            .where(active_in_term(term), Appointment.teacher_id.in_(teacher_ids))
+        ).all()
+    )
+    out: dict[int, AppointmentFacts] = defaultdict(AppointmentFacts)
+    for a in rows:
+        f = out[a.teacher_id]
+        if codes[a.class_id] not in f.class_codes:
+            f.class_codes.append(codes[a.class_id])
+        f.periods.append((a.start_date, a.ended_on or a.end_date))
+        f.ended_within_first_year |= a.ended_within_first_year()
+        f.trained &= a.trained
+    return dict(out)
+
+
+def eligible_students(session: Session, term: Term, teacher_ids: Collection[int]) -> dict[int, int]:
+    """teacher id → distinct students in the classes they headed in the term."""
+    rows = session.execute(
+        select(Appointment.teacher_id, func.count(distinct(class_members.c.student_id)))
+        .join(class_members, class_members.c.class_id == Appointment.class_id)
+        .where(active_in_term(term), Appointment.teacher_id.in_(teacher_ids))
+        .group_by(Appointment.teacher_id)
+    )
+    return dict(rows.all())
+
+
+@dataclass
+class ResponseSums:
+    """Sums over one teacher's responses in the counted rounds."""
+
+    responses: int = 0
+    scored: int = 0
+    score_sum: float = 0.0
+    score_sq_sum: float = 0.0
+    top_box_yes: int = 0
+    top_box_n: int = 0
+    straight_lined: int = 0
+    too_fast: int = 0
+
+
+def _flag_count(column):
+    return func.sum(case((column.is_(True), 1), else_=0))
+
+
+def response_sums(
+    session: Session, round_ids: Collection[int], teacher_ids: Collection[int]
+) -> dict[int, ResponseSums]:
+    """teacher id → sums over their responses in ``round_ids`` (one grouped query)."""
+    if not round_ids:
+        return {}
+    rows = session.execute(
+        select(
+            Response.teacher_id,
+            func.count(),
+            func.count(Response.score),
+            func.sum(Response.score),
+            func.sum(Response.score * Response.score),
+            _flag_count(Response.top_box),
+            func.count(Response.top_box),
+            _flag_count(Response.straight_lined),
+            _flag_count(Response.too_fast),
+        )
+        .where(Response.round_id.in_(round_ids), Response.teacher_id.in_(teacher_ids))
+        .group_by(Response.teacher_id)
+    )
+    out = {}
+    for tid, n, scored, s, sq, tb_yes, tb_n, straight, fast in rows:
+        out[tid] = ResponseSums(
+            responses=n,
+            scored=scored,
+            score_sum=float(s or 0.0),
+            score_sq_sum=float(sq or 0.0),
+            top_box_yes=int(tb_yes or 0),
+            top_box_n=tb_n,
+            straight_lined=int(straight or 0),
+            too_fast=int(fast or 0),
+        )
+    return out
+
+
+def log_counts(
+    session: Session, term: Term, teacher_ids: Collection[int]
+) -> dict[int, dict[str, int]]:
+    """teacher id → LogKind value → entries dated in the term."""
+    rows = session.execute(
+        select(WorkLogEntry.teacher_id, WorkLogEntry.kind, func.count())
+        .where(
+            WorkLogEntry.teacher_id.in_(teacher_ids),
+            WorkLogEntry.occurred_on.between(term.start_date, term.end_date),
+        )
+        .group_by(WorkLogEntry.teacher_id, WorkLogEntry.kind)
+    )
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for tid, kind, n in rows:
+        out[tid][str(kind.value if hasattr(kind, "value") else kind)] = n
+    return dict(out)
+
+
+def meeting_counts(
+    session: Session, term: Term, teacher_ids: Collection[int]
+) -> dict[int, dict[str, int]]:
+    """teacher id → MeetingKind value → meetings attended, held within the term's dates."""
+    rows = session.execute(
+        select(meeting_attendance.c.teacher_id, Meeting.kind, func.count())
+        .join(Meeting, Meeting.id == meeting_attendance.c.meeting_id)
+        .where(
+            meeting_attendance.c.teacher_id.in_(teacher_ids),
+            Meeting.held_on.between(term.start_date, term.end_date),
+        )
+        .group_by(meeting_attendance.c.teacher_id, Meeting.kind)
+    )
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for tid, kind, n in rows:
+        out[tid][str(kind.value if hasattr(kind, "value") else kind)] = n
+    return dict(out)
+
+
+def incident_counts(
+    session: Session, term: Term, teacher_ids: Collection[int]
+) -> dict[int, dict[str, int]]:
+    """teacher id → IncidentKind value → incidents recorded for the term."""
+    rows = session.execute(
+        select(Incident.teacher_id, Incident.kind, func.count())
+        .where(Incident.term_id == term.id, Incident.teacher_id.in_(teacher_ids))
+        .group_by(Incident.teacher_id, Incident.kind)
+    )
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for tid, kind, n in rows:
+        out[tid][str(kind.value if hasattr(kind, "value") else kind)] = n
+    return dict(out)
+
+
+def corroboration_counts(
+    session: Session,
+    round_id: int,
+    question_id: str,
+    yes_choices: Collection[int],
+    teacher_ids: Collection[int],
+) -> dict[int, tuple[int, int]]:
+    """teacher id → (respondents who answered the question, those who answered yes)."""
+    yes = (
+        func.sum(case((Answer.choice.in_(list(yes_choices)), 1), else_=0))
+        if yes_choices
+        else func.sum(0)
+    )
+    rows = session.execute(
+        select(Response.teacher_id, func.count(), yes)
+        .join(Answer, Answer.response_id == Response.id)
+        .where(
+            Response.round_id == round_id,
+            Response.teacher_id.in_(teacher_ids),
+            Answer.question_id == question_id,
+            Answer.choice.is_not(None),
+        )
+        .group_by(Response.teacher_id)
+    )
+    return {tid: (n, int(y or 0)) for tid, n, y in rows}
+
+
+def dismissals_since(
+    session: Session, teacher_ids: Collection[int], since: dt.date
+) -> dict[int, list[dt.date]]:
+    """teacher id → days they were dismissed (解聘, not 辞职) on or after ``since``."""
+    rows = session.execute(
+        select(Appointment.teacher_id, Appointment.ended_on).where(
+            Appointment.teacher_id.in_(teacher_ids),
+            Appointment.status == AppointmentStatus.DISMISSED,
+            or_(Appointment.ended_on >= since),
+        )
+    )
+    out: dict[int, list[dt.date]] = defaultdict(list)
+    for tid, day in rows:
+        out[tid].append(day)
+    return dict(out)

@@ -1,0 +1,241 @@
+"""The outbox: WeChat messages sent later than the reply (survey-round notices, a head
+teacher's feedback for the counsellor, the rest of a reply too long for one message).
+
+:func:`queue_text` adds an ``outbound_messages`` row in the caller's transaction; only after that
+transaction commits is :func:`worker.tasks.outbound.send_outbound` enqueued with the row's id (a
+task never looks for a row that is not committed, and a rolled-back message is never sent).
+With Redis the task goes to the Celery workers; in embedded mode (no Redis) it runs on a
+background thread of this process, so that a web request never waits for WeChat's API.
+
+:func:`deliver` sends one row: idempotent (a row already sent or given up is skipped), it
+records the outcome on the row — ``sent_at``; or ``last_error`` and ``failed_at`` for errors
+that will not go away (45015 outside the 48-hour window, 45047 too many messages, an unknown
+openid...); or ``last_error`` only, for network errors and WeChat's "system busy", which the
+caller retries with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+from requests import RequestException
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+from wechatpy.exceptions import WeChatClientException
+
+import models.db
+from bot.settings import Settings
+from models.base import utcnow
+from models.binding import WeChatBinding
+from models.messaging import OutboundMessage
+
+log = logging.getLogger(__name__)
+
+SENT, SKIPPED, RETRY, FAILED = "sent", "skipped", "retry", "failed"
+# WeChat errcodes worth retrying later: -1 system busy. (None = HTTP-level failure.)
+TRANSIENT_ERRCODES = frozenset({-1, None})
+# Backoff between tries in embedded mode, in seconds (Celery uses its own countdowns).
+EMBEDDED_BACKOFF = (1.0, 3.0, 9.0)
+
+_PENDING = "banzhuren_outbox_pending"
+
+
+def queue_text(session: Session, openid: str, text: str) -> OutboundMessage:
+    """Queue a customer-service text to ``openid``; sent after ``session`` commits."""
+    message = OutboundMessage(openid=openid, kind="text", payload={"content": text})
+    session.add(message)
+    session.flush()
+    session.info.setdefault(_PENDING, []).append(message.id)
+    return message
+
+
+def queue_text_for(
+    session: Session,
+    *,
+    student_id: int | None = None,
+    teacher_id: int | None = None,
+    text: str,
+) -> OutboundMessage | None:
+    """Queue a text to the WeChat account bound to a student or teacher; None when that person
+    has not bound WeChat."""
+    if (student_id is None) == (teacher_id is None):
+        raise ValueError("give exactly one of student_id, teacher_id")
+    column = WeChatBinding.student_id if student_id is not None else WeChatBinding.teacher_id
+    openid = session.scalar(
+        select(WeChatBinding.openid).where(column == (student_id or teacher_id))
+    )
+    if openid is None:
+        return None
+    return queue_text(session, openid, text)
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_after_commit(session: Session) -> None:
+    ids = session.info.pop(_PENDING, None)
+    if ids:
+        for message_id in ids:
+            try:
+                enqueue(message_id)
+            except Exception:
+                # The row is committed; enqueue_unsent() picks it up later.
+                log.exception("could not enqueue outbound message %s", message_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _settings() -> Settings:
+    from worker.celery_app import settings
+
+    return settings()
+
+
+def enqueue(message_id: int) -> None:
+    """Have the row sent: a Celery task with Redis, a background thread in embedded mode."""
+    settings = _settings()
+    if settings.embedded:
+        _embedded_executor().submit(deliver_with_retries, message_id)
+        return
+    from worker.tasks.outbound import send_outbound
+
+    send_outbound.delay(message_id)
+
+
+def enqueue_unsent(session: Session, older_than_seconds: int = 300) -> int:
+    """Enqueue rows neither sent nor given up, older than ``older_than_seconds`` (e.g. the
+    broker was down at commit time); for a periodic maintenance task. Returns how many."""
+    import datetime as dt
+
+    cutoff = utcnow() - dt.timedelta(seconds=older_than_seconds)
+    ids = list(
+        session.scalars(
+            select(OutboundMessage.id).where(
+                OutboundMessage.sent_at.is_(None),
+                OutboundMessage.failed_at.is_(None),
+                OutboundMessage.created_at < cutoff,
+            )
+        )
+    )
+    for message_id in ids:
+        enqueue(message_id)
+    return len(ids)
+
+
+def deliver(message_id: int, api=None) -> str:
+    """Send outbound message ``message_id`` once; returns SENT, SKIPPED, RETRY or FAILED."""
+    settings = _settings()
+    with models.db.SessionFactory() as session:
+        pg = models.db.is_postgresql(session)
+        query = select(OutboundMessage).where(OutboundMessage.id == message_id)
+        if pg:
+            # Held through the send: a second worker given the same id skips it.
+            query = query.with_for_update(skip_locked=True)
+        message = session.execute(query).scalar_one_or_none()
+        if message is None or message.sent_at is not None or message.failed_at is not None:
+            return SKIPPED
+        openid, payload = message.openid, dict(message.payload)
+        if not pg:
+            # SQLite: end the read before the network call (the token store may write
+            # meanwhile, and an old read snapshot cannot be upgraded to a write).
+            session.rollback()
+
+        outcome, error = _send(settings, api, openid, payload)
+
+        if not pg:
+            message = session.get(OutboundMessage, message_id)
+            if message is None or message.sent_at is not None:
+                return SKIPPED
+        message.attempts += 1
+        if outcome == SENT:
+            message.sent_at = utcnow()
+            message.last_error = None
+        else:
+            message.last_error = error
+            if outcome == FAILED:
+                message.failed_at = utcnow()
+        session.commit()
+        return outcome
+
+
+def _send(settings: Settings, api, openid: str, payload: dict) -> tuple[str, str | None]:
+    try:
+        if api is None:
+            from bot.wechat.api import WeChatApi
+
+            api = WeChatApi(settings)
+        api.message.send_text(openid, payload["content"])
+    except WeChatClientException as exc:
+        error = f"errcode {exc.errcode}: {exc.errmsg}"
+        if exc.errcode in TRANSIENT_ERRCODES:
+            log.warning("sending to WeChat failed, will retry: %s", error)
+            return RETRY, error
+        log.warning("WeChat refused the message, giving up: %s", error)
+        return FAILED, error
+    except RequestException as exc:
+        log.warning("network error sending to WeChat, will retry: %s", exc)
+        return RETRY, f"network: {type(exc).__name__}: {exc}"
+    except RuntimeError as exc:  # not configured (no AppID/secret)
+        return FAILED, str(exc)
+    return SENT, None
+
+
+def deliver_with_retries(message_id: int, backoff: tuple[float, ...] = EMBEDDED_BACKOFF) -> str:
+    """:func:`deliver`, retried after each delay in ``backoff`` while it says RETRY."""
+    outcome = deliver(message_id)
+    for delay in backoff:
+        if outcome != RETRY:
+            break
+        time.sleep(delay)
+        outcome = deliver(message_id)
+    return outcome
+
+
+_executor: ThreadPoolExecutor | None = None
+_futures: set[Future] = set()
+_executor_lock = threading.Lock()
+
+
+class _TrackingExecutor(ThreadPoolExecutor):
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future = super().submit(fn, *args, **kwargs)
+        with _executor_lock:
+            _futures.add(future)
+        future.add_done_callback(_forget_future)
+        return future
+
+
+def _forget_future(future: Future) -> None:
+    with _executor_lock:
+        _futures.discard(future)
+    if future.exception() is not None:
+        log.error("outbound delivery failed", exc_info=future.exception())
+
+
+def _embedded_executor() -> ThreadPoolExecutor:
+    # One thread: in embedded mode sends are rare, and one sender cannot race itself.
+    # ThreadPoolExecutor's threads are joined at interpreter exit, so a CLI command that
+    # queued messages waits for them to go out before the process ends.
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = _TrackingExecutor(max_workers=1, thread_name_prefix="outbox")
+        return _executor
+
+
+def drain(timeout: float = 30.0) -> bool:
+    """Wait until the embedded sender has nothing left to do (for tests and the CLI)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _executor_lock:
+            pending = list(_futures)
+        if not pending:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        wait(pending, timeout=remaining)

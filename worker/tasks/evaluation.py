@@ -1,0 +1,150 @@
+"""Term evaluation tasks: one task per term fans out one task per department (a chord), whose
+callback finishes the term. Acks late and idempotent upserts make a redelivered task (a worker
+killed mid-task) write the same rows. In embedded (eager) mode the same steps run in-process."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from celery import chord
+from celery.utils.log import get_task_logger
+from sqlalchemy import select
+
+import models.db
+from models import Reminder, Term, TermEvaluation
+from worker.celery_app import celery, settings
+from worker.evaluation import run
+from worker.tasks.common import RETRYING
+
+log = get_task_logger(__name__)
+
+
+@celery.task(
+    name="worker.tasks.evaluation.evaluate_term_task",
+    time_limit=300,
+    soft_time_limit=270,
+    **RETRYING,
+)
+def evaluate_term_task(self, term_code: str) -> dict[str, Any]:
+    """Evaluate a term. On a worker: start a chord of department tasks and return their task
+    ids (``departments``: task id → department id) and the finishing task's id (``finish_id``),
+    so that a caller can follow progress. Eager: run everything and return the summary."""
+    min_respondents = settings().min_respondents
+    if self.request.is_eager or celery.conf.task_always_eager:
+        return {"term": term_code, "summary": run.evaluate_term(term_code, min_respondents)}
+    with models.db.session_scope() as session:
+        plan = run.plan_term(session, term_code)
+    log.info(
+        "task %s: term %s over %d departments", self.request.id, term_code, len(plan.departments)
+    )
+    ids = {str(uuid.uuid4()): dep for dep in plan.departments}
+    finish_id = str(uuid.uuid4())
+    body = finish_term_task.s(plan.term_id).set(task_id=finish_id)
+    if not ids:
+        body.apply_async(args=([],))
+    else:
+        chord(
+            evaluate_department_task.s(plan.term_id, dep).set(task_id=task_id)
+            for task_id, dep in ids.items()
+        )(body)
+    return {"term": term_code, "term_id": plan.term_id, "departments": ids, "finish_id": finish_id}
+
+
+@celery.task(
+    name="worker.tasks.evaluation.evaluate_department_task",
+    time_limit=600,
+    soft_time_limit=570,
+    **RETRYING,
+)
+def evaluate_department_task(self, term_id: int, department_id: int) -> int:
+    """Evaluate one department's head teachers in the term (idempotent upsert)."""
+    n = run.evaluate_department(term_id, department_id, settings().min_respondents)
+    log.info(
+        "task %s: term %s department %s: %d teachers", self.request.id, term_id, department_id, n
+    )
+    return n
+
+
+@celery.task(
+    name="worker.tasks.evaluation.finish_term_task", time_limit=300, soft_time_limit=270, **RETRYING
+)
+def finish_term_task(self, _department_counts: list[int], term_id: int) -> dict[str, Any]:
+    """Chord callback: stale rows, award candidates, evaluated_at."""
+    summary = run.finish_term(term_id)
+    log.info("task %s: term %s finished: %s", self.request.id, term_id, summary)
+    return summary
+
+
+@celery.task(
+    name="worker.tasks.evaluation.evaluate_ended_terms",
+    time_limit=60,
+    soft_time_limit=50,
+    **RETRYING,
+)
+def evaluate_ended_terms(self) -> list[str]:
+    """Beat, daily (第十七条 考核于每学期末进行): evaluate every term that has ended on the
+    school's calendar and has not been evaluated yet."""
+    import datetime as dt
+
+    today = dt.datetime.now(settings().tz).date()
+    with models.db.session_scope() as session:
+        codes = list(
+            session.scalars(
+                select(Term.code).where(Term.end_date < today, Term.evaluated_at.is_(None))
+            )
+        )
+    for code in codes:
+        log.info("task %s: term %s ended, evaluating", self.request.id, code)
+        evaluate_term_task.delay(code)
+    return codes
+
+
+def result_text(row: dict[str, Any], term_code: str) -> str:
+    """The message a head teacher gets about their own published result."""
+    parts = [f"【学期考核结果】{term_code} 学期：{row['grade']}"]
+    if row["satisfaction_pct"] is not None:
+        parts.append(f"学生满意度 {row['satisfaction_pct']:.1f}%")
+    if row["reasons"]:
+        parts.append("原因：" + "、".join(row["reasons"]))
+    parts.append(f"工作日志 {sum(row['logs'].values())} 条")
+    return "；".join(parts) + "。如有疑问请联系所在党总支。"
+
+
+@celery.task(
+    name="worker.tasks.evaluation.announce_published_results",
+    time_limit=300,
+    soft_time_limit=270,
+    **RETRYING,
+)
+def announce_published_results(self) -> int:
+    """Beat, hourly: tell each head teacher their own result once the term is published. A
+    Reminder row (kind ``result:<term>``) records who was told, so nobody is told twice; a
+    teacher without a bound WeChat is tried again on a later run."""
+    try:
+        from worker.outbox import queue_text_for
+    except ModuleNotFoundError:
+        log.warning("task %s: worker.outbox missing, results not announced", self.request.id)
+        return 0
+    from bot.reports import evaluation_rows
+
+    sent = 0
+    with models.db.session_scope() as session:
+        terms = session.scalars(select(Term).where(Term.published_at.is_not(None))).all()
+        for term in terms:
+            kind = f"result:{term.code}"
+            told = set(session.scalars(select(Reminder.teacher_id).where(Reminder.kind == kind)))
+            pending = session.scalars(
+                select(TermEvaluation.teacher_id).where(TermEvaluation.term_id == term.id)
+            ).all()
+            if not set(pending) - told:
+                continue
+            for row in evaluation_rows(session, term.code):
+                tid = row["teacher_id"]
+                if tid in told:
+                    continue
+                if queue_text_for(session, teacher_id=tid, text=result_text(row, term.code)):
+                    session.add(Reminder(teacher_id=tid, kind=kind))
+                    sent += 1
+    log.info("task %s: announced %d results", self.request.id, sent)
+    return sent

@@ -1,0 +1,34 @@
+"""``send_outbound(message_id)``: send one outbox row through WeChat's customer-service API.
+
+Enqueued by :mod:`worker.outbox` after the commit that wrote the row. Idempotent (a row sent
+or given up is skipped; on PostgreSQL a row being sent by another worker is skipped too);
+network errors and WeChat's "system busy" are retried with exponential backoff; token errors
+(40001/40014/42001) refresh the shared token once inside :class:`bot.wechat.api.WeChatApi`;
+45015/45047 and other refusals are recorded on the row and not retried.
+"""
+
+from __future__ import annotations
+
+from worker.celery_app import celery
+from worker.outbox import RETRY, deliver
+
+MAX_RETRIES = 6
+
+
+def backoff_seconds(retries: int) -> int:
+    """Countdown before retry number ``retries + 1``: 2 s, 8 s, 32 s ... capped at 10 min."""
+    return min(600, 2 * 4**retries)
+
+
+@celery.task(
+    bind=True,
+    name="banzhuren.send_outbound",
+    max_retries=MAX_RETRIES,
+    time_limit=60,
+    soft_time_limit=45,
+)
+def send_outbound(self, message_id: int) -> str:
+    outcome = deliver(message_id)
+    if outcome == RETRY and self.request.retries < self.max_retries:
+        raise self.retry(countdown=backoff_seconds(self.request.retries))
+    return outcome
