@@ -202,6 +202,48 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def pg_backends_cpu(url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving the bench database (the web
+    workers' pooled connections, opened during the run)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN)
+    with engine.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :d"),
+            {"d": url.rsplit("/", 1)[1]},
+        ).scalars()
+        total = sum(cpu_seconds(only_pid=pid) for pid in pids)
+    engine.dispose()
+    return total
+
+
+def cpu_seconds(
+    root_pid: int | None = None, name: str | None = None, only_pid: int | None = None
+) -> float:
+    """User+system CPU seconds of ``root_pid`` and its children, or of every process whose
+    command is ``name`` (e.g. postgres, redis-server), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid, ppid = int(entry.name), int(fields[1])
+        if (
+            (root_pid is not None and root_pid in (pid, ppid))
+            or (name and comm.startswith(name))
+            or pid == only_pid
+        ):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 # --- load ----------------------------------------------------------------------------------
 
 
@@ -371,11 +413,14 @@ def main() -> int:
         spy = None
         if options.profile:
             spy = subprocess.Popen(
-                ["py-spy", "record", "--subprocesses", "--idle", "-o", options.profile,
+                ["py-spy", "record", "--subprocesses", "--gil", "-o", options.profile,
+                 "--format", "raw" if options.profile.endswith(".txt") else "flamegraph",
                  "--pid", str(web.pid)],
             )  # fmt: skip
+        before = cpu_seconds(web.pid), 0.0, cpu_seconds(name="redis")
         try:
             app_outcomes = run_load("survey", port, keys, groups, options.clients, options.retry)
+            after = cpu_seconds(web.pid), pg_backends_cpu(url), cpu_seconds(name="redis")
         finally:
             if spy is not None:
                 spy.send_signal(2)
@@ -391,8 +436,10 @@ def main() -> int:
         floor_app = start_gunicorn("floor_app:app", env, port, ROOT / "bench")
         per_thread = app.messages // options.concurrency
         echo_groups = [(g, per_thread) for g in groups]
+        floor_before = cpu_seconds(floor_app.pid)
         try:
             floor = figures(run_load("echo", port, keys, echo_groups, options.clients, 0.0))
+            floor_cpu = cpu_seconds(floor_app.pid) - floor_before
         finally:
             stop(floor_app)
     finally:
@@ -401,8 +448,10 @@ def main() -> int:
         import redis
 
         r = redis.Redis.from_url(REDIS_URL)
-        keys_left = list(r.scan_iter(f"bzrbench:{run}*")) + [f"bzrbench-{run}".encode()]
-        r.delete(*keys_left)
+        # Our prefix, and the Celery queue with kombu's binding of it.
+        keys_left = [*r.scan_iter(f"bzrbench:{run}*"), *r.scan_iter(f"*bzrbench-{run}*")]
+        if keys_left:
+            r.delete(*keys_left)
         r.close()
 
     ratio = app.rate / floor.rate
@@ -416,6 +465,14 @@ def main() -> int:
             f"{f.p99_ms:8.1f} {f.errors:7d}"
         )
     print(f"app / floor rate: {ratio:.2f}")
+    web_cpu, pg_cpu, redis_cpu = (a - b for a, b in zip(after, before, strict=True))
+    per = 1000 / app.messages
+    print(
+        f"CPU per message: app web {web_cpu * per:.2f} ms, postgres {pg_cpu * per:.2f} ms "
+        f"(its backends), redis {redis_cpu * per:.2f} ms; floor web "
+        f"{floor_cpu * 1000 / floor.messages:.2f} ms; load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs"
+    )
     print(
         f"stored: {counts['ballots']} ballots ({counts['distinct_ballots']} distinct), "
         f"{counts['responses']} responses, {counts['answers']} answers; "

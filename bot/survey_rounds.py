@@ -36,7 +36,9 @@ class RoundError(ValueError):
     """A round command that cannot be done; the message is the one-line reason (Chinese)."""
 
 
-def register_survey(session: Session, definition: SurveyDefinition) -> tuple[Survey, str]:
+def register_survey(
+    session: Session, definition: SurveyDefinition, actor: str = "cli"
+) -> tuple[Survey, str]:
     """Store or update a definition. Returns the survey and "created", "updated" or "unchanged".
 
     Open rounds keep the snapshot they were opened with: an update only affects later rounds.
@@ -62,7 +64,7 @@ def register_survey(session: Session, definition: SurveyDefinition) -> tuple[Sur
     if status != "unchanged":
         session.add(
             AuditLog(
-                actor="cli",
+                actor=actor,
                 action=f"survey.{status}",
                 target=definition.id,
                 detail={"questions": len(definition.questions)},

@@ -76,7 +76,7 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     url = _pg_url(name)
     upgrade(url)
     yield url
-    models.db.dispose()
+    # Close (not just forget) pooled connections before dropping the database.
     if models.db._engine is not None:
         models.db._engine.dispose()
     with admin.connect() as conn:

@@ -163,22 +163,23 @@ def deliver(message_id: int, api=None) -> str:
 
 
 def _send(settings: Settings, api, openid: str, payload: dict) -> tuple[str, str | None]:
+    from bot.wechat.api import WeChatApi, scrub
+
     try:
         if api is None:
-            from bot.wechat.api import WeChatApi
-
             api = WeChatApi(settings)
         api.message.send_text(openid, payload["content"])
     except WeChatClientException as exc:
-        error = f"errcode {exc.errcode}: {exc.errmsg}"
+        error = scrub(f"errcode {exc.errcode}: {exc.errmsg}")
         if exc.errcode in TRANSIENT_ERRCODES:
             log.warning("sending to WeChat failed, will retry: %s", error)
             return RETRY, error
         log.warning("WeChat refused the message, giving up: %s", error)
         return FAILED, error
     except RequestException as exc:
-        log.warning("network error sending to WeChat, will retry: %s", exc)
-        return RETRY, f"network: {type(exc).__name__}: {exc}"
+        error = scrub(f"network: {type(exc).__name__}: {exc}")
+        log.warning("network error sending to WeChat, will retry: %s", error)
+        return RETRY, error
     except RuntimeError as exc:  # not configured (no AppID/secret)
         return FAILED, str(exc)
     return SENT, None

@@ -12,6 +12,7 @@ from bot.dashboard import exports, queries
 from bot.dashboard.access import teacher_condition, visible_teacher
 from bot.dashboard.auth import Principal, user_for_token
 from bot.request_session import db, settings
+from bot.survey_rounds import round_progress
 from models import Grade, SurveyRound, Teacher, Term
 from models.evaluation import GRADE_LABELS
 
@@ -191,8 +192,6 @@ def allowances(code: str):
 
 @bp.get("/terms/<code>/rounds")
 def rounds(code: str):
-    from bot.survey_rounds import round_progress
-
     session = db()
     term = _term(code)
     visible = set(session.scalars(select(Teacher.id).where(teacher_condition(scope()))))

@@ -123,9 +123,7 @@ def _find_person(session, number: str) -> Student | Teacher | None:
     ).scalar_one_or_none()
     if student is not None:
         return student
-    return session.execute(
-        select(Teacher).where(Teacher.staff_no == number)
-    ).scalar_one_or_none()
+    return session.execute(select(Teacher).where(Teacher.staff_no == number)).scalar_one_or_none()
 
 
 def handle_bind(ctx: ChatContext) -> str:
@@ -207,5 +205,6 @@ def handle_unbind(ctx: ChatContext) -> str:
     if forget is not None:
         forget(openid)
     session.flush()
-    return "已解除绑定。未提交的测评草稿已清除，已提交的内容不受影响。\n如需重新绑定：\n" + BIND_HOWTO
-
+    return (
+        "已解除绑定。未提交的测评草稿已清除，已提交的内容不受影响。\n如需重新绑定：\n" + BIND_HOWTO
+    )

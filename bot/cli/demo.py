@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from contextlib import ExitStack
@@ -41,14 +42,15 @@ def demo_command(no_serve: bool, port: int | None, database_name: str, seed: int
     if port is None and not no_serve:
         port = 8000
     options = DemoOptions(workdir=Path.cwd(), port=port, database_name=database_name, seed=seed)
+    log_path = _log_to_file(options.workdir / "banzhuren-demo.log")
     with ExitStack() as stack:
         try:
             result = run_demo(options, click.echo, progress, stack)
         except DemoError as exc:
             fail(f"演示失败：{exc}")
         click.echo("\n对话示例（节选）：")
-        for line in result.transcript[:14]:
-            click.echo("  " + line)
+        for exchange in result.transcript:
+            click.echo("  " + exchange.replace("\n", "\n  "))
         click.echo(
             f"\n共发送 {result.messages} 条微信消息（签名并加密），"
             f"经本地模拟的微信接口发出 {result.outbound} 条客服消息（测评通知、反馈转辅导员）。"
@@ -58,6 +60,8 @@ def demo_command(no_serve: bool, port: int | None, database_name: str, seed: int
         if result.problems:
             for problem in result.problems:
                 click.echo(f"注意：{problem}", err=True)
+        if log_path.stat().st_size:
+            click.echo(f"\n应用日志（警告与错误）：{log_path.name}")
         if no_serve:
             return
         click.echo(
@@ -67,6 +71,16 @@ def demo_command(no_serve: bool, port: int | None, database_name: str, seed: int
         )
         _wait_for_interrupt()
     click.echo("演示已结束。")
+
+
+def _log_to_file(path: Path) -> Path:
+    """The app's warnings go to a file, not over the demo's output; emptied each run."""
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    return path
 
 
 def _term() -> str:

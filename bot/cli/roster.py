@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import IntegrityError
 
 from bot.cli.common import CliContext, fail, pass_cli
 from bot.roster.bind_codes import UnknownClassError, bind_code_rows, render_csv, write_bind_codes
@@ -24,6 +25,9 @@ def import_roster_command(cli: CliContext, path: Path) -> None:
                     summary = import_roster(session, path, progress=lambda _step: bar.update(1))
             else:
                 summary = import_roster(session, path)
+    except IntegrityError:
+        # Only possible when someone else changed the roster while this import ran.
+        fail("导入时花名册被同时修改（另一次导入或后台操作），未导入任何数据；请重新导入")
     except RosterError as exc:
         for warning in exc.warnings:
             click.echo(f"注意：{warning}", err=True)
@@ -58,7 +62,10 @@ def bind_codes_command(cli: CliContext, class_code: str | None, output: Path | N
     if output is None:
         click.echo(render_csv(rows), nl=False)
         return
-    write_bind_codes(rows, output)
+    try:
+        write_bind_codes(rows, output)
+    except OSError as exc:
+        fail(f"无法写入 {output}：{exc.strerror or exc}")
     click.echo(f"已写入 {output}：{len(rows)} 人", err=True)
 
 

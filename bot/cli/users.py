@@ -19,7 +19,13 @@ def _read_password(from_stdin: bool) -> str:
         if not line:
             fail("--password-stdin：标准输入中没有密码")
         return line.rstrip("\r\n")
-    return click.prompt("密码", hide_input=True, confirmation_prompt="再输入一次密码")
+    for _ in range(3):
+        first = click.prompt("密码", hide_input=True)
+        if click.prompt("再输入一次密码", hide_input=True) == first:
+            return first
+        click.echo("两次输入的密码不一致，请重新输入", err=True)
+    fail("三次输入的密码都不一致，未添加用户")
+    raise AssertionError("unreachable")
 
 
 @click.group("user")

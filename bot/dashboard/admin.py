@@ -7,12 +7,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select, true
 from sqlalchemy.exc import IntegrityError
-from werkzeug.utils import secure_filename
 
+from bot import survey_rounds
 from bot.dashboard import audit, queries
 from bot.dashboard.access import (
     affairs_only,
@@ -26,6 +26,7 @@ from bot.dashboard.forms import Fields, FormError
 from bot.dashboard.views import bp, scope, term_or_404, today
 from bot.dashboard.workflow import needs_end_details, next_steps, transition_problem
 from bot.request_session import db
+from bot.roster.importer import RosterError, import_roster
 from models import (
     Appointment,
     AppointmentStatus,
@@ -64,6 +65,15 @@ def _term_from_form(fields: Fields) -> Term | None:
 ROSTER_SHEETS = {"departments", "classes", "students", "teachers", "appointments"}
 
 
+def _upload_name(filename: str) -> str:
+    """The uploaded file's own name without any folder part (the importer reads CSV sheets by
+    file name, Chinese names included); only ever used inside a fresh temporary folder."""
+    name = Path(filename.replace("\\", "/")).name.strip()
+    if not name or name.startswith("."):
+        return "upload" + Path(filename).suffix.lower()
+    return name
+
+
 @bp.route("/roster", methods=["GET", "POST"])
 @affairs_only
 def roster():
@@ -71,7 +81,7 @@ def roster():
     status = 200
     if request.method == "POST":
         files = [f for f in request.files.getlist("files") if f and f.filename]
-        names = [secure_filename(f.filename) or "upload" for f in files]
+        names = [_upload_name(f.filename) for f in files]
         if not files:
             errors = ["请选择名册文件：一个 .xlsx 工作簿，或多个 .csv 文件（departments.csv 等）"]
         elif len(files) == 1 and names[0].lower().endswith(".xlsx"):
@@ -81,8 +91,6 @@ def roster():
         if errors:
             status = 400
         else:
-            from bot.roster.importer import RosterError, import_roster
-
             with tempfile.TemporaryDirectory(prefix="banzhuren-roster-") as tmp:
                 folder = Path(tmp)
                 for f, name in zip(files, names, strict=True):
@@ -254,18 +262,17 @@ def appointment_step(appointment_id: int):
 
 
 def _rounds_page(errors: list[str] | None = None, status: int = 200):
-    from bot.survey_rounds import round_progress
-
     session = db()
     term = term_or_404()
     rounds = []
     if term:
         visible = set(session.scalars(select(Teacher.id).where(teacher_condition(scope()))))
-        names = dict(session.execute(select(Teacher.id, Teacher.name)).all())
         for r in session.scalars(
             select(SurveyRound).where(SurveyRound.term_id == term.id).order_by(SurveyRound.id)
         ):
-            per_teacher = [p for p in round_progress(session, r.id) if p["teacher_id"] in visible]
+            per_teacher = [
+                p for p in survey_rounds.round_progress(session, r.id) if p["teacher_id"] in visible
+            ]
             eligible = sum(p["eligible"] for p in per_teacher)
             answered = sum(p["answered"] for p in per_teacher)
             rounds.append(
@@ -276,7 +283,6 @@ def _rounds_page(errors: list[str] | None = None, status: int = 200):
                     "eligible": eligible,
                     "answered": answered,
                     "rate": 100.0 * answered / eligible if eligible else None,
-                    "names": names,
                 }
             )
     surveys = list(session.scalars(select(Survey).order_by(Survey.id)))
@@ -294,8 +300,6 @@ def rounds():
 
 
 def _round_action(opening: bool):
-    from bot import survey_rounds
-
     session = db()
     fields = Fields(request.form)
     term = _term_from_form(fields)

@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError
 
 from bot.dashboard import audit, exports, queries
 from bot.dashboard.access import visible_teacher
@@ -47,6 +48,15 @@ def _require_login():
     if not current_user.is_authenticated:
         return redirect(url_for("dashboard.login", next=request.full_path))
     return None
+
+
+@bp.errorhandler(400)
+def _bad_request(exc):
+    if isinstance(exc, CSRFError):
+        message = "表单已过期或缺少安全令牌，请刷新页面后重新提交。"
+    else:
+        message = "请求参数有误，请从页面上的链接或筛选框进入。"
+    return render_template("dashboard/error.html", code=400, message=message), 400
 
 
 @bp.errorhandler(403)

@@ -5,6 +5,7 @@ machine. It speaks the two calls the bot makes: the access token and customer-se
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class FakeWeChat:
         return response(environ, start_response)
 
     def start(self) -> FakeWeChat:
+        # werkzeug logs every request (with the access token in the URL) at INFO.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = make_server("127.0.0.1", 0, self, threaded=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

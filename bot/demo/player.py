@@ -25,14 +25,22 @@ YES_RATE = {"excellent": 0.8, "good": 0.6, "pass": 0.4, "silent": 0.35, "unhappy
 
 @dataclass
 class Transcript:
-    """A few exchanges kept to show what the chat looks like."""
+    """Exchanges kept to show what the chat looks like."""
 
-    lines: list[str] = field(default_factory=list)
-    limit: int = 40
+    entries: list[tuple[str, str, str]] = field(default_factory=list)
+    limit: int = 200
 
     def add(self, who: str, sent: str, reply: str) -> None:
-        if len(self.lines) < self.limit:
-            self.lines.append(f"{who} > {sent}\n  公众号 > " + reply.replace("\n", "\n           "))
+        if len(self.entries) < self.limit:
+            self.entries.append((who, sent, reply))
+
+    @staticmethod
+    def format(entry: tuple[str, str, str], max_lines: int = 8) -> str:
+        who, sent, reply = entry
+        lines = reply.splitlines() or ["（无回复）"]
+        if len(lines) > max_lines:
+            lines = [*lines[:max_lines], "……"]
+        return f"{who} > {sent}\n  公众号 > " + "\n           ".join(lines)
 
 
 class Player:

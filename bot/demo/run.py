@@ -126,6 +126,21 @@ def demo_environment(
     return env
 
 
+def forget_redis_keys(settings: Settings) -> None:
+    """Drop this run's Redis keys (its prefix and its Celery queue): nothing of the demo stays."""
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        keys = [*client.scan_iter(f"{settings.redis_prefix}*", count=1000)]
+        # The queue itself and kombu's bindings of it ("_kombu.binding.<queue>").
+        keys += [*client.scan_iter(f"*{settings.celery_queue}*", count=1000)]
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 def read_bind_codes(csv_text: str, school: School) -> int:
     """Fill in each person's binding code from ``banzhuren bind-codes`` output."""
     rows = list(csv.reader(io.StringIO(csv_text.lstrip("\ufeff"))))
@@ -286,6 +301,8 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     stack.callback(fake.stop)
     env = demo_environment(base, database_url, fake.base_url, redis)
     settings: Settings = load_settings(env)
+    if redis:
+        stack.callback(forget_redis_keys, settings)
     models.db.configure(database_url)
     stack.callback(models.db.dispose)
 
@@ -364,8 +381,25 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
         outbound=fake.count(),
         admin_password=password,
         dashboard_url=web.url + "dashboard/",
-        transcript=transcript.lines,
+        transcript=highlights(transcript),
     )
+
+
+def highlights(transcript: Transcript) -> list[str]:
+    """A short tour: a wrong and a right binding, the start and end of a survey, a few log
+    entries, a message the bot cannot read, 撤销 and 统计."""
+    entries = transcript.entries
+    chosen: list[int] = []
+    for i, (_who, sent, reply) in enumerate(entries):
+        wrong_code = sent.startswith("绑定") and "不正确" in reply
+        first_survey = sent == "测评" and not any(entries[j][1] == "测评" for j in chosen)
+        summary = "请核对关于" in reply and not any("请核对关于" in entries[j][2] for j in chosen)
+        if wrong_code or first_survey or summary:
+            chosen += [i, i + 1]
+    logs = [i for i, e in enumerate(entries) if e[2].startswith("已记录")][:3]
+    others = [i for i, e in enumerate(entries) if e[1] in ("今天天气不错", "撤销", "统计")]
+    picked = sorted({i for i in chosen + logs + others if i < len(entries)})
+    return [Transcript.format(entries[i]) for i in picked]
 
 
 def check_result(rows: list[dict], school: School) -> list[str]:

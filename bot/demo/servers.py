@@ -60,16 +60,17 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_until_up(url: str, timeout: float = 30, process: subprocess.Popen | None = None) -> None:
+def wait_until_up(url: str, timeout: float = 90, process: subprocess.Popen | None = None) -> None:
     """Until ``url`` answers at all (any status: /wechat without a signature is 403)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise DemoError(f"Web 服务进程已退出（退出码 {process.returncode}）")
         try:
-            requests.get(url, timeout=2)
+            requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not listening yet, or gunicorn's socket is open while its workers still boot.
             time.sleep(0.2)
     raise DemoError(f"Web 服务在 {timeout:.0f} 秒内没有在 {url} 启动")
 

@@ -226,9 +226,20 @@ def _to_sheet(kind: str, name: str, rows: list[tuple[int, list[str]]], roster: R
     if not content:
         sheet.empty = True
         return sheet
-    header_no, header = content[0]
-    sheet.header_row = header_no
     names = spec.header_map()
+    # The header is the first row naming a known column; a title row above it (e.g.
+    # “2026级学生名单”) is skipped. Rows keep the spreadsheet's numbers either way.
+    start = next(
+        (
+            i
+            for i, (_, cells) in enumerate(content[:10])
+            if any((c.lower() in names or c in names) for c in cells if c)
+        ),
+        0,
+    )
+    header_no, header = content[start]
+    sheet.header_row = header_no
+    content = content[start:]
     positions: dict[int, str] = {}
     for i, text in enumerate(header):
         if not text:

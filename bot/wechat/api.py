@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
 from typing import Protocol
 
@@ -40,6 +41,14 @@ HTTP_TIMEOUT = 10
 
 Fetch = Callable[[], tuple[str, int]]
 
+_CREDENTIALS = re.compile(r"((?:secret|access_token)=)[^&\s'\")]+")
+
+
+def scrub(text: str) -> str:
+    """``text`` (an error message, which may quote a request URL) without the AppSecret or an
+    access token, for logs and ``last_error``."""
+    return _CREDENTIALS.sub(r"\1***", text)
+
 
 class TokenStore(Protocol):
     def get(self) -> str | None: ...
@@ -61,7 +70,9 @@ class RedisTokenStore:
         return value.decode() if value is not None else None
 
     def refresh(self, fetch: Fetch, stale: str | None) -> str:
-        with self._redis.lock(self._lock, timeout=HTTP_TIMEOUT + 5, blocking_timeout=HTTP_TIMEOUT + 5):
+        with self._redis.lock(
+            self._lock, timeout=HTTP_TIMEOUT + 5, blocking_timeout=HTTP_TIMEOUT + 5
+        ):
             current = self.get()
             if current is not None and current != stale:
                 return current  # another process refreshed while we waited
@@ -145,7 +156,9 @@ class WeChatApi(WeChatClient):
             res.raise_for_status()
             result = res.json()
         except (RequestException, ValueError) as exc:
-            raise WeChatClientException(None, f"token request failed: {exc}", client=self) from exc
+            raise WeChatClientException(
+                None, scrub(f"token request failed: {exc}"), client=self
+            ) from None
         if result.get("errcode"):
             raise WeChatClientException(
                 int(result["errcode"]), result.get("errmsg", ""), client=self

@@ -106,9 +106,7 @@ def decrypt(encrypt: str, encoding_aes_key: str, appid: str) -> str:
     return xml
 
 
-def decrypt_with_keys(
-    encrypt: str, keys: Iterable[str | None], appid: str
-) -> tuple[str, str]:
+def decrypt_with_keys(encrypt: str, keys: Iterable[str | None], appid: str) -> tuple[str, str]:
     """Try each configured EncodingAESKey in turn (current first, then the previous one, which
     WeChat may still use for a while after a rotation in the admin console). Returns the
     message XML and the key that opened it (the reply is encrypted with the same key)."""

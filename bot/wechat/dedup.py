@@ -38,7 +38,9 @@ from models.messaging import ReceivedMessage
 CLAIM_TTL = 30
 # How long Redis remembers a handled message's reply (WeChat retries within ~15 s); the
 # received_messages row stays until purged (:func:`purge_received`).
-DONE_TTL = 3600
+DONE_TTL = 600
+# Replies are kept this long in received_messages (see forget_replies), then blanked.
+REPLY_KEPT = dt.timedelta(minutes=10)
 WAIT_SECONDS = 3.0
 POLL_SECONDS = 0.05
 
@@ -124,6 +126,24 @@ def purge_received(session: Session, older_than: dt.timedelta = dt.timedelta(day
     for the maintenance task. Returns the number deleted."""
     result = session.execute(
         delete(ReceivedMessage).where(ReceivedMessage.received_at < utcnow() - older_than)
+    )
+    return result.rowcount or 0
+
+
+def forget_replies(session: Session, older_than: dt.timedelta = REPLY_KEPT) -> int:
+    """Blank the stored replies of messages older than ``older_than`` (keeping the keys, so a
+    very late retry is still not handled twice). A reply can quote what a student answered
+    (the survey summary); it is needed only while WeChat may retry. For the maintenance task;
+    returns the number of rows blanked."""
+    result = session.execute(
+        update(ReceivedMessage)
+        .where(
+            ReceivedMessage.received_at < utcnow() - older_than,
+            ReceivedMessage.done.is_(True),
+            ReceivedMessage.reply.is_not(None),
+            ReceivedMessage.reply != "",
+        )
+        .values(reply="")
     )
     return result.rowcount or 0
 

@@ -54,9 +54,7 @@ def shorten(text: str, limit: int = TEXT_LIMIT_BYTES, marker: str = ELLIPSIS) ->
     return head + marker
 
 
-def fit_messages(
-    text: str, max_messages: int, limit: int = TEXT_LIMIT_BYTES
-) -> list[str]:
+def fit_messages(text: str, max_messages: int, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
     """At most ``max_messages`` parts of ``text``; the last one shortened when more were needed."""
     parts = split_text(text, limit)
     if len(parts) <= max_messages:

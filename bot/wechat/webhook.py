@@ -192,7 +192,12 @@ def to_incoming(message: BaseMessage) -> Incoming:
 def answer(s: Settings, incoming: Incoming, key: str) -> str:
     """Handle a verified message exactly once; returns the reply text ("" = ``success``)."""
     session = db()
-    claim = dedup.claim(session, s, key)
+    try:
+        claim = dedup.claim(session, s, key)
+    except Exception:  # the database or Redis is unreachable: say so, store nothing
+        log.exception("could not claim WeChat message %s", key)
+        session.rollback()
+        return texts.BUSY
     if not claim.owned:
         # A retry: the reply given the first time, or "success" while it is still being made.
         return claim.reply or ""
@@ -214,7 +219,10 @@ def answer(s: Settings, incoming: Incoming, key: str) -> str:
         log.exception("handling WeChat message %s failed", key)
         _release(session, s, claim)
         return texts.FAILED
-    dedup.publish_reply(s, key, first)
+    try:
+        dedup.publish_reply(s, key, first)
+    except Exception:  # the reply is committed in the database; Redis only speeds up retries
+        log.exception("could not publish the reply to %s", key)
     return first
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import func, select
+
 from bot.chat.context import ChatContext
 from bot.worklog import counts, record
 from bot.worklog.dates import format_day
@@ -234,9 +236,10 @@ def _undo(ctx: ChatContext, teacher_id: int) -> str:
             f"最近一条日志（{described}）是{format_day(recorded, ctx.today)}记录的，"
             "超过24小时不能在微信里撤销；如需更正请联系党总支。"
         )
-    forwarded = any(
-        fb.forwarded_at is not None
-        for fb in ctx.session.query(StudentFeedback).filter_by(entry_id=entry.id)
+    forwarded = ctx.session.scalar(
+        select(func.count(StudentFeedback.id)).where(
+            StudentFeedback.entry_id == entry.id, StudentFeedback.forwarded_at.is_not(None)
+        )
     )
     notes = record.undo_entry(ctx.session, entry)
     if forwarded:

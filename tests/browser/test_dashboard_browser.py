@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from models import Student, TermEvaluation, UserRole
+from models import Department, Student, TermEvaluation, UserRole
 from tests.support.dashboard import PASSWORD, make_user
 from tests.support.dashboard_seed import seed_school
 
@@ -17,7 +17,7 @@ from tests.support.dashboard_seed import seed_school
 @pytest.fixture
 def school(session):
     info = seed_school(session, students=3000)
-    dep = session.get(__import__("models").Department, info.department_ids["钢琴系党总支"])
+    dep = session.get(Department, info.department_ids["钢琴系党总支"])
     make_user(session, "xuesheng", UserRole.AFFAIRS)
     make_user(session, "gangqin", UserRole.BRANCH, dep)
     return info
@@ -55,6 +55,7 @@ def test_affairs_walk_on_3000_students(school, session, live_server, page, artif
 
     # The teachers table, filtered by department and grade through the selects.
     page.click("nav >> text=班主任考核")
+    page.wait_for_url("**/dashboard/teachers?*")
     rows_all = page.locator("#teachers tbody tr").count()
     assert rows_all == total
     page.select_option("select[name=department]", label="钢琴系党总支")
@@ -83,6 +84,7 @@ def test_affairs_walk_on_3000_students(school, session, live_server, page, artif
         for v in page.locator("#teachers tbody tr td:nth-child(7)").all_text_contents()
     ]
     assert values == sorted(values, reverse=True)
+    page.screenshot(path=str(artifacts_dir / "teachers.png"))
 
     # Open a teacher from the table.
     name = page.text_content("#teachers tbody tr:first-child td:nth-child(2) a")
@@ -91,9 +93,11 @@ def test_affairs_walk_on_3000_students(school, session, live_server, page, artif
     assert name in page.text_content("h1")
     assert "满意度测评明细" in page.content()
     assert "工作日志" in page.content()
+    page.screenshot(path=str(artifacts_dir / "teacher.png"), full_page=True)
 
     # Download the xlsx of the whole term from the teachers page.
     page.click("nav >> text=班主任考核")
+    page.wait_for_url("**/dashboard/teachers?*")
     with page.expect_download() as info:
         page.click(".downloads >> text=Excel")
     download = info.value
@@ -111,6 +115,7 @@ def test_branch_sees_only_its_department_in_the_browser(school, session, live_se
     base = live_server.url
     _login(page, base, "gangqin")
     page.click("nav >> text=班主任考核")
+    page.wait_for_url("**/dashboard/teachers?*")
     departments = set(page.locator("#teachers tbody tr td:nth-child(3)").all_text_contents())
     assert departments == {"钢琴系党总支"}
     # Another department's teacher by direct URL: 404 page, nothing of the teacher shown.

@@ -177,3 +177,10 @@ def test_bind_codes_bad_extension(cli, imported, tmp_path):
     assert result.exit_code == 1
     assert "应以 .csv 或 .xlsx 结尾" in result.stderr
     assert not (tmp_path / "codes.txt").exists()
+
+
+def test_bind_codes_into_a_missing_folder(cli, imported, tmp_path):
+    result = cli("bind-codes", "-o", str(tmp_path / "no-such-dir" / "codes.xlsx"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: 无法写入")
+    assert len(result.stderr.strip().splitlines()) == 1

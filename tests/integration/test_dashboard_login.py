@@ -36,6 +36,7 @@ def test_five_wrong_passwords_lock_the_account_for_15_minutes(client, session, u
         assert login(client, "xsc", "wrong-password").status_code == 401
     fifth = login(client, "xsc", "wrong-password")
     assert "已锁定 15 分钟" in fifth.get_data(as_text=True)
+    session.rollback()
     session.expire_all()
     locked = session.scalar(select(User).where(User.username == "xsc"))
     assert locked.locked_until is not None
@@ -51,6 +52,7 @@ def test_five_wrong_passwords_lock_the_account_for_15_minutes(client, session, u
     locked.locked_until = utcnow() - dt.timedelta(seconds=1)
     session.commit()
     assert login(client, "xsc").status_code == 302
+    session.rollback()
     session.expire_all()
     again = session.scalar(select(User).where(User.username == "xsc"))
     assert again.failed_logins == 0 and again.locked_until is None
@@ -60,6 +62,7 @@ def test_a_good_login_resets_the_count(client, session, user):
     for _ in range(3):
         login(client, "xsc", "wrong-password")
     assert login(client, "xsc").status_code == 302
+    session.rollback()
     session.expire_all()
     assert session.scalar(select(User.failed_logins).where(User.username == "xsc")) == 0
 

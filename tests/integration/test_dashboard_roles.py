@@ -116,6 +116,7 @@ def test_branch_cannot_change_another_departments_records(client, world, session
         {"term": world.term.code, "grade": "fail", "reason": "党总支不能调整等级"},
     )
     assert override.status_code == 403
+    session.rollback()
     session.expire_all()
     assert session.scalar(select(Incident)) is None
     assert world.appointment_b.status.value == "appointed"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import func, select
 
+import models.db
 from bot.survey_rounds import open_round, round_progress, teachers_for_student
 from models import Ballot, ClassKind, DialogueState, OutboundMessage, Response, Teacher
 from surveys import scoring
@@ -166,8 +167,15 @@ def step(conv: Conversation, st: Student, reply: str | None, definition, rng) ->
 
 
 def test_two_hundred_students_complete_the_survey_through_wechat(
-    session, wechat, fake_wechat_api, wechat_settings
+    wechat, fake_wechat_api, wechat_settings
 ):
+    # A session on the engine the app configured (the ``session`` fixture's engine was
+    # replaced when the app was created).
+    with models.db.SessionFactory() as session:
+        run_and_check(session, wechat, fake_wechat_api, wechat_settings)
+
+
+def run_and_check(session, wechat, fake_wechat_api, wechat_settings) -> None:
     term, definition, students = build_school(session)
     conv = Conversation(wechat)
     for st in students:

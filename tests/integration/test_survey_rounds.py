@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+import models.db
 from bot.cli import main
 from bot.survey_rounds import (
     RoundError,
@@ -155,6 +156,12 @@ def test_round_progress_counts_eligible_and_answered_per_teacher(session):
 # --- command line ----------------------------------------------------------------------------
 
 
+def fresh_session():
+    """A session on the engine the command configured. The test's ``session`` must not be used
+    after a command: it is bound to the engine the command replaced."""
+    return models.db.SessionFactory()
+
+
 @pytest.fixture
 def cli(db_url):
     runner = CliRunner()
@@ -171,7 +178,7 @@ def cli(db_url):
     return run
 
 
-def test_cli_survey_load_ok_and_problems(cli, session, tmp_path: Path):
+def test_cli_survey_load_ok_and_problems(cli, db_url, tmp_path: Path):
     result = cli("survey", "load", str(SATISFACTION))
     assert result.exit_code == 0, result.output
     assert "问卷 satisfaction（兼职班主任学生满意度测评）已导入" in result.output
@@ -191,8 +198,9 @@ def test_cli_survey_load_ok_and_problems(cli, session, tmp_path: Path):
     assert any("method 'median' 未知" in line for line in lines)
     assert any("第 1 题（a）：题型 'slider' 未知" in line for line in lines)
     assert any("第 2 题（b）：计分题的选项 '好' 缺少 score" in line for line in lines)
-    session.expire_all()
-    assert session.get(Survey, "x") is None
+    with fresh_session() as s:
+        assert s.get(Survey, "x") is None
+        assert s.get(Survey, "satisfaction") is not None
     syntax = tmp_path / "syntax.yaml"
     syntax.write_text("id: x\nquestions: [\n", encoding="utf-8")
     result = cli("survey", "load", str(syntax))
@@ -202,13 +210,14 @@ def test_cli_survey_load_ok_and_problems(cli, session, tmp_path: Path):
 def test_cli_round_open_close(cli, session):
     make_school(session)
     session.commit()
+    session.close()
     result = cli(
         "round", "open", "--term", TERM, "--survey", "satisfaction", "--closes", "2099-01-10"
     )
     assert result.exit_code == 0, result.output
     assert "已开放 2026-2027-1 的问卷 satisfaction，2099-01-10 截止" in result.output
-    session.expire_all()
-    notified = session.scalars(select(OutboundMessage.openid)).all()
+    with fresh_session() as s:
+        notified = s.scalars(select(OutboundMessage.openid)).all()
     assert sorted(notified) == ["oid-xiaohong", "oid-xiaoming"]
     result = cli("round", "open", "--term", TERM, "--survey", "satisfaction")
     assert result.exit_code == 1 and "已在进行中" in result.output
@@ -239,9 +248,10 @@ def test_cli_round_open_close(cli, session):
 def test_cli_round_open_errors(cli, session, args, message):
     make_school(session)
     session.commit()
+    session.close()
     result = cli("round", "open", *args)
     assert result.exit_code == 1
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1
-    session.expire_all()
-    assert session.scalar(select(func.count()).select_from(SurveyRound)) == 0
+    with fresh_session() as s:
+        assert s.scalar(select(func.count()).select_from(SurveyRound)) == 0

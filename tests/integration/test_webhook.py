@@ -98,7 +98,7 @@ def test_each_mode_gets_a_reply(wechat, wechat_settings, mode, session):
     assert count(session, ReceivedMessage) == 1
 
 
-def test_previous_aes_key_still_accepted(db_url, fake_wechat_api, session):
+def test_previous_aes_key_still_accepted(db_url):
     old, new = crypto.random_aes_key(), crypto.random_aes_key()
     settings = make_settings(
         db_url, wechat_aes_key=new, wechat_previous_aes_key=old, wechat_appid="wxrotated"
@@ -202,8 +202,15 @@ def test_undecryptable_message_is_400(wechat, wechat_settings, session, checkout
     _assert_refused(wechat.post(*wrong_app.text("o-bad", "帮助")), 400, session, checkouts)
 
 
-def test_encrypted_message_without_a_configured_key_is_400(db_url, session, checkouts):
-    client = create_app(make_settings(db_url)).test_client()
+@pytest.fixture
+def plain_client(db_url):
+    """An app without an EncodingAESKey (made before ``session``: making an app replaces the
+    process's engine, and a session opened earlier would keep using the old one)."""
+    return create_app(make_settings(db_url)).test_client()
+
+
+def test_encrypted_message_without_a_configured_key_is_400(plain_client, session, checkouts):
+    client = plain_client
     sim = WeChatSimulator("testtoken", crypto.random_aes_key(), "wxabc", mode="safe")
     query, body = sim.text("o-x", "帮助")
     _assert_refused(client.post("/wechat", query_string=query, data=body), 400, session, checkouts)
@@ -302,8 +309,8 @@ def test_events_and_message_types(wechat):
 def test_long_reply_is_split_into_customer_service_messages(
     wechat, wechat_settings, session, fake_wechat_api
 ):
-    from bot.wechat.webhook import MAX_MESSAGES_PER_REPLY, _queue_overflow
     from bot.wechat.textlimit import utf8_len
+    from bot.wechat.webhook import MAX_MESSAGES_PER_REPLY, _queue_overflow
 
     text = "\n".join(f"第{i}条 " + "记录" * 40 for i in range(40))  # ~10 KB
     first = _queue_overflow(session, wechat_settings, "o-long", text)
@@ -401,3 +408,66 @@ def test_messages_from_one_person_are_handled_one_after_the_other(live_server, s
     assert sum("错误次数过多" in r for r in replies) == 1
     assert count(session, BindingFailure) == 5
     assert count(session, ReceivedMessage) == 6
+
+
+def test_old_replies_are_blanked_but_the_message_stays_handled(wechat, session):
+    import datetime as dt
+
+    from bot.wechat import dedup
+    from models.base import utcnow
+
+    make_student(session, student_no="S400", binding_code="444444")
+    session.commit()
+    first = wechat.reply_of(wechat.post(*wechat.sim.text("o-old", "绑定 S400 1", msg_id=660001)))
+    assert "绑定码不正确" in first
+    session.rollback()
+    row = session.get(ReceivedMessage, "660001")
+    row.received_at = utcnow() - dt.timedelta(minutes=11)
+    session.commit()
+    assert dedup.forget_replies(session) == 1
+    session.commit()
+    session.expire_all()
+    assert session.get(ReceivedMessage, "660001").reply == ""
+    # A (very late) retry is answered "success" and not handled again.
+    late = wechat.post(*wechat.sim.text("o-old", "绑定 S400 1", msg_id=660001))
+    assert late.status_code == 200 and late.data == b"success"
+    assert count(session, BindingFailure) == 1
+    assert dedup.purge_received(session, dt.timedelta(minutes=10)) == 1
+    session.commit()
+    assert count(session, ReceivedMessage) == 0
+
+
+def test_a_claim_left_by_a_dead_process_is_taken_over(wechat, session):
+    import datetime as dt
+
+    from bot.wechat.dedup import CLAIM_TTL
+    from models.base import utcnow
+
+    make_student(session, student_no="S500", binding_code="555555")
+    # A process claimed this message, then died before handling it.
+    session.add(
+        ReceivedMessage(
+            key="670001", done=False, received_at=utcnow() - dt.timedelta(seconds=CLAIM_TTL + 1)
+        )
+    )
+    session.commit()
+    reply = wechat.reply_of(wechat.post(*wechat.sim.text("o-dead", "绑定 S500 1", msg_id=670001)))
+    assert "绑定码不正确" in reply
+    assert count(session, BindingFailure) == 1
+
+
+def test_a_fresh_claim_elsewhere_gets_success_after_the_wait(wechat, session):
+    from models.base import utcnow
+
+    # Another process is handling this very message right now (and takes longer than 3 s).
+    session.add(ReceivedMessage(key="680001", done=False, received_at=utcnow()))
+    session.commit()
+    started = time.monotonic()
+    response = wechat.post(*wechat.sim.text("o-wait", "帮助", msg_id=680001))
+    assert response.data == b"success"
+    assert 2.5 < time.monotonic() - started < 5
+    assert count(session, ReceivedMessage) == 1
+
+
+def test_subscribe_through_a_qr_code_is_welcomed(wechat):
+    assert "欢迎关注" in wechat.event("subscribe", key="qrscene_class42")

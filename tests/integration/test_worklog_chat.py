@@ -19,13 +19,18 @@ from models import (
 )
 from models.worklog import LogKind
 from tests.conftest import make_settings
-from tests.integration.worklog_school import School, TeacherChat, build_school, day_text
-from worker.celery_app import configure_celery
+from tests.integration.worklog_school import (
+    School,
+    TeacherChat,
+    build_school,
+    day_text,
+    eager_celery,
+)
 
 
 @pytest.fixture
 def school(session: Session, settings) -> School:
-    configure_celery(settings)
+    eager_celery(settings)
     return build_school(session, settings)
 
 

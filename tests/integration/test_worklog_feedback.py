@@ -10,14 +10,13 @@ from sqlalchemy.orm import Session
 import worker.outbox
 from models import OutboundMessage, StudentFeedback, WeChatBinding, WorkLogEntry
 from models.worklog import LogKind
-from tests.integration.worklog_school import School, TeacherChat, build_school
-from worker.celery_app import configure_celery
+from tests.integration.worklog_school import School, TeacherChat, build_school, eager_celery
 from worker.tasks.feedback import forward_feedback, forward_pending_feedback
 
 
 @pytest.fixture
 def school(session: Session, settings) -> School:
-    configure_celery(settings)
+    eager_celery(settings)
     return build_school(session, settings)
 
 
@@ -116,3 +115,44 @@ def test_undo_of_forwarded_feedback_says_it_cannot_be_recalled(session, chat, sc
     assert reply.startswith("已撤销：")
     assert "撤销不能收回已发出的消息" in reply
     assert feedback_rows(session) == []
+
+
+@pytest.fixture
+def celery_worker_settings(db_url, redis_url, redis_prefix, fake_wechat_api):
+    """The real worker sends through the fake WeChat API."""
+    from tests.conftest import make_settings
+
+    return make_settings(
+        db_url,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        wechat_appid=fake_wechat_api.appid,
+        wechat_secret=fake_wechat_api.secret,
+        wechat_api_base=fake_wechat_api.base_url,
+    )
+
+
+def test_feedback_reaches_the_counsellor_through_a_real_worker(
+    session, celery_worker, celery_worker_settings, fake_wechat_api
+):
+    import time
+
+    school = build_school(session, celery_worker_settings)
+    session.add(WeChatBinding(openid="o-counsellor", teacher_id=school.counsellor.id))
+    session.commit()
+    chat = TeacherChat(session, celery_worker_settings, school.teacher, "o-teacher")
+    reply = chat.send("反馈 李四 连续两周没来上专业课")
+    assert "关于李四的反馈将转给辅导员孙辅导" in reply
+    deadline = time.monotonic() + 60
+    while not fake_wechat_api.texts_to("o-counsellor") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [text] = fake_wechat_api.texts_to("o-counsellor")
+    assert "兼职班主任林老师反馈学生李四" in text
+    assert text.endswith("连续两周没来上专业课")
+    [fb] = feedback_rows(session)
+    assert fb.forwarded_at is not None
+    # The worker records the send right after WeChat accepted it.
+    while outbox(session)[0].sent_at is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [msg] = outbox(session)
+    assert msg.sent_at is not None

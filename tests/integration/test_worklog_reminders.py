@@ -13,14 +13,13 @@ import worker.outbox
 from models import OutboundMessage, Reminder, WeChatBinding
 from models.base import utcnow
 from tests.factories import make_appointment, make_teacher
-from tests.integration.worklog_school import School, TeacherChat, build_school
-from worker.celery_app import configure_celery
+from tests.integration.worklog_school import School, TeacherChat, build_school, eager_celery
 from worker.tasks.reminders import remind, remind_inactive_teachers
 
 
 @pytest.fixture
 def school(session: Session, settings) -> School:
-    configure_celery(settings)
+    eager_celery(settings)
     s = build_school(session, settings)
     yield s
     assert worker.outbox.drain(30)
@@ -41,6 +40,8 @@ def test_inactive_teacher_is_reminded_once_a_week(session, settings, school):
     assert remind_inactive_teachers.delay().get() == 0
     assert sent_to(session) == ["o-other"]
     # Eight days later, still nothing logged: once more (the active teacher is quiet by then).
+    assert worker.outbox.drain(30)
+    session.commit()  # end the test session's read snapshot before it writes
     later = utcnow() + dt.timedelta(days=8)
     today = later.astimezone(settings.tz).date()
     reminded = remind(session, today, later)

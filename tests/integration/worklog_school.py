@@ -119,3 +119,18 @@ def day_text(day: dt.date, today: dt.date) -> str:
     from bot.worklog.dates import format_day
 
     return format_day(day, today)
+
+
+def eager_celery(settings: Settings) -> None:
+    """Run tasks in-process for ``settings``, also after a test that used a real worker.
+
+    ``use_celery_settings`` force-closes the broker pool but kombu's registry still hands the
+    closed pool back for the same URL ("Acquire on closed pool" on the next ``delay()``, which
+    eager mode still makes to pick a serializer); clearing the registry gives a fresh one.
+    """
+    import kombu.pools
+
+    from tests.support.celery_worker import use_celery_settings
+
+    kombu.pools.reset()
+    use_celery_settings(settings)

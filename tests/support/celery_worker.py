@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
+import kombu.pools
 import pytest
 
 import worker.celery_app as celery_app
@@ -84,8 +85,17 @@ def use_celery_settings(settings: Settings) -> None:
     """Configure this process's Celery app for ``settings`` and drop the broker pool and result
     backend it cached, so that the next call uses the new Redis and key prefix."""
     app = celery_app.configure_celery(settings)
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # Close what was open (an unclosed socket is a ResourceWarning, an error here) and forget
+    # it; kombu keeps its pools in a process-wide registry, so that is reset as a whole.
+    backend = app._backend
+    if backend is not None:
+        consumer = getattr(backend, "result_consumer", None)
+        if consumer is not None:
+            consumer.stop()
+        pool = getattr(getattr(backend, "client", None), "connection_pool", None)
+        if pool is not None:  # a Redis backend (the in-memory one has none)
+            pool.disconnect()
+    kombu.pools.reset()
     app._pool = None
     amqp = app.__dict__.get("amqp")
     if amqp is not None:

@@ -164,16 +164,24 @@ def fake_wechat_api() -> Iterator[FakeWeChatApi]:
 
 @pytest.fixture
 def wechat_settings(db_url, fake_wechat_api):
-    """Embedded settings, safe mode, outbound API pointed at ``fake_wechat_api``."""
-    from tests.conftest import make_settings
+    """Embedded settings, safe mode, outbound API pointed at ``fake_wechat_api``.
 
-    return make_settings(
+    Afterwards the process's Celery configuration (which the outbox reads) is put back to
+    plain embedded settings, so that a later test never sends to this test's stopped server.
+    """
+    from tests.conftest import make_settings
+    from worker.celery_app import configure_celery
+    from worker.outbox import drain
+
+    yield make_settings(
         db_url,
         wechat_aes_key=crypto.random_aes_key(),
         wechat_appid=fake_wechat_api.appid,
         wechat_secret=fake_wechat_api.secret,
         wechat_api_base=fake_wechat_api.url,
     )
+    drain()
+    configure_celery(make_settings(db_url))
 
 
 class WeChatDriver:

@@ -84,6 +84,16 @@ def test_blank_rows_are_skipped_but_numbering_follows_the_sheet(tmp_path):
     assert [r.number for r in read_roster(path).sheets["students"].rows] == [2, 5]
 
 
+def test_a_title_row_above_the_header_is_skipped(tmp_path):
+    path = write_workbook(
+        tmp_path / "r.xlsx",
+        {"学生": [["2026级学生名单"], [], ["学号", "姓名", "班级代码"], ["1", "甲", "A"]]},
+    )
+    sheet = read_roster(path).sheets["students"]
+    assert (sheet.header_row, sheet.missing) == (3, [])
+    assert [(r.number, r.values["name"]) for r in sheet.rows] == [(4, "甲")]
+
+
 def test_missing_required_column_and_unknown_sheets(tmp_path):
     path = write_workbook(
         tmp_path / "r.xlsx",

@@ -152,6 +152,11 @@ CASES: list[tuple[str, E | Err]] = [
         "走访寝室 检查了6号楼302的用电安全",
         E(K.DORM_VISIT, TODAY, (), "6号楼302", "检查了6号楼302的用电安全"),
     ),
+    (
+        "查寝 15栋525 English 演讲比赛辅导",
+        E(K.DORM_VISIT, TODAY, (), "15栋525", "English 演讲比赛辅导"),
+    ),
+    ("查寝 6号楼 302室 已整改", E(K.DORM_VISIT, TODAY, (), "6号楼302室", "已整改")),
     # voice recognition style
     (
         "昨天走访寝室，6号楼302，卫生良好。",

@@ -8,6 +8,7 @@ which behaves at 0% and 100% where the normal approximation does not.
 
 from __future__ import annotations
 
+import functools
 import math
 
 Z95 = 1.959963984540054
@@ -60,8 +61,10 @@ def t_cdf(t: float, df: float) -> float:
     return 1.0 - tail if t >= 0 else tail
 
 
+@functools.lru_cache(maxsize=1024)
 def t_quantile(p: float, df: float) -> float:
-    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (bisection on the CDF)."""
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (bisection on the CDF;
+    cached, as a school has only so many class sizes)."""
     if not 0.0 < p < 1.0:
         raise ValueError("p must be in (0, 1)")
     if df <= 0:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, distinct, func, or_, select
@@ -215,28 +215,45 @@ def incident_counts(
 def corroboration_counts(
     session: Session,
     round_id: int,
-    question_id: str,
-    yes_choices: Collection[int],
+    questions: Sequence[tuple[str, Collection[int]]],
     teacher_ids: Collection[int],
-) -> dict[int, tuple[int, int]]:
-    """teacher id → (respondents who answered the question, those who answered yes)."""
-    yes = (
-        func.sum(case((Answer.choice.in_(list(yes_choices)), 1), else_=0))
-        if yes_choices
-        else func.sum(0)
+) -> dict[int, list[tuple[int, int]]]:
+    """teacher id → per question of ``questions`` ((question id, yes option numbers), in that
+    order): (respondents who answered it, those who answered yes). One grouped query for all the
+    round's corroborating questions.
+
+    Each answer is looked up per response through the (response_id, question_id) unique index
+    by a scalar subquery, so the cost follows the department's responses rather than the size
+    of the whole answers table (a join made PostgreSQL scan every answer of the school)."""
+    if not questions:
+        return {}
+    choices = [
+        select(Answer.choice)
+        .where(Answer.response_id == Response.id, Answer.question_id == question_id)
+        .correlate(Response)
+        .scalar_subquery()
+        .label(f"c{i}")
+        for i, (question_id, _yes) in enumerate(questions)
+    ]
+    per_response = (
+        select(Response.teacher_id, *choices)
+        .where(Response.round_id == round_id, Response.teacher_id.in_(teacher_ids))
+        .subquery()
     )
+    aggregates = []
+    for i, (_question_id, yes) in enumerate(questions):
+        c = per_response.c[f"c{i}"]
+        aggregates.append(func.count(c))
+        aggregates.append(func.sum(case((c.in_(list(yes)), 1), else_=0)) if yes else func.sum(0))
     rows = session.execute(
-        select(Response.teacher_id, func.count(), yes)
-        .join(Answer, Answer.response_id == Response.id)
-        .where(
-            Response.round_id == round_id,
-            Response.teacher_id.in_(teacher_ids),
-            Answer.question_id == question_id,
-            Answer.choice.is_not(None),
-        )
-        .group_by(Response.teacher_id)
+        select(per_response.c.teacher_id, *aggregates).group_by(per_response.c.teacher_id)
     )
-    return {tid: (n, int(y or 0)) for tid, n, y in rows}
+    out = {}
+    for tid, *values in rows:
+        out[tid] = [
+            (int(values[2 * i] or 0), int(values[2 * i + 1] or 0)) for i in range(len(questions))
+        ]
+    return out
 
 
 def dismissals_since(

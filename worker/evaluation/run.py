@@ -117,12 +117,18 @@ def teacher_rows(
     meetings = queries.meeting_counts(session, term, teacher_ids)
     incidents = queries.incident_counts(session, term, teacher_ids)
     corroborated: dict[int, dict[str, list[int]]] = {}
+    by_round: dict[int, list[tuple[str, str, tuple[int, ...]]]] = {}
     for round_id, question_id, kind, yes in rounds.corroborations:
-        counts = queries.corroboration_counts(session, round_id, question_id, yes, teacher_ids)
-        for tid, (answered, confirmed) in counts.items():
-            acc = corroborated.setdefault(tid, {}).setdefault(kind, [0, 0])
-            acc[0] += answered
-            acc[1] += confirmed
+        by_round.setdefault(round_id, []).append((question_id, kind, yes))
+    for round_id, asked in by_round.items():
+        counts = queries.corroboration_counts(
+            session, round_id, [(q, yes) for q, _kind, yes in asked], teacher_ids
+        )
+        for tid, per_question in counts.items():
+            for (_q, kind, _yes), (answered, confirmed) in zip(asked, per_question, strict=True):
+                acc = corroborated.setdefault(tid, {}).setdefault(kind, [0, 0])
+                acc[0] += answered
+                acc[1] += confirmed
     now = utcnow()
     rows = []
     for tid in teacher_ids:
@@ -240,13 +246,16 @@ _UPDATED = (
 )
 
 
+def _dialect_insert(session: Session):
+    """The backend's INSERT construct, which has ``on_conflict_do_update/nothing``."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def upsert_evaluations(session: Session, rows: list[dict[str, Any]]) -> None:
     """INSERT ... ON CONFLICT (term_id, teacher_id) DO UPDATE, on either backend."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(TermEvaluation)
+    stmt = _dialect_insert(session)(TermEvaluation)
     stmt = stmt.on_conflict_do_update(
         index_elements=["term_id", "teacher_id"],
         set_={name: stmt.excluded[name] for name in _UPDATED},
@@ -332,8 +341,17 @@ def update_award_candidates(session: Session, term: Term) -> None:
     existing = {
         a.teacher_id: a for a in session.scalars(select(Award).where(Award.academic_year == year))
     }
-    for tid in sorted(wanted - existing.keys()):
-        session.add(Award(teacher_id=tid, academic_year=year, status="candidate"))
+    new = [
+        {"teacher_id": tid, "academic_year": year, "status": "candidate"}
+        for tid in sorted(wanted - existing.keys())
+    ]
+    if new:
+        # A duplicate finishing task may be inserting the same candidates at the same time.
+        insert = _dialect_insert(session)
+        session.execute(
+            insert(Award).on_conflict_do_nothing(index_elements=["teacher_id", "academic_year"]),
+            new,
+        )
     for tid, award in existing.items():
         if award.status == "candidate" and tid not in wanted:
             session.delete(award)

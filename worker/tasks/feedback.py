@@ -19,6 +19,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 import models.db
+from bot.wechat.locks import begin_write
 from models import Student, StudentFeedback, Teacher, WorkLogEntry
 from models.base import utcnow
 from worker.celery_app import celery
@@ -91,13 +92,18 @@ def forward_one(session: Session, feedback: StudentFeedback, now: dt.datetime) -
 @celery.task(name="worklog.forward_feedback", time_limit=60, soft_time_limit=50, **RETRYING)
 def forward_feedback(self, feedback_id: int) -> bool:
     """Forward one feedback row (safe to run twice)."""
-    with models.db.session_scope() as session:
+    with models.db.SessionFactory() as session:
+        # SQLite: take the write lock first (a read-then-write transaction fails at once when
+        # the embedded outbox sender has written meanwhile); PostgreSQL: lock the row.
+        begin_write(session)
         feedback = session.scalar(
             select(StudentFeedback).where(StudentFeedback.id == feedback_id).with_for_update()
         )
         if feedback is None:  # undone (撤销) before the task ran
             return False
-        return forward_one(session, feedback, utcnow())
+        forwarded = forward_one(session, feedback, utcnow())
+        session.commit()
+        return forwarded
 
 
 @celery.task(
@@ -107,7 +113,8 @@ def forward_pending_feedback(self) -> int:
     """Forward every feedback of the last 30 days not forwarded yet; returns how many went."""
     now = utcnow()
     sent = 0
-    with models.db.session_scope() as session:
+    with models.db.SessionFactory() as session:
+        begin_write(session)
         rows = session.scalars(
             select(StudentFeedback)
             .where(
@@ -119,4 +126,5 @@ def forward_pending_feedback(self) -> int:
         )
         for feedback in rows:
             sent += forward_one(session, feedback, now)
+        session.commit()
     return sent

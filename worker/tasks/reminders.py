@@ -9,6 +9,7 @@ import datetime as dt
 from sqlalchemy import select
 
 import models.db
+from bot.wechat.locks import begin_write
 from bot.worklog.counts import inactive_teachers
 from models import Reminder
 from models.base import utcnow
@@ -61,5 +62,8 @@ def remind_inactive_teachers(self) -> int:
     """Beat task: remind the teachers with no entry in 14 days; returns how many."""
     now = utcnow()
     today = now.astimezone(settings().tz).date()
-    with models.db.session_scope() as session:
-        return len(remind(session, today, now))
+    with models.db.SessionFactory() as session:
+        begin_write(session)  # SQLite: write lock up front (see worker.tasks.feedback)
+        reminded = remind(session, today, now)
+        session.commit()
+    return len(reminded)

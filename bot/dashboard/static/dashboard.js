@@ -20,8 +20,14 @@
         var body = table.tBodies[0];
         var rows = Array.prototype.slice.call(body.rows);
         var descending = th.getAttribute("aria-sort") === "ascending";
-        Array.prototype.forEach.call(headers, function (h) { h.removeAttribute("aria-sort"); });
+        Array.prototype.forEach.call(headers, function (h) {
+          h.removeAttribute("aria-sort");
+          var link = h.querySelector("a") || h;
+          if (link.children.length === 0) link.textContent = link.textContent.replace(/ [▲▼]$/, "");
+        });
         th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+        var target = th.querySelector("a") || th;
+        if (target.children.length === 0) target.textContent += descending ? " ▼" : " ▲";
         rows.sort(function (a, b) {
           var x = cellValue(a, index), y = cellValue(b, index);
           var order = typeof x === "number" && typeof y === "number"

@@ -1,0 +1,127 @@
+"""``banzhuren demo --no-serve`` end to end, as a user runs it: a subprocess in an empty
+directory, embedded (SQLite, tasks in-process), then on PostgreSQL and Redis with a real worker
+and gunicorn. The report must show what the demo is built to show."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.demo.school import PROFILES, TERM_CODE, make_school
+from tests.conftest import PG_ADMIN_URL
+
+pytestmark = pytest.mark.slow
+
+BANZHUREN = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without any BANZHUREN_* setting: the demo's own defaults."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BANZHUREN_")}
+    env.update(extra)
+    return env
+
+
+def run_demo(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*BANZHUREN, "demo", "--no-serve", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def report_rows(stdout: str) -> dict[str, str]:
+    """工号 → that teacher's line of the printed report table."""
+    report = stdout.split(f"学生处考核报表（{TERM_CODE}）")[1]
+    return {m.group(1): m.group(0) for m in re.finditer(r"^(T\d{4})\s.*$", report, re.M)}
+
+
+def check_report(done: subprocess.CompletedProcess) -> None:
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "注意：" not in done.stderr, done.stderr  # the demo's own check of the grades
+    school = make_school()
+    rows = report_rows(done.stdout)
+    assert set(rows) == {t.number for t in school.teachers}
+    silent = school.by_profile("silent")[0]
+    unhappy = school.by_profile("unhappy")[0]
+    assert "不合格" in rows[silent.number]
+    assert "没有很好履行工作职责" in rows[silent.number]
+    assert "满意度低于60%" not in rows[silent.number]
+    assert "不合格" in rows[unhappy.number]
+    assert "满意度低于60%" in rows[unhappy.number]
+    for teacher in school.teachers:
+        if teacher in (silent, unhappy):
+            continue
+        row = rows[teacher.number]
+        assert "不合格" not in row, row
+        assert PROFILES[teacher.profile].expected in row, row
+    # Every other teacher logged, and answers came in for everyone.
+    numbers = re.findall(r"(\d+)\s+(\d+)\s+(\d+\.\d)%", "\n".join(rows.values()))
+    assert len(numbers) == len(school.teachers)
+    assert all(0 < int(answered) <= int(eligible) for answered, eligible, _ in numbers)
+    sent = re.search(r"共发送 (\d+) 条微信消息.*?发出 (\d+) 条客服消息", done.stdout)
+    assert sent, done.stdout[-2000:]
+    assert int(sent.group(1)) > 3000  # bindings, ~200 surveys of ~16 messages, the logs
+    assert int(sent.group(2)) >= len(school.students)  # the round's notices at least
+    # A glimpse of the chat, as the user's phone showed it (decrypted from safe mode).
+    assert "绑定成功" in done.stdout and "请核对关于" in done.stdout
+    assert "已记录" in done.stdout and "没有记录" in done.stdout
+
+
+def test_demo_embedded_starts_fresh_and_reports(tmp_path: Path) -> None:
+    # A previous run (here: a damaged file) must not get in the way.
+    (tmp_path / "banzhuren-demo.db").write_bytes(b"not a database")
+    done = run_demo(tmp_path, clean_env())
+    check_report(done)
+    assert "已删除上次演示留下的 banzhuren-demo.db" in done.stdout
+    assert (tmp_path / "banzhuren-demo.db").stat().st_size > 100_000
+    assert (tmp_path / "banzhuren-demo-roster.xlsx").exists()
+    assert "gunicorn" not in done.stdout and "内嵌模式" in done.stdout
+
+
+def test_demo_on_postgresql_redis_and_a_worker(tmp_path: Path, redis_url: str) -> None:
+    name = f"banzhuren_demo_test_{uuid.uuid4().hex[:8]}"
+    env = clean_env(BANZHUREN_DATABASE_URL=PG_ADMIN_URL, BANZHUREN_REDIS_URL=redis_url)
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        done = run_demo(tmp_path, env, "--database-name", name)
+        check_report(done)
+        assert f"新建演示库 {name}" in done.stdout
+        assert "gunicorn，2 个进程" in done.stdout
+        assert "已启动 Celery worker" in done.stdout
+        # The evaluation ran on the worker, into the demo's own database.
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            evaluated = conn.execute(text("SELECT count(*) FROM term_evaluations")).scalar()
+        engine.dispose()
+        assert evaluated == len(make_school().teachers)
+        # The demo's processes are gone and its Redis keys with them.
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        assert not list(client.scan_iter("banzhuren-demo-*"))
+        client.close()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_demo_refuses_redis_without_postgresql(tmp_path: Path, redis_url: str) -> None:
+    done = run_demo(tmp_path, clean_env(BANZHUREN_REDIS_URL=redis_url))
+    assert done.returncode == 1
+    assert "需要 PostgreSQL" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "banzhuren-demo.db").exists()
