@@ -289,11 +289,16 @@ class Client:
         return reply
 
 
-def survey_thread(port: int, keys: Keys, openids: list[str], retry: float, seed: int) -> Outcome:
+def survey_thread(
+    port: int, keys: Keys, openids: list[str], retry: float, seed: int, deadline: float
+) -> Outcome:
     out = Outcome(started=time.time())
     client = Client(port, keys)
     rng = random.Random(seed)
     for openid in openids:
+        if time.time() > deadline:
+            out.errors.append("time limit reached before every student had answered")
+            break
         reply = client.say(openid, "测评", out, rng, retry)
         for _ in range(60):
             out.submitted += reply.count("已提交关于")
@@ -309,11 +314,16 @@ def survey_thread(port: int, keys: Keys, openids: list[str], retry: float, seed:
     return out
 
 
-def echo_thread(port: int, keys: Keys, openids: list[str], count: int, seed: int) -> Outcome:
+def echo_thread(
+    port: int, keys: Keys, openids: list[str], count: int, seed: int, deadline: float
+) -> Outcome:
     out = Outcome(started=time.time())
     client = Client(port, keys)
     rng = random.Random(seed)
     for i in range(count):
+        if time.time() > deadline:
+            out.errors.append("time limit reached")
+            break
         reply = client.say(openids[i % len(openids)], rng.choice("12"), out, rng, 0.0)
         if not reply:
             out.errors.append("empty echo")
@@ -321,27 +331,32 @@ def echo_thread(port: int, keys: Keys, openids: list[str], count: int, seed: int
     return out
 
 
-def client_process(kind: str, port: int, keys: Keys, groups: list, retry: float) -> list[Outcome]:
+def client_process(
+    kind: str, port: int, keys: Keys, groups: list, retry: float, deadline: float
+) -> list[Outcome]:
     """One load-generating process running a thread per group (own GIL, own CPU)."""
     with Threads(len(groups)) as pool:
         if kind == "survey":
             futures = [
-                pool.submit(survey_thread, port, keys, g, retry, i) for i, g in enumerate(groups)
+                pool.submit(survey_thread, port, keys, g, retry, i, deadline)
+                for i, g in enumerate(groups)
             ]
         else:
             futures = [
-                pool.submit(echo_thread, port, keys, g[0], g[1], i) for i, g in enumerate(groups)
+                pool.submit(echo_thread, port, keys, g[0], g[1], i, deadline)
+                for i, g in enumerate(groups)
             ]
         return [f.result() for f in futures]
 
 
 def run_load(
-    kind: str, port: int, keys: Keys, groups: list, clients: int, retry: float
+    kind: str, port: int, keys: Keys, groups: list, clients: int, retry: float, limit: float
 ) -> list[Outcome]:
     per_process = [groups[i::clients] for i in range(clients)]
+    deadline = time.time() + limit
     with ProcessPoolExecutor(clients) as pool:
         futures = [
-            pool.submit(client_process, kind, port, keys, chunk, retry)
+            pool.submit(client_process, kind, port, keys, chunk, retry, deadline)
             for chunk in per_process
             if chunk
         ]
@@ -378,6 +393,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="students answering at once")
     parser.add_argument("--clients", type=int, default=3, help="load-generating processes")
     parser.add_argument("--retry", type=float, default=0.02, help="share of messages re-sent")
+    parser.add_argument(
+        "--time-limit", type=float, default=300, help="seconds each phase may take at most"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument(
         "--profile", metavar="SVG", help="record the app's web workers with py-spy into SVG"
@@ -419,7 +437,9 @@ def main() -> int:
             )  # fmt: skip
         before = cpu_seconds(web.pid), 0.0, cpu_seconds(name="redis")
         try:
-            app_outcomes = run_load("survey", port, keys, groups, options.clients, options.retry)
+            app_outcomes = run_load(
+                "survey", port, keys, groups, options.clients, options.retry, options.time_limit
+            )
             after = cpu_seconds(web.pid), pg_backends_cpu(url), cpu_seconds(name="redis")
         finally:
             if spy is not None:
@@ -438,7 +458,9 @@ def main() -> int:
         echo_groups = [(g, per_thread) for g in groups]
         floor_before = cpu_seconds(floor_app.pid)
         try:
-            floor = figures(run_load("echo", port, keys, echo_groups, options.clients, 0.0))
+            floor = figures(
+                run_load("echo", port, keys, echo_groups, options.clients, 0.0, options.time_limit)
+            )
             floor_cpu = cpu_seconds(floor_app.pid) - floor_before
         finally:
             stop(floor_app)

@@ -44,6 +44,10 @@ def configure(url: str, **kwargs) -> Engine:
     """Point the process-wide session factory at ``url`` (replacing any earlier engine)."""
     global _engine
     if _engine is not None:
+        # Re-configuring for the same database keeps the pool: the app factory, the CLI and
+        # tests may all call this, and sessions already open must stay valid.
+        if not kwargs and _engine.url.render_as_string(hide_password=False) == url:
+            return _engine
         _engine.dispose()
     _engine = make_engine(url, **kwargs)
     SessionFactory.configure(bind=_engine)

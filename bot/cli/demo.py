@@ -38,6 +38,7 @@ def demo_command(no_serve: bool, port: int | None, database_name: str, seed: int
     """
     from bot.demo.run import DemoOptions, run_demo
     from bot.demo.servers import DemoError
+    from bot.settings import ConfigError
 
     if port is None and not no_serve:
         port = 8000
@@ -46,7 +47,7 @@ def demo_command(no_serve: bool, port: int | None, database_name: str, seed: int
     with ExitStack() as stack:
         try:
             result = run_demo(options, click.echo, progress, stack)
-        except DemoError as exc:
+        except (DemoError, ConfigError) as exc:
             fail(f"演示失败：{exc}")
         click.echo("\n对话示例（节选）：")
         for exchange in result.transcript:

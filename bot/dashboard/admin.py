@@ -11,6 +11,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select, true
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
 
 from bot import survey_rounds
 from bot.dashboard import audit, queries
@@ -44,7 +45,7 @@ from models import (
     Term,
     TermEvaluation,
 )
-from models.appointment import STATUS_LABELS, TRANSITIONS, one_year_after
+from models.appointment import ENDED_EARLY, STATUS_LABELS, TRANSITIONS, one_year_after
 from models.evaluation import GRADE_LABELS
 
 
@@ -118,6 +119,11 @@ def _appointments_page(errors: list[str] | None = None, form: dict | None = None
     session = db()
     query = (
         select(Appointment)
+        # One query for the rows' teachers, classes and departments, not three per row.
+        .options(
+            joinedload(Appointment.teacher),
+            joinedload(Appointment.school_class).joinedload(SchoolClass.department),
+        )
         .join(SchoolClass, SchoolClass.id == Appointment.class_id)
         .join(Teacher, Teacher.id == Appointment.teacher_id)
         .where(appointment_condition(scope()))
@@ -146,6 +152,7 @@ def _appointments_page(errors: list[str] | None = None, form: dict | None = None
             statuses=[(s.value, STATUS_LABELS[s]) for s in AppointmentStatus],
             wanted=wanted,
             needs_end_details=needs_end_details,
+            end_targets=ENDED_EARLY,
             errors=errors or [],
             form=form or {},
         ),
@@ -348,7 +355,12 @@ def round_close():
 def _meetings_page(errors: list[str] | None = None, form: dict | None = None, status=200):
     session = db()
     term = term_or_404()
-    query = select(Meeting).where(meeting_condition(scope())).order_by(Meeting.held_on.desc())
+    query = (
+        select(Meeting)
+        .options(selectinload(Meeting.attendees))
+        .where(meeting_condition(scope()))
+        .order_by(Meeting.held_on.desc())
+    )
     if term:
         query = query.where(Meeting.held_on >= term.start_date, Meeting.held_on <= term.end_date)
     return (
@@ -518,7 +530,10 @@ def _error_page(problems: list[str]):
             code=400,
             message="提交的内容有误：",
             problems=problems,
-            back=request.referrer if request.referrer else None,
+            # Only ever a link back into this site.
+            back=request.referrer
+            if request.referrer and request.referrer.startswith(request.host_url)
+            else None,
         ),
         400,
     )

@@ -34,18 +34,10 @@ from models.worklog import LOG_KIND_LABELS
 
 GRADE_ORDER = (Grade.EXCELLENT, Grade.GOOD, Grade.PASS, Grade.FAIL)
 
-FLAG_LABELS = {
-    "few_respondents": "答卷人数不足",
-    "low_respondents": "答卷人数不足",
-    "not_trained": "未参加岗前培训",
-    "untrained": "未参加岗前培训",
-    "no_logs": "本学期无工作日志",
-    "low_response_rate": "参评率低",
-}
-
 
 def reason_text(reason: Any) -> str:
-    """A failing reason as stored by the evaluation (a string, or a dict with a label)."""
+    """A failing reason or flag as stored by the evaluation: Chinese text (a dict with a
+    label is shown by its label, should a later evaluation store structured reasons)."""
     if isinstance(reason, dict):
         for key in ("label", "text", "reason", "detail", "code"):
             if reason.get(key):
@@ -55,9 +47,8 @@ def reason_text(reason: Any) -> str:
 
 
 def flag_text(flag: Any) -> str:
-    if isinstance(flag, dict):
-        return reason_text(flag)
-    return FLAG_LABELS.get(str(flag), str(flag))
+    """A flag as stored by the evaluation (Chinese text, e.g. 答卷少于5份)."""
+    return reason_text(flag)
 
 
 def log_label(kind: str) -> str:

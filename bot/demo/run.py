@@ -283,6 +283,10 @@ class DemoOptions:
 
 def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitStack) -> DemoResult:
     """Play the term; servers stay up (registered on ``stack``) for the caller to keep or stop."""
+    # Checked first, before anything is built: a busy port is the commonest stumble.
+    port = options.port or free_port()
+    if port_in_use(port):
+        raise DemoError(f"端口 {port} 已被占用，请用 --port 指定另一个端口")
     base = dict(os.environ)
     # Only the database and Redis choice matter here; the secret is filled in below.
     given = load_settings({**base, "BANZHUREN_SECRET_KEY": "unused"})
@@ -295,6 +299,11 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
             )
         database_url = fresh_postgresql(given.database_url, options.database_name, echo)
     else:
+        if base.get("BANZHUREN_DATABASE_URL"):
+            echo(
+                "未设置 BANZHUREN_REDIS_URL：演示使用内嵌模式（SQLite），不使用 "
+                "BANZHUREN_DATABASE_URL；要在 PostgreSQL 上演示，请同时设置两者。"
+            )
         database_url = fresh_sqlite(options.workdir, echo)
 
     fake = FakeWeChat().start()
@@ -328,9 +337,6 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
         worker = start_worker(env, options.workdir / "banzhuren-demo-worker.log")
         stack.callback(stop_process, worker)
         echo("· 已启动 Celery worker（banzhuren worker，日志 banzhuren-demo-worker.log）")
-    port = options.port or free_port()
-    if port_in_use(port):
-        raise DemoError(f"端口 {port} 已被占用，请用 --port 指定另一个端口")
     web: WebServer = start_web(
         settings, env, port, gunicorn=redis, log=options.workdir / "banzhuren-demo-web.log"
     )

@@ -13,13 +13,18 @@ dispatch, reply (STYLE: check signature → decrypt → parse → dedup → disp
   :func:`bot.wechat.dedup.record_reply`, one commit, then the reply — a
   ``wechatpy.replies.TextReply``, encrypted when the message was. A reply over WeChat's 2048
   bytes is split: the first part is the reply, the rest go out as customer-service messages
-  through :mod:`worker.outbox` after the commit (never sent on the request path).
+  through :mod:`worker.outbox` after the commit (never sent on the request path); a reply
+  ready only after WeChat stopped waiting (:data:`LATE_SECONDS`) goes out that way entirely.
+- a handler error rolls back, releases the claim (WeChat's retry is handled afresh) and
+  answers :data:`bot.chat.help.FAILED`; a per-sender lock not granted in time answers
+  :data:`bot.chat.help.BUSY`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 from flask import Blueprint, Flask, Response, request
 from wechatpy import parse_message
@@ -41,6 +46,8 @@ MAX_BODY_BYTES = 1024 * 1024
 # A reply too long for one message: the reply plus up to this many customer-service messages
 # (WeChat allows 5 within 48 h of the user's message).
 MAX_MESSAGES_PER_REPLY = 4
+# WeChat stops waiting after 5 s; a reply ready later than this is sent another way.
+LATE_SECONDS = 4.5
 # Voice recognition ends sentences with punctuation that commands do not have.
 _VOICE_TRAILING = "。.！!？?，, "
 
@@ -74,6 +81,7 @@ def verify_url() -> Response:
 
 @bp.post("/wechat")
 def receive() -> Response:
+    started = time.monotonic()
     s = settings()
     try:
         body = _read_body()
@@ -83,7 +91,7 @@ def receive() -> Response:
         return _plain(exc.reason, exc.status)
     incoming = to_incoming(message)
     key = dedup.message_key(message.id, message.source, message._data["CreateTime"])
-    reply = answer(s, incoming, key)
+    reply = answer(s, incoming, key, started=started)
     return _render(s, message, reply, encrypted, aes_key, request.args.get("nonce", ""))
 
 
@@ -189,8 +197,12 @@ def to_incoming(message: BaseMessage) -> Incoming:
     )
 
 
-def answer(s: Settings, incoming: Incoming, key: str) -> str:
-    """Handle a verified message exactly once; returns the reply text ("" = ``success``)."""
+def answer(s: Settings, incoming: Incoming, key: str, started: float | None = None) -> str:
+    """Handle a verified message exactly once; returns the reply text ("" = ``success``).
+
+    ``started`` (``time.monotonic()`` when the request arrived): when handling ends so late
+    that WeChat has stopped waiting, the reply goes out as customer-service messages instead.
+    """
     session = db()
     try:
         claim = dedup.claim(session, s, key)
@@ -209,12 +221,11 @@ def answer(s: Settings, incoming: Incoming, key: str) -> str:
     try:
         earlier = dedup.handled_reply(session, key)
         if earlier is not None:
+            # Handled before (our Redis claim outlived its record): answer as the first time.
             session.rollback()
-            return earlier
-        reply = handle_incoming(session, s, incoming) or ""
-        first = _queue_overflow(session, s, incoming.openid, reply)
-        dedup.record_reply(session, key, first)
-        session.commit()
+            first = earlier
+        else:
+            first = _handle(session, s, incoming, key, started)
     except Exception:
         log.exception("handling WeChat message %s failed", key)
         _release(session, s, claim)
@@ -223,6 +234,22 @@ def answer(s: Settings, incoming: Incoming, key: str) -> str:
         dedup.publish_reply(s, key, first)
     except Exception:  # the reply is committed in the database; Redis only speeds up retries
         log.exception("could not publish the reply to %s", key)
+    return first
+
+
+def _handle(session, s: Settings, incoming: Incoming, key: str, started: float | None) -> str:
+    """Dispatch, queue what does not fit in the reply, record the reply with the key, commit."""
+    reply = handle_incoming(session, s, incoming) or ""
+    late = started is not None and time.monotonic() - started > LATE_SECONDS
+    if late and reply and _can_send(s):
+        log.warning("message %s took too long: reply sent as a customer-service message", key)
+        for part in fit_messages(reply, MAX_MESSAGES_PER_REPLY):
+            _queue_text(session, incoming.openid, part)
+        first = ""
+    else:
+        first = _queue_overflow(session, s, incoming.openid, reply)
+    dedup.record_reply(session, key, first)
+    session.commit()
     return first
 
 
@@ -238,16 +265,22 @@ def _queue_overflow(session, s: Settings, openid: str, reply: str) -> str:
     customer-service messages when the account can send them, else cut off."""
     if not reply:
         return reply
-    can_send = bool(s.wechat_appid and s.wechat_secret)
-    if not can_send:
+    if not _can_send(s):
         return shorten(reply)
     parts = fit_messages(reply, MAX_MESSAGES_PER_REPLY)
-    if len(parts) > 1:
-        from worker.outbox import queue_text
-
-        for part in parts[1:]:
-            queue_text(session, openid, part)
+    for part in parts[1:]:
+        _queue_text(session, openid, part)
     return parts[0]
+
+
+def _can_send(s: Settings) -> bool:
+    return bool(s.wechat_appid and s.wechat_secret)
+
+
+def _queue_text(session, openid: str, text: str) -> None:
+    from worker.outbox import queue_text  # imported late: the worker package imports models
+
+    queue_text(session, openid, text)
 
 
 def _cdata_safe(text: str) -> str:

@@ -67,7 +67,8 @@ def handle(ctx: ChatContext) -> str | None:
             return reply
         # A wrong number or a short "不" answers the question; anything longer is a new
         # message, handled after saying that the pending one was dropped.
-        if word.isdigit() or len(word) <= 2:
+        commands = MY_LOGS_WORDS | STATS_WORDS
+        if word not in commands and (word.isdigit() or len(word) <= 2):
             return CANCELLED
         prefix = CANCELLED + "\n"
 
@@ -83,6 +84,9 @@ def handle(ctx: ChatContext) -> str | None:
         return prefix + _stats(ctx, teacher_id)
     if word in CANCEL_WORDS:
         return prefix.strip() or "没有待确认的日志。"
+    if not prefix and (word.isdigit() or word in CONFIRM_WORDS):
+        # An answer to a question that is no longer open (expired after 30 minutes).
+        return "没有待确认的日志（问题超过30分钟会失效），请重新发送那条日志。"
     if word in CHITCHAT:
         return prefix.strip() or None
     return prefix + _log(ctx, teacher_id, text)
@@ -284,12 +288,19 @@ def _stats(ctx: ChatContext, teacher_id: int) -> str:
     term = counts.term_on(ctx.session, today)
     if term is None:
         lines.append("今天不在任何学期内，没有学期统计。")
-    else:
-        by_kind = counts.kind_counts(ctx.session, teacher_id, term.start_date, term.end_date)
-        total = sum(by_kind.values())
-        lines.append(f"本学期（{term.code}）共{total}条：")
-        if by_kind:
-            lines.append("、".join(f"{k.label} {by_kind[k]}" for k in LogKind if by_kind.get(k)))
+        return "\n".join(lines)
+    by_kind = counts.kind_counts(ctx.session, teacher_id, term.start_date, term.end_date)
+    # The term's requirement so far: the monthly one for each month of the term in office.
+    since = max(term.start_date, info.earliest) if info and info.earliest else term.start_date
+    months = counts.months_between(since, min(today, term.end_date))
+    lines.append(f"本学期（{term.code}，{months}个月）共{sum(by_kind.values())}条：")
+    term_progress, term_others = counts.monthly_progress(
+        by_kind, {k: n * months for k, n in required.items()}
+    )
+    parts = [f"{p.kind.label} {p.done}/{p.required}" for p in term_progress]
+    parts += [f"{k.label} {n}" for k, n in term_others.items()]
+    if parts:
+        lines.append("、".join(parts))
     return "\n".join(lines)
 
 

@@ -50,6 +50,13 @@ def month_bounds(day: dt.date) -> tuple[dt.date, dt.date]:
     return first, nxt - dt.timedelta(days=1)
 
 
+def months_between(start: dt.date, end: dt.date) -> int:
+    """Calendar months touched by ``[start, end]`` (1 for two days of one month; 0 if empty)."""
+    if end < start:
+        return 0
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
 @dataclass(frozen=True)
 class Progress:
     kind: LogKind

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 # future date (``12月5日`` written on 26 November is a mistake, not a year-old visit).
 LAST_YEAR_WINDOW = dt.timedelta(days=183)
 
-_TIME_OF_DAY = r"(?:早上|上午|中午|下午|傍晚|晚上|夜里|晚间)?"
+_TIME_OF_DAY = r"(?:早上|上午|中午|下午|傍晚|晚上|夜里|晚间|晚|早)?"
 _WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _WEEKDAY.update({str(n): n - 1 for n in range(1, 8)})
 

@@ -82,6 +82,17 @@ def to_halfwidth(text: str) -> str:
     return text.translate(_FULLWIDTH)
 
 
+_OPEN = "【[(（"
+_CLOSE = "】])）"
+
+
+def _starts_like_entry(line: str, today: dt.date) -> bool:
+    found = match_date(line, today)
+    if isinstance(found, DateMatch):
+        line = line[found.length :].lstrip(names_mod.SEPARATORS)
+    return match_kind(line.lstrip(_OPEN)) is not None
+
+
 def _boundary(text: str, pos: int) -> bool:
     return pos >= len(text) or text[pos] in names_mod.SEPARATORS
 
@@ -118,6 +129,12 @@ def parse_entry(
     if not norm.strip(_TRAILING):
         return ParseError("消息是空的")
 
+    # One message, one entry: a later line that starts like an entry would be swallowed
+    # into this one's content.
+    for line in norm.splitlines()[1:]:
+        if _starts_like_entry(line.strip(), today):
+            return ParseError("一条消息只能记一条日志，请分开发送")
+
     pos = 0
     day: dt.date | None = None
     found = match_date(norm, today)
@@ -127,7 +144,15 @@ def parse_entry(
         day = found.day
         pos = names_mod._skip(norm, found.length)
 
+    # 【班会】学风建设 / [谈心] 张三: the kind in brackets.
+    bracketed = pos < len(norm) and norm[pos] in _OPEN
+    if bracketed:
+        pos += 1
     kind = match_kind(norm[pos:])
+    if kind is not None and bracketed:
+        end = pos + len(kind.word)
+        if end < len(norm) and norm[end] in _CLOSE:
+            pos += 1  # the closing bracket is skipped with the kind word below
     if kind is None:
         if day is not None:
             return ParseError(

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from models import Department, Student, TermEvaluation, UserRole
+from models import Department, Meeting, Student, TermEvaluation, UserRole
 from tests.support.dashboard import PASSWORD, make_user
 from tests.support.dashboard_seed import seed_school
 
@@ -129,3 +129,26 @@ def test_branch_sees_only_its_department_in_the_browser(school, session, live_se
     assert "不在您的管辖范围内" in page.content()
     # No admin-only menu entries.
     assert page.locator("nav >> text=操作记录").count() == 0
+
+
+def test_branch_records_a_meeting_through_the_form(school, session, live_server, page):
+    base = live_server.url
+    _login(page, base, "gangqin")
+    page.click("nav >> text=例会培训")
+    page.wait_for_url("**/dashboard/meetings*")
+    page.click("summary >> text=记录会议及出席")
+    page.select_option("select[name=kind]", label="工作例会")
+    page.fill("input[name=held_on]", "2026-11-20")
+    page.fill("input[name=title]", "11月第二次工作例会")
+    boxes = page.locator("input[name=attendees]")
+    # Only the branch's own head teachers are offered.
+    assert boxes.count() == 20
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url("**/dashboard/meetings")
+    assert "已记录 2026-11-20 11月第二次工作例会（2 人参加）" in page.text_content(".flash")
+    session.rollback()
+    meeting = session.scalar(select(Meeting).where(Meeting.title == "11月第二次工作例会"))
+    assert meeting.department_id == school.department_ids["钢琴系党总支"]
+    assert len(meeting.attendees) == 2

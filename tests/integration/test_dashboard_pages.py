@@ -40,7 +40,7 @@ def test_the_threshold_follows_the_setting(db_url, world):
     client = app.test_client()
     login(client, "xsc")
     b = page(client, f"/dashboard/teachers/{world.teacher_b.id}?term=2026-2027-1")
-    assert "B意见0" in b and "少于" not in b
+    assert "B意见0" in b and "为保护学生匿名" not in b
 
 
 def test_teacher_page_shows_log_timeline_and_appointments(client, world):

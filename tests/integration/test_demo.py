@@ -125,3 +125,24 @@ def test_demo_refuses_redis_without_postgresql(tmp_path: Path, redis_url: str) -
     assert "需要 PostgreSQL" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "banzhuren-demo.db").exists()
+
+
+def test_demo_says_when_the_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [*BANZHUREN, "demo", "--port", str(port)],
+            cwd=tmp_path,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert f"端口 {port} 已被占用" in done.stderr
+    assert not (tmp_path / "banzhuren-demo.db").exists()

@@ -414,3 +414,29 @@ def test_draft_in_redis_when_configured(session, db_url, redis_url, redis_prefix
     assert not client.exists(key)
     client.close()
     assert count(session, Response) == 1
+
+
+# --- through the webhook ---------------------------------------------------------------------
+
+
+def test_menu_click_voice_and_help_through_wechat(wechat, wechat_settings):
+    """The menu's SURVEY click starts the survey, a voice answer counts like text, and 帮助
+    in the middle of a survey does not lose the draft."""
+    import models.db
+
+    with models.db.SessionFactory() as s:
+        school = make_school(s)
+        s.commit()
+        start_round(s, school.term, school.definition)
+        student = school.students["小刚"]  # not bound yet
+    wechat.openid = "o-menu-user"
+    wechat.bind(student)
+    reply = wechat.event("CLICK", "SURVEY")
+    assert "关于 王明老师（钢琴2601班）的测评 1/" in reply
+    assert "2/" in wechat.voice("满意。")
+    assert wechat("帮助").startswith("学生可以：")  # the router answers help
+    reply = wechat("2")
+    assert "3/" in reply  # the draft survived 帮助
+    with models.db.SessionFactory() as s:
+        draft = s.get(DialogueState, "survey:o-menu-user").value["data"]
+    assert draft["answers"] == {"care": 2, "talk": 2}

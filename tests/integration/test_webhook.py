@@ -471,3 +471,92 @@ def test_a_fresh_claim_elsewhere_gets_success_after_the_wait(wechat, session):
 
 def test_subscribe_through_a_qr_code_is_welcomed(wechat):
     assert "欢迎关注" in wechat.event("subscribe", key="qrscene_class42")
+
+
+def test_a_reply_ready_too_late_goes_out_as_a_customer_service_message(
+    wechat, wechat_app, wechat_settings, session, fake_wechat_api
+):
+    from bot.chat.context import Incoming
+    from bot.wechat.webhook import LATE_SECONDS, answer
+    from models.base import utcnow
+
+    incoming = Incoming(openid="o-slow", msg_type="text", text="帮助", sent_at=utcnow())
+    with wechat_app.test_request_context("/wechat", method="POST"):
+        # The request "arrived" long ago: WeChat no longer waits for the passive reply.
+        reply = answer(wechat_settings, incoming, "690001", started=time.monotonic() - 10)
+    assert reply == ""
+    assert fake_wechat_api.texts_to("o-slow") == [texts.UNBOUND_HELP]
+    # WeChat's retry of it is answered "success", and nothing is sent twice.
+    retry = wechat.post(*wechat.sim.text("o-slow", "帮助", msg_id=690001))
+    assert retry.data == b"success"
+    assert fake_wechat_api.texts_to("o-slow") == [texts.UNBOUND_HELP]
+    assert LATE_SECONDS < 5
+
+
+@pytest.fixture
+def gunicorn_server(request, db_url, tmp_path):
+    """The app under gunicorn with three worker processes; ``request.param`` = use Redis."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.support.celery_worker import settings_env
+
+    overrides = {}
+    if request.param:
+        overrides = dict(
+            redis_url=request.getfixturevalue("redis_url"),
+            redis_prefix=request.getfixturevalue("redis_prefix"),
+        )
+    settings = make_settings(db_url, **overrides)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BANZHUREN_")}
+    env.update(settings_env(settings))
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "--workers", "3", "--threads", "4",
+                "--bind", f"127.0.0.1:{port}", "bot.app:create_app()",
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/wechat"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(url, timeout=5)
+            break
+        except requests.RequestException:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                process.wait(15)
+                pytest.fail("gunicorn did not start:\n" + log_path.read_text()[-3000:])
+            time.sleep(0.2)
+    time.sleep(1.0)  # let every worker process boot, so the requests spread over them
+    yield url, settings
+    process.terminate()
+    process.wait(15)
+
+
+@pytest.mark.parametrize(
+    "gunicorn_server", [False, True], ids=["db-dedup", "redis-dedup"], indirect=True
+)
+def test_same_message_to_several_processes_is_stored_once(gunicorn_server, session):
+    url, settings = gunicorn_server
+    make_student(session, student_no="S600", binding_code="666666")
+    session.commit()
+    sim = WeChatSimulator(settings.wechat_token)
+    copies = [sim.text("o-procs", "绑定 S600 000000", msg_id=880601) for _ in range(12)]
+    responses = _post_all_at_once(url, copies)
+    assert all(r.status_code == 200 for r in responses)
+    replies = {sim.read_reply(r.content).get("Content", "") for r in responses}
+    replies.discard("")
+    assert len(replies) == 1 and "绑定码不正确" in replies.pop()
+    assert count(session, BindingFailure) == 1
+    assert count(session, ReceivedMessage) == 1

@@ -221,7 +221,13 @@ def test_stats_against_requirements(session, chat, school):
     # Both a first-year and a final-year class: both emphases are required.
     assert "就业指导 0/2，还差2次" in reply
     assert "新生入学指导 0/2，还差2次" in reply
-    assert "本学期" in reply and "共2条" in reply
+    # The term's requirement: the monthly one for each month in office this term.
+    term = session.scalar(select(Term))
+    since = max(term.start_date, school.appointed_on)
+    months = (school.today.year - since.year) * 12 + school.today.month - since.month + 1
+    assert f"本学期（{term.code}，{months}个月）共2条：" in reply
+    assert f"走访寝室 1/{2 * months}" in reply
+    assert f"谈心谈话 1/{4 * months}" in reply
 
 
 def test_stats_use_the_most_specific_configured_requirement(session, chat, school):
@@ -340,3 +346,17 @@ def test_counts_and_inactive_teachers(session, chat, settings, school):
     assert inactive_teachers(session, school.today + dt.timedelta(days=14)) == sorted(
         [school.teacher.id, school.other.id]
     )
+
+
+def test_answer_without_an_open_question(session, chat):
+    assert chat.send("2").startswith("没有待确认的日志")
+    assert chat.send("确认").startswith("没有待确认的日志")
+    assert count(session, WorkLogEntry) == 0
+
+
+def test_a_command_while_a_question_is_open_cancels_it_and_runs(session, chat):
+    chat.send("谈心 张伟 专业课进度")
+    reply = chat.send("统计")
+    assert reply.startswith("上一条待确认的日志已取消，没有记录。\n本月")
+    assert chat.pending() is None
+    assert count(session, WorkLogEntry) == 0

@@ -64,7 +64,7 @@ CONTENTS = (
     "讲解简历制作和面试礼仪",
     "作息不规律，已提醒按时休息",
     "带领同学到社区敬老院演出",
-    "指导准备室内乐比赛曲目",
+    "辅导准备室内乐比赛曲目",
     "审核综测加分材料，无异议",
     "推荐参评优秀学生干部",
     "旷课两次，已谈话教育并告知家长",
@@ -197,6 +197,9 @@ def make_message(rng: random.Random, today: dt.date, teacher, roster, openid: st
         parts.append(place)
     if text:
         parts.append(text)
+    if style == "tight" and place and text and text[0].isascii():
+        # "6号楼302English" would be a room number running into a word: a space is needed.
+        parts[-2:] = [parts[-2] + " " + parts[-1]]
     message = sep.join(parts)
     if voice:
         # Recognition ends a sentence with 。; the webhook drops trailing punctuation of voice
@@ -319,7 +322,7 @@ def test_commands_photos_and_questions_through_the_webhook(session, wechat, wech
     reply = say("2")
     assert reply == f"已记录：{format_day(today, today)} 谈心谈话｜学生：张伟、李娜｜内容：期末复习"
     assert wechat.image(openid="o-wu", media_id="M1").startswith("照片已附在日志上")
-    assert wechat.voice("昨天查寝，6号楼302，卫生良好。", openid="o-wu").startswith("已记录：")
+    assert wechat.voice("查寝，6号楼302，卫生良好。", openid="o-wu").startswith("已记录：")
     logs = wechat.event("CLICK", "MY_LOGS", openid="o-wu")
     assert logs.startswith("最近的工作日志")
     assert "走访寝室｜地点：6号楼302｜卫生良好" in logs

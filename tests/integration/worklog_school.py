@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bot.chat.context import ChatContext, Incoming, Sender
 from bot.chat.state import store_for
 from bot.settings import Settings
+from bot.wechat.locks import begin_write
 from bot.worklog.chat import handle
 from models import SchoolClass, Student, Teacher, TeacherRole, WeChatBinding
 from models.base import utcnow
@@ -77,12 +78,12 @@ def build_school(session: Session, settings: Settings) -> School:
         make_student(session, name="张伟", student_no="2023001", classes=[final]),
         make_student(session, name="张伟", student_no="2026001", classes=[first]),
     )
-    term_start = dt.date(year, 9, 1)
+    # A term around today whenever the tests run (its code is only a label here).
     make_term(
         session,
         code=f"{year}-{year + 1}-1",
-        start_date=term_start,
-        end_date=dt.date(year + 1, 1, 31),
+        start_date=today - dt.timedelta(days=75),
+        end_date=today + dt.timedelta(days=60),
     )
     session.add(WeChatBinding(openid="o-teacher", teacher_id=teacher.id))
     session.add(WeChatBinding(openid="o-other", teacher_id=other.id))
@@ -100,6 +101,11 @@ class TeacherChat:
         self.sender = Sender(openid, teacher_id=teacher.id, role="head_teacher")
 
     def send(self, text: str, msg_type: str = "text", **extra) -> str | None:
+        # Like the webhook: one write transaction per message (BEGIN IMMEDIATE on SQLite, so
+        # the embedded outbox sender writing meanwhile cannot fail it with "database is
+        # locked"); whatever the test read before is ended first.
+        self.session.commit()
+        begin_write(self.session)
         ctx = ChatContext(
             session=self.session,
             settings=self.settings,

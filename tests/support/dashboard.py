@@ -165,7 +165,7 @@ def build_world(session: Session, *, a_respondents: int = 6, b_respondents: int 
                 satisfaction=100.0 if grade == Grade.EXCELLENT else 65.0,
                 computed_grade=grade,
                 logs={"talk": 2},
-                flags=[] if n >= 5 else ["few_respondents"],
+                flags=[] if n >= 5 else ["答卷少于5份"],
                 months_in_office=5,
                 allowance=1500,
             )

@@ -347,7 +347,7 @@ def seed_school(
         if not logs[t]:
             grade = Grade.FAIL
             reasons.append("本学期没有工作日志（没有很好履行工作职责）")
-        flags = ["few_respondents"] if len(scores) < 5 else []
+        flags = ["答卷少于5份"] if len(scores) < 5 else []
         evaluations.append(
             {
                 "term_id": term.id,

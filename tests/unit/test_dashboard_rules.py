@@ -112,7 +112,7 @@ def row(
 def test_summarize_weights_rates_by_students_and_satisfaction_by_teacher():
     rows = [
         row("a", "甲", 9, 10, 90.0, Grade.EXCELLENT),
-        row("b", "甲", 1, 10, 50.0, Grade.FAIL, flags=["few_respondents"]),
+        row("b", "甲", 1, 10, 50.0, Grade.FAIL, flags=["答卷少于5份"]),
         row("c", "乙", 0, 5, None, Grade.FAIL),
     ]
     s = summarize(rows)
@@ -135,8 +135,8 @@ def test_sort_rows_puts_missing_values_last_when_descending():
 def test_reason_and_flag_texts():
     assert reason_text("任期不满一年") == "任期不满一年"
     assert reason_text({"code": "x", "label": "学生满意度低于 60%"}) == "学生满意度低于 60%"
-    assert flag_text("few_respondents") == "答卷人数不足"
-    assert flag_text("something_new") == "something_new"
+    assert flag_text("答卷少于5份") == "答卷少于5份"
+    assert flag_text({"label": "未参加岗前培训"}) == "未参加岗前培训"
 
 
 def test_fields_collect_every_problem():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.worklog.counts import Progress, monthly_progress
+import datetime as dt
+
+from bot.worklog.counts import Progress, monthly_progress, months_between
 from bot.worklog.requirements import FINAL_YEAR, Requirement, TeacherScope, resolve
 from models.worklog import LogKind as K
 
@@ -57,3 +59,10 @@ def test_progress_lines() -> None:
     assert [p.line() for p in progress] == ["走访寝室 1/2，还差1次", "班会 2/1，已完成"]
     assert others == {K.HOME_VISIT: 1}
     assert Progress(K.TALK, 0, 4).missing == 4
+
+
+def test_months_between() -> None:
+    assert months_between(dt.date(2026, 9, 1), dt.date(2026, 9, 30)) == 1
+    assert months_between(dt.date(2026, 9, 27), dt.date(2026, 11, 26)) == 3
+    assert months_between(dt.date(2026, 12, 1), dt.date(2027, 1, 20)) == 2
+    assert months_between(dt.date(2026, 12, 1), dt.date(2026, 11, 30)) == 0
