@@ -1,6 +1,7 @@
 """One Redis client per process and URL, and the key prefix every key must carry.
 
-The client is only a connection pool; nothing shared between processes is kept in it.
+The client is only a connection pool; nothing shared between processes is kept in it
+(redis-py notices a fork and opens new connections in the child).
 """
 
 from __future__ import annotations
@@ -32,9 +33,3 @@ def redis_client(settings: Settings) -> redis.Redis:
 def rkey(settings: Settings, *parts: str) -> str:
     """A Redis key under ``settings.redis_prefix``: ``<prefix>:<part>:<part>...``."""
     return ":".join((settings.redis_prefix, *parts))
-
-
-def reset_after_fork() -> None:
-    """Forget the clients (their sockets belong to the parent process)."""
-    with _lock:
-        _clients.clear()

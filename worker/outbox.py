@@ -28,6 +28,7 @@ from wechatpy.exceptions import WeChatClientException
 
 import models.db
 from bot.settings import Settings
+from bot.wechat.locks import begin_write
 from models.base import utcnow
 from models.binding import WeChatBinding
 from models.messaging import OutboundMessage
@@ -147,6 +148,9 @@ def deliver(message_id: int, api=None) -> str:
         outcome, error = _send(settings, api, openid, payload)
 
         if not pg:
+            # A write transaction from the start (BEGIN IMMEDIATE waits for the lock; a read
+            # upgraded to a write would fail at once if anyone wrote meanwhile).
+            begin_write(session)
             message = session.get(OutboundMessage, message_id)
             if message is None or message.sent_at is not None:
                 return SKIPPED

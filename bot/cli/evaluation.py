@@ -20,6 +20,7 @@ from bot.reports import (
 )
 from worker.evaluation import run
 
+PICKUP_TIMEOUT = 120.0
 ROWS = {"evaluation": evaluation_rows, "awards": award_rows, "allowance": allowance_rows}
 
 
@@ -67,10 +68,12 @@ def _run_on_worker(cli: CliContext, term_code: str, timeout: float) -> dict:
 
     deadline = time.monotonic() + timeout
     click.echo(f"已提交考核任务（学期 {term_code}），等待 worker 执行……", err=True)
+    # Planning takes a second on a running worker; waiting long here means there is none.
+    pickup = min(timeout, PICKUP_TIMEOUT)
     try:
-        plan = evaluate_term_task.delay(term_code).get(timeout=timeout)
+        plan = evaluate_term_task.delay(term_code).get(timeout=pickup)
     except WaitTimeout:
-        fail(f"{timeout:.0f} 秒内没有 worker 接手任务：请确认 banzhuren worker 正在运行")
+        fail(f"{pickup:.0f} 秒内没有 worker 接手任务：请确认 banzhuren worker 正在运行")
     pending = {AsyncResult(task_id) for task_id in plan["departments"]}
     bar = _bar("考核中（按党总支）", len(pending))
     if bar is not None:

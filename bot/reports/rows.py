@@ -78,8 +78,9 @@ def evaluation_rows(
                 "trainings_attended": ev.trainings_attended,
                 "months_in_office": ev.months_in_office,
                 "allowance": ev.allowance,
-                "straight_lined": details.get("straight_lined", 0),
-                "too_fast": details.get("too_fast", 0),
+                # None below min_respondents (not shown, see worker.evaluation.run).
+                "straight_lined": details.get("straight_lined"),
+                "too_fast": details.get("too_fast"),
                 "corroboration": details.get("corroboration", {}),
             }
         )

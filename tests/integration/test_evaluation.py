@@ -83,7 +83,9 @@ def test_scenario_rows(session, settings):
     assert sorted(two["classes"]) == ["SY2025-2", "SY2025-3"]
     assert two["eligible"] == 4  # the student in both classes counts once
     assert two["satisfaction_pct"] == 80.0
-    assert two["ci_low"] == two["ci_high"] == 80.0
+    # 4 respondents, under the minimum of 5: percentage and grade only, nothing finer.
+    assert two["ci_low"] is None and two["ci_high"] is None
+    assert two["corroboration"] == {} and two["straight_lined"] is None
     assert two["reasons"] == ["其他不称职行为"]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from contextlib import contextmanager
 
@@ -104,16 +103,31 @@ def test_killed_pool_process_is_redelivered_with_the_same_rows(celery_worker, se
 
 def test_evaluation_twice_on_the_worker_keeps_one_row_each(celery_worker, session):
     build_scenario(session)
+    # Both runs are on the worker at once (their department tasks interleave); waiting for
+    # them one after the other here does not serialise them there.
     plans = [evaluate_term_task.delay(CODE).get(timeout=60) for _ in range(2)]
-    threads = [
-        threading.Thread(target=AsyncResult(p["finish_id"]).get, kwargs={"timeout": 60})
-        for p in plans
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
     for p in plans:
-        assert AsyncResult(p["finish_id"]).successful()
+        assert AsyncResult(p["finish_id"]).get(timeout=60)["teachers"] == 4
     assert session.scalar(select(func.count()).select_from(TermEvaluation)) == 4
     assert _grades(session) == EXPECTED
+
+
+def test_cli_evaluate_without_a_worker_says_so(
+    session, db_url, redis_url, redis_prefix, monkeypatch
+):
+    import bot.cli.evaluation
+    from tests.conftest import make_settings
+    from tests.support.celery_worker import use_celery_settings
+
+    build_scenario(session)
+    settings = make_settings(db_url, redis_url=redis_url, redis_prefix=redis_prefix)
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(bot.cli.evaluation, "PICKUP_TIMEOUT", 2.0)
+    try:
+        result = CliRunner().invoke(main, ["evaluate", "--term", CODE])
+    finally:
+        use_celery_settings(make_settings(db_url))
+    assert result.exit_code == 1
+    assert "没有 worker 接手任务" in result.output
+    assert session.scalar(select(func.count()).select_from(TermEvaluation)) == 0

@@ -31,6 +31,7 @@ What the fixtures give:
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -269,3 +270,6 @@ def celery_worker(celery_worker_settings: Settings, tmp_path: Path) -> Iterator[
             from tests.conftest import make_settings
 
             use_celery_settings(make_settings(celery_worker_settings.database_url))
+        # Collect now, so that a connection left open by the test warns here, not in a
+        # later test that had nothing to do with it.
+        gc.collect()

@@ -146,6 +146,16 @@ def _handler_for(api: FakeWeChatApi) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+@pytest.fixture(autouse=True)
+def _outbox_drained() -> Iterator[None]:
+    """After every test, wait for the embedded outbox sender (worker.outbox) to finish, so no
+    send of one test runs into the next one's database setup."""
+    yield
+    from worker.outbox import drain
+
+    drain()
+
+
 @pytest.fixture
 def fake_wechat_api() -> Iterator[FakeWeChatApi]:
     api = FakeWeChatApi(appid="wx" + secrets.token_hex(8), secret=secrets.token_hex(16))

@@ -158,19 +158,26 @@ def teacher_rows(
             log_entries=sum(teacher_logs.values()),
         )
         grade, reasons = grading.grade_teacher(facts)
+        # Privacy (DESIGN.md): below min_respondents only the percentage and the grade are
+        # shown; anything finer (interval, answer-quality counts, how many students confirmed
+        # a kind of work) could point at what one of a handful of students answered.
+        detailed = s.responses >= min_respondents
+        if not detailed:
+            ci = None
         flags = grading.quality_flags(
             grading.QualityFacts(
                 respondents=s.responses,
                 eligible=n_eligible,
                 response_rate=rate,
                 trained=a.trained,
-                straight_lined=s.straight_lined,
-                too_fast=s.too_fast,
+                straight_lined=s.straight_lined if detailed else 0,
+                too_fast=s.too_fast if detailed else 0,
             ),
             min_respondents,
         )
         corroboration = {}
-        for kind, (answered, confirmed) in sorted(corroborated.get(tid, {}).items()):
+        shown = corroborated.get(tid, {}) if detailed else {}
+        for kind, (answered, confirmed) in sorted(shown.items()):
             logged = teacher_logs.get(kind, 0)
             corroboration[kind] = {
                 "logged": logged,
@@ -207,8 +214,8 @@ def teacher_rows(
                 "details": {
                     "method": rounds.method,
                     "scored_respondents": s.scored,
-                    "straight_lined": s.straight_lined,
-                    "too_fast": s.too_fast,
+                    "straight_lined": s.straight_lined if detailed else None,
+                    "too_fast": s.too_fast if detailed else None,
                     "trained": a.trained,
                     "incidents": teacher_incidents,
                     "corroboration": corroboration,
