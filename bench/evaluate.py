@@ -28,7 +28,6 @@ import datetime as dt
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -303,7 +302,9 @@ def run_in_process(url: str) -> None:
     t0 = time.perf_counter()
     summary = evaluate_term(TERM_CODE, min_respondents=5)
     seconds = time.perf_counter() - t0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over execve, so it would report the
+    # benchmark parent's peak (it generated the data) rather than this process's.
+    rss_mb = _peak_rss_mb(os.getpid())
     print(json.dumps({"seconds": seconds, "rss_mb": rss_mb, "summary": summary}))
 
 

@@ -90,9 +90,14 @@ def use_celery_settings(settings: Settings) -> None:
     # it; kombu keeps its pools in a process-wide registry, so that is reset as a whole.
     backend = app._backend
     if backend is not None:
+        # AsyncResult.__del__ unsubscribes through the result consumer: let the finalizers of
+        # results nobody holds run first, and leave no pubsub for later ones to reopen.
+        gc.collect()
         consumer = getattr(backend, "result_consumer", None)
         if consumer is not None:
             consumer.stop()
+            if hasattr(consumer, "_pubsub"):
+                consumer._pubsub = None
         pool = getattr(getattr(backend, "client", None), "connection_pool", None)
         if pool is not None:  # a Redis backend (the in-memory one has none)
             pool.disconnect()

@@ -4,6 +4,7 @@ killed mid-task) write the same rows. In embedded (eager) mode the same steps ru
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -85,8 +86,6 @@ def finish_term_task(self, _department_counts: list[int], term_id: int) -> dict[
 def evaluate_ended_terms(self) -> list[str]:
     """Beat, daily (第十七条 考核于每学期末进行): evaluate every term that has ended on the
     school's calendar and has not been evaluated yet."""
-    import datetime as dt
-
     today = dt.datetime.now(settings().tz).date()
     with models.db.session_scope() as session:
         codes = list(
