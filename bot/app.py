@@ -11,7 +11,8 @@ from flask import Flask
 import models.db
 from bot.settings import Settings, load_settings
 
-# Each module here exposes ``init_app(app)``; order matters only for URL prefixes.
+# Each module here exposes ``init_app(app)``; imported here, not at module level, so that the
+# blueprints' own imports of models and tasks never run before the app is configured.
 PARTS = (
     "bot.request_session",
     "bot.wechat.webhook",
@@ -49,14 +50,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     configure_celery(settings)
 
     for name in PARTS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # A part not built yet is left out; anything else missing is a real error.
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-            continue
-        module.init_app(app)
+        importlib.import_module(name).init_app(app)
     return app
 
 

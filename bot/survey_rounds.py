@@ -9,9 +9,11 @@ start. Commands flush; the caller (CLI, dashboard request, chat router) commits.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from dataclasses import dataclass
 
-from sqlalchemy import Select, distinct, func, or_, select
+from sqlalchemy import Select, Text, bindparam, cast, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -74,9 +76,49 @@ def register_survey(
     return survey, status
 
 
-def round_definition(rnd: SurveyRound) -> SurveyDefinition:
-    """The definition a round was opened with."""
-    return parse_survey(rnd.definition)
+@dataclass(frozen=True)
+class RoundState:
+    """What the chat needs of a round on every message, read by :func:`round_state` in one
+    query without building ORM objects: whether it is open, its term, and its definition
+    snapshot as the stored JSON text (parsed once per process, :func:`round_definition`)."""
+
+    id: int
+    term_id: int
+    closes_on: dt.date | None
+    closed_at: dt.datetime | None
+    snapshot: str
+
+
+_ROUNDS = SurveyRound.__table__
+_ROUND_STATE = select(
+    _ROUNDS.c.id,
+    _ROUNDS.c.term_id,
+    _ROUNDS.c.closes_on,
+    _ROUNDS.c.closed_at,
+    cast(_ROUNDS.c.definition, Text),
+).where(_ROUNDS.c.id == bindparam("round_id"))
+
+
+def round_state(session: Session, round_id: int) -> RoundState | None:
+    """The round ``round_id`` as a :class:`RoundState`, or None when there is no such round."""
+    row = session.execute(_ROUND_STATE, {"round_id": round_id}).first()
+    return None if row is None else RoundState(*row)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_snapshot(snapshot: str) -> SurveyDefinition:
+    # Keyed by the snapshot's whole text, not by round id: ids are reused when a database is
+    # emptied (tests) and one process may serve several databases, but equal text is always
+    # the same definition. A round's snapshot never changes once opened, so entries never go
+    # stale; the parsed definition is frozen, so sharing it between threads is safe.
+    return parse_survey(json.loads(snapshot))
+
+
+def round_definition(rnd: SurveyRound | RoundState) -> SurveyDefinition:
+    """The definition a round was opened with (parsed once per process and snapshot)."""
+    if isinstance(rnd, RoundState):
+        return _parsed_snapshot(rnd.snapshot)
+    return _parsed_snapshot(json.dumps(rnd.definition, sort_keys=True, ensure_ascii=False))
 
 
 def eligibility(term: Term) -> Select:
@@ -159,7 +201,7 @@ def _round(session: Session, term: Term, survey_id: str) -> SurveyRound | None:
     )
 
 
-def round_is_open(rnd: SurveyRound, today: dt.date) -> bool:
+def round_is_open(rnd: SurveyRound | RoundState, today: dt.date) -> bool:
     """Open for students: not closed, and its closing day (if any) not yet past."""
     return rnd.closed_at is None and (rnd.closes_on is None or today <= rnd.closes_on)
 

@@ -54,11 +54,7 @@ def configure_celery(settings: Settings) -> Celery:
     celery.conf.banzhuren = settings
     _configured_for = settings
     for name in TASK_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
+        importlib.import_module(name)
     return celery
 
 

@@ -18,7 +18,7 @@ import hmac
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.chat.context import ChatContext, Sender
@@ -91,22 +91,41 @@ def role_of(binding: WeChatBinding) -> str:
     return "counsellor" if binding.teacher.role == TeacherRole.COUNSELLOR else "head_teacher"
 
 
+# Who is bound to the openid given as the parameter ``openid``: a row (student_id, teacher_id,
+# teacher_role, name), or no row when unbound. Built once: on every message, constructing the
+# statement would cost more than running it. Callers may add columns to it (the webhook adds
+# its dedup check, to read both in one round trip).
+SENDER_QUERY: Select = (
+    select(
+        WeChatBinding.student_id,
+        WeChatBinding.teacher_id,
+        Teacher.role.label("teacher_role"),
+        func.coalesce(Student.name, Teacher.name).label("name"),
+    )
+    .outerjoin(Student, Student.id == WeChatBinding.student_id)
+    .outerjoin(Teacher, Teacher.id == WeChatBinding.teacher_id)
+    .where(WeChatBinding.openid == bindparam("openid"))
+)
+
+
+def sender_from_row(openid: str, row) -> tuple[Sender, str | None]:
+    """The :class:`Sender` and name from a row of :data:`SENDER_QUERY` (None: unbound)."""
+    if row is None or (row.student_id is None and row.teacher_id is None):
+        return Sender(openid=openid), None
+    if row.student_id is not None:
+        role = "student"
+    elif row.teacher_role == TeacherRole.COUNSELLOR:
+        role = "counsellor"
+    else:
+        role = "head_teacher"
+    sender = Sender(openid=openid, student_id=row.student_id, teacher_id=row.teacher_id, role=role)
+    return sender, row.name
+
+
 def lookup_sender(session, openid: str) -> tuple[Sender, str | None]:
     """The roster person bound to ``openid`` (a :class:`Sender` with role None when unbound),
     and that person's name."""
-    binding = session.execute(
-        select(WeChatBinding).where(WeChatBinding.openid == openid)
-    ).scalar_one_or_none()
-    if binding is None:
-        return Sender(openid=openid), None
-    person = binding.student or binding.teacher
-    sender = Sender(
-        openid=openid,
-        student_id=binding.student_id,
-        teacher_id=binding.teacher_id,
-        role=role_of(binding),
-    )
-    return sender, person.name if person is not None else None
+    return sender_from_row(openid, session.execute(SENDER_QUERY, {"openid": openid}).first())
 
 
 def _recent_failures(session, column, value: str, since: dt.datetime) -> list[dt.datetime]:

@@ -35,7 +35,7 @@ from bot.chat.binding import (
     is_unbind_command,
     lookup_sender,
 )
-from bot.chat.context import ChatContext, Incoming
+from bot.chat.context import ChatContext, Incoming, Sender
 from bot.chat.state import store_for
 from bot.settings import Settings
 
@@ -72,8 +72,13 @@ def is_help(text: str) -> bool:
     return text.strip().lower() in HELP_WORDS
 
 
-def build_context(session: Session, settings: Settings, incoming: Incoming) -> ChatContext:
-    sender, _name = lookup_sender(session, incoming.openid)
+def build_context(
+    session: Session, settings: Settings, incoming: Incoming, sender: Sender | None = None
+) -> ChatContext:
+    """The handlers' context; ``sender`` when the caller has already looked it up (in the
+    handling transaction), else it is looked up here."""
+    if sender is None:
+        sender, _name = lookup_sender(session, incoming.openid)
     return ChatContext(
         session=session,
         settings=settings,
@@ -83,9 +88,11 @@ def build_context(session: Session, settings: Settings, incoming: Incoming) -> C
     )
 
 
-def handle_incoming(session: Session, settings: Settings, incoming: Incoming) -> str | None:
+def handle_incoming(
+    session: Session, settings: Settings, incoming: Incoming, sender: Sender | None = None
+) -> str | None:
     """The reply to ``incoming`` (None: answer ``success``, nothing to say)."""
-    return route(build_context(session, settings, incoming))
+    return route(build_context(session, settings, incoming, sender))
 
 
 def route(ctx: ChatContext) -> str | None:

@@ -9,24 +9,35 @@ its Answer rows in the caller's transaction, then deletes the draft.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
+import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from bot.chat.context import ChatContext
 from bot.survey_rounds import (
+    RoundState,
     TeacherToRate,
     open_rounds,
     round_definition,
     round_is_open,
+    round_state,
     teachers_for_student,
 )
 from models import Answer, Ballot, Response, SurveyRound, Term
+from models.db import is_postgresql
 from surveys import scoring
 from surveys.definition import Question, SurveyDefinition
+
+# A round as the dialogue uses it: an ORM row (from open_rounds) or a RoundState.
+Round = SurveyRound | RoundState
+_BALLOTS, _RESPONSES, _ANSWERS = Ballot.__table__, Response.__table__, Answer.__table__
 
 START = ("测评", "评价")
 BACK, SKIP, QUIT, CONFIRM = "上一题", "跳过", "退出", "确认"
@@ -84,7 +95,7 @@ def handle(ctx: ChatContext) -> str | None:
 
 def _start(ctx: ChatContext, draft: dict | None) -> str:
     if draft is not None:
-        rnd = ctx.session.get(SurveyRound, draft["round_id"])
+        rnd = round_state(ctx.session, draft["round_id"])
         if rnd is not None and round_is_open(rnd, ctx.today):
             draft["active"] = True
             _save(ctx, draft)
@@ -125,7 +136,7 @@ def _start(ctx: ChatContext, draft: dict | None) -> str:
     return "你所在的班级本学期没有需要测评的兼职班主任，无需参加。"
 
 
-def _pending(ctx: ChatContext, rnd: SurveyRound, teachers: list[TeacherToRate]) -> list:
+def _pending(ctx: ChatContext, rnd: Round, teachers: list[TeacherToRate]) -> list:
     done = set(
         ctx.session.scalars(
             select(Ballot.teacher_id).where(
@@ -138,7 +149,7 @@ def _pending(ctx: ChatContext, rnd: SurveyRound, teachers: list[TeacherToRate]) 
 
 def _new_draft(
     ctx: ChatContext,
-    rnd: SurveyRound,
+    rnd: Round,
     definition: SurveyDefinition,
     teacher: TeacherToRate,
     number: int,
@@ -174,7 +185,7 @@ def _save(ctx: ChatContext, draft: dict) -> None:
 
 
 def _go_on(ctx: ChatContext, draft: dict, text: str) -> str:
-    rnd = ctx.session.get(SurveyRound, draft["round_id"])
+    rnd = round_state(ctx.session, draft["round_id"])
     if rnd is None or not round_is_open(rnd, ctx.today):
         ctx.store.delete(draft_key(ctx.sender.openid))
         return "本轮测评已结束，未提交的回答没有计入。"
@@ -229,7 +240,7 @@ def _advance(ctx: ChatContext, draft: dict, definition: SurveyDefinition) -> str
 
 
 def _in_summary(
-    ctx: ChatContext, rnd: SurveyRound, definition: SurveyDefinition, draft: dict, text: str
+    ctx: ChatContext, rnd: Round, definition: SurveyDefinition, draft: dict, text: str
 ) -> str:
     n = len(draft["questions"])
     if text == CONFIRM:
@@ -249,7 +260,7 @@ def _in_summary(
     return f"请回复「确认」提交，或「修改 N」重新回答第 N 题（N 为 1-{n}），例如 修改 3"
 
 
-def _submit(ctx: ChatContext, rnd: SurveyRound, definition: SurveyDefinition, draft: dict) -> str:
+def _submit(ctx: ChatContext, rnd: Round, definition: SurveyDefinition, draft: dict) -> str:
     questions = [definition.question(qid) for qid in draft["questions"]]
     answers = draft["answers"]
     for i, q in enumerate(questions):
@@ -260,38 +271,30 @@ def _submit(ctx: ChatContext, rnd: SurveyRound, definition: SurveyDefinition, dr
             return f"第 {i + 1} 题还没有回答。\n\n" + _render_current(ctx, draft, definition)
     key = draft_key(ctx.sender.openid)
     duration = ctx.incoming.sent_at.timestamp() - draft["started_at"]
-    ballot = Ballot(
+    stored = _store_submission(
+        ctx.session,
         round_id=rnd.id,
         student_id=ctx.sender.student_id,
         teacher_id=draft["teacher_id"],
         submitted_on=ctx.today,
+        response={
+            "score": scoring.respondent_score(definition, answers),
+            "top_box": scoring.top_box(definition, answers),
+            "straight_lined": scoring.straight_lined(definition, answers),
+            "too_fast": scoring.too_fast(questions, duration),
+        },
+        answers=[_answer_values(q, answers.get(q.id)) for q in questions],
     )
-    response = Response(
-        round_id=rnd.id,
-        teacher_id=draft["teacher_id"],
-        submitted_on=ctx.today,
-        score=scoring.respondent_score(definition, answers),
-        top_box=scoring.top_box(definition, answers),
-        straight_lined=scoring.straight_lined(definition, answers),
-        too_fast=scoring.too_fast(questions, duration),
-        answers=[_answer_row(q, answers.get(q.id)) for q in questions],
-    )
-    try:
-        # A savepoint, so that a double submit (the Ballot's unique constraint) leaves the
-        # caller's transaction usable.
-        with ctx.session.begin_nested():
-            ctx.session.add_all([ballot, response])
-    except IntegrityError:
-        ctx.store.delete(key)
-        done = f"关于 {draft['teacher']}的测评已经提交过，不能重复提交。"
-    else:
-        ctx.store.delete(key)
+    ctx.store.delete(key)
+    if stored:
         done = f"已提交关于 {draft['teacher']}的测评，谢谢！"
+    else:
+        done = f"关于 {draft['teacher']}的测评已经提交过，不能重复提交。"
     nxt = _start_next(ctx, rnd, definition)
     return done + ("\n\n" + nxt if nxt else "\n你已完成本轮全部测评。")
 
 
-def _start_next(ctx: ChatContext, rnd: SurveyRound, definition: SurveyDefinition) -> str | None:
+def _start_next(ctx: ChatContext, rnd: Round, definition: SurveyDefinition) -> str | None:
     term = ctx.session.get(Term, rnd.term_id)
     teachers = teachers_for_student(ctx.session, term, ctx.sender.student_id)
     pending = _pending(ctx, rnd, teachers)
@@ -303,11 +306,74 @@ def _start_next(ctx: ChatContext, rnd: SurveyRound, definition: SurveyDefinition
     return _render_current(ctx, draft, definition)
 
 
-def _answer_row(q: Question, value: int | str | None) -> Answer:
+def _store_submission(
+    session: Session,
+    *,
+    round_id: int,
+    student_id: int,
+    teacher_id: int,
+    submitted_on: dt.date,
+    response: dict,
+    answers: list[dict],
+) -> bool:
+    """Write the Ballot, then the anonymous Response and its Answers; False (nothing written)
+    when this student's ballot about this teacher is already in.
+
+    Core statements, no ORM objects (this runs once per submitted survey on the webhook's hot
+    path): the ballot is ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, so a double submit
+    is seen without a savepoint and leaves the caller's transaction usable."""
+    insert = pg_insert if is_postgresql(session) else sqlite_insert
+    ballot_id = session.execute(
+        insert(_BALLOTS)
+        .values(
+            round_id=round_id,
+            student_id=student_id,
+            teacher_id=teacher_id,
+            submitted_on=submitted_on,
+        )
+        .on_conflict_do_nothing(
+            index_elements=[_BALLOTS.c.round_id, _BALLOTS.c.student_id, _BALLOTS.c.teacher_id]
+        )
+        .returning(_BALLOTS.c.id)
+    ).scalar()
+    if ballot_id is None:
+        return False
+    # Random ids, as the models' defaults give: insertion order must not be matched against
+    # the ballots' order.
+    response_id = uuid.uuid4().hex
+    session.execute(
+        _RESPONSES.insert().values(
+            id=response_id,
+            round_id=round_id,
+            teacher_id=teacher_id,
+            submitted_on=submitted_on,
+            **response,
+        )
+    )
+    if answers:
+        session.execute(
+            _ANSWERS.insert(),
+            [dict(a, id=uuid.uuid4().hex, response_id=response_id) for a in answers],
+        )
+    return True
+
+
+def _answer_values(q: Question, value: int | str | None) -> dict:
+    """An ``answers`` row's values (without its ids) for question ``q``."""
     if q.is_choice:
         choice = value if isinstance(value, int) else None
-        return Answer(question_id=q.id, choice=choice, score=q.option_score(choice))
-    return Answer(question_id=q.id, text=value if isinstance(value, str) else None)
+        return {
+            "question_id": q.id,
+            "choice": choice,
+            "score": q.option_score(choice),
+            "text": None,
+        }
+    return {
+        "question_id": q.id,
+        "choice": None,
+        "score": None,
+        "text": value if isinstance(value, str) else None,
+    }
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -317,7 +383,7 @@ def _render_current(
     ctx: ChatContext, draft: dict, definition: SurveyDefinition | None = None
 ) -> str:
     if definition is None:
-        definition = round_definition(ctx.session.get(SurveyRound, draft["round_id"]))
+        definition = round_definition(round_state(ctx.session, draft["round_id"]))
     if draft["mode"] == "summary":
         return render_summary(definition, draft)
     return render_question(definition, draft)

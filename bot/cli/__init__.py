@@ -29,10 +29,4 @@ def main(ctx: click.Context) -> None:
 
 
 for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:
-        if _exc.name is None or not _name.startswith(_exc.name):
-            raise
-        continue
-    _module.register(main)
+    importlib.import_module(_name).register(main)

@@ -1,4 +1,4 @@
-"""``banzhuren evaluate`` and ``banzhuren report``."""
+"""``banzhuren evaluate``, ``banzhuren report`` and ``banzhuren publish``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bot.cli.common import CliContext, fail, pass_cli
+from bot.publication import PublishError, announce_now, set_published
 from bot.reports import (
     FORMATS,
     KINDS,
@@ -161,6 +162,38 @@ def report_command(
     click.echo(f"已写入 {output}（{len(rows)} 行）", err=True)
 
 
+@click.command("publish")
+@click.option("--term", "term_code", required=True, help="学期编号，例如 2026-2027-1")
+@click.option("--unpublish", is_flag=True, help="撤回发布（班主任不再能查看本学期结果）")
+@pass_cli
+def publish_command(cli: CliContext, term_code: str, unpublish: bool) -> None:
+    """向兼职班主任发布学期考核结果（或 --unpublish 撤回）。"""
+    try:
+        with cli.session() as s:
+            term = set_published(
+                s, term_code, publish=not unpublish, actor="cli", settings=cli.settings
+            )
+            when = term.published_at
+    except PublishError as exc:
+        fail(str(exc))
+    if unpublish:
+        click.echo(f"已撤回学期 {term_code} 的考核结果发布：班主任不再能在微信里查看")
+        return
+    local = when.astimezone(cli.settings.tz).strftime("%Y-%m-%d %H:%M")
+    if cli.settings.embedded:
+        # No beat in embedded mode: tell the teachers now. The outbox sends after the task's
+        # commit on a thread this process waits for before it exits.
+        told = announce_now(cli.settings)
+        click.echo(
+            f"已发布学期 {term_code} 的考核结果（{local}）：已通知 {told} 名绑定微信的班主任"
+        )
+    else:
+        click.echo(
+            f"已发布学期 {term_code} 的考核结果（{local}）：worker 将在一小时内通知绑定微信的班主任"
+        )
+
+
 def register(main: click.Group) -> None:
     main.add_command(evaluate_command)
     main.add_command(report_command)
+    main.add_command(publish_command)

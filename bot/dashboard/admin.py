@@ -523,6 +523,38 @@ def grade_override(teacher_id: int):
     return _back_to_teacher(teacher.id, term)
 
 
+# --- publishing the term's results -----------------------------------------------------------
+
+
+@bp.route("/publish", methods=["POST"])
+@affairs_only
+def publish():
+    """发布考核结果 / 撤回发布 (``unpublish=1``) for the term in the form."""
+    from bot.publication import PublishError, announce_now, set_published
+    from bot.request_session import settings
+
+    session = db()
+    code = (request.form.get("term") or "").strip()
+    publishing = request.form.get("unpublish") != "1"
+    if not code:
+        return _error_page(["请选择学期"])
+    try:
+        set_published(session, code, publish=publishing, actor=actor(), settings=settings())
+    except PublishError as exc:
+        session.rollback()
+        return _error_page([str(exc)])
+    session.commit()
+    if not publishing:
+        flash(f"已撤回 {code} 的考核结果发布：班主任不再能在微信里查看。", "ok")
+    elif settings().embedded:
+        # No beat in embedded mode: tell the teachers now (Reminder rows prevent repeats).
+        told = announce_now(settings())
+        flash(f"已发布 {code} 的考核结果，已通知 {told} 名绑定微信的班主任。", "ok")
+    else:
+        flash(f"已发布 {code} 的考核结果，一小时内将通知绑定微信的班主任。", "ok")
+    return redirect(url_for("dashboard.overview", term=code))
+
+
 def _error_page(problems: list[str]):
     return (
         render_template(

@@ -48,4 +48,6 @@ ACTION_LABELS = {
     "user.token": "签发 API 令牌",
     "term.add": "添加学期",
     "term.update": "修改学期",
+    "term.publish": "发布考核结果",
+    "term.unpublish": "撤回考核结果发布",
 }

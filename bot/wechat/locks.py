@@ -17,7 +17,7 @@ back to the pool.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import Pool
@@ -29,6 +29,12 @@ SQLITE_IMMEDIATE = "banzhuren_sqlite_immediate"
 # Advisory lock classes (first key of the two-key form), so our locks never collide.
 LOCK_SENDER = 1
 LOCK_ACCESS_TOKEN = 2
+
+
+_LOCK_WITH_TIMEOUT = text(
+    "SELECT set_config('lock_timeout', :timeout, true), "
+    "pg_advisory_xact_lock(:lock_class, hashtext(:name))"
+)
 
 
 class LockTimeout(RuntimeError):
@@ -65,10 +71,13 @@ def advisory_lock(session: Session, lock_class: int, name: str, timeout_s: float
     if not is_postgresql(session):
         return
     try:
-        # SET LOCAL lasts until the end of this transaction, so handlers' row locks are
-        # bounded by the same wait.
-        session.execute(text(f"SET LOCAL lock_timeout = '{int(timeout_s * 1000)}ms'"))
-        session.execute(select(func.pg_advisory_xact_lock(lock_class, func.hashtext(name))))
+        # One round trip: set_config(..., true) is SET LOCAL (it lasts until the end of this
+        # transaction, so handlers' row locks are bounded by the same wait) and takes effect
+        # before the lock call to its right is evaluated.
+        session.execute(
+            _LOCK_WITH_TIMEOUT,
+            {"timeout": f"{int(timeout_s * 1000)}ms", "lock_class": lock_class, "name": name},
+        )
     except OperationalError as exc:
         session.rollback()
         raise LockTimeout(f"lock {lock_class}:{name} not granted in {timeout_s} s") from exc

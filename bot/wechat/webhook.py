@@ -32,7 +32,8 @@ from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply
 
 from bot.chat import help as texts
-from bot.chat.context import Incoming
+from bot.chat.binding import SENDER_QUERY, sender_from_row
+from bot.chat.context import Incoming, Sender
 from bot.chat.router import handle_incoming
 from bot.request_session import db, settings
 from bot.settings import Settings
@@ -219,13 +220,13 @@ def answer(s: Settings, incoming: Incoming, key: str, started: float | None = No
         _release(session, s, claim)
         return texts.BUSY
     try:
-        earlier = dedup.handled_reply(session, key)
+        earlier, sender = _earlier_reply_and_sender(session, incoming.openid, key)
         if earlier is not None:
             # Handled before (our Redis claim outlived its record): answer as the first time.
             session.rollback()
             first = earlier
         else:
-            first = _handle(session, s, incoming, key, started)
+            first = _handle(session, s, incoming, key, started, sender)
     except Exception:
         log.exception("handling WeChat message %s failed", key)
         _release(session, s, claim)
@@ -237,9 +238,30 @@ def answer(s: Settings, incoming: Incoming, key: str, started: float | None = No
     return first
 
 
-def _handle(session, s: Settings, incoming: Incoming, key: str, started: float | None) -> str:
+# After the sender lock, in one round trip: who sent the message and, when its key was already
+# handled, the reply stored then (parameters ``openid`` and ``key``).
+_SENDER_AND_EARLIER = SENDER_QUERY.add_columns(dedup.HANDLED_REPLY.label("earlier"))
+
+
+def _earlier_reply_and_sender(session, openid: str, key: str) -> tuple[str | None, Sender]:
+    """The reply stored if ``key`` was already handled (else None), and who sent it. An
+    unbound sender has no row: the dedup check then runs on its own."""
+    row = session.execute(_SENDER_AND_EARLIER, {"openid": openid, "key": key}).first()
+    if row is None:
+        return dedup.handled_reply(session, key), Sender(openid=openid)
+    return row.earlier, sender_from_row(openid, row)[0]
+
+
+def _handle(
+    session,
+    s: Settings,
+    incoming: Incoming,
+    key: str,
+    started: float | None,
+    sender: Sender | None = None,
+) -> str:
     """Dispatch, queue what does not fit in the reply, record the reply with the key, commit."""
-    reply = handle_incoming(session, s, incoming) or ""
+    reply = handle_incoming(session, s, incoming, sender) or ""
     late = started is not None and time.monotonic() - started > LATE_SECONDS
     if late and reply and _can_send(s):
         log.warning("message %s took too long: reply sent as a customer-service message", key)

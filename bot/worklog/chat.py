@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.chat.context import ChatContext
-from bot.worklog import counts, record
+from bot.worklog import counts, record, result
 from bot.worklog.dates import format_day
 from bot.worklog.parser import EXAMPLE, ParsedEntry, ParseError, parse_entry, to_halfwidth
 from bot.worklog.requirements import requirements_for
@@ -67,7 +67,7 @@ def handle(ctx: ChatContext) -> str | None:
             return reply
         # A wrong number or a short "不" answers the question; anything longer is a new
         # message, handled after saying that the pending one was dropped.
-        commands = MY_LOGS_WORDS | STATS_WORDS
+        commands = MY_LOGS_WORDS | STATS_WORDS | result.RESULT_WORDS
         if word not in commands and (word.isdigit() or len(word) <= 2):
             return CANCELLED
         prefix = CANCELLED + "\n"
@@ -82,6 +82,9 @@ def handle(ctx: ChatContext) -> str | None:
         return prefix + _my_logs(ctx, teacher_id)
     if word in STATS_WORDS:
         return prefix + _stats(ctx, teacher_id)
+    if word in result.RESULT_WORDS:
+        # The teacher's own published term result (bot/worklog/result.py).
+        return prefix + result.reply(ctx.session, teacher_id, ctx.settings.min_respondents)
     if word in CANCEL_WORDS:
         return prefix.strip() or "没有待确认的日志。"
     if not prefix and (word.isdigit() or word in CONFIRM_WORDS):

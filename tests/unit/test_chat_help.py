@@ -66,3 +66,8 @@ def test_help_texts_fit_one_wechat_reply():
     for role in (None, "student", "head_teacher", "counsellor"):
         assert len(texts.help_for(role).encode("utf-8")) <= 2048
         assert len(texts.not_understood(role).encode("utf-8")) <= 2048
+
+
+def test_head_teacher_help_names_the_result_command():
+    text = texts.help_for("head_teacher")
+    assert "「考核结果」" in text and "「我的考核」" in text
