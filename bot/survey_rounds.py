@@ -13,7 +13,7 @@ import functools
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Select, Text, bindparam, cast, distinct, func, or_, select
+from sqlalchemy import Date, Select, Text, bindparam, cast, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -124,21 +124,27 @@ def round_definition(rnd: SurveyRound | RoundState) -> SurveyDefinition:
 def eligibility(term: Term) -> Select:
     """Rows (student_id, teacher_id, class_id): which student must rate which head teacher in
     ``term``, through which class. A student in two classes of one teacher appears twice."""
-    last_day = func.coalesce(Appointment.ended_on, Appointment.end_date)
+    return _eligibility(term.start_date, term.end_date)
+
+
+def _eligibility(term_start, term_end) -> Select:
+    # The term's days as values, or as bind parameters in a statement built once. Table
+    # columns rather than ORM attributes, so that selects built on it stay Core (no ORM result
+    # processing on the webhook's hot path).
+    a = Appointment.__table__.c
+    last_day = func.coalesce(a.ended_on, a.end_date)
     return (
         select(
             class_members.c.student_id.label("student_id"),
-            Appointment.teacher_id.label("teacher_id"),
-            Appointment.class_id.label("class_id"),
+            a.teacher_id.label("teacher_id"),
+            a.class_id.label("class_id"),
         )
-        .join(class_members, class_members.c.class_id == Appointment.class_id)
+        .select_from(Appointment.__table__)
+        .join(class_members, class_members.c.class_id == a.class_id)
         .where(
-            or_(
-                Appointment.status == AppointmentStatus.APPOINTED,
-                Appointment.status.in_(ENDED_EARLY),
-            ),
-            Appointment.start_date <= term.end_date,
-            last_day >= term.start_date,
+            or_(a.status == AppointmentStatus.APPOINTED, a.status.in_(ENDED_EARLY)),
+            a.start_date <= term_end,
+            last_day >= term_start,
         )
         .distinct()
     )
@@ -160,30 +166,54 @@ class TeacherToRate:
         return f"{self.name}老师（{'、'.join(self.class_names)}）"
 
 
+# Built once (it runs when a student starts or submits a survey, on the webhook's hot path);
+# columns only, no ORM objects. Parameters: term_start, term_end, student_id.
+_STUDENT_PAIRS = (
+    _eligibility(bindparam("term_start", type_=Date), bindparam("term_end", type_=Date))
+    .where(class_members.c.student_id == bindparam("student_id"))
+    .subquery()
+)
+_TEACHERS, _CLASSES = Teacher.__table__, SchoolClass.__table__
+_TEACHERS_FOR_STUDENT = (
+    select(
+        _TEACHERS.c.id,
+        _TEACHERS.c.name,
+        _CLASSES.c.name.label("class_name"),
+        _CLASSES.c.entry_year,
+        _CLASSES.c.years,
+    )
+    .join(_STUDENT_PAIRS, _STUDENT_PAIRS.c.teacher_id == _TEACHERS.c.id)
+    .join(_CLASSES, _CLASSES.c.id == _STUDENT_PAIRS.c.class_id)
+    .order_by(_TEACHERS.c.name, _TEACHERS.c.id, _CLASSES.c.code)
+)
+
+
 def teachers_for_student(session: Session, term: Term, student_id: int) -> list[TeacherToRate]:
     """The head teachers ``student_id`` rates in ``term``, ordered by name then id."""
-    pairs = eligibility(term).where(class_members.c.student_id == student_id).subquery()
     rows = session.execute(
-        select(Teacher, SchoolClass)
-        .join(pairs, pairs.c.teacher_id == Teacher.id)
-        .join(SchoolClass, SchoolClass.id == pairs.c.class_id)
-        .order_by(Teacher.name, Teacher.id, SchoolClass.code)
+        _TEACHERS_FOR_STUDENT,
+        {"term_start": term.start_date, "term_end": term.end_date, "student_id": student_id},
     ).all()
-    grouped: dict[int, tuple[Teacher, list[SchoolClass]]] = {}
-    for teacher, school_class in rows:
-        grouped.setdefault(teacher.id, (teacher, []))[1].append(school_class)
+    grouped: dict[int, tuple[str, list]] = {}
+    for row in rows:
+        grouped.setdefault(row.id, (row.name, []))[1].append(row)
     # A class's year of study is taken on the term's first day (the academic year starts in
-    # September, so a spring term belongs to the same year as the autumn before it).
-    return [
-        TeacherToRate(
-            teacher_id=teacher.id,
-            name=teacher.name,
-            class_names=tuple(c.name for c in classes),
-            first_year=any(c.is_first_year(term.start_date) for c in classes),
-            final_year=any(c.is_final_year(term.start_date) for c in classes),
+    # September, so a spring term belongs to the same year as the autumn before it). The rules
+    # are SchoolClass's own, on a transient copy holding the columns they read.
+    on = term.start_date
+    out = []
+    for teacher_id, (name, rows_of_teacher) in grouped.items():
+        classes = [SchoolClass(entry_year=r.entry_year, years=r.years) for r in rows_of_teacher]
+        out.append(
+            TeacherToRate(
+                teacher_id=teacher_id,
+                name=name,
+                class_names=tuple(r.class_name for r in rows_of_teacher),
+                first_year=any(c.is_first_year(on) for c in classes),
+                final_year=any(c.is_final_year(on) for c in classes),
+            )
         )
-        for teacher, classes in grouped.values()
-    ]
+    return out
 
 
 def _term(session: Session, term_code: str) -> Term:

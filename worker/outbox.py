@@ -23,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from requests import RequestException
 from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
@@ -40,6 +41,8 @@ SENT, SKIPPED, RETRY, FAILED = "sent", "skipped", "retry", "failed"
 TRANSIENT_ERRCODES = frozenset({-1, None})
 # Backoff between tries in embedded mode, in seconds (Celery uses its own countdowns).
 EMBEDDED_BACKOFF = (1.0, 3.0, 9.0)
+# SQLite: pauses between tries of recording a send while the write lock stays busy, in seconds.
+SQLITE_WRITE_RETRY = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 _PENDING = "banzhuren_outbox_pending"
 
@@ -148,22 +151,49 @@ def deliver(message_id: int, api=None) -> str:
         outcome, error = _send(settings, api, openid, payload)
 
         if not pg:
-            # A write transaction from the start (BEGIN IMMEDIATE waits for the lock; a read
-            # upgraded to a write would fail at once if anyone wrote meanwhile).
+            return _record_sqlite(session, message_id, outcome, error)
+        _record(message, outcome, error)
+        session.commit()
+        return outcome
+
+
+def _record(message: OutboundMessage, outcome: str, error: str | None) -> None:
+    message.attempts += 1
+    if outcome == SENT:
+        message.sent_at = utcnow()
+        message.last_error = None
+    else:
+        message.last_error = error
+        if outcome == FAILED:
+            message.failed_at = utcnow()
+
+
+def _record_sqlite(session: Session, message_id: int, outcome: str, error: str | None) -> str:
+    """Record the outcome of a send on SQLite, whatever else is writing meanwhile.
+
+    The message has gone out by now, so losing this write would leave it unsent in the table
+    (and :func:`enqueue_unsent` would send it again). A write transaction from the start
+    (``BEGIN IMMEDIATE`` waits for the single write lock; a read upgraded to a write would fail
+    at once if anyone wrote meanwhile), and when the lock stays busy past the busy timeout
+    ("database is locked" under a burst of concurrent requests) the write is tried again after
+    each of :data:`SQLITE_WRITE_RETRY`."""
+    for delay in (*SQLITE_WRITE_RETRY, None):
+        try:
             begin_write(session)
             message = session.get(OutboundMessage, message_id)
             if message is None or message.sent_at is not None:
+                session.rollback()
                 return SKIPPED
-        message.attempts += 1
-        if outcome == SENT:
-            message.sent_at = utcnow()
-            message.last_error = None
-        else:
-            message.last_error = error
-            if outcome == FAILED:
-                message.failed_at = utcnow()
-        session.commit()
-        return outcome
+            _record(message, outcome, error)
+            session.commit()
+            return outcome
+        except OperationalError as exc:
+            session.rollback()
+            if delay is None or "locked" not in str(exc.orig):
+                raise
+            log.warning("database busy recording outbound message %s; retrying", message_id)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def _send(settings: Settings, api, openid: str, payload: dict) -> tuple[str, str | None]:

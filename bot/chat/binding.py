@@ -95,16 +95,19 @@ def role_of(binding: WeChatBinding) -> str:
 # teacher_role, name), or no row when unbound. Built once: on every message, constructing the
 # statement would cost more than running it. Callers may add columns to it (the webhook adds
 # its dedup check, to read both in one round trip).
+# Table columns, not ORM attributes: a Core select skips the ORM's result processing.
+_BINDINGS, _STUDENTS, _TEACHERS = WeChatBinding.__table__, Student.__table__, Teacher.__table__
 SENDER_QUERY: Select = (
     select(
-        WeChatBinding.student_id,
-        WeChatBinding.teacher_id,
-        Teacher.role.label("teacher_role"),
-        func.coalesce(Student.name, Teacher.name).label("name"),
+        _BINDINGS.c.student_id,
+        _BINDINGS.c.teacher_id,
+        _TEACHERS.c.role.label("teacher_role"),
+        func.coalesce(_STUDENTS.c.name, _TEACHERS.c.name).label("name"),
     )
-    .outerjoin(Student, Student.id == WeChatBinding.student_id)
-    .outerjoin(Teacher, Teacher.id == WeChatBinding.teacher_id)
-    .where(WeChatBinding.openid == bindparam("openid"))
+    .select_from(_BINDINGS)
+    .outerjoin(_STUDENTS, _STUDENTS.c.id == _BINDINGS.c.student_id)
+    .outerjoin(_TEACHERS, _TEACHERS.c.id == _BINDINGS.c.teacher_id)
+    .where(_BINDINGS.c.openid == bindparam("openid"))
 )
 
 

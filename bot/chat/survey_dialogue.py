@@ -15,7 +15,7 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -31,13 +31,39 @@ from bot.survey_rounds import (
     teachers_for_student,
 )
 from models import Answer, Ballot, Response, SurveyRound, Term
-from models.db import is_postgresql
 from surveys import scoring
 from surveys.definition import Question, SurveyDefinition
 
 # A round as the dialogue uses it: an ORM row (from open_rounds) or a RoundState.
 Round = SurveyRound | RoundState
 _BALLOTS, _RESPONSES, _ANSWERS = Ballot.__table__, Response.__table__, Answer.__table__
+
+
+# Statements run when a student starts or submits a survey, built once (building one costs
+# more than running it).
+def _insert_ballot(insert):
+    return (
+        insert(_BALLOTS)
+        .values(
+            round_id=bindparam("round_id"),
+            student_id=bindparam("student_id"),
+            teacher_id=bindparam("teacher_id"),
+            submitted_on=bindparam("submitted_on"),
+        )
+        .on_conflict_do_nothing(
+            index_elements=[_BALLOTS.c.round_id, _BALLOTS.c.student_id, _BALLOTS.c.teacher_id]
+        )
+        .returning(_BALLOTS.c.id)
+    )
+
+
+_INSERT_BALLOT = {"postgresql": _insert_ballot(pg_insert), "sqlite": _insert_ballot(sqlite_insert)}
+_INSERT_RESPONSE = _RESPONSES.insert()
+_INSERT_ANSWER = _ANSWERS.insert()
+_RATED_TEACHERS = select(_BALLOTS.c.teacher_id).where(
+    _BALLOTS.c.round_id == bindparam("round_id"),
+    _BALLOTS.c.student_id == bindparam("student_id"),
+)
 
 START = ("测评", "评价")
 BACK, SKIP, QUIT, CONFIRM = "上一题", "跳过", "退出", "确认"
@@ -139,9 +165,7 @@ def _start(ctx: ChatContext, draft: dict | None) -> str:
 def _pending(ctx: ChatContext, rnd: Round, teachers: list[TeacherToRate]) -> list:
     done = set(
         ctx.session.scalars(
-            select(Ballot.teacher_id).where(
-                Ballot.round_id == rnd.id, Ballot.student_id == ctx.sender.student_id
-            )
+            _RATED_TEACHERS, {"round_id": rnd.id, "student_id": ctx.sender.student_id}
         )
     )
     return [t for t in teachers if t.teacher_id not in done]
@@ -322,19 +346,14 @@ def _store_submission(
     Core statements, no ORM objects (this runs once per submitted survey on the webhook's hot
     path): the ballot is ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, so a double submit
     is seen without a savepoint and leaves the caller's transaction usable."""
-    insert = pg_insert if is_postgresql(session) else sqlite_insert
     ballot_id = session.execute(
-        insert(_BALLOTS)
-        .values(
-            round_id=round_id,
-            student_id=student_id,
-            teacher_id=teacher_id,
-            submitted_on=submitted_on,
-        )
-        .on_conflict_do_nothing(
-            index_elements=[_BALLOTS.c.round_id, _BALLOTS.c.student_id, _BALLOTS.c.teacher_id]
-        )
-        .returning(_BALLOTS.c.id)
+        _INSERT_BALLOT[session.get_bind().dialect.name],
+        {
+            "round_id": round_id,
+            "student_id": student_id,
+            "teacher_id": teacher_id,
+            "submitted_on": submitted_on,
+        },
     ).scalar()
     if ballot_id is None:
         return False
@@ -342,17 +361,18 @@ def _store_submission(
     # the ballots' order.
     response_id = uuid.uuid4().hex
     session.execute(
-        _RESPONSES.insert().values(
+        _INSERT_RESPONSE,
+        dict(
+            response,
             id=response_id,
             round_id=round_id,
             teacher_id=teacher_id,
             submitted_on=submitted_on,
-            **response,
-        )
+        ),
     )
     if answers:
         session.execute(
-            _ANSWERS.insert(),
+            _INSERT_ANSWER,
             [dict(a, id=uuid.uuid4().hex, response_id=response_id) for a in answers],
         )
     return True

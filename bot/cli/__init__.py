@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "bot.cli.evaluation",
     "bot.cli.serve",
     "bot.cli.demo",
+    "bot.cli.wechat",
 )
 
 

@@ -1,0 +1,46 @@
+"""``banzhuren wechat menu``: set the official account's custom menu."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from bot.chat.menu import menu_definition, menu_problems
+from bot.cli.common import CliContext, fail, pass_cli
+
+
+@click.group("wechat")
+def wechat_group() -> None:
+    """微信公众号设置。"""
+
+
+@wechat_group.command("menu")
+@click.option("--show", is_flag=True, help="只显示菜单定义，不提交给微信")
+@pass_cli
+def menu_command(cli: CliContext, show: bool) -> None:
+    """创建公众号自定义菜单（测评、我的日志、本月统计、帮助）。"""
+    menu = menu_definition()
+    problems = menu_problems(menu)
+    if problems:
+        fail("；".join(problems))
+    if show:
+        click.echo(json.dumps(menu, ensure_ascii=False, indent=2))
+        return
+    settings = cli.settings
+    if not (settings.wechat_appid and settings.wechat_secret):
+        fail("需要设置 BANZHUREN_WECHAT_APPID 和 BANZHUREN_WECHAT_SECRET 才能创建菜单")
+    cli.database()  # the access token may be cached in the database
+    from wechatpy.exceptions import WeChatClientException
+
+    from bot.wechat.api import WeChatApi
+
+    try:
+        WeChatApi(settings).menu.create(menu)
+    except WeChatClientException as exc:
+        fail(f"微信拒绝创建菜单：errcode {exc.errcode} {exc.errmsg}")
+    click.echo("公众号菜单已创建：满意度测评｜工作日志（我的日志、本月统计）｜使用帮助")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(wechat_group)
