@@ -37,6 +37,8 @@ class FakeWeChatApi:
         self.url = ""
         self._lock = threading.Lock()
         self._sent: list[dict] = []
+        # Menus posted to cgi-bin/menu/create, in order.
+        self.menus: list[dict] = []
         self._errcodes: list[int] = []
         self._statuses: list[int] = []
         self.token_requests = 0
@@ -91,17 +93,25 @@ class FakeWeChatApi:
             self.current_token = f"TOKEN-{self.token_requests}-{secrets.token_hex(6)}"
             return {"access_token": self.current_token, "expires_in": 7200}
 
+    def _refusal(self, query: dict[str, str]) -> tuple[int, dict] | None:
+        """What WeChat answers an authenticated call before looking at its body, if not OK
+        (caller holds the lock)."""
+        if self._statuses:
+            return self._statuses.pop(0), {}
+        token = query.get("access_token")
+        if not token or token != self.current_token:
+            return 200, {"errcode": 40001, "errmsg": "invalid credential"}
+        if self._errcodes:
+            code = self._errcodes.pop(0)
+            return 200, {"errcode": code, "errmsg": f"injected {code}"}
+        return None
+
     def handle_send(self, query: dict[str, str], body: bytes) -> tuple[int, dict]:
         with self._lock:
             self.send_requests += 1
-            if self._statuses:
-                return self._statuses.pop(0), {}
-            token = query.get("access_token")
-            if not token or token != self.current_token:
-                return 200, {"errcode": 40001, "errmsg": "invalid credential"}
-            if self._errcodes:
-                code = self._errcodes.pop(0)
-                return 200, {"errcode": code, "errmsg": f"injected {code}"}
+            refusal = self._refusal(query)
+            if refusal is not None:
+                return refusal
             try:
                 payload = json.loads(body.decode("utf-8"))
             except ValueError:
@@ -109,6 +119,20 @@ class FakeWeChatApi:
             if not payload.get("touser") or payload.get("msgtype") != "text":
                 return 200, {"errcode": 40003, "errmsg": "invalid openid"}
             self._sent.append(payload)
+            return 200, {"errcode": 0, "errmsg": "ok"}
+
+    def handle_menu(self, query: dict[str, str], body: bytes) -> tuple[int, dict]:
+        with self._lock:
+            refusal = self._refusal(query)
+            if refusal is not None:
+                return refusal
+            try:
+                menu = json.loads(body.decode("utf-8"))
+            except ValueError:
+                return 200, {"errcode": 47001, "errmsg": "data format error"}
+            if not 1 <= len(menu.get("button", [])) <= 3:
+                return 200, {"errcode": 40016, "errmsg": "invalid button size"}
+            self.menus.append(menu)
             return 200, {"errcode": 0, "errmsg": "ok"}
 
 
@@ -134,9 +158,11 @@ def _handler_for(api: FakeWeChatApi) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            if urlsplit(self.path).path == "/cgi-bin/message/custom/send":
-                status, payload = api.handle_send(self._query(), body)
-                self._reply(status, payload)
+            path = urlsplit(self.path).path
+            if path == "/cgi-bin/message/custom/send":
+                self._reply(*api.handle_send(self._query(), body))
+            elif path == "/cgi-bin/menu/create":
+                self._reply(*api.handle_menu(self._query(), body))
             else:
                 self._reply(404, {"errcode": 404, "errmsg": "no such api"})
 
