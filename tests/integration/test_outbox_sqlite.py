@@ -60,4 +60,5 @@ def test_send_is_recorded_although_the_write_lock_stays_busy(tmp_path, fake_wech
     finally:
         holder.close()
         configure_celery(make_settings(url))
-        models.db.dispose()
+        # Close (not just forget) this test's pooled connections to its own database.
+        models.db.get_engine().dispose()
