@@ -25,36 +25,25 @@ def _get(summary: str, schema: dict[str, Any], params: tuple[str, ...] = ("term"
 _ARRAY = {"type": "array", "items": {"type": "object"}}
 _NUM = {"type": ["number", "null"]}
 
+# The JSON report row of DESIGN.md; every key is required.
+_REPORT_PROPERTIES: dict[str, Any] = {
+    "staff_no": {"type": "string"},
+    "teacher": {"type": "string"},
+    "department": {"type": ["string", "null"]},
+    "classes": {"type": "array", "items": {"type": "string"}},
+    "respondents": {"type": "integer"},
+    "eligible": {"type": "integer"},
+    "response_rate": _NUM,
+    "satisfaction_pct": {**_NUM, "description": "null with no respondents"},
+    "grade": {"type": "string", "description": "优秀 / 良好 / 合格 / 不合格"},
+    "reasons": {"type": "array", "items": {}},
+    "logs": {"type": "object", "additionalProperties": {"type": "integer"}},
+    "flags": {"type": "array", "items": {}},
+}
 REPORT_ROW = {
     "type": "object",
-    "required": [
-        "staff_no",
-        "teacher",
-        "department",
-        "classes",
-        "respondents",
-        "eligible",
-        "response_rate",
-        "satisfaction_pct",
-        "grade",
-        "reasons",
-        "logs",
-        "flags",
-    ],
-    "properties": {
-        "staff_no": {"type": "string"},
-        "teacher": {"type": "string"},
-        "department": {"type": ["string", "null"]},
-        "classes": {"type": "array", "items": {"type": "string"}},
-        "respondents": {"type": "integer"},
-        "eligible": {"type": "integer"},
-        "response_rate": _NUM,
-        "satisfaction_pct": {**_NUM, "description": "null with no respondents"},
-        "grade": {"type": "string", "description": "优秀 / 良好 / 合格 / 不合格"},
-        "reasons": {"type": "array", "items": {}},
-        "logs": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "flags": {"type": "array", "items": {}},
-    },
+    "required": list(_REPORT_PROPERTIES),
+    "properties": _REPORT_PROPERTIES,
 }
 
 SPEC: dict[str, Any] = {
