@@ -77,16 +77,7 @@ def test_cleanup_received_messages(session, settings):
 @pytest.fixture
 def celery_worker_settings(db_url, redis_url, redis_prefix, fake_wechat_api):
     """The worker sends through the fake WeChat API."""
-    from tests.conftest import make_settings
-
-    return make_settings(
-        db_url,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-        wechat_appid=fake_wechat_api.appid,
-        wechat_secret=fake_wechat_api.secret,
-        wechat_api_base=fake_wechat_api.url,
-    )
+    return fake_wechat_api.settings(db_url, redis_url=redis_url, redis_prefix=redis_prefix)
 
 
 def _wait_for(predicate, timeout=30.0):

@@ -242,12 +242,7 @@ def test_every_call_goes_to_the_configured_api_base(wechat_settings, fake_wechat
 
 
 def test_wrong_secret_is_a_failure_not_a_retry(db_url, fake_wechat_api, session):
-    settings = make_settings(
-        db_url,
-        wechat_appid=fake_wechat_api.appid,
-        wechat_secret="wrong",
-        wechat_api_base=fake_wechat_api.url,
-    )
+    settings = fake_wechat_api.settings(db_url, wechat_secret="wrong")
     configure_celery(settings)
     message_id = queued(session, "x")
     message = row(session, message_id)
@@ -259,14 +254,7 @@ def test_wrong_secret_is_a_failure_not_a_retry(db_url, fake_wechat_api, session)
 
 @pytest.fixture
 def celery_worker_settings(db_url, redis_url, redis_prefix, fake_wechat_api):
-    return make_settings(
-        db_url,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-        wechat_appid=fake_wechat_api.appid,
-        wechat_secret=fake_wechat_api.secret,
-        wechat_api_base=fake_wechat_api.url,
-    )
+    return fake_wechat_api.settings(db_url, redis_url=redis_url, redis_prefix=redis_prefix)
 
 
 def test_sent_through_a_real_worker_with_a_retry(celery_worker, fake_wechat_api, session):

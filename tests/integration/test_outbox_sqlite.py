@@ -21,14 +21,7 @@ def test_send_is_recorded_although_the_write_lock_stays_busy(tmp_path, fake_wech
     upgrade(url)
     # A busy timeout of 0.2 s stands for a busy spell longer than the usual 30 s.
     models.db.configure(url, connect_args={"timeout": 0.2})
-    configure_celery(
-        make_settings(
-            url,
-            wechat_appid=fake_wechat_api.appid,
-            wechat_secret=fake_wechat_api.secret,
-            wechat_api_base=fake_wechat_api.url,
-        )
-    )
+    configure_celery(fake_wechat_api.settings(url))
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         with models.db.session_scope() as s:

@@ -120,16 +120,7 @@ def test_undo_of_forwarded_feedback_says_it_cannot_be_recalled(session, chat, sc
 @pytest.fixture
 def celery_worker_settings(db_url, redis_url, redis_prefix, fake_wechat_api):
     """The real worker sends through the fake WeChat API."""
-    from tests.conftest import make_settings
-
-    return make_settings(
-        db_url,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-        wechat_appid=fake_wechat_api.appid,
-        wechat_secret=fake_wechat_api.secret,
-        wechat_api_base=fake_wechat_api.base_url,
-    )
+    return fake_wechat_api.settings(db_url, redis_url=redis_url, redis_prefix=redis_prefix)
 
 
 def test_feedback_reaches_the_counsellor_through_a_real_worker(

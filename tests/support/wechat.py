@@ -47,6 +47,13 @@ class FakeWeChatApi:
 
     # --- what tests call -------------------------------------------------------------------
 
+    def settings(self, database_url: str, **overrides):
+        """Test settings whose outbound WeChat calls come to this server."""
+        from tests.conftest import make_settings
+
+        fields = dict(wechat_appid=self.appid, wechat_secret=self.secret, wechat_api_base=self.url)
+        return make_settings(database_url, **(fields | overrides))
+
     @property
     def base_url(self) -> str:
         """The server's URL with a trailing slash (for ``wechat_api_base``)."""
@@ -209,13 +216,7 @@ def wechat_settings(db_url, fake_wechat_api):
     from worker.celery_app import configure_celery
     from worker.outbox import drain
 
-    yield make_settings(
-        db_url,
-        wechat_aes_key=crypto.random_aes_key(),
-        wechat_appid=fake_wechat_api.appid,
-        wechat_secret=fake_wechat_api.secret,
-        wechat_api_base=fake_wechat_api.url,
-    )
+    yield fake_wechat_api.settings(db_url, wechat_aes_key=crypto.random_aes_key())
     drain()
     configure_celery(make_settings(db_url))
 
