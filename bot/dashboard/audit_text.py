@@ -110,7 +110,9 @@ def value_text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "、".join(value_text(v) for v in value)
     if isinstance(value, Mapping):
-        return "，".join(f"{KEY_LABELS.get(str(k), str(k))} {value_text(v)}" for k, v in value.items())
+        return "，".join(
+            f"{KEY_LABELS.get(str(k), str(k))} {value_text(v)}" for k, v in value.items()
+        )
     text = str(value)
     return _CODES.get(text, text)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, render_template, send_file
+from flask import Flask, Response, abort, render_template
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -94,7 +94,12 @@ def school_class(code: str):
         .order_by(Appointment.start_date.desc())
     ).all()
     outcomes = session.execute(
-        select(Student.name, Student.student_no, EmploymentOutcome.outcome, EmploymentOutcome.recorded_on)
+        select(
+            Student.name,
+            Student.student_no,
+            EmploymentOutcome.outcome,
+            EmploymentOutcome.recorded_on,
+        )
         .join(EmploymentOutcome, EmploymentOutcome.student_id == Student.id)
         .where(Student.classes.any(SchoolClass.id == cls.id))
         .order_by(Student.student_no)
@@ -109,13 +114,19 @@ def school_class(code: str):
         heads=heads,
         stats=stats,
         kinds=employment.KINDS,
-        outcomes=[(name, no, text, day, employment.classify(text)) for name, no, text, day in outcomes],
+        outcomes=[
+            (name, no, text, day, employment.classify(text)) for name, no, text, day in outcomes
+        ],
     )
 
 
-def favicon():
-    """``/favicon.ico`` for browsers that ask for it at the root."""
-    return send_file(STATIC / "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400)
+def favicon() -> Response:
+    """``/favicon.ico`` for browsers that ask for it at the root (176 bytes, read each time
+    rather than streamed, so no file handle outlives the request)."""
+    response = Response((STATIC / "favicon.ico").read_bytes(), mimetype="image/vnd.microsoft.icon")
+    response.cache_control.max_age = 86400
+    response.cache_control.public = True
+    return response
 
 
 def init_app(app: Flask) -> None:
