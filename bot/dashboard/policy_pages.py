@@ -11,7 +11,7 @@ from flask import Flask, Response, abort, render_template
 from flask_login import current_user
 from sqlalchemy import select
 
-from bot.dashboard import audit_text
+from bot.dashboard import audit_text, documents_pages  # noqa: F401 - its routes register on bp
 from bot.dashboard.views import bp, term_or_404
 from bot.request_session import db
 from models import Appointment, EmploymentOutcome, SchoolClass, Student, Teacher, Term
