@@ -104,3 +104,8 @@ def test_api_carries_the_policy_fields(session, client, evaluated):
     sun = next(r for r in teachers if r["teacher"] == "孙老师")
     assert sun["ci_low"] < sun["satisfaction_pct"] < sun["ci_high"]
     assert sun["meeting_attendance_rate"] == 1.0
+    overview = client.get(f"/api/v1/terms/{CODE}/overview", headers=auth).get_json()
+    rules = overview["meeting_rules"]
+    assert rules["training_held"] and rules["trainings"][0]["title"] == "秋季学期培训会"
+    missed = {b["department"]: b["missed"] for b in rules["branches"]}
+    assert missed["管弦系党总支"] == ["2025-11", "2026-01"]

@@ -352,3 +352,26 @@ def report_fields(details: dict[str, Any] | None) -> dict[str, Any]:
         "employment": classes,
         "employment_rate": round(placed / students, 4) if students else None,
     }
+
+
+def school_rules_json(session: Session, rules: SchoolRules) -> dict[str, Any]:
+    """The overview's 第十四条 figures for the API."""
+    names = teacher_names(
+        session,
+        (t for b in rules.branches for m in b.months for f in m.meetings for t in f.attendees),
+    )
+    return {
+        "trainings": [
+            {"date": t.day.isoformat(), "title": t.title, "attendees": len(t.attendees)}
+            for t in rules.trainings
+        ],
+        "training_held": rules.training_held,
+        "branches": [
+            {
+                "department": b.department,
+                "months": months_json(b.months, names),
+                "missed": b.missed,
+            }
+            for b in rules.branches
+        ],
+    }
