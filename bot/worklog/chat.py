@@ -236,7 +236,7 @@ def _undo(ctx: ChatContext, teacher_id: int) -> str:
     if entry is None:
         return "您还没有记录过工作日志，没有可以撤销的。"
     described = record.describe(entry, ctx.today)
-    age = ctx.incoming.sent_at - entry.created_at
+    age = ctx.incoming.now - entry.created_at
     if age > record.UNDO_WINDOW:
         recorded = entry.created_at.astimezone(ctx.settings.tz).date()
         return (
@@ -311,7 +311,7 @@ def _image(ctx: ChatContext, teacher_id: int) -> str:
     inc = ctx.incoming
     if not inc.media_id:
         return "照片没有收到，请重新发送。"
-    entry = record.attach_image(ctx.session, teacher_id, inc.media_id, inc.pic_url, inc.sent_at)
+    entry = record.attach_image(ctx.session, teacher_id, inc.media_id, inc.pic_url, inc.now)
     if entry is None:
         return (
             "照片没有保存：请先发送日志文字，再在10分钟内发送照片，照片会附在那条日志上。\n"
