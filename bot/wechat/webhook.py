@@ -122,6 +122,8 @@ def verify_url() -> Response:
     if not s.wechat_token:
         return _refuse_without_token()
     args = request.args
+    if bounded_int(args.get("timestamp", ""), EARLIEST_TIME, LATEST_TIME, 12) is None:
+        return _plain("timestamp is not a time", 400)
     if not crypto.signature_matches(
         args.get("signature"), s.wechat_token, args.get("timestamp", ""), args.get("nonce", "")
     ):
