@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
-from models import TermEvaluation
+from bot.wechat.simulate import WeChatSimulator
+from models import BindingFailure, ReceivedMessage, TermEvaluation
+from tests.conftest import make_settings
+from tests.factories import make_student
 from tests.integration.evaluation_school import build_scenario
 from tests.integration.test_evaluation_worker import CODE, EXPECTED, _grades, write_lock
 from tests.support.celery_worker import settings_env, start_worker
@@ -110,9 +113,9 @@ class Gunicorn:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                requests.get(self.url, timeout=1)
+                requests.get(self.url, timeout=5)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         self.stop()
         pytest.fail("gunicorn did not start:\n" + self.log())
@@ -151,3 +154,75 @@ def gunicorn_factory(tmp_path):
     yield start
     for g in started:
         g.stop()
+
+
+@pytest.fixture
+def held_write_lock(db_url):
+    """A function that returns a context manager stopping the handler's database write
+    (binding_failures on PostgreSQL; the single write lock on SQLite) until it ends."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def hold():
+        engine = create_engine(db_url)
+        conn = engine.connect()
+        try:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("LOCK TABLE binding_failures IN EXCLUSIVE MODE"))
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield
+        finally:
+            conn.rollback()
+            conn.close()
+            engine.dispose()
+
+    return hold
+
+
+def test_a_gunicorn_worker_killed_mid_request_the_retry_is_handled_once(
+    gunicorn_factory, session, db_url, redis_url, redis_prefix, held_write_lock
+):
+    import threading
+
+    import redis
+
+    from bot.wechat import dedup
+
+    settings = make_settings(db_url, redis_url=redis_url, redis_prefix=redis_prefix)
+    make_student(session, student_no="K100", binding_code="123456")
+    session.commit()
+    g = gunicorn_factory(settings, workers=1)
+    sim = WeChatSimulator(settings.wechat_token)
+    claim = f"{redis_prefix}:wechat:msg:{dedup.message_key('o-killed', msg_id=4242)}"
+    r = redis.Redis.from_url(redis_url)
+    outcome: list[object] = []
+
+    def first_attempt() -> None:
+        try:
+            outcome.append(g.post(sim.text("o-killed", "绑定 K100 1", msg_id=4242)))
+        except requests.RequestException as exc:
+            outcome.append(exc)
+
+    started = time.monotonic()
+    with held_write_lock():
+        thread = threading.Thread(target=first_attempt)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while r.get(claim) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert r.get(claim) is not None, "the message was never claimed"
+        (worker,) = g.workers()
+        os.kill(worker, signal.SIGKILL)
+        thread.join(15)
+    assert isinstance(outcome[0], requests.RequestException)  # WeChat got no answer
+    # WeChat retries 5 s after its first attempt, with the same MsgId.
+    time.sleep(max(0.0, 5.0 - (time.monotonic() - started)))
+    retry = g.post(sim.text("o-killed", "绑定 K100 1", msg_id=4242))
+    reply = sim.read_reply(retry.content).get("Content", "")
+    assert "绑定码不正确" in reply, retry.content
+    again = g.post(sim.text("o-killed", "绑定 K100 1", msg_id=4242))
+    assert sim.read_reply(again.content).get("Content", "") == reply
+    assert _count(session, BindingFailure) == 1
+    assert _count(session, ReceivedMessage) == 1
+    r.close()
