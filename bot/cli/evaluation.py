@@ -97,7 +97,6 @@ def _run_on_worker(cli: CliContext, term_code: str, timeout: float) -> dict:
 
 
 def _follow(app, cli: CliContext, term_code: str, deadline: float, timeout: float, results):
-    from celery.exceptions import TimeoutError as WaitTimeout
     from celery.result import AsyncResult
 
     from worker.tasks.evaluation import evaluate_term_task
@@ -107,14 +106,23 @@ def _follow(app, cli: CliContext, term_code: str, deadline: float, timeout: floa
     pickup = min(timeout, PICKUP_TIMEOUT)
     planning = evaluate_term_task.delay(term_code)
     results.append(planning)
-    try:
-        plan = planning.get(timeout=pickup)
-    except WaitTimeout:
-        fail(f"{pickup:.0f} 秒内没有 worker 接手任务：请确认 banzhuren worker 正在运行")
+    watch = LostWatch(app, cli.settings)
+    picked_by = time.monotonic() + pickup
+    while not planning.ready():
+        now = time.monotonic()
+        if now > picked_by and planning.state == "PENDING":
+            fail(f"{pickup:.0f} 秒内没有 worker 接手任务：请确认 banzhuren worker 正在运行")
+        if now > deadline:
+            fail(f"考核未在 {timeout:.0f} 秒内完成：请查看 worker 日志")
+        watch.check({planning})
+        time.sleep(0.2)
+    if planning.failed():
+        fail(f"考核任务失败：{planning.result!r}")
+    plan = planning.get()
     pending = {AsyncResult(task_id, app=app) for task_id in plan["departments"]}
     finish = AsyncResult(plan["finish_id"], app=app)
     results.extend([*pending, finish])
-    watch = LostWatch(app, cli.settings)
+    watch.progress()
     bar = _bar("考核中（按党总支）", len(pending))
     if bar is not None:
         bar.__enter__()
