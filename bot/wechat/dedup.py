@@ -168,6 +168,12 @@ def _record_statement(insert):
 _RECORD = {"postgresql": _record_statement(pg_insert), "sqlite": _record_statement(sqlite_insert)}
 
 
+def stored_reply(reply: str) -> str:
+    """What is kept of a reply for WeChat's retries (in received_messages and in Redis): the
+    one place to change it (e.g. to keep a marker instead of a text quoting survey answers)."""
+    return reply
+
+
 def record_reply(session: Session, key: str, reply: str) -> None:
     """Store ``reply`` with ``key`` in the handling transaction ("" for ``success``).
 
@@ -175,7 +181,7 @@ def record_reply(session: Session, key: str, reply: str) -> None:
     claim inserted it): an upsert on the primary key."""
     session.execute(
         _RECORD[session.get_bind().dialect.name],
-        {"key": key, "received_at": utcnow(), "reply": reply},
+        {"key": key, "received_at": utcnow(), "reply": stored_reply(reply)},
     )
 
 
@@ -183,7 +189,9 @@ def publish_reply(settings: Settings, key: str, reply: str) -> None:
     """After the commit: let duplicates waiting on Redis see the reply."""
     if settings.redis_url:
         _redis(settings).set(
-            rkey(settings, "wechat", "msg", key), json.dumps({"reply": reply}), ex=DONE_TTL
+            rkey(settings, "wechat", "msg", key),
+            json.dumps({"reply": stored_reply(reply)}),
+            ex=DONE_TTL,
         )
 
 
