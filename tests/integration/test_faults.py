@@ -468,3 +468,42 @@ def test_database_connections_terminated_mid_survey(db_url, session):
     _run_survey(driver, openids, fault_at=30, fault=fault)
     engine.dispose()
     _assert_every_answer_stored_once_and_in_place(session, school, openids, driver)
+
+
+def test_database_stalled_mid_survey(db_url, session):
+    import threading
+
+    from bot import create_app
+
+    settings = make_settings(db_url)
+    client = create_app(settings).test_client()
+    session.rollback()
+    school, openids = _survey_school(session)
+    driver = SurveyDriver(client, WeChatSimulator(settings.wechat_token), school.definition)
+    engine = create_engine(db_url)
+    holding = threading.Event()
+
+    def hold_for(seconds: float) -> None:
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                # Every message's claim and every stored answer waits behind these.
+                conn.execute(text("LOCK TABLE received_messages, answers IN ACCESS EXCLUSIVE MODE"))
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            holding.set()
+            time.sleep(seconds)
+            conn.rollback()
+
+    threads: list[threading.Thread] = []
+
+    def stall() -> None:
+        thread = threading.Thread(target=hold_for, args=(6.0,))
+        thread.start()
+        threads.append(thread)
+        holding.wait(10)
+
+    _run_survey(driver, openids, fault_at=35, fault=stall)
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    _assert_every_answer_stored_once_and_in_place(session, school, openids, driver)
