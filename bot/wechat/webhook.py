@@ -122,12 +122,12 @@ def verify_url() -> Response:
     if not s.wechat_token:
         return _refuse_without_token()
     args = request.args
-    if bounded_int(args.get("timestamp", ""), EARLIEST_TIME, LATEST_TIME, 12) is None:
-        return _plain("timestamp is not a time", 400)
     if not crypto.signature_matches(
         args.get("signature"), s.wechat_token, args.get("timestamp", ""), args.get("nonce", "")
     ):
         return _plain("bad signature", 403)
+    if bounded_int(args.get("timestamp", ""), EARLIEST_TIME, LATEST_TIME, 12) is None:
+        return _plain("timestamp is not a time", 400)
     return _plain(args.get("echostr", ""))
 
 
@@ -162,8 +162,6 @@ def _read_body() -> bytes:
 def _verify_and_open(s: Settings, args, body: bytes) -> tuple[BaseMessage, bool, str | None]:
     """Signature, replay window, decryption and parsing; raises :class:`BadRequest`."""
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
-    if bounded_int(timestamp, EARLIEST_TIME, LATEST_TIME, 12) is None:
-        raise BadRequest(400, "timestamp is not a time")
     if len(nonce) > MAX_NONCE_CHARS:
         raise BadRequest(400, "nonce too long")
     encrypted = args.get("encrypt_type", "raw").lower() == "aes"
@@ -184,6 +182,9 @@ def _verify_and_open(s: Settings, args, body: bytes) -> tuple[BaseMessage, bool,
             raise BadRequest(403, "bad signature")
     elif not crypto.signature_matches(args.get("signature"), s.wechat_token, timestamp, nonce):
         raise BadRequest(403, "bad signature")
+    # Signed, but a signature proves nothing about sanity: parse with bounds before use.
+    if bounded_int(timestamp, EARLIEST_TIME, LATEST_TIME, 12) is None:
+        raise BadRequest(400, "timestamp is not a time")
     if not crypto.timestamp_fresh(timestamp, s.signature_max_age):
         raise BadRequest(403, "timestamp outside the allowed window")
     if not encrypted and s.wechat_aes_key and not s.wechat_allow_plaintext:
