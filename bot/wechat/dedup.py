@@ -126,13 +126,15 @@ def claim(session: Session, settings: Settings, key: str, wait_s: float = WAIT_S
     With Redis down or stalled the claim is made in the database instead (a concurrent
     duplicate claimed in Redis is then caught by the handled check under the sender lock)."""
     if settings.redis_url:
-        try:
-            return _claim_redis(settings, key, wait_s)
-        except redis.RedisError as exc:
-            from bot.wechat import outage
+        from bot.wechat import outage
 
+        try:
+            claimed = _claim_redis(settings, key, wait_s)
+        except redis.RedisError as exc:
             outage.failed("redis", exc, "claiming a message (falling back to the database)")
-        return _claim_db(session, key, wait_s)
+            return _claim_db(session, key, wait_s)
+        outage.ok("redis")
+        return claimed
     return _claim_db(session, key, wait_s)
 
 

@@ -43,8 +43,8 @@ def failed(dependency: str, exc: BaseException, doing: str) -> None:
         _down[dependency] = (since, count + 1)
     if first:
         log.error(
-            "%s unavailable (%s: %s) while %s; requests answer 系统正忙 until it is back, "
-            "further failures are counted, not logged",
+            "%s unavailable (%s: %s) while %s; further failures are counted, not logged, "
+            "until it answers again",
             dependency,
             type(exc).__name__,
             str(exc).splitlines()[0][:200] if str(exc) else "",

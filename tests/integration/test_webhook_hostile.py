@@ -133,7 +133,10 @@ def test_invisible_marks_inside_a_command_are_ignored(wechat, mark):
 # --- configuration --------------------------------------------------------------------------
 
 
-def test_without_a_token_every_request_is_503_and_the_log_says_why(db_url, caplog):
+def test_without_a_token_every_request_is_503_and_the_log_says_why(db_url, caplog, monkeypatch):
+    from bot.wechat import webhook
+
+    monkeypatch.setattr(webhook, "_no_token_logged_at", None)  # logged at most once a minute
     app = create_app(make_settings(db_url, wechat_token=None))
     client = app.test_client()
     # Signed with the old well-known default: refused like anything else.
@@ -248,7 +251,9 @@ def test_a_redis_claim_of_a_dead_holder_expires_while_the_retry_waits(
     assert count(session, BindingFailure) == 1
 
 
-def test_redis_down_the_webhook_still_answers_and_logs_one_line(db_url, session, caplog):
+def test_redis_down_the_webhook_still_answers_and_logs_one_line(
+    db_url, redis_url, redis_prefix, session, caplog
+):
     from bot.wechat import outage
 
     outage.reset()
@@ -265,4 +270,14 @@ def test_redis_down_the_webhook_still_answers_and_logs_one_line(db_url, session,
     down = [r for r in caplog.records if "redis unavailable" in r.getMessage()]
     assert len(down) == 1
     assert not [r for r in caplog.records if r.exc_info]
+    # Redis answers again: one line says so, with what the outage cost.
+    back = make_settings(db_url, redis_url=redis_url, redis_prefix=redis_prefix)
+    client = create_app(back).test_client()
+    with caplog.at_level(logging.WARNING):
+        query, body = sim.text("o-nored-back", "帮助")
+        client.post("/wechat", query_string=query, data=body)
+    back_lines = [r.getMessage() for r in caplog.records if " is back after " in r.getMessage()]
+    assert len(back_lines) == 1
+    assert back_lines[0].startswith("redis is back after ")
+    assert back_lines[0].endswith("; 5 request(s) failed meanwhile")
     outage.reset()
