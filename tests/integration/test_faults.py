@@ -122,6 +122,9 @@ class Gunicorn:
                 return
             except requests.RequestException:
                 time.sleep(0.2)
+            except BaseException:
+                self.stop()  # never leave a server running behind a failed test
+                raise
         self.stop()
         pytest.fail("gunicorn did not start:\n" + self.log())
 
