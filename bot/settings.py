@@ -15,6 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com/"
+# deploy/.env.example's placeholder values start with this; they fail validation until replaced.
+PLACEHOLDER_PREFIX = "changeme"
 
 
 class ConfigError(ValueError):
@@ -26,7 +28,9 @@ class Settings:
     database_url: str = "sqlite:///banzhuren.db"
     redis_url: str | None = None
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
-    wechat_token: str = "banzhuren"
+    # No default: unset, /wechat refuses every request (503) rather than accept messages
+    # signed with a well-known token.
+    wechat_token: str | None = None
     wechat_appid: str | None = None
     wechat_secret: str | None = None
     wechat_aes_key: str | None = None
@@ -42,6 +46,9 @@ class Settings:
     # Replay window for signed webhook requests, in seconds.
     signature_max_age: int = 300
     secure_cookies: bool = False
+    # With an EncodingAESKey set, plaintext messages are refused unless this is true (only
+    # while switching the official account from plaintext to compatible/safe mode).
+    wechat_allow_plaintext: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
@@ -95,9 +102,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
         secret_key = secrets.token_hex(32)
 
-    token = get("BANZHUREN_WECHAT_TOKEN") or "banzhuren"
-    if not (3 <= len(token) <= 32 and token.isalnum() and token.isascii()):
+    token = get("BANZHUREN_WECHAT_TOKEN")
+    if token is not None and not (3 <= len(token) <= 32 and token.isalnum() and token.isascii()):
         raise ConfigError("BANZHUREN_WECHAT_TOKEN must be 3-32 letters or digits")
+    if token is not None and token.lower().startswith(PLACEHOLDER_PREFIX):
+        raise ConfigError(
+            "BANZHUREN_WECHAT_TOKEN still holds the placeholder from .env.example: "
+            "set the Token of the official account's server settings"
+        )
 
     aes_key = get("BANZHUREN_WECHAT_AES_KEY")
     previous_aes_key = get("BANZHUREN_WECHAT_PREVIOUS_AES_KEY")
@@ -139,4 +151,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redis_prefix=get("BANZHUREN_REDIS_PREFIX") or "banzhuren",
         celery_queue=get("BANZHUREN_CELERY_QUEUE") or "banzhuren",
         secure_cookies=_bool(env, "BANZHUREN_SECURE_COOKIES", False),
+        wechat_allow_plaintext=_bool(env, "BANZHUREN_WECHAT_ALLOW_PLAINTEXT", False),
     )

@@ -58,6 +58,16 @@ class OutboundMessage(Base):
     # Set when sending was given up (e.g. 45015: outside the 48-hour customer-service window);
     # such a message is not retried.
     failed_at: Mapped[dt.datetime | None]
+    # Set (and committed) just before the API call, cleared with its outcome: still set means
+    # a send whose outcome is unknown (the process died mid-send).
+    send_started_at: Mapped[dt.datetime | None]
+    # Sends that may have reached the user without our knowing (a timeout after the request
+    # went out, or the process died mid-send). One such send is retried; after two the
+    # message is given up rather than risk a third copy (worker.outbox).
+    uncertain_sends: Mapped[int] = mapped_column(default=0)
+    # Not to be sent before this time (45009: the account's daily API quota is used up until
+    # midnight, Beijing time).
+    not_before: Mapped[dt.datetime | None]
 
 
 class WeChatAccessToken(Base):

@@ -137,6 +137,12 @@ class StudentFeedback(CreatedAt, Base):
     # Why it has not reached the counsellor yet (no counsellor set for the class, or the
     # counsellor has not bound WeChat); cleared once forwarded.
     note: Mapped[str | None] = mapped_column(String(200))
+    # The customer-service message that carries it; ``forwarded_at`` is set only when that
+    # message was accepted by WeChat, ``failed_at`` (with ``note``) when it was given up.
+    outbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="SET NULL")
+    )
+    failed_at: Mapped[dt.datetime | None]
 
 
 class LogRequirement(Base):

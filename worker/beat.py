@@ -33,6 +33,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "task": "worker.tasks.maintenance.retry_unsent_outbound",
             "schedule": crontab(minute="*/10"),
         },
+        # 反馈 not queued yet (its task was lost with the broker, the counsellor bound later).
+        "forward-pending-feedback": {
+            "task": "worklog.forward_pending_feedback",
+            "schedule": crontab(minute="5-59/10"),
+        },
         # Dedup keys of received messages are only needed for WeChat's retries.
         "cleanup-received-messages": {
             "task": "worker.tasks.maintenance.cleanup_received_messages",

@@ -16,6 +16,10 @@ log = logging.getLogger(__name__)
 
 TASK_MODULES = ("worker.tasks",)
 
+# Hard time limit of a task that sets none; every task sets its own at most this long.
+DEFAULT_TIME_LIMIT = 600
+VISIBILITY_MARGIN = 60
+
 celery = Celery("banzhuren")
 _configured_for: Settings | None = None
 
@@ -33,8 +37,8 @@ def configure_celery(settings: Settings) -> Celery:
         # A task whose worker dies is redelivered, not lost; tasks are idempotent for this.
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_time_limit=600,
-        task_soft_time_limit=540,
+        task_time_limit=DEFAULT_TIME_LIMIT,
+        task_soft_time_limit=DEFAULT_TIME_LIMIT - 60,
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],
@@ -42,10 +46,16 @@ def configure_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         # Every Redis key (queues, results) carries the prefix, so deployments and test runs
         # sharing one Redis do not see each other's tasks.
+        # A task taken by a worker that then died (SIGKILL, OOM, host lost) goes back to the
+        # queue after the visibility timeout: just longer than the longest task may run (its
+        # hard time limit), so a running task is never handed out twice and a lost one waits
+        # minutes, not an hour. Set again after the tasks are imported (visibility_timeout()).
         broker_transport_options={
-            "visibility_timeout": 3600,
+            "visibility_timeout": DEFAULT_TIME_LIMIT + VISIBILITY_MARGIN,
             "global_keyprefix": f"{settings.redis_prefix}:",
         },
+        # STARTED in the result backend: `evaluate` can tell a task a worker took and lost.
+        task_track_started=True,
         result_backend_transport_options={"global_keyprefix": f"{settings.redis_prefix}:"},
         beat_schedule=beat_schedule(),
         timezone=settings.timezone,
@@ -55,7 +65,21 @@ def configure_celery(settings: Settings) -> Celery:
     _configured_for = settings
     for name in TASK_MODULES:
         importlib.import_module(name)
+    options = dict(celery.conf.broker_transport_options)
+    options["visibility_timeout"] = visibility_timeout()
+    celery.conf.broker_transport_options = options
     return celery
+
+
+def visibility_timeout() -> int:
+    """The longest hard time limit among our tasks (the default for those without one), plus
+    :data:`VISIBILITY_MARGIN`."""
+    limits = [
+        task.time_limit or celery.conf.task_time_limit
+        for name, task in celery.tasks.items()
+        if not name.startswith("celery.")
+    ]
+    return int(max([DEFAULT_TIME_LIMIT, *limits])) + VISIBILITY_MARGIN
 
 
 def settings() -> Settings:

@@ -11,18 +11,27 @@ background thread of this process, so that a web request never waits for WeChat'
 records the outcome on the row — ``sent_at``; or ``last_error`` and ``failed_at`` for errors
 that will not go away (45015 outside the 48-hour window, 45047 too many messages, an unknown
 openid...); or ``last_error`` only, for network errors and WeChat's "system busy", which the
-caller retries with backoff.
+caller retries with backoff; 45009 (the daily quota) leaves the row for after midnight
+(``not_before``), when the beat sweep (:func:`enqueue_unsent`) sends it.
+
+Duplicates: a send whose outcome is unknown (a timeout after the request went out, the process
+killed mid-send) is retried once, so the user may get such a message twice; never three times.
+A message carrying a 反馈 marks the feedback forwarded only once WeChat accepted it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from zoneinfo import ZoneInfo
 
 from requests import RequestException
-from sqlalchemy import event, select
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import ConnectTimeout
+from sqlalchemy import event, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
@@ -39,6 +48,8 @@ log = logging.getLogger(__name__)
 SENT, SKIPPED, RETRY, FAILED = "sent", "skipped", "retry", "failed"
 # WeChat errcodes worth retrying later: -1 system busy. (None = HTTP-level failure.)
 TRANSIENT_ERRCODES = frozenset({-1, None})
+# The account's daily quota for this API is used up: retried after it resets.
+QUOTA_ERRCODE = 45009
 # Backoff between tries in embedded mode, in seconds (Celery uses its own countdowns).
 EMBEDDED_BACKOFF = (1.0, 3.0, 9.0)
 # SQLite: pauses between tries of recording a send while the write lock stays busy, in seconds.
@@ -113,15 +124,16 @@ def enqueue(message_id: int) -> None:
 def enqueue_unsent(session: Session, older_than_seconds: int = 300) -> int:
     """Enqueue rows neither sent nor given up, older than ``older_than_seconds`` (e.g. the
     broker was down at commit time); for a periodic maintenance task. Returns how many."""
-    import datetime as dt
-
-    cutoff = utcnow() - dt.timedelta(seconds=older_than_seconds)
+    now = utcnow()
+    cutoff = now - dt.timedelta(seconds=older_than_seconds)
     ids = list(
         session.scalars(
             select(OutboundMessage.id).where(
                 OutboundMessage.sent_at.is_(None),
                 OutboundMessage.failed_at.is_(None),
                 OutboundMessage.created_at < cutoff,
+                # 45009: not before the quota resets.
+                or_(OutboundMessage.not_before.is_(None), OutboundMessage.not_before <= now),
             )
         )
     )
@@ -131,62 +143,139 @@ def enqueue_unsent(session: Session, older_than_seconds: int = 300) -> int:
 
 
 def deliver(message_id: int, api=None) -> str:
-    """Send outbound message ``message_id`` once; returns SENT, SKIPPED, RETRY or FAILED."""
+    """Send outbound message ``message_id`` once; returns SENT, SKIPPED, RETRY or FAILED.
+
+    A send that may have reached the user without our knowing (the API call timed out after
+    the request went out, or the process died mid-send: ``send_started_at`` still set) is
+    retried at most once (:data:`MAX_UNCERTAIN_SENDS`): the user may then get the message
+    twice, which is better than never; after a second uncertain send it is given up."""
     settings = _settings()
     with models.db.SessionFactory() as session:
-        pg = models.db.is_postgresql(session)
-        query = select(OutboundMessage).where(OutboundMessage.id == message_id)
-        if pg:
-            # Held through the send: a second worker given the same id skips it.
-            query = query.with_for_update(skip_locked=True)
-        message = session.execute(query).scalar_one_or_none()
-        if message is None or message.sent_at is not None or message.failed_at is not None:
-            return SKIPPED
-        openid, payload = message.openid, dict(message.payload)
-        if not pg:
-            # SQLite: end the read before the network call (the token store may write
-            # meanwhile, and an old read snapshot cannot be upgraded to a write).
-            session.rollback()
-
+        begun = _write_retrying(session, message_id, _begin_send, skip_locked=True)
+        if isinstance(begun, str):
+            return begun
+        openid, payload = begun
         outcome, error = _send(settings, api, openid, payload)
-
-        if not pg:
-            return _record_sqlite(session, message_id, outcome, error)
-        _record(message, outcome, error)
-        session.commit()
-        return outcome
+        return _write_retrying(session, message_id, lambda m: _record(session, m, outcome, error))
 
 
-def _record(message: OutboundMessage, outcome: str, error: str | None) -> None:
+# Sends whose outcome is unknown that a message may have had and still be sent again.
+MAX_UNCERTAIN_SENDS = 1
+# A send started less than this long ago is taken to be still in flight on another worker
+# (longer than the send task's time limit); older, its process died mid-send.
+IN_FLIGHT = dt.timedelta(seconds=90)
+MAYBE = "maybe"  # _send: the request went out, the answer did not come back
+QUOTA = "quota"  # _send: 45009, the daily API quota is used up
+# WeChat's daily API quota resets at midnight Beijing time; a few minutes' margin.
+QUOTA_ZONE = "Asia/Shanghai"
+QUOTA_MARGIN = dt.timedelta(minutes=5)
+
+
+def _begin_send(message: OutboundMessage | None) -> str | tuple[str, dict]:
+    """Inside a write transaction: decide whether to send ``message`` now and mark it as
+    being sent; returns what to send, or the outcome when nothing is to be sent."""
+    now = utcnow()
+    if message is None or message.sent_at is not None or message.failed_at is not None:
+        return SKIPPED
+    if message.not_before is not None and message.not_before > now:
+        return SKIPPED  # the sweep enqueues it again after the quota reset
+    if message.send_started_at is not None:
+        if now - message.send_started_at < IN_FLIGHT:
+            return SKIPPED  # another worker is sending it right now
+        # The process sending it died before recording the outcome: it may have arrived.
+        message.uncertain_sends += 1
+        message.send_started_at = None
+        if message.uncertain_sends > MAX_UNCERTAIN_SENDS:
+            _give_up(message, "发送结果不明（可能已送达），为免重复不再发送")
+            return FAILED
+    message.send_started_at = now
+    return message.openid, dict(message.payload)
+
+
+def _record(session: Session, message: OutboundMessage | None, outcome: str, error: str | None):
+    """Inside a write transaction: the outcome of the send that :func:`_begin_send` marked."""
+    if message is None or message.sent_at is not None:
+        return SKIPPED
     message.attempts += 1
+    message.send_started_at = None
     if outcome == SENT:
         message.sent_at = utcnow()
         message.last_error = None
-    else:
-        message.last_error = error
-        if outcome == FAILED:
-            message.failed_at = utcnow()
+        _feedback_outcome(session, message, delivered=True)
+        return SENT
+    message.last_error = error
+    if outcome == MAYBE:
+        message.uncertain_sends += 1
+        if message.uncertain_sends > MAX_UNCERTAIN_SENDS:
+            _give_up(message, error)
+            _feedback_outcome(session, message, delivered=False)
+            return FAILED
+        return RETRY
+    if outcome == QUOTA:
+        message.not_before = next_quota_reset(utcnow())
+        return RETRY
+    if outcome == FAILED:
+        _give_up(message, error)
+        _feedback_outcome(session, message, delivered=False)
+    return outcome
 
 
-def _record_sqlite(session: Session, message_id: int, outcome: str, error: str | None) -> str:
-    """Record the outcome of a send on SQLite, whatever else is writing meanwhile.
+def _give_up(message: OutboundMessage, error: str | None) -> None:
+    message.failed_at = utcnow()
+    message.last_error = error
+    message.send_started_at = None
 
-    The message has gone out by now, so losing this write would leave it unsent in the table
-    (and :func:`enqueue_unsent` would send it again). A write transaction from the start
-    (``BEGIN IMMEDIATE`` waits for the single write lock; a read upgraded to a write would fail
-    at once if anyone wrote meanwhile), and when the lock stays busy past the busy timeout
-    ("database is locked" under a burst of concurrent requests) the write is tried again after
-    each of :data:`SQLITE_WRITE_RETRY`."""
+
+def next_quota_reset(now: dt.datetime) -> dt.datetime:
+    """The next midnight in Beijing (when WeChat resets the daily quota), plus a margin."""
+    zone = ZoneInfo(QUOTA_ZONE)
+    local = now.astimezone(zone)
+    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), zone)
+    return (midnight + QUOTA_MARGIN).astimezone(dt.UTC)
+
+
+def _feedback_outcome(session: Session, message: OutboundMessage, delivered: bool) -> None:
+    """A 反馈 carried by ``message`` is forwarded only once WeChat accepted it; given up, it
+    is marked failed with the reason (shown to the teacher and on the dashboard)."""
+    from models import StudentFeedback
+
+    rows = session.scalars(select(StudentFeedback).where(StudentFeedback.outbound_id == message.id))
+    for feedback in rows:
+        if delivered:
+            feedback.forwarded_at = message.sent_at
+            feedback.failed_at = None
+            feedback.note = None
+        else:
+            feedback.failed_at = message.failed_at
+            feedback.note = _failure_note(message.last_error)
+
+
+def _failure_note(error: str | None) -> str:
+    if error and "45015" in error:
+        return "未送达：辅导员48小时内未与公众号互动，微信不允许发送"
+    if error and "45047" in error:
+        return "未送达：发给辅导员的消息过多，微信拒收"
+    return f"未送达：{(error or '发送失败')[:150]}"
+
+
+def _write_retrying(session: Session, message_id: int, change, skip_locked: bool = False):
+    """Run ``change(row)`` in a write transaction on the row (locked on PostgreSQL; with
+    ``skip_locked`` a row being worked on elsewhere is None) and commit; returns what
+    ``change`` returned.
+
+    On SQLite the write transaction starts with ``BEGIN IMMEDIATE`` (a read upgraded to a
+    write fails at once if anyone wrote meanwhile) and, when the lock stays busy past the busy
+    timeout ("database is locked" under a burst of requests), is tried again after each of
+    :data:`SQLITE_WRITE_RETRY`: the outcome of a send that went out must not be lost."""
     for delay in (*SQLITE_WRITE_RETRY, None):
         try:
             begin_write(session)
-            message = session.get(OutboundMessage, message_id)
-            if message is None or message.sent_at is not None:
-                session.rollback()
-                return SKIPPED
-            _record(message, outcome, error)
+            query = select(OutboundMessage).where(OutboundMessage.id == message_id)
+            if models.db.is_postgresql(session):
+                query = query.with_for_update(skip_locked=skip_locked)
+            result = change(session.execute(query).scalar_one_or_none())
             session.commit()
-            return outcome
+            return result
         except OperationalError as exc:
             session.rollback()
             if delay is None or "locked" not in str(exc.orig):
@@ -205,18 +294,39 @@ def _send(settings: Settings, api, openid: str, payload: dict) -> tuple[str, str
         api.message.send_text(openid, payload["content"])
     except WeChatClientException as exc:
         error = scrub(f"errcode {exc.errcode}: {exc.errmsg}")
+        if exc.errcode == QUOTA_ERRCODE:
+            log.warning("WeChat's daily API quota is used up; sending after midnight: %s", error)
+            return QUOTA, error
         if exc.errcode in TRANSIENT_ERRCODES:
             log.warning("sending to WeChat failed, will retry: %s", error)
             return RETRY, error
         log.warning("WeChat refused the message, giving up: %s", error)
         return FAILED, error
-    except RequestException as exc:
-        error = scrub(f"network: {type(exc).__name__}: {exc}")
-        log.warning("network error sending to WeChat, will retry: %s", error)
-        return RETRY, error
+    except (ConnectTimeout, RequestsConnectionError) as exc:
+        if isinstance(exc, ConnectTimeout) or _before_sending(exc):
+            error = scrub(f"network: {type(exc).__name__}: {exc}")
+            log.warning("network error sending to WeChat, will retry: %s", error)
+            return RETRY, error
+        error = scrub(f"network after sending: {type(exc).__name__}: {exc}")
+        log.warning("WeChat may have received the message (%s); retried at most once", error)
+        return MAYBE, error
+    except RequestException as exc:  # read timeout, broken response: it may have arrived
+        error = scrub(f"network after sending: {type(exc).__name__}: {exc}")
+        log.warning("WeChat may have received the message (%s); retried at most once", error)
+        return MAYBE, error
     except RuntimeError as exc:  # not configured (no AppID/secret)
         return FAILED, str(exc)
     return SENT, None
+
+
+def _before_sending(exc: BaseException) -> bool:
+    """True when a requests ConnectionError happened before the request went out (refused,
+    DNS, TLS handshake), not after (a connection reset while waiting for the answer)."""
+    text = repr(exc)
+    return any(
+        marker in text
+        for marker in ("NewConnectionError", "NameResolutionError", "Max retries", "SSLError")
+    )
 
 
 def deliver_with_retries(message_id: int, backoff: tuple[float, ...] = EMBEDDED_BACKOFF) -> str:

@@ -27,7 +27,9 @@ class Incoming:
     # The text to interpret: Content of a text message, Recognition of a voice message,
     # stripped; "" when there is none.
     text: str
-    # When WeChat says it was sent (CreateTime), timezone-aware.
+    # When the user sent it: CreateTime when plausible (within the hour before arrival), else
+    # the arrival time; timezone-aware. Only for answer-speed checks: CreateTime is the
+    # sender's word, so dates and windows use :attr:`now`.
     sent_at: dt.datetime
     # Event name for events ("subscribe", "click", ...), lower-cased; the click key for CLICK.
     event: str | None = None
@@ -35,6 +37,14 @@ class Incoming:
     # For images: the media id and picture URL.
     media_id: str | None = None
     pic_url: str | None = None
+    # When it reached us, by our clock (the webhook sets it; None in tests that play a clock
+    # through ``sent_at``).
+    received_at: dt.datetime | None = None
+
+    @property
+    def now(self) -> dt.datetime:
+        """The school's clock for this message: arrival time, never CreateTime."""
+        return self.received_at if self.received_at is not None else self.sent_at
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,8 @@ class ChatContext:
 
     @property
     def today(self) -> dt.date:
-        """The school's date when the message was sent (BANZHUREN_TIMEZONE)."""
-        return self.incoming.sent_at.astimezone(self.settings.tz).date()
+        """The school's date when the message arrived (BANZHUREN_TIMEZONE), not CreateTime's."""
+        return self.incoming.now.astimezone(self.settings.tz).date()
 
 
 class Handler(Protocol):

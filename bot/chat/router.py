@@ -42,7 +42,9 @@ from bot.settings import Settings
 # Menu buttons (DESIGN: CLICK keys) and the texts they stand for.
 CLICK_TEXTS = {"SURVEY": "测评", "MY_LOGS": "我的日志", "STATS": "统计", "HELP": "帮助"}
 HELP_WORDS = frozenset({"帮助", "help", "?", "？", "菜单", "说明"})
-SUBSCRIBE_EVENTS = frozenset({"subscribe", "subscribe_scan"})
+# subscribe_scan: through a QR code; subscribe_scan_product: from a product scan
+# (wechatpy renames a subscribe whose EventKey starts scanbarcode| or scanimage|).
+SUBSCRIBE_EVENTS = frozenset({"subscribe", "subscribe_scan", "subscribe_scan_product"})
 
 # Role → module whose ``handle(ctx)`` serves that role.
 ROLE_HANDLERS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -57,50 +58,176 @@ def _run_embedded(cli: CliContext, term_code: str) -> dict:
             state["bar"].__exit__(None, None, None)
 
 
-def _run_on_worker(cli: CliContext, term_code: str, timeout: float) -> dict:
-    """Enqueue the term task, then follow its department tasks until the finishing task ends."""
-    from celery.exceptions import TimeoutError as WaitTimeout
-    from celery.result import AsyncResult
+class LostTask(Exception):
+    """A task of the evaluation is neither queued nor held by any running worker."""
 
+
+# How often, without progress, to ask where the unfinished tasks are.
+LOST_CHECK_EVERY = 5.0
+# Re-dispatches of the whole (idempotent) evaluation after a lost task, before giving up.
+REDISPATCHES = 1
+
+
+def _run_on_worker(cli: CliContext, term_code: str, timeout: float) -> dict:
+    """Enqueue the term task, then follow its department tasks until the finishing task ends.
+
+    A task lost with its worker (killed mid-task: it sits unacknowledged in Redis until the
+    visibility timeout) is noticed — not queued, not STARTED/reserved on any running worker,
+    twice in a row — and the evaluation, which is idempotent, is dispatched again; lost again,
+    the command stops and says how to run it again."""
     from worker.celery_app import configure_celery
 
-    configure_celery(cli.settings)
+    app = configure_celery(cli.settings)
+    deadline = time.monotonic() + timeout
+    results: list = []
+    try:
+        for attempt in range(REDISPATCHES + 1):
+            try:
+                return _follow(app, cli, term_code, deadline, timeout, results)
+            except LostTask as exc:
+                if attempt == REDISPATCHES:
+                    fail(
+                        f"考核任务在 worker 上丢失（{exc}；worker 可能在执行中被终止）。"
+                        f"请确认 banzhuren worker 正常运行后重新执行：banzhuren evaluate --term {term_code}"
+                    )
+                click.echo(f"考核任务丢失（{exc}），已重新提交（考核可重复执行）……", err=True)
+        raise AssertionError("unreachable")
+    finally:
+        _release_results(results)
+
+
+def _follow(app, cli: CliContext, term_code: str, deadline: float, timeout: float, results):
+    from celery.result import AsyncResult
+
     from worker.tasks.evaluation import evaluate_term_task
 
-    deadline = time.monotonic() + timeout
     click.echo(f"已提交考核任务（学期 {term_code}），等待 worker 执行……", err=True)
     # Planning takes a second on a running worker; waiting long here means there is none.
     pickup = min(timeout, PICKUP_TIMEOUT)
-    try:
-        plan = evaluate_term_task.delay(term_code).get(timeout=pickup)
-    except WaitTimeout:
-        fail(f"{pickup:.0f} 秒内没有 worker 接手任务：请确认 banzhuren worker 正在运行")
-    pending = {AsyncResult(task_id) for task_id in plan["departments"]}
+    planning = evaluate_term_task.delay(term_code)
+    results.append(planning)
+    watch = LostWatch(app, cli.settings)
+    picked_by = time.monotonic() + pickup
+    while not planning.ready():
+        now = time.monotonic()
+        if now > picked_by and planning.state == "PENDING":
+            fail(f"{pickup:.0f} 秒内没有 worker 接手任务：请确认 banzhuren worker 正在运行")
+        if now > deadline:
+            fail(f"考核未在 {timeout:.0f} 秒内完成：请查看 worker 日志")
+        watch.check({planning})
+        time.sleep(0.2)
+    if planning.failed():
+        fail(f"考核任务失败：{planning.result!r}")
+    plan = planning.get()
+    pending = {AsyncResult(task_id, app=app) for task_id in plan["departments"]}
+    finish = AsyncResult(plan["finish_id"], app=app)
+    results.extend([*pending, finish])
+    watch.progress()
     bar = _bar("考核中（按党总支）", len(pending))
     if bar is not None:
         bar.__enter__()
     try:
-        while pending:
+        while pending or not finish.ready():
             if time.monotonic() > deadline:
                 fail(f"考核未在 {timeout:.0f} 秒内完成：请查看 worker 日志")
             finished = {r for r in pending if r.ready()}
             for r in finished:
                 if r.failed():
                     fail(f"党总支考核任务失败：{r.result!r}")
-            if finished and bar is not None:
-                bar.update(len(finished))
+            if finished:
+                watch.progress()
+                if bar is not None:
+                    bar.update(len(finished))
             pending -= finished
-            if pending:
-                time.sleep(0.2)
+            watch.check(pending or {finish})
+            time.sleep(0.2)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    remaining = max(1.0, deadline - time.monotonic())
+    if finish.failed():
+        fail(f"考核汇总任务失败：{finish.result!r}")
+    return finish.get(timeout=max(1.0, deadline - time.monotonic()))
+
+
+class LostWatch:
+    """Asks, when nothing has progressed for :data:`LOST_CHECK_EVERY` seconds, whether the
+    unfinished tasks are anywhere: queued in Redis, or known (reserved, running) to a worker
+    that answers. Raises :class:`LostTask` when one is nowhere two checks in a row."""
+
+    def __init__(self, app, settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.last_progress = time.monotonic()
+        self.last_check = self.last_progress
+        self.missing: set[str] = set()
+
+    def progress(self) -> None:
+        self.last_progress = self.last_check = time.monotonic()
+        self.missing = set()
+
+    def check(self, unfinished) -> None:
+        now = time.monotonic()
+        if now - max(self.last_progress, self.last_check) < LOST_CHECK_EVERY:
+            return
+        self.last_check = now
+        ids = {r.id for r in unfinished if not r.ready()}
+        if not ids:
+            return
+        missing = ids - task_whereabouts(self.app, self.settings, ids)
+        lost = missing & self.missing
+        self.missing = missing
+        if lost:
+            raise LostTask(f"{len(lost)} 个任务不在队列中，也不在任何 worker 上")
+
+
+def task_whereabouts(app, settings, ids: set[str]) -> set[str]:
+    """Those of ``ids`` queued in Redis or known to a running worker. When no worker answers
+    at all, every id counts as somewhere (a worker restarting will take them)."""
+    found = set(_queued_ids(app, settings, ids))
+    replies = app.control.inspect(timeout=1.0).query_task(*ids) or {}
+    if not replies:
+        return set(ids)
+    for tasks in replies.values():
+        found.update(tasks or {})
+    return found
+
+
+def _queued_ids(app, settings, ids: set[str]) -> list[str]:
+    """Task ids among ``ids`` waiting in the queue's Redis list."""
+    import json
+
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url)
     try:
-        return AsyncResult(plan["finish_id"]).get(timeout=remaining)
-    except WaitTimeout:
-        fail(f"考核未在 {timeout:.0f} 秒内完成：请查看 worker 日志")
-        raise  # unreachable
+        key = f"{settings.redis_prefix}:{settings.celery_queue}"
+        found = []
+        for raw in client.lrange(key, 0, 10_000):
+            try:
+                task_id = json.loads(raw).get("headers", {}).get("id")
+            except ValueError:
+                continue
+            if task_id in ids:
+                found.append(task_id)
+        return found
+    finally:
+        client.close()
+
+
+def _release_results(results: list) -> None:
+    """Let go of the AsyncResults while the result backend is still open: collected at
+    interpreter exit instead, their ``__del__`` would print "Exception ignored in"."""
+    import gc
+
+    for r in results:
+        backend = getattr(r, "backend", None)
+        if backend is not None:
+            # The backend may be gone already: nothing left to release then.
+            with contextlib.suppress(Exception):
+                backend.remove_pending_result(r)
+            r.backend = None
+    results.clear()
+    gc.collect()
 
 
 @click.command("evaluate")

@@ -26,6 +26,7 @@ from bot.dashboard.access import visible_teacher
 from bot.dashboard.auth import Principal, authenticate
 from bot.dashboard.charts import hbar_chart
 from bot.request_session import db, settings
+from bot.worklog.chat import undelivered_feedback
 from models import Grade, Term
 from models.base import utcnow
 from models.evaluation import GRADE_LABELS
@@ -255,11 +256,13 @@ def teacher(teacher_id: int):
             questions=queries.question_stats(session, term.id, teacher_id) if shown else [],
             comments=queries.comments(session, term.id, teacher_id) if shown else [],
             timeline=queries.group_by_month(entries),
+            undelivered=undelivered_feedback(session, [e.id for e in entries]),
             log_counts=sorted(counts.items(), key=lambda kv: -kv[1]),
             log_total=sum(counts.values()),
             meetings=queries.meetings_attended(session, teacher_id, term),
             incidents=queries.incidents(session, teacher_id, term.id),
         )
+    context.setdefault("undelivered", {})
     context.update(
         appointments=queries.appointments_of(session, teacher_id),
         min_respondents=settings().min_respondents,

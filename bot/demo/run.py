@@ -107,6 +107,9 @@ def demo_environment(
     env = dict(base)
     env["BANZHUREN_DATABASE_URL"] = database_url
     env.setdefault("BANZHUREN_SECRET_KEY", secrets.token_hex(32))
+    # There is no default Token (a well-known one would let anyone post as anyone).
+    if not env.get("BANZHUREN_WECHAT_TOKEN"):
+        env["BANZHUREN_WECHAT_TOKEN"] = "demo" + secrets.token_hex(8)
     if not env.get("BANZHUREN_WECHAT_AES_KEY"):
         from bot.wechat.crypto import random_aes_key
 

@@ -1,10 +1,13 @@
 """WeChat's retries answered once: claim a message's key before handling it, keep the reply.
 
 WeChat resends a message it got no answer to within 5 s, and the retry may reach another web
-process while the first is still working. The key (:func:`message_key`: ``MsgId``, or
-``FromUserName:CreateTime`` for events) is claimed atomically before anything is handled:
+process while the first is still working. The key (:func:`message_key`: a hash of the sender
+and the message's identity, ``MsgId`` or for events ``CreateTime``, ``Event`` and ``EventKey``;
+64 hex digits whatever the input) is claimed atomically before anything is handled:
 
-- with Redis: ``SET key pending:<token> NX EX 30``;
+- with Redis: ``SET key pending:<token> NX EX 4``; when Redis does not answer (down, stalled:
+  a 1-second socket timeout), the database claim below is used instead, so the webhook keeps
+  working through a Redis outage;
 - without: ``INSERT`` into ``received_messages`` (its own short transaction), catching the
   unique violation.
 
@@ -12,25 +15,33 @@ The owner handles the message and :func:`record_reply` stores the reply with the
 same transaction as whatever the handler stored, so "handled" and "its effects" commit together
 (a retry finding ``done`` never runs the handler again; the primary key is the last guard). A
 duplicate waits up to ~3 s (polling) for that reply and returns it, else the webhook answers
-``success``. A handler error calls :func:`release`, so the retry can handle the message; a claim
-left by a process that died is taken over once it is :data:`CLAIM_TTL` seconds old.
+``success``. A handler error calls :func:`release`, so the retry can handle the message.
+
+A claim is a lease of :data:`CLAIM_TTL` seconds, shorter than WeChat's 5 s between retries: a
+retry after the holder died (a gunicorn worker killed mid-request) takes the claim over and
+handles the message. Exactly once does not rest on the lease: the handler runs under the
+per-sender lock and first checks whether the key is already ``done`` in the database (see
+``bot.wechat.webhook.answer``), so a takeover while the holder is merely slow waits for its
+commit and answers with its reply.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import secrets
 import time
 from dataclasses import dataclass
 
+import redis
 from sqlalchemy import ScalarSelect, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.redis_client import redis_client, rkey
+from bot.redis_client import rkey
 from bot.settings import Settings
 from bot.wechat.locks import begin_write
 from models.base import utcnow
@@ -39,8 +50,12 @@ from models.messaging import ReceivedMessage
 # Core statements on the table: the hot path needs no ORM objects for these rows.
 _received = ReceivedMessage.__table__
 
-# A claim older than this that never completed belongs to a process that died.
-CLAIM_TTL = 30
+# A claim older than this that never completed belongs to a process that died (or one that
+# is still working, which the sender lock then waits for). Shorter than WeChat's 5 s between
+# retries, so the first retry after a crash is handled.
+CLAIM_TTL = 4
+# Redis must answer the claim quickly: WeChat waits 5 s for the whole reply.
+REDIS_TIMEOUT_S = 1.0
 # How long Redis remembers a handled message's reply (WeChat retries within ~15 s); the
 # received_messages row stays until purged (:func:`purge_received`).
 DONE_TTL = 600
@@ -55,12 +70,41 @@ return 0
 """
 
 
-def message_key(msg_id: int | str | None, from_user: str, create_time: int | str) -> str:
-    """``MsgId`` when the message has one (text, image, voice...), else
-    ``FromUserName:CreateTime`` (events)."""
-    if msg_id and str(msg_id) != "0":
-        return str(msg_id)
-    return f"{from_user}:{create_time}"
+def message_key(
+    from_user: str,
+    msg_id: int | None = None,
+    create_time: int | None = None,
+    event: str | None = None,
+    event_key: str | None = None,
+) -> str:
+    """The dedup key: SHA-256 of the sender plus the message's identity — ``MsgId`` when the
+    message has one (text, image, voice...), else ``CreateTime``, ``Event`` and ``EventKey``
+    (two events of one sender in one second differ by event or key). Sender included: two
+    senders' colliding ``MsgId`` are two messages. 64 hex digits, whatever the input."""
+    if msg_id:
+        identity = ["msg", from_user, int(msg_id)]
+    else:
+        identity = ["event", from_user, create_time, (event or "").lower(), event_key or ""]
+    raw = json.dumps(identity, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+_fast_clients: dict[str, redis.Redis] = {}
+
+
+def _redis(settings: Settings) -> redis.Redis:
+    """A client with a short timeout, for the request path (a stalled Redis must not hold
+    the request past WeChat's 5 s)."""
+    assert settings.redis_url
+    client = _fast_clients.get(settings.redis_url)
+    if client is None:
+        client = redis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_S,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+        )
+        _fast_clients[settings.redis_url] = client
+    return client
 
 
 @dataclass(frozen=True)
@@ -72,12 +116,25 @@ class Claim:
     owned: bool
     reply: str | None = None
     token: str | None = None
+    # True when the claim was made in the database because Redis did not answer.
+    in_db: bool = False
 
 
 def claim(session: Session, settings: Settings, key: str, wait_s: float = WAIT_SECONDS) -> Claim:
-    """Claim ``key``, or wait up to ``wait_s`` for the reply of whoever holds it."""
+    """Claim ``key``, or wait up to ``wait_s`` for the reply of whoever holds it.
+
+    With Redis down or stalled the claim is made in the database instead (a concurrent
+    duplicate claimed in Redis is then caught by the handled check under the sender lock)."""
     if settings.redis_url:
-        return _claim_redis(settings, key, wait_s)
+        from bot.wechat import outage
+
+        try:
+            claimed = _claim_redis(settings, key, wait_s)
+        except redis.RedisError as exc:
+            outage.failed("redis", exc, "claiming a message (falling back to the database)")
+            return _claim_db(session, key, wait_s)
+        outage.ok("redis")
+        return claimed
     return _claim_db(session, key, wait_s)
 
 
@@ -113,6 +170,12 @@ def _record_statement(insert):
 _RECORD = {"postgresql": _record_statement(pg_insert), "sqlite": _record_statement(sqlite_insert)}
 
 
+def stored_reply(reply: str) -> str:
+    """What is kept of a reply for WeChat's retries (in received_messages and in Redis): the
+    one place to change it (e.g. to keep a marker instead of a text quoting survey answers)."""
+    return reply
+
+
 def record_reply(session: Session, key: str, reply: str) -> None:
     """Store ``reply`` with ``key`` in the handling transaction ("" for ``success``).
 
@@ -120,15 +183,17 @@ def record_reply(session: Session, key: str, reply: str) -> None:
     claim inserted it): an upsert on the primary key."""
     session.execute(
         _RECORD[session.get_bind().dialect.name],
-        {"key": key, "received_at": utcnow(), "reply": reply},
+        {"key": key, "received_at": utcnow(), "reply": stored_reply(reply)},
     )
 
 
 def publish_reply(settings: Settings, key: str, reply: str) -> None:
     """After the commit: let duplicates waiting on Redis see the reply."""
     if settings.redis_url:
-        redis_client(settings).set(
-            rkey(settings, "wechat", "msg", key), json.dumps({"reply": reply}), ex=DONE_TTL
+        _redis(settings).set(
+            rkey(settings, "wechat", "msg", key),
+            json.dumps({"reply": stored_reply(reply)}),
+            ex=DONE_TTL,
         )
 
 
@@ -136,8 +201,8 @@ def release(session: Session, settings: Settings, c: Claim) -> None:
     """Give the claim up after a handling error, so a retry of the message is handled."""
     if session.in_transaction():
         session.rollback()
-    if settings.redis_url:
-        redis_client(settings).eval(
+    if settings.redis_url and not c.in_db:
+        _redis(settings).eval(
             _RELEASE_IF_OURS, 1, rkey(settings, "wechat", "msg", c.key), c.token or ""
         )
         return
@@ -175,7 +240,7 @@ def forget_replies(session: Session, older_than: dt.timedelta = REPLY_KEPT) -> i
 
 
 def _claim_redis(settings: Settings, key: str, wait_s: float) -> Claim:
-    r = redis_client(settings)
+    r = _redis(settings)
     name = rkey(settings, "wechat", "msg", key)
     token = "pending:" + secrets.token_hex(8)
     deadline = time.monotonic() + wait_s
@@ -200,7 +265,7 @@ def _claim_db(session: Session, key: str, wait_s: float) -> Claim:
         try:
             session.add(ReceivedMessage(key=key, done=False))
             session.commit()
-            return Claim(key, owned=True)
+            return Claim(key, owned=True, in_db=True)
         except IntegrityError:
             session.rollback()
         row = session.execute(
@@ -225,7 +290,7 @@ def _claim_db(session: Session, key: str, wait_s: float) -> Claim:
             )
             session.commit()
             if taken.rowcount == 1:
-                return Claim(key, owned=True)
+                return Claim(key, owned=True, in_db=True)
         # Pending elsewhere, or released after a handling error (the next INSERT takes it).
         if time.monotonic() >= deadline:
             return Claim(key, owned=False)

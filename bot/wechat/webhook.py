@@ -3,10 +3,15 @@ dispatch, reply (STYLE: check signature → decrypt → parse → dedup → disp
 
 ``GET`` is WeChat's URL check. ``POST`` takes plaintext, compatible and safe mode messages:
 
+- no ``BANZHUREN_WECHAT_TOKEN`` configured → 503 (and a log line saying so): without a token of
+  the school's own, anyone could sign messages as anyone;
 - body over 1 MiB → 413; bad ``signature`` / ``msg_signature`` → 403; ``timestamp`` more than
-  ``signature_max_age`` (300 s) off → 403; an encrypted message that does not decrypt with the
-  current or previous EncodingAESKey → 400; a body that is not a WeChat message → 400. None of
-  these opens a database session.
+  ``signature_max_age`` (300 s) off → 403; a plaintext message while an EncodingAESKey is set
+  (unless ``BANZHUREN_WECHAT_ALLOW_PLAINTEXT``) → 403: the body of a plaintext message is not
+  signed, so one signed URL would let anyone post anything; an encrypted message that does not
+  decrypt with the current or previous EncodingAESKey → 400; a body that is not a WeChat
+  message, or whose numbers (``CreateTime``, ``MsgId``, the query's ``timestamp``) are not
+  ASCII digits within bounds → 400. None of these opens a database session.
 - then :func:`answer`: :func:`bot.wechat.dedup.claim` (a retry gets the first reply),
   :func:`bot.wechat.locks.lock_sender` (one message per person at a time),
   :func:`bot.chat.router.handle_incoming` (the handlers store survey answers, log entries...),
@@ -22,9 +27,12 @@ dispatch, reply (STYLE: check signature → decrypt → parse → dedup → disp
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import re
 import time
+import unicodedata
 
 from flask import Blueprint, Flask, Response, request
 from wechatpy import parse_message
@@ -37,9 +45,10 @@ from bot.chat.context import Incoming, Sender
 from bot.chat.router import handle_incoming
 from bot.request_session import db, settings
 from bot.settings import Settings
-from bot.wechat import crypto, dedup
+from bot.wechat import crypto, dedup, outage
 from bot.wechat.locks import LockTimeout, lock_sender
 from bot.wechat.textlimit import fit_messages, shorten
+from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,20 @@ MAX_MESSAGES_PER_REPLY = 4
 LATE_SECONDS = 4.5
 # Voice recognition ends sentences with punctuation that commands do not have.
 _VOICE_TRAILING = "。.！!？?，, "
+
+# Numbers in the body and the query: ASCII digits only ('²'.isdigit() is True), bounded.
+_DIGITS = re.compile(r"[0-9]{1,20}", re.ASCII)
+MSGID_MAX_DIGITS = 20  # WeChat's MsgId is a 64-bit integer
+# CreateTime and the signed timestamp: Unix seconds between 2000-01-01 and 2100-01-01.
+EARLIEST_TIME = 946_684_800
+LATEST_TIME = 4_102_444_800
+MAX_NONCE_CHARS = 64
+# How far CreateTime may lie behind the school's clock and still be taken as "when the user
+# sent it" (answer-speed checks); outside it (or in the future) the arrival time is used.
+SENT_AT_TRUSTED = dt.timedelta(hours=1)
+# Seconds between log lines saying that no token is configured.
+_NO_TOKEN_LOG_EVERY = 60.0
+_no_token_logged_at: float | None = None
 
 bp = Blueprint("wechat", __name__)
 
@@ -68,15 +91,43 @@ def _plain(text: str, status: int = 200) -> Response:
     return Response(text, status=status, mimetype="text/plain")
 
 
+def _refuse_without_token() -> Response:
+    """503 while no Token is configured; says why in the log (at most once a minute)."""
+    global _no_token_logged_at
+    now = time.monotonic()
+    if _no_token_logged_at is None or now - _no_token_logged_at > _NO_TOKEN_LOG_EVERY:
+        _no_token_logged_at = now
+        log.error(
+            "/wechat refuses every request: BANZHUREN_WECHAT_TOKEN is not set (set it to the "
+            "Token of the official account's server settings)"
+        )
+    return _plain("wechat token not configured", 503)
+
+
+def bounded_int(value: object, lo: int, hi: int, max_digits: int = 20) -> int | None:
+    """``value`` as an int when it is 1..``max_digits`` ASCII digits within [lo, hi], else None."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if len(value) > max_digits or not _DIGITS.fullmatch(value):
+        return None
+    number = int(value)
+    return number if lo <= number <= hi else None
+
+
 @bp.get("/wechat")
 def verify_url() -> Response:
     """WeChat's server URL check: answer ``echostr`` when the signature holds."""
     s = settings()
+    if not s.wechat_token:
+        return _refuse_without_token()
     args = request.args
     if not crypto.signature_matches(
         args.get("signature"), s.wechat_token, args.get("timestamp", ""), args.get("nonce", "")
     ):
         return _plain("bad signature", 403)
+    if bounded_int(args.get("timestamp", ""), EARLIEST_TIME, LATEST_TIME, 12) is None:
+        return _plain("timestamp is not a time", 400)
     return _plain(args.get("echostr", ""))
 
 
@@ -84,6 +135,8 @@ def verify_url() -> Response:
 def receive() -> Response:
     started = time.monotonic()
     s = settings()
+    if not s.wechat_token:
+        return _refuse_without_token()
     try:
         body = _read_body()
         message, encrypted, aes_key = _verify_and_open(s, request.args, body)
@@ -91,8 +144,7 @@ def receive() -> Response:
         log.info("wechat request refused: %s %s", exc.status, exc.reason)
         return _plain(exc.reason, exc.status)
     incoming = to_incoming(message)
-    key = dedup.message_key(message.id, message.source, message._data["CreateTime"])
-    reply = answer(s, incoming, key, started=started)
+    reply = answer(s, incoming, key_of(message), started=started)
     return _render(s, message, reply, encrypted, aes_key, request.args.get("nonce", ""))
 
 
@@ -110,6 +162,8 @@ def _read_body() -> bytes:
 def _verify_and_open(s: Settings, args, body: bytes) -> tuple[BaseMessage, bool, str | None]:
     """Signature, replay window, decryption and parsing; raises :class:`BadRequest`."""
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    if len(nonce) > MAX_NONCE_CHARS:
+        raise BadRequest(400, "nonce too long")
     encrypted = args.get("encrypt_type", "raw").lower() == "aes"
     envelope = None
     if encrypted:
@@ -128,8 +182,15 @@ def _verify_and_open(s: Settings, args, body: bytes) -> tuple[BaseMessage, bool,
             raise BadRequest(403, "bad signature")
     elif not crypto.signature_matches(args.get("signature"), s.wechat_token, timestamp, nonce):
         raise BadRequest(403, "bad signature")
+    # Signed, but a signature proves nothing about sanity: parse with bounds before use.
+    if bounded_int(timestamp, EARLIEST_TIME, LATEST_TIME, 12) is None:
+        raise BadRequest(400, "timestamp is not a time")
     if not crypto.timestamp_fresh(timestamp, s.signature_max_age):
         raise BadRequest(403, "timestamp outside the allowed window")
+    if not encrypted and s.wechat_aes_key and not s.wechat_allow_plaintext:
+        # A plaintext body is not covered by the signature (one signed URL would carry any
+        # body): with a key set, WeChat encrypts, so only encrypted messages are taken.
+        raise BadRequest(403, "plaintext message refused: an EncodingAESKey is configured")
 
     aes_key = None
     if envelope is not None:
@@ -160,14 +221,52 @@ def parse(xml: bytes | str) -> BaseMessage:
     for field in ("ToUserName", "FromUserName", "CreateTime", "MsgType"):
         if not isinstance(data.get(field), str) or not data[field].strip():
             raise BadRequest(400, f"message without {field}")
-    if not data["CreateTime"].isdigit():
-        raise BadRequest(400, "CreateTime is not a number")
+    if bounded_int(data["CreateTime"], EARLIEST_TIME, LATEST_TIME, 12) is None:
+        raise BadRequest(400, "CreateTime is not a time")
     msg_id = data.get("MsgId")
-    if msg_id is not None and not (isinstance(msg_id, str) and msg_id.isdigit()):
-        raise BadRequest(400, "MsgId is not a number")
-    if len(data["FromUserName"]) > 64:
-        raise BadRequest(400, "FromUserName too long")
+    if msg_id is not None and bounded_int(msg_id, 0, 2**64 - 1, MSGID_MAX_DIGITS) is None:
+        raise BadRequest(400, "MsgId is not a 64-bit number")
+    for field in ("Event", "EventKey"):
+        if field in data and not isinstance(data[field], str | None):
+            raise BadRequest(400, f"{field} is not text")
+    if len(data["FromUserName"]) > 64 or len(data["ToUserName"]) > 64:
+        raise BadRequest(400, "user name too long")
     return message
+
+
+def key_of(message: BaseMessage) -> str:
+    """The dedup key of a parsed (and :func:`parse`-checked) message: its sender plus its
+    identity (``MsgId``; for events ``CreateTime``, ``Event`` and ``EventKey``)."""
+    data = message._data
+    msg_id = data.get("MsgId")
+    return dedup.message_key(
+        data["FromUserName"].strip(),
+        msg_id=int(msg_id) if msg_id is not None else None,
+        create_time=int(data["CreateTime"]),
+        event=data.get("Event"),
+        event_key=data.get("EventKey"),
+    )
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without zero-width and direction marks (Unicode format characters), which
+    some keyboards and copy-paste leave inside words (帮\u200b助 must still be 帮助). A joiner
+    between two symbols (emoji sequences) is kept."""
+    if text.isascii():
+        return text
+    out = []
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch) == "Cf":
+            joins_symbols = (
+                ch == "\u200d"
+                and 0 < i < len(text) - 1
+                and unicodedata.category(text[i - 1]) == "So"
+                and unicodedata.category(text[i + 1]) == "So"
+            )
+            if not joins_symbols:
+                continue
+        out.append(ch)
+    return "".join(out)
 
 
 def to_incoming(message: BaseMessage) -> Incoming:
@@ -181,16 +280,23 @@ def to_incoming(message: BaseMessage) -> Incoming:
 
     text = ""
     if msg_type == "text":
-        text = (field("Content") or "").strip()
+        text = strip_invisible(field("Content") or "").strip()
     elif msg_type == "voice":
-        text = (field("Recognition") or "").strip().rstrip(_VOICE_TRAILING).strip()
+        text = strip_invisible(field("Recognition") or "").strip().rstrip(_VOICE_TRAILING).strip()
     # parse_message has already renamed a subscribe through a QR code to subscribe_scan.
     event = ((field("Event") or "").strip().lower() or None) if msg_type == "event" else None
+    # The school's clock decides 今天, log dates and the photo window (CreateTime is whatever
+    # the sender wrote); CreateTime is kept only when it is plausible (answer-speed checks).
+    received_at = utcnow()
+    sent_at = dt.datetime.fromtimestamp(int(data["CreateTime"]), dt.UTC)
+    if not received_at - SENT_AT_TRUSTED <= sent_at <= received_at:
+        sent_at = received_at
     return Incoming(
         openid=data["FromUserName"].strip(),
         msg_type=msg_type,
         text=text,
-        sent_at=dt.datetime.fromtimestamp(int(data["CreateTime"]), dt.UTC),
+        sent_at=sent_at,
+        received_at=received_at,
         event=event,
         event_key=field("EventKey") if msg_type == "event" else None,
         media_id=field("MediaId"),
@@ -207,10 +313,11 @@ def answer(s: Settings, incoming: Incoming, key: str, started: float | None = No
     session = db()
     try:
         claim = dedup.claim(session, s, key)
-    except Exception:  # the database or Redis is unreachable: say so, store nothing
-        log.exception("could not claim WeChat message %s", key)
-        session.rollback()
+    except Exception as exc:  # the database is unreachable: say so, store nothing
+        _failed(exc, "claiming a message", key)
+        _rollback(session)
         return texts.BUSY
+    outage.ok("database")
     if not claim.owned:
         # A retry: the reply given the first time, or "success" while it is still being made.
         return claim.reply or ""
@@ -219,23 +326,48 @@ def answer(s: Settings, incoming: Incoming, key: str, started: float | None = No
     except LockTimeout:
         _release(session, s, claim)
         return texts.BUSY
+    except Exception as exc:
+        _failed(exc, "taking the sender lock", key)
+        _release(session, s, claim)
+        return texts.BUSY
     try:
         earlier, sender = _earlier_reply_and_sender(session, incoming.openid, key)
         if earlier is not None:
-            # Handled before (our Redis claim outlived its record): answer as the first time.
+            # Handled before (a retry that took over the claim of a slow or dead holder, or
+            # a claim that outlived its record): answer as the first time, handle nothing.
             session.rollback()
             first = earlier
         else:
             first = _handle(session, s, incoming, key, started, sender)
-    except Exception:
+    except Exception as exc:
+        if outage.is_outage(exc):
+            _failed(exc, "handling a message", key)
+            _release(session, s, claim)
+            return texts.BUSY
         log.exception("handling WeChat message %s failed", key)
         _release(session, s, claim)
         return texts.FAILED
-    try:
-        dedup.publish_reply(s, key, first)
-    except Exception:  # the reply is committed in the database; Redis only speeds up retries
-        log.exception("could not publish the reply to %s", key)
+    if s.redis_url and not claim.in_db:
+        try:
+            dedup.publish_reply(s, key, first)
+            outage.ok("redis")
+        except Exception as exc:  # the reply is committed in the database; Redis only
+            _failed(exc, "publishing a reply", key)  # speeds up retries
     return first
+
+
+def _failed(exc: BaseException, doing: str, key: str) -> None:
+    """An outage (database, Redis) is logged once per outage; anything else with its traceback."""
+    if outage.is_outage(exc):
+        outage.failed(outage.dependency_of(exc), exc, doing)
+    else:
+        log.exception("%s failed for WeChat message %s", doing, key)
+
+
+def _rollback(session) -> None:
+    # The connection may be gone already; the pool replaces it.
+    with contextlib.suppress(Exception):
+        session.rollback()
 
 
 # After the sender lock, in one round trip: who sent the message and, when its key was already
@@ -278,8 +410,9 @@ def _handle(
 def _release(session, s: Settings, claim: dedup.Claim) -> None:
     try:
         dedup.release(session, s, claim)
-    except Exception:  # the database or Redis is down: the claim expires by itself
-        log.exception("could not release the claim on %s", claim.key)
+    except Exception as exc:  # the database or Redis is down: the claim expires by itself
+        _rollback(session)
+        _failed(exc, "releasing a claim", claim.key)
 
 
 def _queue_overflow(session, s: Settings, openid: str, reply: str) -> str:

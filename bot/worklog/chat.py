@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from bot.chat.context import ChatContext
 from bot.worklog import counts, record, result
@@ -236,7 +236,7 @@ def _undo(ctx: ChatContext, teacher_id: int) -> str:
     if entry is None:
         return "您还没有记录过工作日志，没有可以撤销的。"
     described = record.describe(entry, ctx.today)
-    age = ctx.incoming.sent_at - entry.created_at
+    age = ctx.incoming.now - entry.created_at
     if age > record.UNDO_WINDOW:
         recorded = entry.created_at.astimezone(ctx.settings.tz).date()
         return (
@@ -245,7 +245,12 @@ def _undo(ctx: ChatContext, teacher_id: int) -> str:
         )
     forwarded = ctx.session.scalar(
         select(func.count(StudentFeedback.id)).where(
-            StudentFeedback.entry_id == entry.id, StudentFeedback.forwarded_at.is_not(None)
+            StudentFeedback.entry_id == entry.id,
+            # Queued counts too: the message goes out whether or not the entry stays.
+            or_(
+                StudentFeedback.forwarded_at.is_not(None),
+                StudentFeedback.outbound_id.is_not(None),
+            ),
         )
     )
     notes = record.undo_entry(ctx.session, entry)
@@ -263,6 +268,7 @@ def _my_logs(ctx: ChatContext, teacher_id: int) -> str:
     if not entries:
         return f"您还没有工作日志。发送一条试试，例如：{EXAMPLE}"
     lines = [f"最近的工作日志（最多显示{RECENT}条）："]
+    failed = undelivered_feedback(ctx.session, [e.id for e in entries])
     for i, e in enumerate(entries, 1):
         parts = [f"{format_day(e.occurred_on, ctx.today)} {e.kind.label}"]
         if e.students:
@@ -271,8 +277,23 @@ def _my_logs(ctx: ChatContext, teacher_id: int) -> str:
             parts.append(f"地点：{e.place}")
         if e.text:
             parts.append(_short(e.text))
+        if e.id in failed:
+            parts.append("⚠反馈" + failed[e.id])
         lines.append(f"{i}. " + "｜".join(parts))
     return "\n".join(lines)
+
+
+def undelivered_feedback(session, entry_ids: list[int]) -> dict[int, str]:
+    """Entry id -> why its 反馈 did not reach the counsellor, for entries whose forwarding was
+    given up (worker.outbox: 45015 and the like); shown in 我的日志 and on the dashboard."""
+    if not entry_ids:
+        return {}
+    rows = session.execute(
+        select(StudentFeedback.entry_id, StudentFeedback.note).where(
+            StudentFeedback.entry_id.in_(entry_ids), StudentFeedback.failed_at.is_not(None)
+        )
+    )
+    return {entry_id: note or "未送达" for entry_id, note in rows}
 
 
 def _stats(ctx: ChatContext, teacher_id: int) -> str:
@@ -311,7 +332,7 @@ def _image(ctx: ChatContext, teacher_id: int) -> str:
     inc = ctx.incoming
     if not inc.media_id:
         return "照片没有收到，请重新发送。"
-    entry = record.attach_image(ctx.session, teacher_id, inc.media_id, inc.pic_url, inc.sent_at)
+    entry = record.attach_image(ctx.session, teacher_id, inc.media_id, inc.pic_url, inc.now)
     if entry is None:
         return (
             "照片没有保存：请先发送日志文字，再在10分钟内发送照片，照片会附在那条日志上。\n"

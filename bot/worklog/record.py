@@ -224,9 +224,10 @@ def undo_entry(session: Session, entry: WorkLogEntry) -> list[str]:
 def attach_image(
     session: Session, teacher_id: int, media_id: str, pic_url: str | None, now: dt.datetime
 ) -> WorkLogEntry | None:
-    """Attach a photo to the teacher's last entry if it was recorded within ten minutes."""
+    """Attach a photo to the teacher's last entry if it was recorded within the ten minutes
+    before ``now`` (the school's clock; an entry "from the future" is not a match either)."""
     entry = last_entry(session, teacher_id)
-    if entry is None or now - entry.created_at > ATTACH_WINDOW:
+    if entry is None or not dt.timedelta(0) <= now - entry.created_at <= ATTACH_WINDOW:
         return None
     entry.attachments.append(WorkLogAttachment(media_id=media_id, pic_url=pic_url))
     session.flush()

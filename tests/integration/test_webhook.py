@@ -15,7 +15,7 @@ import models.db
 from bot import create_app
 from bot.chat import help as texts
 from bot.chat import router
-from bot.wechat import crypto
+from bot.wechat import crypto, dedup
 from bot.wechat.simulate import WeChatSimulator, render_xml
 from models import BindingFailure, OutboundMessage, ReceivedMessage
 from tests.conftest import make_settings
@@ -78,6 +78,9 @@ def test_url_check_bad_signature_is_403(wechat):
 
 @pytest.mark.parametrize("mode", ["plain", "compatible", "safe"])
 def test_each_mode_gets_a_reply(wechat, wechat_settings, mode, session):
+    if mode == "plain":  # with a key set, plaintext only during the switch-over
+        app = wechat.client.application
+        app.config["BANZHUREN"] = wechat_settings.with_overrides(wechat_allow_plaintext=True)
     sim = WeChatSimulator(
         wechat_settings.wechat_token,
         wechat_settings.wechat_aes_key,
@@ -115,6 +118,13 @@ def test_previous_aes_key_still_accepted(db_url):
 # --- refusals -------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def plain_client(db_url):
+    """An app without an EncodingAESKey (made before ``session``: making an app replaces the
+    process's engine, and a session opened earlier would keep using the old one)."""
+    return create_app(make_settings(db_url)).test_client()
+
+
 def _assert_refused(response, status, session, checkouts):
     assert response.status_code == status, response.data
     assert checkouts == [], "a refused request opened a database connection"
@@ -147,7 +157,7 @@ def test_stale_timestamp_is_403(wechat, session, checkouts):
         {
             "ToUserName": "gh_x",
             "FromUserName": "o-stale",
-            "CreateTime": 1,
+            "CreateTime": int(time.time()),
             "MsgType": "text",
             "Content": "帮助",
             "MsgId": 7,
@@ -178,10 +188,11 @@ def test_stale_timestamp_is_403(wechat, session, checkouts):
         "<CreateTime>1</CreateTime><MsgType>text</MsgType></xml>",
     ],
 )
-def test_malformed_plain_body_is_400(wechat, session, checkouts, xml):
-    sim = WeChatSimulator(wechat.sim.token, mode="plain")
+def test_malformed_plain_body_is_400(plain_client, session, checkouts, xml):
+    sim = WeChatSimulator("testtoken", mode="plain")
     query, body = sim.sign(xml)
-    _assert_refused(wechat.post(query, body), 400, session, checkouts)
+    response = plain_client.post("/wechat", query_string=query, data=body)
+    _assert_refused(response, 400, session, checkouts)
 
 
 def test_malformed_encrypted_envelope_is_400(wechat, session, checkouts):
@@ -200,13 +211,6 @@ def test_undecryptable_message_is_400(wechat, wechat_settings, session, checkout
         wechat_settings.wechat_token, wechat_settings.wechat_aes_key, "wxsomeoneelse", "safe"
     )
     _assert_refused(wechat.post(*wrong_app.text("o-bad", "帮助")), 400, session, checkouts)
-
-
-@pytest.fixture
-def plain_client(db_url):
-    """An app without an EncodingAESKey (made before ``session``: making an app replaces the
-    process's engine, and a session opened earlier would keep using the old one)."""
-    return create_app(make_settings(db_url)).test_client()
 
 
 def test_encrypted_message_without_a_configured_key_is_400(plain_client, session, checkouts):
@@ -251,7 +255,8 @@ def test_events_are_deduplicated_on_sender_and_create_time(wechat, session):
         wechat.post(*wechat.sim.event("o-evt", "subscribe", None, 1_800_000_000))
     )
     assert first == again and "欢迎关注" in first
-    assert session.scalar(select(ReceivedMessage.key)) == "o-evt:1800000000"
+    key = dedup.message_key("o-evt", create_time=1_800_000_000, event="subscribe")
+    assert session.scalar(select(ReceivedMessage.key)) == key
 
 
 # A role handler for the next test: fails on the first message, works on the second.
@@ -421,13 +426,13 @@ def test_old_replies_are_blanked_but_the_message_stays_handled(wechat, session):
     first = wechat.reply_of(wechat.post(*wechat.sim.text("o-old", "绑定 S400 1", msg_id=660001)))
     assert "绑定码不正确" in first
     session.rollback()
-    row = session.get(ReceivedMessage, "660001")
+    row = session.get(ReceivedMessage, dedup.message_key("o-old", msg_id=660001))
     row.received_at = utcnow() - dt.timedelta(minutes=11)
     session.commit()
     assert dedup.forget_replies(session) == 1
     session.commit()
     session.expire_all()
-    assert session.get(ReceivedMessage, "660001").reply == ""
+    assert session.get(ReceivedMessage, dedup.message_key("o-old", msg_id=660001)).reply == ""
     # A (very late) retry is answered "success" and not handled again.
     late = wechat.post(*wechat.sim.text("o-old", "绑定 S400 1", msg_id=660001))
     assert late.status_code == 200 and late.data == b"success"
@@ -447,7 +452,9 @@ def test_a_claim_left_by_a_dead_process_is_taken_over(wechat, session):
     # A process claimed this message, then died before handling it.
     session.add(
         ReceivedMessage(
-            key="670001", done=False, received_at=utcnow() - dt.timedelta(seconds=CLAIM_TTL + 1)
+            key=dedup.message_key("o-dead", msg_id=670001),
+            done=False,
+            received_at=utcnow() - dt.timedelta(seconds=CLAIM_TTL + 1),
         )
     )
     session.commit()
@@ -460,7 +467,8 @@ def test_a_fresh_claim_elsewhere_gets_success_after_the_wait(wechat, session):
     from models.base import utcnow
 
     # Another process is handling this very message right now (and takes longer than 3 s).
-    session.add(ReceivedMessage(key="680001", done=False, received_at=utcnow()))
+    key = dedup.message_key("o-wait", msg_id=680001)
+    session.add(ReceivedMessage(key=key, done=False, received_at=utcnow()))
     session.commit()
     started = time.monotonic()
     response = wechat.post(*wechat.sim.text("o-wait", "帮助", msg_id=680001))
@@ -483,7 +491,8 @@ def test_a_reply_ready_too_late_goes_out_as_a_customer_service_message(
     incoming = Incoming(openid="o-slow", msg_type="text", text="帮助", sent_at=utcnow())
     with wechat_app.test_request_context("/wechat", method="POST"):
         # The request "arrived" long ago: WeChat no longer waits for the passive reply.
-        reply = answer(wechat_settings, incoming, "690001", started=time.monotonic() - 10)
+        key = dedup.message_key("o-slow", msg_id=690001)
+        reply = answer(wechat_settings, incoming, key, started=time.monotonic() - 10)
     assert reply == ""
     assert fake_wechat_api.texts_to("o-slow") == [texts.UNBOUND_HELP]
     # WeChat's retry of it is answered "success", and nothing is sent twice.

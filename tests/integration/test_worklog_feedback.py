@@ -47,7 +47,8 @@ def test_feedback_is_queued_to_the_bound_counsellor(session, chat, school):
     assert fb.student_id == school.students["张三"].id
     assert fb.counsellor_id == school.counsellor.id
     assert fb.text == "最近情绪低落，请辅导员关注"
-    assert fb.forwarded_at is not None and fb.note is None
+    # Queued; forwarded_at only once WeChat accepted it (worker.outbox).
+    assert fb.outbound_id is not None and fb.note is None
     [msg] = outbox(session)
     assert msg.openid == "o-counsellor"
     content = msg.payload["content"]
@@ -86,7 +87,7 @@ def test_counsellor_not_bound_is_noted_and_forwarded_after_binding(session, chat
     session.commit()
     assert forward_pending_feedback.delay().get() == 1
     [fb] = feedback_rows(session)
-    assert fb.forwarded_at is not None and fb.note is None
+    assert fb.outbound_id is not None and fb.note is None
     assert [m.openid for m in outbox(session)] == ["o-counsellor"]
 
 
@@ -140,10 +141,10 @@ def test_feedback_reaches_the_counsellor_through_a_real_worker(
     [text] = fake_wechat_api.texts_to("o-counsellor")
     assert "兼职班主任林老师反馈学生李四" in text
     assert text.endswith("连续两周没来上专业课")
-    [fb] = feedback_rows(session)
-    assert fb.forwarded_at is not None
     # The worker records the send right after WeChat accepted it.
     while outbox(session)[0].sent_at is None and time.monotonic() < deadline:
         time.sleep(0.2)
     [msg] = outbox(session)
     assert msg.sent_at is not None
+    [fb] = feedback_rows(session)
+    assert fb.forwarded_at == msg.sent_at

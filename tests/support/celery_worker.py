@@ -67,6 +67,7 @@ ENV_NAMES = {
     "redis_prefix": "BANZHUREN_REDIS_PREFIX",
     "celery_queue": "BANZHUREN_CELERY_QUEUE",
     "secure_cookies": "BANZHUREN_SECURE_COOKIES",
+    "wechat_allow_plaintext": "BANZHUREN_WECHAT_ALLOW_PLAINTEXT",
 }
 
 

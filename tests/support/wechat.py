@@ -4,7 +4,9 @@
   ``cgi-bin/token`` and ``cgi-bin/message/custom/send``; it records what was sent
   (``.sent``, ``.texts_to(openid)``), counts token fetches (``.token_requests``), accepts only
   the latest token (like WeChat after its overlap), and can be told to fail:
-  ``.inject(errcode, times=1)``, ``.inject_http_status(502)``, ``.expire_token()``.
+  ``.inject(errcode, times=1)``, ``.inject_http_status(502)``, ``.expire_token()``, and
+  ``.inject_slow_ack(seconds)`` (accept a message, then answer only after ``seconds``: the
+  sender times out although the message arrived).
 - ``wechat_settings``: embedded settings in safe mode (random EncodingAESKey and AppID) whose
   API base is the fake server.
 - ``wechat``: sends messages through the app's ``/wechat`` the way WeChat does (safe mode) and
@@ -41,6 +43,7 @@ class FakeWeChatApi:
         self.menus: list[dict] = []
         self._errcodes: list[int] = []
         self._statuses: list[int] = []
+        self._slow_acks: list[float] = []
         self.token_requests = 0
         self.send_requests = 0
         self.current_token: str | None = None
@@ -80,6 +83,11 @@ class FakeWeChatApi:
         """The next ``times`` sends get an HTTP error status (a network-level failure)."""
         with self._lock:
             self._statuses.extend([status] * times)
+
+    def inject_slow_ack(self, seconds: float, times: int = 1) -> None:
+        """The next ``times`` sends are delivered, but answered only after ``seconds``."""
+        with self._lock:
+            self._slow_acks.extend([seconds] * times)
 
     def expire_token(self) -> None:
         """The token handed out is no longer accepted (errcode 40001 until a new fetch)."""
@@ -126,7 +134,10 @@ class FakeWeChatApi:
             if not payload.get("touser") or payload.get("msgtype") != "text":
                 return 200, {"errcode": 40003, "errmsg": "invalid openid"}
             self._sent.append(payload)
-            return 200, {"errcode": 0, "errmsg": "ok"}
+            delay = self._slow_acks.pop(0) if self._slow_acks else 0.0
+        if delay:
+            time.sleep(delay)  # delivered; the answer comes too late for the sender
+        return 200, {"errcode": 0, "errmsg": "ok"}
 
     def handle_menu(self, query: dict[str, str], body: bytes) -> tuple[int, dict]:
         with self._lock:

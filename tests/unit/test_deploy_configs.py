@@ -132,7 +132,7 @@ def test_env_example_lists_the_contract_and_loads() -> None:
     assert names >= CONTRACT_VARIABLES, CONTRACT_VARIABLES - names
     assert names <= read_by_settings(), names - read_by_settings()
     # The example, once the secret is filled in, is a valid configuration.
-    filled = dict(values, BANZHUREN_SECRET_KEY="x" * 64)
+    filled = dict(values, BANZHUREN_SECRET_KEY="x" * 64, BANZHUREN_WECHAT_TOKEN="schooltoken1")
     settings = load_settings(filled)
     assert settings.database_url == values["BANZHUREN_DATABASE_URL"]
     assert settings.wechat_aes_key is None

@@ -9,7 +9,7 @@ def test_defaults_follow_design():
     s = load_settings(BASE)
     assert s.database_url == "sqlite:///banzhuren.db"
     assert s.redis_url is None and s.embedded
-    assert s.wechat_token == "banzhuren"
+    assert s.wechat_token is None  # no default: /wechat answers 503 until it is set
     assert s.wechat_api_base == "https://api.weixin.qq.com/"
     assert s.min_respondents == 5
     assert s.timezone == "Asia/Shanghai"

@@ -3,10 +3,13 @@
 The chat stores a ``StudentFeedback`` row with the entry; after that commit
 :func:`forward_after_commit` enqueues :func:`forward_feedback` for it, which queues the text
 through the outbox (``worker.outbox.queue_text_for``). A row that could not be forwarded
-(counsellor not bound yet, enqueue lost) keeps ``forwarded_at`` NULL and a note;
-:func:`forward_pending_feedback` (beat) retries those of the last 30 days, so a counsellor who
-binds later still receives them. Forwarding is idempotent: ``forwarded_at`` is set in the same
-commit as the outbox row.
+(counsellor not bound yet, enqueue lost) keeps ``outbound_id`` NULL and a note;
+:func:`forward_pending_feedback` (beat, every 10 minutes) retries those of the last 30 days,
+so a counsellor who binds later still receives them, and a task lost with the broker is done
+later. Forwarding is idempotent: ``outbound_id`` is set in the same commit as the outbox row.
+``forwarded_at`` is set by the outbox once WeChat accepted the message; when it is given up
+(45015: the counsellor has not written to the account for 48 hours...), ``failed_at`` and the
+note say so, and the teacher sees it in 我的日志 and the dashboard on the teacher's page.
 """
 
 from __future__ import annotations
@@ -63,10 +66,10 @@ def forward_after_commit(session: Session, feedback_ids: Iterable[int]) -> None:
 
 
 def forward_one(session: Session, feedback: StudentFeedback, now: dt.datetime) -> bool:
-    """Queue one feedback to its counsellor; True when queued (or already forwarded)."""
+    """Queue one feedback to its counsellor; True when queued (or already queued)."""
     from worker.outbox import queue_text_for
 
-    if feedback.forwarded_at is not None:
+    if feedback.forwarded_at is not None or feedback.outbound_id is not None:
         return True
     if feedback.counsellor_id is None:
         feedback.note = "该班级没有登记辅导员，未能转发"
@@ -84,7 +87,8 @@ def forward_one(session: Session, feedback: StudentFeedback, now: dt.datetime) -
     if message is None:
         feedback.note = "辅导员尚未绑定微信，未能转发"
         return False
-    feedback.forwarded_at = now
+    # Forwarded (forwarded_at) only when WeChat accepted it: worker.outbox records that.
+    feedback.outbound_id = message.id
     feedback.note = None
     return True
 
@@ -119,6 +123,8 @@ def forward_pending_feedback(self) -> int:
             select(StudentFeedback)
             .where(
                 StudentFeedback.forwarded_at.is_(None),
+                StudentFeedback.outbound_id.is_(None),
+                StudentFeedback.failed_at.is_(None),
                 StudentFeedback.created_at >= now - dt.timedelta(days=RETRY_DAYS),
             )
             .order_by(StudentFeedback.id)
