@@ -42,6 +42,10 @@ class Settings:
     # Replay window for signed webhook requests, in seconds.
     signature_max_age: int = 300
     secure_cookies: bool = False
+    # Seals survey answers while a round is open (bot/survey_seal.py); unset: the key file
+    # `banzhuren init` writes. The previous key opens what it sealed until those rounds close.
+    seal_key: str | None = None
+    seal_previous_key: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -139,4 +143,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redis_prefix=get("BANZHUREN_REDIS_PREFIX") or "banzhuren",
         celery_queue=get("BANZHUREN_CELERY_QUEUE") or "banzhuren",
         secure_cookies=_bool(env, "BANZHUREN_SECURE_COOKIES", False),
+        seal_key=_seal_key(get, "BANZHUREN_SEAL_KEY"),
+        seal_previous_key=_seal_key(get, "BANZHUREN_SEAL_PREVIOUS_KEY"),
     )
+
+
+def _seal_key(get, name: str) -> str | None:
+    raw = get(name)
+    if raw is not None:
+        from bot.survey_seal import SealError, decode_key
+
+        try:
+            decode_key(raw)
+        except SealError:
+            raise ConfigError(
+                f"{name} must be 32 bytes in URL-safe base64 (banzhuren seal-key makes one)"
+            ) from None
+    return raw

@@ -8,7 +8,15 @@ import click
 from sqlalchemy import select
 
 from bot.cli.common import CliContext, fail, pass_cli
-from bot.survey_rounds import RoundError, close_round, open_round, register_survey, round_progress
+from bot.survey_rounds import (
+    RoundError,
+    after_close,
+    close_round,
+    envelope_status,
+    open_round,
+    register_survey,
+    round_progress,
+)
 from models import SurveyRound, Term
 from surveys.definition import SurveyDefinitionError, load_survey_file
 
@@ -76,13 +84,15 @@ def round_open(cli: CliContext, term_code: str, survey_id: str, closes: str | No
 @click.option("--survey", "survey_id", required=True, help="问卷 id")
 @pass_cli
 def round_close(cli: CliContext, term_code: str, survey_id: str) -> None:
-    """关闭测评；未提交的草稿不计入。"""
+    """关闭测评：解封已提交的答卷（随机顺序写入匿名结果）；未提交的草稿不计入。"""
     try:
         with cli.session() as s:
-            rnd = close_round(s, term_code, survey_id)
+            rnd = close_round(s, term_code, survey_id, settings=cli.settings)
             rows = round_progress(s, rnd.id)
     except RoundError as exc:
         fail(str(exc))
+    with cli.session() as s:
+        after_close(s)
     answered, eligible = sum(r["answered"] for r in rows), sum(r["eligible"] for r in rows)
     click.echo(f"已关闭 {term_code} 的问卷 {survey_id}：已评 {answered}/{eligible} 人次")
 
@@ -102,9 +112,17 @@ def round_status(cli: CliContext, term_code: str, survey_id: str) -> None:
         if rnd is None:
             fail(f"学期 {term_code} 没有问卷 {survey_id} 的测评轮次")
         rows = round_progress(s, rnd.id)
+        sealed = envelope_status(s, cli.settings).get(rnd.id, (0, 0)) if rnd.is_open else None
     for r in rows:
         rate = f"{r['rate'] * 100:.1f}%" if r["rate"] is not None else "-"
         click.echo(f"{r['staff_no']}\t{r['teacher']}\t{r['answered']}/{r['eligible']}\t{rate}")
+    if sealed is None:
+        click.echo("本轮已关闭，答卷已解封为匿名结果。")
+    else:
+        total, ok = sealed
+        click.echo(f"进行中：密封答卷和草稿 {total} 份，当前密钥可打开 {ok} 份")
+        if ok < total:
+            fail(f"有 {total - ok} 份密封答卷无法用当前密钥打开：关闭前请配置开放本轮时的密钥")
 
 
 def register(main: click.Group) -> None:

@@ -67,6 +67,8 @@ ENV_NAMES = {
     "redis_prefix": "BANZHUREN_REDIS_PREFIX",
     "celery_queue": "BANZHUREN_CELERY_QUEUE",
     "secure_cookies": "BANZHUREN_SECURE_COOKIES",
+    "seal_key": "BANZHUREN_SEAL_KEY",
+    "seal_previous_key": "BANZHUREN_SEAL_PREVIOUS_KEY",
 }
 
 
