@@ -348,6 +348,10 @@ def close_round(
         raise RoundError(f"学期 {term_code} 没有问卷 {survey_id} 的测评轮次")
     if rnd.closed_at is not None:
         raise RoundError(f"学期 {term_code} 的问卷 {survey_id} 已于 {rnd.closed_at:%Y-%m-%d} 关闭")
+    # Wait for submissions in flight (they hold the row FOR SHARE); later ones see it closed.
+    session.execute(
+        select(SurveyRound.id).where(SurveyRound.id == rnd.id).with_for_update()
+    ).first()
     opened = open_envelopes(session, settings, rnd.id)
     rnd.closed_at = utcnow()
     session.add(
@@ -447,6 +451,20 @@ def envelope_status(session: Session, settings: Settings) -> dict[int, tuple[int
                 pass
             out[row.round_id] = (total + 1, ok)
     return out
+
+
+def refuse_without_seal_keys(settings: Settings) -> None:
+    """At process start (web app, worker): :func:`check_seal_keys` on a session of its own.
+    A database not reachable or not initialised yet is not this check's business (logged)."""
+    from sqlalchemy.exc import DBAPIError
+
+    import models.db
+
+    try:
+        with models.db.SessionFactory() as session:
+            check_seal_keys(session, settings)
+    except DBAPIError as exc:
+        log.warning("seal key check skipped: %s", str(exc).splitlines()[0])
 
 
 def check_seal_keys(session: Session, settings: Settings) -> None:

@@ -70,6 +70,18 @@ _RATED_TEACHERS = select(_BALLOTS.c.teacher_id).where(
     _BALLOTS.c.student_id == bindparam("student_id"),
 )
 
+# Held until the submission commits: closing the round (which locks the row for update) waits
+# for it, and a submission after the close sees the round closed (PostgreSQL; SQLite's write
+# transactions are serialised anyway).
+_ROUND_OPEN_FOR_SHARE = (
+    select(SurveyRound.__table__.c.id)
+    .where(
+        SurveyRound.__table__.c.id == bindparam("round_id"),
+        SurveyRound.__table__.c.closed_at.is_(None),
+    )
+    .with_for_update(read=True)
+)
+
 START = ("测评", "评价")
 BACK, SKIP, QUIT, CONFIRM = "上一题", "跳过", "退出", "确认"
 EDIT = re.compile(r"^修改\s*第?\s*(\d+)\s*题?$")
@@ -332,6 +344,10 @@ def _submit(ctx: ChatContext, rnd: Round, definition: SurveyDefinition, draft: d
             _save(ctx, draft)
             return f"第 {i + 1} 题还没有回答。\n\n" + _render_current(ctx, draft, definition)
     duration = ctx.incoming.sent_at.timestamp() - draft["started_at"]
+    if ctx.session.execute(_ROUND_OPEN_FOR_SHARE, {"round_id": rnd.id}).first() is None:
+        # Closed meanwhile (its envelopes are being, or have been, opened): too late.
+        _drop_draft(ctx)
+        return "本轮测评已结束，未提交的回答没有计入。"
     stored = _store_submission(
         ctx.session,
         ctx.settings,

@@ -7,6 +7,7 @@ import datetime as dt
 import click
 from sqlalchemy import select
 
+import models.db
 from bot.cli.common import CliContext, fail, pass_cli
 from bot.survey_rounds import (
     RoundError,
@@ -17,6 +18,7 @@ from bot.survey_rounds import (
     register_survey,
     round_progress,
 )
+from bot.wechat.locks import begin_write
 from models import SurveyRound, Term
 from surveys.definition import SurveyDefinitionError, load_survey_file
 
@@ -85,12 +87,18 @@ def round_open(cli: CliContext, term_code: str, survey_id: str, closes: str | No
 @pass_cli
 def round_close(cli: CliContext, term_code: str, survey_id: str) -> None:
     """关闭测评：解封已提交的答卷（随机顺序写入匿名结果）；未提交的草稿不计入。"""
-    try:
-        with cli.session() as s:
+    cli.database()
+    with models.db.SessionFactory() as s:
+        # A write transaction from the start: on SQLite a read cannot become a write once a
+        # student has submitted meanwhile.
+        begin_write(s)
+        try:
             rnd = close_round(s, term_code, survey_id, settings=cli.settings)
             rows = round_progress(s, rnd.id)
-    except RoundError as exc:
-        fail(str(exc))
+        except RoundError as exc:
+            s.rollback()
+            fail(str(exc))
+        s.commit()
     with cli.session() as s:
         after_close(s)
     answered, eligible = sum(r["answered"] for r in rows), sum(r["eligible"] for r in rows)

@@ -224,7 +224,7 @@ def answer(s: Settings, incoming: Incoming, key: str, started: float | None = No
         if earlier is not None:
             # Handled before (our Redis claim outlived its record): answer as the first time.
             session.rollback()
-            first = earlier
+            first = dedup.readable(s, key, earlier)
         else:
             first = _handle(session, s, incoming, key, started, sender)
     except Exception:
@@ -262,17 +262,22 @@ def _handle(
 ) -> str:
     """Dispatch, queue what does not fit in the reply, record the reply with the key, commit."""
     reply = handle_incoming(session, s, incoming, sender) or ""
+    # Issue 11: a reply quoting survey answers is sent, never stored as text (see dedup).
+    quotes = dedup.quotes_answers(reply)
+    sealed = s if quotes else None
     late = started is not None and time.monotonic() - started > LATE_SECONDS
     if late and reply and _can_send(s):
         log.warning("message %s took too long: reply sent as a customer-service message", key)
         for part in fit_messages(reply, MAX_MESSAGES_PER_REPLY):
-            _queue_text(session, incoming.openid, part)
+            _queue_text(session, incoming.openid, part, sealed)
         first = ""
     else:
-        first = _queue_overflow(session, s, incoming.openid, reply)
-    dedup.record_reply(session, key, first)
+        first = _queue_overflow(session, s, incoming.openid, reply, sealed)
+    dedup.record_reply(
+        session, key, dedup.stored_form(s, key, dedup.quoting(first)) if quotes else first
+    )
     session.commit()
-    return first
+    return dedup.quoting(first) if quotes else first
 
 
 def _release(session, s: Settings, claim: dedup.Claim) -> None:
@@ -282,7 +287,9 @@ def _release(session, s: Settings, claim: dedup.Claim) -> None:
         log.exception("could not release the claim on %s", claim.key)
 
 
-def _queue_overflow(session, s: Settings, openid: str, reply: str) -> str:
+def _queue_overflow(
+    session, s: Settings, openid: str, reply: str, sealed: Settings | None = None
+) -> str:
     """The part of ``reply`` that goes in the passive reply; the rest is queued as
     customer-service messages when the account can send them, else cut off."""
     if not reply:
@@ -291,7 +298,7 @@ def _queue_overflow(session, s: Settings, openid: str, reply: str) -> str:
         return shorten(reply)
     parts = fit_messages(reply, MAX_MESSAGES_PER_REPLY)
     for part in parts[1:]:
-        _queue_text(session, openid, part)
+        _queue_text(session, openid, part, sealed)
     return parts[0]
 
 
@@ -299,10 +306,10 @@ def _can_send(s: Settings) -> bool:
     return bool(s.wechat_appid and s.wechat_secret)
 
 
-def _queue_text(session, openid: str, text: str) -> None:
+def _queue_text(session, openid: str, text: str, sealed: Settings | None = None) -> None:
     from worker.outbox import queue_text  # imported late: the worker package imports models
 
-    queue_text(session, openid, text)
+    queue_text(session, openid, text, seal_with=sealed)
 
 
 def _cdata_safe(text: str) -> str:
