@@ -366,6 +366,36 @@ def close_round(
     return rnd
 
 
+def close_due_rounds(settings: Settings, today: dt.date | None = None) -> list[int]:
+    """Close every open round whose closing day is before ``today`` (the school's date), each
+    in a transaction of its own; returns the ids closed. For beat."""
+    import models.db
+    from bot.wechat.locks import begin_write
+
+    today = today or dt.datetime.now(settings.tz).date()
+    with models.db.SessionFactory() as session:
+        due = session.execute(
+            select(Term.code, SurveyRound.survey_id, SurveyRound.id)
+            .join(Term, Term.id == SurveyRound.term_id)
+            .where(SurveyRound.closed_at.is_(None), SurveyRound.closes_on < today)
+            .order_by(SurveyRound.id)
+        ).all()
+    closed = []
+    for term_code, survey_id, round_id in due:
+        with models.db.SessionFactory() as session:
+            begin_write(session)
+            try:
+                close_round(session, term_code, survey_id, actor="beat", settings=settings)
+            except RoundError:
+                log.exception("could not close survey round %s", round_id)
+                session.rollback()
+                continue
+            session.commit()
+            after_close(session)
+        closed.append(round_id)
+    return closed
+
+
 def open_envelopes(session: Session, settings: Settings, round_id: int) -> int:
     """Write the round's sealed submissions as Response/Answer rows and delete the envelopes and
     drafts; returns how many responses were written.

@@ -499,3 +499,119 @@ def test_init_writes_a_private_key_file(tmp_path, monkeypatch):
 
     loaded = load_settings({"BANZHUREN_DATABASE_URL": url, "BANZHUREN_SECRET_KEY": "x"})
     assert unseal(loaded, seal(loaded, {"a": 1}, "t"), "t") == {"a": 1}
+
+
+# --- differencing ----------------------------------------------------------------------------
+
+
+def test_one_more_submission_changes_nothing_per_question_while_open(
+    session, settings, client, monkeypatch
+):
+    """A teacher's page, the API and the exports, before and after one more submission to an
+    open round (evaluation re-run in between): no per-question figure, comment, satisfaction,
+    rate or grade changes; only the open round's own progress may."""
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from models import Student, Survey, UserRole
+    from tests.integration.survey_chat import Chat
+    from tests.support.dashboard import SURVEY, build_world, login, make_token, make_user
+    from worker.evaluation.run import evaluate_term
+
+    world = build_world(session)
+    make_user(session, "xsc", UserRole.AFFAIRS)
+    token = make_token(session, make_user(session, "api", UserRole.AFFAIRS))
+    second = dict(SURVEY, id="satisfaction_2")
+    session.add(Survey(id="satisfaction_2", title="第二轮", method="mean_score", definition=second))
+    session.flush()
+    session.add(SurveyRound(term_id=world.term.id, survey_id="satisfaction_2", definition=second))
+    students = session.scalars(
+        select(Student).where(Student.student_no.like("A%")).order_by(Student.id)
+    ).all()
+    for i, s in enumerate(students[:2]):
+        bind(session, s, f"o-diff-{i}")
+    session.commit()
+    login(client, "xsc")
+    term, staff_no = "2026-2027-1", world.teacher_a.staff_no
+
+    def report(fmt: str) -> str:
+        env = {
+            "BANZHUREN_DATABASE_URL": settings.database_url,
+            "BANZHUREN_SECRET_KEY": "x",
+            "BANZHUREN_SEAL_KEY": TEST_SEAL_KEY,
+        }
+        done = CliRunner().invoke(main, ["report", "--term", term, "--format", fmt], env=env)
+        assert done.exit_code == 0, done.output
+        if fmt == "json":
+            # Its open-round progress may move; nothing else may.
+            import json
+
+            rows = json.loads(done.output)
+            for row in rows:
+                (row.get("details") or {}).pop("open_rounds", None)
+            return json.dumps(rows, sort_keys=True, ensure_ascii=False)
+        return done.output
+
+    def snapshot() -> dict:
+        evaluate_term(term, settings.min_respondents)
+        headers = {"Authorization": f"Bearer {token}"}
+        api = client.get(f"/api/v1/terms/{term}/teachers/{staff_no}", headers=headers).get_json()
+        rows = client.get(f"/api/v1/terms/{term}/evaluations", headers=headers).get_json()
+        for row in [api["evaluation"], *rows]:
+            # The open round's own progress (进行中, its live rate) is allowed to move.
+            (row.get("details") or {}).pop("open_rounds", None)
+            row.pop("open_rounds", None)
+        page = client.get(f"/dashboard/teachers/{world.teacher_a.id}?term={term}")
+        csv = client.get(f"/dashboard/download/evaluation.csv?term={term}")
+        assert page.status_code == csv.status_code == 200
+        return {
+            "api": api,
+            "rows": rows,
+            "page": page.get_data(as_text=True),
+            "csv": csv.get_data(),
+            "table": report("table"),
+            "json": report("json"),
+        }
+
+    def submit(i: int, comment: str) -> None:
+        chat = Chat(session, settings, f"o-diff-{i}", student_id=students[i].id)
+        assert "1/2" in chat.say("测评")
+        assert "2/2" in chat.say("3")  # 不满意: would pull the mean down
+        assert chat.say(comment).startswith("请核对")
+        assert chat.say("确认").startswith("已提交")
+
+    submit(0, "第一条新意见")
+    before = snapshot()
+    assert "A意见0" in before["page"]  # the closed round's comments are shown
+    submit(1, "第二条新意见")
+    after = snapshot()
+    for name in before:
+        assert after[name] == before[name], name
+    assert "新意见" not in after["page"] and "新意见" not in str(after["api"])
+    # Closing the second round makes both submissions count, at once.
+    close_round(session, term, "satisfaction_2", settings=settings)
+    session.commit()
+    closed = snapshot()
+    assert "第一条新意见" in closed["page"] and "第二条新意见" in closed["page"]
+    assert closed["api"]["respondents"] == before["api"]["respondents"] + 2
+
+
+def test_beat_closes_rounds_past_their_closing_day(session, settings):
+    from bot.survey_rounds import close_due_rounds
+
+    people, _definition = build(session)
+    rnd = open_round(
+        session, TERM, "satisfaction", closes_on=dt.date(2026, 11, 25), today=dt.date(2026, 11, 20)
+    )
+    session.commit()
+    assert drain(60)
+    sent = _submit_many(session, settings, rnd.id, people, 5)
+    session.commit()
+    session.close()
+    assert close_due_rounds(settings, today=dt.date(2026, 11, 25)) == []  # its last day
+    assert close_due_rounds(settings, today=dt.date(2026, 11, 26)) == [rnd.id]
+    with models.db.SessionFactory() as s:
+        assert s.get(SurveyRound, rnd.id).closed_at is not None
+        assert sorted((r.teacher_id, c, t) for r, c, t in _opened(s)) == sorted(sent)
+        assert s.query(SealedEnvelope).count() == 0
+    assert close_due_rounds(settings, today=dt.date(2026, 11, 27)) == []
