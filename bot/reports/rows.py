@@ -82,6 +82,9 @@ def evaluation_rows(
                 "straight_lined": details.get("straight_lined"),
                 "too_fast": details.get("too_fast"),
                 "corroboration": details.get("corroboration", {}),
+                # Rounds of the term still open (进行中, with the response rate so far when
+                # evaluated): counted in nothing above until they close.
+                "open_rounds": details.get("open_rounds", []),
             }
         )
     return rows

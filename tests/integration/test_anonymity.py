@@ -534,6 +534,8 @@ def test_one_more_submission_changes_nothing_per_question_while_open(
     login(client, "xsc")
     term, staff_no = "2026-2027-1", world.teacher_a.staff_no
 
+    in_progress: list = []
+
     def report(fmt: str) -> str:
         env = {
             "BANZHUREN_DATABASE_URL": settings.database_url,
@@ -548,7 +550,7 @@ def test_one_more_submission_changes_nothing_per_question_while_open(
 
             rows = json.loads(done.output)
             for row in rows:
-                (row.get("details") or {}).pop("open_rounds", None)
+                in_progress.append([(r["status"], r["answered"]) for r in row.pop("open_rounds")])
             return json.dumps(rows, sort_keys=True, ensure_ascii=False)
         return done.output
 
@@ -583,8 +585,11 @@ def test_one_more_submission_changes_nothing_per_question_while_open(
     submit(0, "第一条新意见")
     before = snapshot()
     assert "A意见0" in before["page"]  # the closed round's comments are shown
+    # The open round is listed as 进行中 with its progress (teacher A: 1 answered so far).
+    assert [("进行中", 1)] in in_progress
     submit(1, "第二条新意见")
     after = snapshot()
+    assert [("进行中", 2)] in in_progress
     for name in before:
         assert after[name] == before[name], name
     assert "新意见" not in after["page"] and "新意见" not in str(after["api"])
