@@ -49,7 +49,12 @@ _PENDING = "banzhuren_outbox_pending"
 
 
 def queue_text(
-    session: Session, openid: str, text: str, *, seal_with: Settings | None = None
+    session: Session,
+    openid: str,
+    text: str,
+    *,
+    seal_with: Settings | None = None,
+    confirms_survey: bool = False,
 ) -> OutboundMessage:
     """Queue a customer-service text to ``openid``; sent after ``session`` commits.
 
@@ -64,6 +69,9 @@ def queue_text(
         payload = {"sealed": base64.b64encode(sealed).decode()}
     else:
         payload = {"content": text}
+    if confirms_survey:
+        # Issue 13.5: once sent, the survey dialogue knows the student saw the next question.
+        payload["confirms_survey"] = True
     message = OutboundMessage(openid=openid, kind="text", payload=payload)
     session.add(message)
     session.flush()
@@ -174,6 +182,12 @@ def deliver(message_id: int, api=None) -> str:
 
 def _record(message: OutboundMessage, outcome: str, error: str | None) -> None:
     message.attempts += 1
+    if outcome == SENT and message.payload.get("confirms_survey"):
+        from bot.chat.survey_dialogue import reply_delivered
+
+        session = Session.object_session(message)
+        if session is not None:
+            reply_delivered(session, _settings(), message.openid)
     if "sealed" in message.payload and outcome in (SENT, FAILED):
         # It quoted survey answers: nothing of it is kept once it is out (or never will be).
         message.payload = {"content": "", "blanked": True}

@@ -268,6 +268,8 @@ def _go_on(ctx: ChatContext, draft: dict, text: str) -> str:
         draft["active"] = False
         _save(ctx, draft)
         return "已暂停，已答的题目已保存。回复「测评」继续。"
+    if draft.get("undelivered") and draft.get("seen") is not None:
+        return _reanswer(ctx, definition, draft, text)
     if draft["mode"] == "summary":
         return _in_summary(ctx, rnd, definition, draft, text)
 
@@ -304,6 +306,11 @@ def _go_on(ctx: ChatContext, draft: dict, text: str) -> str:
 
 
 def _advance(ctx: ChatContext, draft: dict, definition: SurveyDefinition) -> str:
+    # The question just answered is the last one the student is known to have seen; the one
+    # shown next counts as seen unless the webhook says its reply went out late and has not
+    # been delivered (:func:`reply_went_late`, issue 13 item 5).
+    draft["seen"], draft["undelivered"] = draft["pos"], False
+    ctx.session.info[_ADVANCED] = ctx.sender.openid
     if draft["editing"] or draft["pos"] + 1 >= len(draft["questions"]):
         draft["mode"] = "summary"
         draft["editing"] = False
@@ -311,6 +318,58 @@ def _advance(ctx: ChatContext, draft: dict, definition: SurveyDefinition) -> str
         draft["pos"] += 1
     _save(ctx, draft)
     return _render_current(ctx, draft, definition)
+
+
+def _reanswer(ctx: ChatContext, definition: SurveyDefinition, draft: dict, text: str) -> str:
+    """The question shown after ``seen`` may never have reached the student: this message
+    answers the question they saw (``seen``), and the reply shows the pending one again."""
+    pos = draft["seen"]
+    q = definition.question(draft["questions"][pos])
+    value: int | str | None = None
+    if q.is_choice:
+        value = parse_choice(text, [o.label for o in q.options])
+    elif text and len(text) <= TEXT_MAX and text not in (BACK, SKIP, CONFIRM):
+        value = text
+    if value is None and not (text == SKIP and not q.required):
+        note = "上一条消息没有记录。"
+    else:
+        draft["answers"][q.id] = value
+        note = f"已按第 {pos + 1} 题记录你的回答。"
+    draft["undelivered"] = False
+    ctx.session.info[_ADVANCED] = ctx.sender.openid
+    _save(ctx, draft)
+    return f"{note}下面是你还没看到的{'核对页' if draft['mode'] == 'summary' else '题目'}：\n\n" + (
+        _render_current(ctx, draft, definition)
+    )
+
+
+# session.info key: the openid whose draft was advanced while handling this message.
+_ADVANCED = "banzhuren_survey_advanced"
+
+
+def reply_went_late(session: Session, settings, openid: str) -> bool:
+    """Hook for the webhook (issue 13 item 5): the reply to ``openid``'s message missed
+    WeChat's 5 s and goes out as customer-service messages, which may never arrive. When the
+    survey dialogue advanced on that message, the next message is taken to answer the question
+    the student saw. Returns True when a draft was marked (the queued messages then confirm
+    delivery: :func:`reply_delivered`)."""
+    if session.info.pop(_ADVANCED, None) != openid:
+        return False
+    draft = load_draft(session, settings, openid)
+    if draft is None or draft.get("seen") is None:
+        return False
+    draft["undelivered"] = True
+    save_draft(session, settings, openid, draft)
+    return True
+
+
+def reply_delivered(session: Session, settings, openid: str) -> None:
+    """Hook for the outbox: a customer-service message that carried the next question was
+    accepted by WeChat, so the dialogue may go on from it."""
+    draft = load_draft(session, settings, openid)
+    if draft is not None and draft.get("undelivered"):
+        draft["undelivered"] = False
+        save_draft(session, settings, openid, draft)
 
 
 def _in_summary(

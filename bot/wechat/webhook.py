@@ -268,8 +268,10 @@ def _handle(
     late = started is not None and time.monotonic() - started > LATE_SECONDS
     if late and reply and _can_send(s):
         log.warning("message %s took too long: reply sent as a customer-service message", key)
+        # Issue 13.5 hook: the survey dialogue waits for these to be delivered.
+        confirms = _survey_reply_went_late(session, s, incoming.openid)
         for part in fit_messages(reply, MAX_MESSAGES_PER_REPLY):
-            _queue_text(session, incoming.openid, part, sealed)
+            _queue_text(session, incoming.openid, part, sealed, confirms)
         first = ""
     else:
         first = _queue_overflow(session, s, incoming.openid, reply, sealed)
@@ -306,10 +308,18 @@ def _can_send(s: Settings) -> bool:
     return bool(s.wechat_appid and s.wechat_secret)
 
 
-def _queue_text(session, openid: str, text: str, sealed: Settings | None = None) -> None:
+def _queue_text(
+    session, openid: str, text: str, sealed: Settings | None = None, confirms: bool = False
+) -> None:
     from worker.outbox import queue_text  # imported late: the worker package imports models
 
-    queue_text(session, openid, text, seal_with=sealed)
+    queue_text(session, openid, text, seal_with=sealed, confirms_survey=confirms)
+
+
+def _survey_reply_went_late(session, s: Settings, openid: str) -> bool:
+    from bot.chat.survey_dialogue import reply_went_late
+
+    return reply_went_late(session, s, openid)
 
 
 def _cdata_safe(text: str) -> str:
