@@ -8,6 +8,7 @@ import click
 from sqlalchemy import select
 
 import models.db
+from bot import survey_seal
 from bot.cli.common import CliContext, fail, pass_cli
 from bot.survey_rounds import (
     RoundError,
@@ -67,6 +68,12 @@ def round_open(cli: CliContext, term_code: str, survey_id: str, closes: str | No
             closes_on = dt.date.fromisoformat(closes.strip())
         except ValueError:
             fail(f"--closes：无法识别的日期 {closes!r}，应为 YYYY-MM-DD，例如 2027-01-10")
+    if not survey_seal.has_key(cli.settings):
+        # Answers are sealed from the first submission: without a key none could be stored.
+        fail(
+            f"没有测评密封密钥：请先运行 banzhuren init（在工作目录生成 {survey_seal.KEY_FILE}）"
+            "或设置 BANZHUREN_SEAL_KEY"
+        )
     from worker.celery_app import configure_celery
 
     # The notices are sent after the commit by the outbox, with these settings.

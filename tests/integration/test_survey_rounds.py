@@ -228,10 +228,22 @@ def test_cli_survey_load_ok_and_problems(cli, db_url, tmp_path: Path):
     assert result.exit_code == 1 and "YAML 语法错误，第 " in result.output
 
 
-def test_cli_round_open_close(cli, session):
+def test_cli_round_open_close(cli, session, db_url, tmp_path, monkeypatch):
     make_school(session)
     session.commit()
     session.close()
+    # No key at all (no variable, no key file in the working directory): refused up front.
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        main,
+        ["round", "open", "--term", TERM, "--survey", "satisfaction"],
+        env={
+            "BANZHUREN_DATABASE_URL": db_url,
+            "BANZHUREN_SECRET_KEY": "x",
+            "BANZHUREN_SEAL_KEY": "",
+        },
+    )
+    assert result.exit_code == 1 and "没有测评密封密钥" in result.output
     result = cli(
         "round", "open", "--term", TERM, "--survey", "satisfaction", "--closes", "2099-01-10"
     )
