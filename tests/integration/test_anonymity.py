@@ -60,7 +60,8 @@ class Person:
     openid: str
     teacher_id: int
     day: int
-    marker: str = field(default_factory=lambda: f"意见{secrets.token_hex(4)}")
+    # Unique per student: the test's only key to who wrote what.
+    marker: str = field(default_factory=lambda: f"意见{secrets.token_hex(6)}")
     reply: str | None = None
     done: bool = False
     choices: dict[str, int] = field(default_factory=dict)
@@ -154,8 +155,19 @@ def dump(session) -> dict[str, list[dict]]:
 
 
 def as_text(value) -> str:
+    """A stored value as text to search, JSON text unescaped (SQLite stores JSON columns with
+    \\u escapes)."""
+    import json
+
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.dumps(json.loads(value), ensure_ascii=False)
+        except ValueError:
+            return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
 
 
@@ -569,7 +581,8 @@ def test_one_more_submission_changes_nothing_per_question_while_open(
         return {
             "api": api,
             "rows": rows,
-            "page": page.get_data(as_text=True),
+            # The logout form's CSRF token is signed with the time: not the page's content.
+            "page": re.sub(r'csrf_token" value="[^"]*"', "", page.get_data(as_text=True)),
             "csv": csv.get_data(),
             "table": report("table"),
             "json": report("json"),
@@ -620,3 +633,32 @@ def test_beat_closes_rounds_past_their_closing_day(session, settings):
         assert sorted((r.teacher_id, c, t) for r, c, t in _opened(s)) == sorted(sent)
         assert s.query(SealedEnvelope).count() == 0
     assert close_due_rounds(settings, today=dt.date(2026, 11, 27)) == []
+
+
+def test_a_quoting_reply_is_kept_sealed_in_redis(session, db_url, redis_url, redis_prefix):
+    """With Redis, the reply kept for WeChat's retries is sealed too; the retry unseals it."""
+    import redis
+
+    from bot.redis_client import rkey
+    from bot.wechat import dedup
+
+    s = make_settings(db_url, redis_url=redis_url, redis_prefix=redis_prefix)
+    summary = "请核对关于 王明老师的回答：\n1. 关心学生：非常满意"
+    dedup.publish_reply(s, "m-quoting", dedup.quoting(summary))
+    dedup.publish_reply(s, "m-plain", "已暂停")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        import json
+
+        stored = json.loads(client.get(rkey(s, "wechat", "msg", "m-quoting")))["reply"]
+        assert "非常满意" not in stored and stored.startswith("sealed:")
+        plain = json.loads(client.get(rkey(s, "wechat", "msg", "m-plain")))["reply"]
+        assert plain == "已暂停"
+    finally:
+        client.close()
+    retry = dedup.claim(session, s, "m-quoting", wait_s=0)
+    assert not retry.owned and retry.reply == summary
+    # Without the key, the retry gets ``success`` rather than anything readable.
+    other = make_settings(db_url, redis_url=redis_url, redis_prefix=redis_prefix,
+                          seal_key="b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktMzI=")  # fmt: skip
+    assert dedup.claim(session, other, "m-quoting", wait_s=0).reply == ""
