@@ -119,8 +119,9 @@ def build(url: str, students: int, seed: int = 1) -> dict:
             (definition["title"], json.dumps(definition)),
         )
         cur.execute(
-            "INSERT INTO survey_rounds (id, term_id, survey_id, definition, opened_at)"
-            " VALUES (1, 1, 'satisfaction', %s, now())",
+            # Closed: only closed rounds count, and responses exist only once closed.
+            "INSERT INTO survey_rounds (id, term_id, survey_id, definition, opened_at, closed_at)"
+            " VALUES (1, 1, 'satisfaction', %s, now(), now())",
             (json.dumps(definition),),
         )
         # Each teacher has a "mood": how their students tend to answer.
@@ -130,7 +131,7 @@ def build(url: str, students: int, seed: int = 1) -> dict:
         }
         answer_rows = []
         with cur.copy(
-            "COPY responses (id, round_id, teacher_id, submitted_on, score, top_box,"
+            "COPY responses (id, round_id, teacher_id, score, top_box,"
             " straight_lined, too_fast) FROM STDIN"
         ) as cp:
             for s in range(1, students + 1):
@@ -155,7 +156,6 @@ def build(url: str, students: int, seed: int = 1) -> dict:
                         rid,
                         1,
                         t,
-                        dt.date(2026, 12, 20),
                         score,
                         None,
                         len(set(choices)) == 1,

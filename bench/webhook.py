@@ -124,7 +124,7 @@ def stored_counts(url: str) -> dict[str, int]:
     from sqlalchemy import func, select
 
     import models.db
-    from models import Answer, Ballot, ReceivedMessage, Response
+    from models import Answer, Ballot, ReceivedMessage, SealedEnvelope
 
     models.db.configure(url)
     with models.db.SessionFactory() as s:
@@ -132,7 +132,8 @@ def stored_counts(url: str) -> dict[str, int]:
             name: s.scalar(select(func.count()).select_from(model)) or 0
             for name, model in (
                 ("ballots", Ballot),
-                ("responses", Response),
+                # Sealed until the round closes (issue 11): one envelope per submission.
+                ("responses", SealedEnvelope),
                 ("answers", Answer),
                 ("received", ReceivedMessage),
             )
@@ -402,6 +403,7 @@ def main() -> int:
     )
     options = parser.parse_args()
 
+    from bot.survey_seal import generate_key
     from bot.wechat.crypto import random_aes_key
 
     keys = Keys(token="benchtoken", aes_key=random_aes_key(), appid="wx" + secrets.token_hex(8))
@@ -412,6 +414,7 @@ def main() -> int:
         BANZHUREN_REDIS_PREFIX=f"bzrbench:{run}",
         BANZHUREN_CELERY_QUEUE=f"bzrbench-{run}",
         BANZHUREN_SECRET_KEY=secrets.token_hex(16),
+        BANZHUREN_SEAL_KEY=generate_key(),
         BANZHUREN_WECHAT_TOKEN=keys.token,
         BANZHUREN_WECHAT_AES_KEY=keys.aes_key,
         BANZHUREN_WECHAT_APPID=keys.appid,

@@ -44,6 +44,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
     )
     models.db.configure(settings.database_url)
+    # Refuse to start with a seal key that cannot open the open rounds' answers (issue 11).
+    from bot.survey_rounds import refuse_without_seal_keys
+
+    refuse_without_seal_keys(settings)
 
     from worker.celery_app import configure_celery
 

@@ -49,6 +49,10 @@ class Settings:
     # With an EncodingAESKey set, plaintext messages are refused unless this is true (only
     # while switching the official account from plaintext to compatible/safe mode).
     wechat_allow_plaintext: bool = False
+    # Seals survey answers while a round is open (bot/survey_seal.py); unset: the key file
+    # `banzhuren init` writes. The previous key opens what it sealed until those rounds close.
+    seal_key: str | None = None
+    seal_previous_key: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -152,4 +156,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         celery_queue=get("BANZHUREN_CELERY_QUEUE") or "banzhuren",
         secure_cookies=_bool(env, "BANZHUREN_SECURE_COOKIES", False),
         wechat_allow_plaintext=_bool(env, "BANZHUREN_WECHAT_ALLOW_PLAINTEXT", False),
+        seal_key=_seal_key(get, "BANZHUREN_SEAL_KEY"),
+        seal_previous_key=_seal_key(get, "BANZHUREN_SEAL_PREVIOUS_KEY"),
     )
+
+
+def _seal_key(get, name: str) -> str | None:
+    raw = get(name)
+    if raw is not None:
+        from bot.survey_seal import SealError, decode_key
+
+        try:
+            decode_key(raw)
+        except SealError:
+            raise ConfigError(
+                f"{name} must be 32 bytes in URL-safe base64 (banzhuren seal-key makes one)"
+            ) from None
+    return raw

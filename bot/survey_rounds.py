@@ -11,18 +11,27 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
+import secrets
+import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Date, Select, Text, bindparam, cast, distinct, func, or_, select
+from sqlalchemy import Date, Select, Text, bindparam, cast, delete, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
+from bot import survey_seal
+from bot.settings import Settings
 from models import (
+    Answer,
     Appointment,
     AppointmentStatus,
     AuditLog,
     Ballot,
+    Response,
     SchoolClass,
+    SealedEnvelope,
     Survey,
+    SurveyDraft,
     SurveyRound,
     Teacher,
     Term,
@@ -32,6 +41,8 @@ from models import (
 from models.appointment import ENDED_EARLY
 from models.base import utcnow
 from surveys.definition import SurveyDefinition, parse_survey
+
+log = logging.getLogger(__name__)
 
 
 class RoundError(ValueError):
@@ -246,9 +257,10 @@ def open_round(
 ) -> SurveyRound:
     """Open the survey's round in the term and tell every bound eligible student by WeChat.
 
-    The definition is copied into the round. A round closed earlier may be opened again (it keeps
-    the definition it was first opened with, since answers were given to it); an open one is
-    refused. Students who have answered about all their teachers are not notified again.
+    The definition is copied into the round. A round closed earlier cannot be opened again (its
+    answers were opened and published as anonymous responses; open another survey instead); an
+    open one past its closing day is extended. Students who have answered about all their
+    teachers are not notified again.
     """
     term = _term(session, term_code)
     survey = session.get(Survey, survey_id)
@@ -258,12 +270,17 @@ def open_round(
     if closes_on is not None and closes_on < today:
         raise RoundError(f"截止日期 {closes_on} 已过（今天是 {today}）")
     rnd = _round(session, term, survey_id)
-    if rnd is not None and rnd.closed_at is None:
+    if rnd is not None and rnd.closed_at is not None:
+        raise RoundError(
+            f"学期 {term_code} 的问卷 {survey_id} 已于 {rnd.closed_at:%Y-%m-%d} 关闭，"
+            "关闭的测评不能重新开放（答卷已解封为匿名结果）；请另建问卷再开放"
+        )
+    if rnd is not None:
         if rnd.closes_on is None or rnd.closes_on >= today:
             raise RoundError(f"学期 {term_code} 的问卷 {survey_id} 已在进行中")
         action = "round.extend"
     else:
-        action = "round.open" if rnd is None else "round.reopen"
+        action = "round.open"
     if rnd is None:
         rnd = SurveyRound(term_id=term.id, survey_id=survey_id, definition=survey.definition)
         session.add(rnd)
@@ -314,8 +331,15 @@ def close_round(
     term_code: str,
     survey_id: str,
     actor: str = "cli",
+    *,
+    settings: Settings,
 ) -> SurveyRound:
-    """Close the round; drafts left unsubmitted are not counted."""
+    """Close the round: open its sealed envelopes into anonymous responses (see
+    :func:`open_envelopes`); drafts left unsubmitted are deleted, not counted. Raises
+    :class:`RoundError` before changing anything when an envelope cannot be opened.
+
+    Run it in a transaction of its own (the CLI and the dashboard do) and call
+    :func:`after_close` once it has committed."""
     term = _term(session, term_code)
     if session.get(Survey, survey_id) is None:
         raise RoundError(f"问卷 {survey_id} 未注册")
@@ -324,10 +348,166 @@ def close_round(
         raise RoundError(f"学期 {term_code} 没有问卷 {survey_id} 的测评轮次")
     if rnd.closed_at is not None:
         raise RoundError(f"学期 {term_code} 的问卷 {survey_id} 已于 {rnd.closed_at:%Y-%m-%d} 关闭")
+    # Wait for submissions in flight (they hold the row FOR SHARE); later ones see it closed.
+    session.execute(
+        select(SurveyRound.id).where(SurveyRound.id == rnd.id).with_for_update()
+    ).first()
+    opened = open_envelopes(session, settings, rnd.id)
     rnd.closed_at = utcnow()
-    session.add(AuditLog(actor=actor, action="round.close", target=f"{term_code}/{survey_id}"))
+    session.add(
+        AuditLog(
+            actor=actor,
+            action="round.close",
+            target=f"{term_code}/{survey_id}",
+            detail={"responses": opened},
+        )
+    )
     session.flush()
     return rnd
+
+
+def close_due_rounds(settings: Settings, today: dt.date | None = None) -> list[int]:
+    """Close every open round whose closing day is before ``today`` (the school's date), each
+    in a transaction of its own; returns the ids closed. For beat."""
+    import models.db
+    from bot.wechat.locks import begin_write
+
+    today = today or dt.datetime.now(settings.tz).date()
+    with models.db.SessionFactory() as session:
+        due = session.execute(
+            select(Term.code, SurveyRound.survey_id, SurveyRound.id)
+            .join(Term, Term.id == SurveyRound.term_id)
+            .where(SurveyRound.closed_at.is_(None), SurveyRound.closes_on < today)
+            .order_by(SurveyRound.id)
+        ).all()
+    closed = []
+    for term_code, survey_id, round_id in due:
+        with models.db.SessionFactory() as session:
+            begin_write(session)
+            try:
+                close_round(session, term_code, survey_id, actor="beat", settings=settings)
+            except RoundError:
+                log.exception("could not close survey round %s", round_id)
+                session.rollback()
+                continue
+            session.commit()
+            after_close(session)
+        closed.append(round_id)
+    return closed
+
+
+def open_envelopes(session: Session, settings: Settings, round_id: int) -> int:
+    """Write the round's sealed submissions as Response/Answer rows and delete the envelopes and
+    drafts; returns how many responses were written.
+
+    Every envelope is opened first (a missing key raises :class:`RoundError` and writes nothing).
+    The responses, and separately the answers, are then inserted in an order drawn from the
+    operating system's random source, with fresh random ids, in the caller's transaction, which
+    must not be one that wrote a ballot: the rows' physical order (SQLite rowid, PostgreSQL ctid,
+    a dump's order) is random, and on PostgreSQL they all share one xmin that no ballot has.
+    Responses carry no date or time. One transaction rather than batches: all or nothing (a
+    crash leaves the envelopes, and closing again opens them), and no batch boundary that
+    could order the rows."""
+    rows = session.execute(
+        select(SealedEnvelope.id, SealedEnvelope.sealed).where(SealedEnvelope.round_id == round_id)
+    ).all()
+    context = survey_seal.envelope_context(round_id)
+    try:
+        contents = [survey_seal.unseal(settings, sealed, context) for _id, sealed in rows]
+    except survey_seal.SealError as exc:
+        raise RoundError(
+            f"无法打开本轮测评的密封答卷（{exc}）：请配置开放本轮时使用的 BANZHUREN_SEAL_KEY"
+            "（或 BANZHUREN_SEAL_PREVIOUS_KEY）后再关闭"
+        ) from None
+    rng = secrets.SystemRandom()
+    rng.shuffle(contents)
+    responses, answers = [], []
+    for content in contents:
+        response_id = uuid.uuid4().hex
+        responses.append(
+            dict(
+                content["response"],
+                id=response_id,
+                round_id=round_id,
+                teacher_id=content["teacher_id"],
+            )
+        )
+        answers += [
+            dict(a, id=uuid.uuid4().hex, response_id=response_id) for a in content["answers"]
+        ]
+    rng.shuffle(answers)
+    for start in range(0, len(responses), 500):
+        session.execute(Response.__table__.insert(), responses[start : start + 500])
+    for start in range(0, len(answers), 2000):
+        session.execute(Answer.__table__.insert(), answers[start : start + 2000])
+    session.execute(delete(SealedEnvelope).where(SealedEnvelope.round_id == round_id))
+    session.execute(delete(SurveyDraft).where(SurveyDraft.round_id == round_id))
+    return len(responses)
+
+
+def after_close(session: Session) -> None:
+    """After a close has committed: on PostgreSQL, rewrite the tables the envelopes and drafts
+    were deleted from (VACUUM FULL: the deleted rows leave the data files, not only the
+    visibility map) and vacuum the new responses (SQLite overwrites deleted rows itself,
+    ``secure_delete``). Best effort: a failure is logged, the close stands."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    try:
+        with bind.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table in ("sealed_envelopes", "survey_drafts"):
+                conn.exec_driver_sql(f"VACUUM FULL {table}")
+            for table in ("responses", "answers"):
+                conn.exec_driver_sql(f"VACUUM {table}")
+    except Exception:
+        log.exception("VACUUM after closing a survey round failed")
+
+
+def envelope_status(session: Session, settings: Settings) -> dict[int, tuple[int, int]]:
+    """Open round id → (envelopes and drafts, how many of them the configured keys open)."""
+    out: dict[int, tuple[int, int]] = {}
+    open_ids = select(SurveyRound.id).where(SurveyRound.closed_at.is_(None))
+    for model, context in (
+        (SealedEnvelope, lambda r: survey_seal.envelope_context(r.round_id)),
+        (SurveyDraft, lambda r: survey_seal.draft_context(r.openid)),
+    ):
+        for row in session.scalars(select(model).where(model.round_id.in_(open_ids))):
+            total, ok = out.get(row.round_id, (0, 0))
+            try:
+                survey_seal.unseal(settings, row.sealed, context(row))
+                ok += 1
+            except survey_seal.SealError:
+                pass
+            out[row.round_id] = (total + 1, ok)
+    return out
+
+
+def refuse_without_seal_keys(settings: Settings) -> None:
+    """At process start (web app, worker): :func:`check_seal_keys` on a session of its own.
+    A database not reachable or not initialised yet is not this check's business (logged)."""
+    from sqlalchemy.exc import DBAPIError
+
+    import models.db
+
+    try:
+        with models.db.SessionFactory() as session:
+            check_seal_keys(session, settings)
+    except DBAPIError as exc:
+        log.warning("seal key check skipped: %s", str(exc).splitlines()[0])
+
+
+def check_seal_keys(session: Session, settings: Settings) -> None:
+    """Refuse to run (raise :class:`survey_seal.SealError`) when the open rounds' envelopes or
+    drafts cannot all be opened with the configured keys: a process started with a wrong or
+    lost key would otherwise seal with it, or fail to close the round, silently."""
+    bad = {r: (t, ok) for r, (t, ok) in envelope_status(session, settings).items() if ok < t}
+    if bad:
+        detail = "；".join(f"轮次 {r}：{ok}/{t} 份可打开" for r, (t, ok) in sorted(bad.items()))
+        raise survey_seal.SealError(
+            f"测评密封密钥不对：进行中的测评有答卷无法打开（{detail}）。"
+            "请设置开放这些测评时的 BANZHUREN_SEAL_KEY（轮换后旧密钥放在 BANZHUREN_SEAL_PREVIOUS_KEY）"
+        )
 
 
 def open_rounds(session: Session) -> list[SurveyRound]:

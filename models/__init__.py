@@ -16,7 +16,15 @@ from models.org import (
     TeacherRole,
     class_members,
 )
-from models.survey import Answer, Ballot, Response, Survey, SurveyRound
+from models.survey import (
+    Answer,
+    Ballot,
+    Response,
+    SealedEnvelope,
+    Survey,
+    SurveyDraft,
+    SurveyRound,
+)
 from models.term import Term
 from models.worklog import (
     EmploymentOutcome,
@@ -55,9 +63,11 @@ __all__ = [
     "Reminder",
     "Response",
     "SchoolClass",
+    "SealedEnvelope",
     "Student",
     "StudentFeedback",
     "Survey",
+    "SurveyDraft",
     "SurveyRound",
     "Teacher",
     "TeacherRole",

@@ -1,7 +1,11 @@
 """Survey definitions, rounds, and the two halves of an answered survey kept apart:
 a ``Ballot`` says who has answered (to allow one response per student per teacher per round,
 and reminders); a ``Response`` says what was answered and holds nothing that leads back to the
-student (no student id or openid, a random id rather than a sequence, the day but not the time).
+student (no student id or openid, a random id rather than a sequence, no date or time).
+
+While a round is open, what was answered exists only sealed (``SealedEnvelope``, ``SurveyDraft``,
+see bot/survey_seal.py); closing the round opens the envelopes and writes the responses in
+random order, in a transaction of its own (README, "Anonymity: threat model").
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -79,7 +83,6 @@ class Response(Base):
         ForeignKey("survey_rounds.id", ondelete="CASCADE"), index=True
     )
     teacher_id: Mapped[int] = mapped_column(ForeignKey("teachers.id"), index=True)
-    submitted_on: Mapped[dt.date]
     # The respondent's score under the round's method (mean of scored answers), kept so that
     # evaluation is one grouped query; None when no scored question was answered.
     score: Mapped[float | None]
@@ -113,3 +116,31 @@ class Answer(Base):
     response: Mapped[Response] = relationship(back_populates="answers")
 
     __table_args__ = (UniqueConstraint("response_id", "question_id"),)
+
+
+class SealedEnvelope(Base):
+    """One confirmed submission while its round is open: the teacher, the response's values and
+    its answers, sealed. Nothing in the row maps to its ballot: a random id, no timestamp, no
+    teacher; the sealed text is padded to a fixed block (bot/survey_seal.py). Deleted when the
+    round closes and its responses are written."""
+
+    __tablename__ = "sealed_envelopes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_random_id)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_rounds.id", ondelete="CASCADE"), index=True
+    )
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SurveyDraft(Base):
+    """A student's survey dialogue in progress (answers so far, position), sealed; the record
+    that survives a Redis restart. Deleted on submission, on 解绑 and when the round closes."""
+
+    __tablename__ = "survey_drafts"
+
+    openid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_rounds.id", ondelete="CASCADE"), index=True
+    )
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)

@@ -38,6 +38,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "task": "worklog.forward_pending_feedback",
             "schedule": crontab(minute="5-59/10"),
         },
+        # Survey rounds past their closing day are closed (their sealed answers opened).
+        "close-due-survey-rounds": {
+            "task": "worker.tasks.rounds.close_due_rounds",
+            "schedule": crontab(hour=0, minute=15),
+        },
         # Dedup keys of received messages are only needed for WeChat's retries.
         "cleanup-received-messages": {
             "task": "worker.tasks.maintenance.cleanup_received_messages",

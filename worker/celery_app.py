@@ -100,4 +100,8 @@ def worker_app() -> Celery:
     """Entry point for ``celery -A worker.celery_app:worker_app``: configure from the environment."""
     s = load_settings()
     models.db.configure(s.database_url)
+    # Refuse to start with a seal key that cannot open the open rounds' answers (issue 11).
+    from bot.survey_rounds import refuse_without_seal_keys
+
+    refuse_without_seal_keys(settings=s)
     return configure_celery(s)

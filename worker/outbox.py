@@ -21,6 +21,7 @@ A message carrying a 反馈 marks the feedback forwarded only once WeChat accept
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 import threading
@@ -58,9 +59,31 @@ SQLITE_WRITE_RETRY = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 _PENDING = "banzhuren_outbox_pending"
 
 
-def queue_text(session: Session, openid: str, text: str) -> OutboundMessage:
-    """Queue a customer-service text to ``openid``; sent after ``session`` commits."""
-    message = OutboundMessage(openid=openid, kind="text", payload={"content": text})
+def queue_text(
+    session: Session,
+    openid: str,
+    text: str,
+    *,
+    seal_with: Settings | None = None,
+    confirms_survey: bool = False,
+) -> OutboundMessage:
+    """Queue a customer-service text to ``openid``; sent after ``session`` commits.
+
+    ``seal_with``: the text quotes a student's survey answers (issue 11): it is stored sealed
+    with these settings' seal key and blanked once sent or given up."""
+    if seal_with is not None:
+        from bot import survey_seal
+
+        sealed = survey_seal.seal(
+            seal_with, {"content": text}, survey_seal.draft_context(f"outbound:{openid}")
+        )
+        payload = {"sealed": base64.b64encode(sealed).decode()}
+    else:
+        payload = {"content": text}
+    if confirms_survey:
+        # Issue 13.5: once sent, the survey dialogue knows the student saw the next question.
+        payload["confirms_survey"] = True
+    message = OutboundMessage(openid=openid, kind="text", payload=payload)
     session.add(message)
     session.flush()
     session.info.setdefault(_PENDING, []).append(message.id)
@@ -198,6 +221,13 @@ def _record(session: Session, message: OutboundMessage | None, outcome: str, err
         return SKIPPED
     message.attempts += 1
     message.send_started_at = None
+    if outcome == SENT and message.payload.get("confirms_survey"):
+        from bot.chat.survey_dialogue import reply_delivered
+
+        reply_delivered(session, _settings(), message.openid)
+    if "sealed" in message.payload and outcome in (SENT, FAILED):
+        # It quoted survey answers: nothing of it is kept once it is out (or never will be).
+        message.payload = {"content": "", "blanked": True}
     if outcome == SENT:
         message.sent_at = utcnow()
         message.last_error = None
@@ -291,7 +321,16 @@ def _send(settings: Settings, api, openid: str, payload: dict) -> tuple[str, str
     try:
         if api is None:
             api = WeChatApi(settings)
-        api.message.send_text(openid, payload["content"])
+        content = payload.get("content", "")
+        if "sealed" in payload:
+            from bot import survey_seal
+
+            content = survey_seal.unseal(
+                settings,
+                base64.b64decode(payload["sealed"]),
+                survey_seal.draft_context(f"outbound:{openid}"),
+            )["content"]
+        api.message.send_text(openid, content)
     except WeChatClientException as exc:
         error = scrub(f"errcode {exc.errcode}: {exc.errmsg}")
         if exc.errcode == QUOTA_ERRCODE:

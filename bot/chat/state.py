@@ -5,7 +5,10 @@
 transaction, so a draft and the answers it leads to commit together). Keys are
 ``"<purpose>:<openid>"``; the per-sender lock (:mod:`bot.wechat.locks`) makes plain get/set
 safe. :meth:`forget_openid` drops every state of an openid (on 解绑, so the next person to
-bind that WeChat account cannot resume someone else's draft).
+bind that WeChat account cannot resume someone else's draft), the sealed survey draft included.
+
+Survey drafts are not kept here: they hold answers, so they are sealed in the ``survey_drafts``
+table, always in the database (bot.chat.survey_dialogue), whatever the deployment.
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ from bot.redis_client import redis_client, rkey
 from bot.settings import Settings
 from models.base import utcnow
 from models.messaging import DialogueState
+from models.survey import SurveyDraft
 
 
 class RedisDialogueStore:
     """States as JSON strings under ``<prefix>:dialogue:<key>``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, session: Session | None = None) -> None:
         self._settings = settings
         self._redis = redis_client(settings)
+        self._session = session
 
     def _name(self, key: str) -> str:
         return rkey(self._settings, "dialogue", key)
@@ -47,6 +52,8 @@ class RedisDialogueStore:
         names = list(self._redis.scan_iter(self._name(f"*:{openid}"), count=500))
         if names:
             self._redis.delete(*names)
+        if self._session is not None:
+            self._session.execute(delete(SurveyDraft).where(SurveyDraft.openid == openid))
 
 
 class DbDialogueStore:
@@ -89,10 +96,11 @@ class DbDialogueStore:
         self._session.execute(
             delete(DialogueState).where(DialogueState.key.like(pattern, escape="\\"))
         )
+        self._session.execute(delete(SurveyDraft).where(SurveyDraft.openid == openid))
 
 
 def store_for(settings: Settings, session: Session) -> RedisDialogueStore | DbDialogueStore:
     """The dialogue store for this deployment (see the module docstring)."""
     if settings.redis_url:
-        return RedisDialogueStore(settings)
+        return RedisDialogueStore(settings, session)
     return DbDialogueStore(session)

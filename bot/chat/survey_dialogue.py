@@ -1,10 +1,15 @@
 """The students' survey dialogue (测评 / 评价): one question a message, one head teacher after
 another, ending with a summary that ``确认`` submits.
 
-The draft lives in the DialogueStore under ``survey:<openid>`` (Redis or the dialogue_states
-table), never in process memory, so a student may pause with ``退出`` and go on later on any
-web process. Submitting writes a Ballot (who answered about whom) and an anonymous Response with
-its Answer rows in the caller's transaction, then deletes the draft.
+The draft lives sealed in the ``survey_drafts`` table (bot/survey_seal.py), in the handling
+transaction: never in process memory and never only in Redis, so a student may pause with
+``退出`` and go on later on any web process, and a Redis restart loses nothing. Submitting writes
+a Ballot (who answered about whom) and a sealed envelope (what, with nothing that maps it to the
+ballot) in the caller's transaction, then deletes the draft. The round's close opens the
+envelopes into anonymous Response/Answer rows (:func:`bot.survey_rounds.close_round`).
+
+A reply that quotes the student's answers (the summary) is a :class:`QuotingReply`: the webhook
+stores a marker for it, never the text, beside the message's key.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot import survey_seal
 from bot.chat.context import ChatContext
 from bot.survey_rounds import (
     RoundState,
@@ -30,13 +36,13 @@ from bot.survey_rounds import (
     round_state,
     teachers_for_student,
 )
-from models import Answer, Ballot, Response, SurveyRound, Term
+from models import Ballot, SealedEnvelope, SurveyDraft, SurveyRound, Term
 from surveys import scoring
 from surveys.definition import Question, SurveyDefinition
 
 # A round as the dialogue uses it: an ORM row (from open_rounds) or a RoundState.
 Round = SurveyRound | RoundState
-_BALLOTS, _RESPONSES, _ANSWERS = Ballot.__table__, Response.__table__, Answer.__table__
+_BALLOTS, _ENVELOPES = Ballot.__table__, SealedEnvelope.__table__
 
 
 # Statements run when a student starts or submits a survey, built once (building one costs
@@ -58,18 +64,27 @@ def _insert_ballot(insert):
 
 
 _INSERT_BALLOT = {"postgresql": _insert_ballot(pg_insert), "sqlite": _insert_ballot(sqlite_insert)}
-_INSERT_RESPONSE = _RESPONSES.insert()
-_INSERT_ANSWER = _ANSWERS.insert()
+_INSERT_ENVELOPE = _ENVELOPES.insert()
 _RATED_TEACHERS = select(_BALLOTS.c.teacher_id).where(
     _BALLOTS.c.round_id == bindparam("round_id"),
     _BALLOTS.c.student_id == bindparam("student_id"),
 )
 
+# Held until the submission commits: closing the round (which locks the row for update) waits
+# for it, and a submission after the close sees the round closed (PostgreSQL; SQLite's write
+# transactions are serialised anyway).
+_ROUND_OPEN_FOR_SHARE = (
+    select(SurveyRound.__table__.c.id)
+    .where(
+        SurveyRound.__table__.c.id == bindparam("round_id"),
+        SurveyRound.__table__.c.closed_at.is_(None),
+    )
+    .with_for_update(read=True)
+)
+
 START = ("测评", "评价")
 BACK, SKIP, QUIT, CONFIRM = "上一题", "跳过", "退出", "确认"
 EDIT = re.compile(r"^修改\s*第?\s*(\d+)\s*题?$")
-# Drafts outlive any round; Redis drops them by itself after this long.
-DRAFT_TTL_SECONDS = 180 * 24 * 3600
 TEXT_MAX = 500
 # WeChat cuts a passive text reply at 2048 bytes; keep some room.
 REPLY_MAX_BYTES = 2000
@@ -79,6 +94,27 @@ SUMMARY_TEXT_CHARS = 20
 
 def draft_key(openid: str) -> str:
     return f"survey:{openid}"
+
+
+class QuotingReply(str):
+    """A reply that quotes a student's answers: sent, never stored (the webhook keeps a marker)."""
+
+    quotes_answers = True
+
+
+def load_draft(session: Session, settings, openid: str) -> dict | None:
+    """The student's draft in progress, unsealed; None when there is none."""
+    row = session.get(SurveyDraft, openid)
+    if row is None:
+        return None
+    return survey_seal.unseal(settings, row.sealed, survey_seal.draft_context(openid))
+
+
+def _drop_draft(ctx: ChatContext) -> None:
+    row = ctx.session.get(SurveyDraft, ctx.sender.openid)
+    if row is not None:
+        ctx.session.delete(row)
+        ctx.session.flush()
 
 
 def normalize(text: str) -> str:
@@ -107,13 +143,16 @@ def handle(ctx: ChatContext) -> str | None:
     if ctx.sender.student_id is None:
         return None
     text = normalize(ctx.incoming.text)
-    key = draft_key(ctx.sender.openid)
-    draft = ctx.store.get(key)
+    draft = load_draft(ctx.session, ctx.settings, ctx.sender.openid)
     if text in START:
-        return _start(ctx, draft)
-    if draft is None or not draft.get("active"):
+        reply = _start(ctx, draft)
+    elif draft is None or not draft.get("active"):
         return None
-    return _go_on(ctx, draft, text)
+    else:
+        reply = _go_on(ctx, draft, text)
+    if getattr(ctx, "quotes_answers", False):
+        return QuotingReply(reply)
+    return reply
 
 
 # --- starting and resuming -------------------------------------------------------------------
@@ -126,7 +165,7 @@ def _start(ctx: ChatContext, draft: dict | None) -> str:
             draft["active"] = True
             _save(ctx, draft)
             return "继续上次的测评。\n\n" + _render_current(ctx, draft)
-        ctx.store.delete(draft_key(ctx.sender.openid))
+        _drop_draft(ctx)
     rounds = open_rounds(ctx.session)
     if not rounds:
         return "目前没有进行中的满意度测评，开放时会通知你。"
@@ -202,7 +241,18 @@ def _new_draft(
 
 
 def _save(ctx: ChatContext, draft: dict) -> None:
-    ctx.store.set(draft_key(ctx.sender.openid), draft, ttl_seconds=DRAFT_TTL_SECONDS)
+    save_draft(ctx.session, ctx.settings, ctx.sender.openid, draft)
+
+
+def save_draft(session: Session, settings, openid: str, draft: dict) -> None:
+    """Seal and store the draft (in the caller's transaction)."""
+    sealed = survey_seal.seal(settings, draft, survey_seal.draft_context(openid))
+    row = session.get(SurveyDraft, openid)
+    if row is None:
+        session.add(SurveyDraft(openid=openid, round_id=draft["round_id"], sealed=sealed))
+    else:
+        row.round_id, row.sealed = draft["round_id"], sealed
+    session.flush()
 
 
 # --- answering -------------------------------------------------------------------------------
@@ -211,13 +261,15 @@ def _save(ctx: ChatContext, draft: dict) -> None:
 def _go_on(ctx: ChatContext, draft: dict, text: str) -> str:
     rnd = round_state(ctx.session, draft["round_id"])
     if rnd is None or not round_is_open(rnd, ctx.today):
-        ctx.store.delete(draft_key(ctx.sender.openid))
+        _drop_draft(ctx)
         return "本轮测评已结束，未提交的回答没有计入。"
     definition = round_definition(rnd)
     if text == QUIT:
         draft["active"] = False
         _save(ctx, draft)
         return "已暂停，已答的题目已保存。回复「测评」继续。"
+    if draft.get("undelivered") and draft.get("seen") is not None:
+        return _reanswer(ctx, definition, draft, text)
     if draft["mode"] == "summary":
         return _in_summary(ctx, rnd, definition, draft, text)
 
@@ -254,6 +306,11 @@ def _go_on(ctx: ChatContext, draft: dict, text: str) -> str:
 
 
 def _advance(ctx: ChatContext, draft: dict, definition: SurveyDefinition) -> str:
+    # The question just answered is the last one the student is known to have seen; the one
+    # shown next counts as seen unless the webhook says its reply went out late and has not
+    # been delivered (:func:`reply_went_late`, issue 13 item 5).
+    draft["seen"], draft["undelivered"] = draft["pos"], False
+    ctx.session.info[_ADVANCED] = ctx.sender.openid
     if draft["editing"] or draft["pos"] + 1 >= len(draft["questions"]):
         draft["mode"] = "summary"
         draft["editing"] = False
@@ -261,6 +318,58 @@ def _advance(ctx: ChatContext, draft: dict, definition: SurveyDefinition) -> str
         draft["pos"] += 1
     _save(ctx, draft)
     return _render_current(ctx, draft, definition)
+
+
+def _reanswer(ctx: ChatContext, definition: SurveyDefinition, draft: dict, text: str) -> str:
+    """The question shown after ``seen`` may never have reached the student: this message
+    answers the question they saw (``seen``), and the reply shows the pending one again."""
+    pos = draft["seen"]
+    q = definition.question(draft["questions"][pos])
+    value: int | str | None = None
+    if q.is_choice:
+        value = parse_choice(text, [o.label for o in q.options])
+    elif text and len(text) <= TEXT_MAX and text not in (BACK, SKIP, CONFIRM):
+        value = text
+    if value is None and not (text == SKIP and not q.required):
+        note = "上一条消息没有记录。"
+    else:
+        draft["answers"][q.id] = value
+        note = f"已按第 {pos + 1} 题记录你的回答。"
+    draft["undelivered"] = False
+    ctx.session.info[_ADVANCED] = ctx.sender.openid
+    _save(ctx, draft)
+    return f"{note}下面是你还没看到的{'核对页' if draft['mode'] == 'summary' else '题目'}：\n\n" + (
+        _render_current(ctx, draft, definition)
+    )
+
+
+# session.info key: the openid whose draft was advanced while handling this message.
+_ADVANCED = "banzhuren_survey_advanced"
+
+
+def reply_went_late(session: Session, settings, openid: str) -> bool:
+    """Hook for the webhook (issue 13 item 5): the reply to ``openid``'s message missed
+    WeChat's 5 s and goes out as customer-service messages, which may never arrive. When the
+    survey dialogue advanced on that message, the next message is taken to answer the question
+    the student saw. Returns True when a draft was marked (the queued messages then confirm
+    delivery: :func:`reply_delivered`)."""
+    if session.info.pop(_ADVANCED, None) != openid:
+        return False
+    draft = load_draft(session, settings, openid)
+    if draft is None or draft.get("seen") is None:
+        return False
+    draft["undelivered"] = True
+    save_draft(session, settings, openid, draft)
+    return True
+
+
+def reply_delivered(session: Session, settings, openid: str) -> None:
+    """Hook for the outbox: a customer-service message that carried the next question was
+    accepted by WeChat, so the dialogue may go on from it."""
+    draft = load_draft(session, settings, openid)
+    if draft is not None and draft.get("undelivered"):
+        draft["undelivered"] = False
+        save_draft(session, settings, openid, draft)
 
 
 def _in_summary(
@@ -293,10 +402,14 @@ def _submit(ctx: ChatContext, rnd: Round, definition: SurveyDefinition, draft: d
             draft["mode"], draft["pos"], draft["editing"] = "question", i, False
             _save(ctx, draft)
             return f"第 {i + 1} 题还没有回答。\n\n" + _render_current(ctx, draft, definition)
-    key = draft_key(ctx.sender.openid)
     duration = ctx.incoming.sent_at.timestamp() - draft["started_at"]
+    if ctx.session.execute(_ROUND_OPEN_FOR_SHARE, {"round_id": rnd.id}).first() is None:
+        # Closed meanwhile (its envelopes are being, or have been, opened): too late.
+        _drop_draft(ctx)
+        return "本轮测评已结束，未提交的回答没有计入。"
     stored = _store_submission(
         ctx.session,
+        ctx.settings,
         round_id=rnd.id,
         student_id=ctx.sender.student_id,
         teacher_id=draft["teacher_id"],
@@ -309,7 +422,7 @@ def _submit(ctx: ChatContext, rnd: Round, definition: SurveyDefinition, draft: d
         },
         answers=[_answer_values(q, answers.get(q.id)) for q in questions],
     )
-    ctx.store.delete(key)
+    _drop_draft(ctx)
     if stored:
         done = f"已提交关于 {draft['teacher']}的测评，谢谢！"
     else:
@@ -332,6 +445,7 @@ def _start_next(ctx: ChatContext, rnd: Round, definition: SurveyDefinition) -> s
 
 def _store_submission(
     session: Session,
+    settings,
     *,
     round_id: int,
     student_id: int,
@@ -340,8 +454,14 @@ def _store_submission(
     response: dict,
     answers: list[dict],
 ) -> bool:
-    """Write the Ballot, then the anonymous Response and its Answers; False (nothing written)
-    when this student's ballot about this teacher is already in.
+    """Write the Ballot, then the sealed envelope holding the response and its answers; False
+    (nothing written) when this student's ballot about this teacher is already in.
+
+    The envelope carries nothing that maps it to the ballot: a random id, the round, and the
+    sealed (padded) text; the teacher is inside the seal. Both are written in this transaction
+    (on PostgreSQL they share an xmin), which is harmless: the envelope cannot be read without
+    the key and is deleted when the round closes, and the responses are written then, in a
+    transaction of their own and in random order.
 
     Core statements, no ORM objects (this runs once per submitted survey on the webhook's hot
     path): the ballot is ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, so a double submit
@@ -357,24 +477,15 @@ def _store_submission(
     ).scalar()
     if ballot_id is None:
         return False
-    # Random ids, as the models' defaults give: insertion order must not be matched against
-    # the ballots' order.
-    response_id = uuid.uuid4().hex
+    content = {"teacher_id": teacher_id, "response": response, "answers": answers}
     session.execute(
-        _INSERT_RESPONSE,
-        dict(
-            response,
-            id=response_id,
-            round_id=round_id,
-            teacher_id=teacher_id,
-            submitted_on=submitted_on,
-        ),
+        _INSERT_ENVELOPE,
+        {
+            "id": uuid.uuid4().hex,
+            "round_id": round_id,
+            "sealed": survey_seal.seal(settings, content, survey_seal.envelope_context(round_id)),
+        },
     )
-    if answers:
-        session.execute(
-            _INSERT_ANSWER,
-            [dict(a, id=uuid.uuid4().hex, response_id=response_id) for a in answers],
-        )
     return True
 
 
@@ -405,6 +516,7 @@ def _render_current(
     if definition is None:
         definition = round_definition(round_state(ctx.session, draft["round_id"]))
     if draft["mode"] == "summary":
+        ctx.quotes_answers = True  # type: ignore[attr-defined]  # see QuotingReply
         return render_summary(definition, draft)
     return render_question(definition, draft)
 
@@ -467,4 +579,14 @@ def _summary(definition: SurveyDefinition, draft: dict, limit: int | None) -> st
     return "\n".join(lines)
 
 
-__all__ = ["draft_key", "handle", "normalize", "parse_choice", "render_question", "render_summary"]
+__all__ = [
+    "QuotingReply",
+    "draft_key",
+    "handle",
+    "load_draft",
+    "normalize",
+    "parse_choice",
+    "render_question",
+    "render_summary",
+    "save_draft",
+]

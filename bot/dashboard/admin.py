@@ -306,6 +306,12 @@ def rounds():
     return _rounds_page()
 
 
+def _request_settings():
+    from bot.request_session import settings
+
+    return settings()
+
+
 def _round_action(opening: bool):
     session = db()
     fields = Fields(request.form)
@@ -324,7 +330,9 @@ def _round_action(opening: bool):
                 session, term.code, survey_id, closes_on, actor=actor(), today=today()
             )
         else:
-            survey_rounds.close_round(session, term.code, survey_id, actor=actor())
+            survey_rounds.close_round(
+                session, term.code, survey_id, actor=actor(), settings=_request_settings()
+            )
     except FormError as exc:
         session.rollback()
         return _rounds_page(exc.problems, 400)
@@ -333,6 +341,8 @@ def _round_action(opening: bool):
         session.rollback()
         return _rounds_page([str(exc)], 409)
     session.commit()
+    if not opening:
+        survey_rounds.after_close(session)
     flash(f"{'已开启' if opening else '已关闭'} {term.code} 的测评 {survey_id}", "ok")
     return redirect(url_for("dashboard.rounds", term=term.code))
 

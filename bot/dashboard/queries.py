@@ -317,10 +317,17 @@ class QuestionStat:
 
 
 def _term_responses(term_id: int, teacher_id: int):
+    # Closed rounds only (issue 11): nothing per question exists while a round is open (its
+    # answers are sealed), and a database migrated with an open round's responses in it must
+    # not show them either: they could be differenced one submission at a time.
     return (
         select(Response.id)
         .join(SurveyRound, SurveyRound.id == Response.round_id)
-        .where(SurveyRound.term_id == term_id, Response.teacher_id == teacher_id)
+        .where(
+            SurveyRound.term_id == term_id,
+            SurveyRound.closed_at.is_not(None),
+            Response.teacher_id == teacher_id,
+        )
     )
 
 
@@ -336,7 +343,7 @@ def question_stats(session: Session, term_id: int, teacher_id: int) -> list[Ques
     texts: dict[str, str] = {}
     for definition in session.scalars(
         select(SurveyRound.definition)
-        .where(SurveyRound.term_id == term_id)
+        .where(SurveyRound.term_id == term_id, SurveyRound.closed_at.is_not(None))
         .order_by(SurveyRound.id)
     ):
         for q in (definition or {}).get("questions", []):

@@ -40,7 +40,15 @@ from bot.demo.servers import (
     stop_process,
 )
 from bot.settings import Settings, load_settings
-from models import Meeting, MeetingKind, Response, Teacher, WeChatBinding, WorkLogEntry
+from models import (
+    Meeting,
+    MeetingKind,
+    Response,
+    SealedEnvelope,
+    Teacher,
+    WeChatBinding,
+    WorkLogEntry,
+)
 
 SQLITE_FILE = "banzhuren-demo.db"
 ROSTER_FILE = "banzhuren-demo-roster.xlsx"
@@ -119,6 +127,11 @@ def demo_environment(
         env["BANZHUREN_WECHAT_SECRET"] = secrets.token_hex(16)
     env.setdefault("BANZHUREN_WECHAT_SECRET", secrets.token_hex(16))
     env["BANZHUREN_WECHAT_API_BASE"] = api_base
+    # The demo's database is new each run, so is its seal key (no key file left behind).
+    from bot.survey_seal import generate_key
+
+    env["BANZHUREN_SEAL_KEY"] = generate_key()
+    env.pop("BANZHUREN_SEAL_PREVIOUS_KEY", None)
     if redis:
         # A queue and key prefix of this run's own: a production worker on the same Redis
         # never picks up demo tasks, and the demo never sees production keys.
@@ -364,7 +377,7 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     echo(f"· 开放测评：banzhuren round open --term {TERM_CODE} --survey satisfaction")
     run_cli(["round", "open", "--term", TERM_CODE, "--survey", "satisfaction"], env)
     rated = play_surveys(player, school, options.seed, transcript, progress)
-    echo(f"· 测评：{rated} 份提交，库中 {count_rows(Response)} 份匿名答卷")
+    echo(f"· 测评：{rated} 份提交，库中 {count_rows(SealedEnvelope)} 份密封答卷（关闭测评时解封）")
     logs = play_worklogs(player, school, today, transcript, progress)
     echo(f"· 工作日志：发送 {logs} 条消息，记录 {count_rows(WorkLogEntry)} 条日志")
     record_meetings(school)
@@ -375,6 +388,8 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     ):
         echo(f"· {label}：banzhuren {' '.join(args)}")
         run_cli(args, env)
+        if args[0] == "round":
+            echo(f"· 解封：库中 {count_rows(Response)} 份匿名答卷（随机顺序）")
     report = run_cli(["report", "--term", TERM_CODE, "--format", "table"], env)
     run_cli(["report", "--term", TERM_CODE, "-o", str(options.workdir / REPORT_FILE)], env)
     echo(f"· Excel 报表：{REPORT_FILE}（汇总、各党总支、党总支例会、就业情况）")

@@ -85,6 +85,9 @@ def evaluation_rows(
                 "corroboration": details.get("corroboration", {}),
                 # 第十四条 meeting attendance and branch months, 第八条（三） employment.
                 **report_fields(details),
+                # Rounds of the term still open (进行中, with the response rate so far when
+                # evaluated): counted in nothing above until they close.
+                "open_rounds": details.get("open_rounds", []),
             }
         )
     return rows

@@ -27,12 +27,13 @@ commit and answers with its reply.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis
 from sqlalchemy import ScalarSelect, bindparam, delete, func, select, update
@@ -107,6 +108,51 @@ def _redis(settings: Settings) -> redis.Redis:
     return client
 
 
+# Issue 11: a reply that quotes a student's survey answers (flagged by the handler:
+# bot.chat.survey_dialogue.QuotingReply has ``quotes_answers``) is stored, in received_messages
+# and Redis, as this marker followed by the reply sealed with the survey seal key
+# (bot/survey_seal.py): a retry gets the same reply (:func:`readable`), a copy of the database
+# does not. Without the key a retry gets ``success``.
+SEALED_MARKER = "sealed:"
+
+
+def quotes_answers(reply: str) -> bool:
+    return bool(getattr(reply, "quotes_answers", False))
+
+
+def stored_form(settings: Settings, key: str, reply: str) -> str:
+    """What may be stored for ``reply`` under ``key``: itself, or sealed when it quotes answers."""
+    if not quotes_answers(reply) or not reply:
+        return reply
+    from bot import survey_seal
+
+    sealed = survey_seal.seal(settings, {"reply": str(reply)}, f"reply:{key}")
+    return SEALED_MARKER + base64.b64encode(sealed).decode()
+
+
+def readable(settings: Settings, key: str, stored: str | None) -> str | None:
+    """The reply a stored value stands for (see :func:`stored_form`); "" when it cannot be
+    unsealed."""
+    if not stored or not stored.startswith(SEALED_MARKER):
+        return stored
+    from bot import survey_seal
+
+    try:
+        sealed = base64.b64decode(stored[len(SEALED_MARKER) :])
+        return survey_seal.unseal(settings, sealed, f"reply:{key}")["reply"]
+    except (survey_seal.SealError, ValueError, KeyError):
+        return ""
+
+
+class _Quoting(str):
+    quotes_answers = True
+
+
+def quoting(reply: str) -> str:
+    """``reply`` flagged as quoting answers (so :func:`publish_reply` stores the marker)."""
+    return _Quoting(reply)
+
+
 @dataclass(frozen=True)
 class Claim:
     """``owned``: this request handles the message. Otherwise ``reply`` is the reply stored by
@@ -129,13 +175,17 @@ def claim(session: Session, settings: Settings, key: str, wait_s: float = WAIT_S
         from bot.wechat import outage
 
         try:
-            claimed = _claim_redis(settings, key, wait_s)
+            c = _claim_redis(settings, key, wait_s)
         except redis.RedisError as exc:
             outage.failed("redis", exc, "claiming a message (falling back to the database)")
-            return _claim_db(session, key, wait_s)
-        outage.ok("redis")
-        return claimed
-    return _claim_db(session, key, wait_s)
+            c = _claim_db(session, key, wait_s)
+        else:
+            outage.ok("redis")
+    else:
+        c = _claim_db(session, key, wait_s)
+    if c.reply:
+        c = replace(c, reply=readable(settings, key, c.reply))
+    return c
 
 
 # The reply stored when the message whose key is the parameter ``key`` was already handled,
@@ -189,6 +239,7 @@ def record_reply(session: Session, key: str, reply: str) -> None:
 
 def publish_reply(settings: Settings, key: str, reply: str) -> None:
     """After the commit: let duplicates waiting on Redis see the reply."""
+    reply = stored_form(settings, key, reply)
     if settings.redis_url:
         _redis(settings).set(
             rkey(settings, "wechat", "msg", key),

@@ -336,7 +336,7 @@ def answer(s: Settings, incoming: Incoming, key: str, started: float | None = No
             # Handled before (a retry that took over the claim of a slow or dead holder, or
             # a claim that outlived its record): answer as the first time, handle nothing.
             session.rollback()
-            first = earlier
+            first = dedup.readable(s, key, earlier)
         else:
             first = _handle(session, s, incoming, key, started, sender)
     except Exception as exc:
@@ -394,17 +394,24 @@ def _handle(
 ) -> str:
     """Dispatch, queue what does not fit in the reply, record the reply with the key, commit."""
     reply = handle_incoming(session, s, incoming, sender) or ""
+    # Issue 11: a reply quoting survey answers is sent, never stored as text (see dedup).
+    quotes = dedup.quotes_answers(reply)
+    sealed = s if quotes else None
     late = started is not None and time.monotonic() - started > LATE_SECONDS
     if late and reply and _can_send(s):
         log.warning("message %s took too long: reply sent as a customer-service message", key)
+        # Issue 13.5 hook: the survey dialogue waits for these to be delivered.
+        confirms = _survey_reply_went_late(session, s, incoming.openid)
         for part in fit_messages(reply, MAX_MESSAGES_PER_REPLY):
-            _queue_text(session, incoming.openid, part)
+            _queue_text(session, incoming.openid, part, sealed, confirms)
         first = ""
     else:
-        first = _queue_overflow(session, s, incoming.openid, reply)
-    dedup.record_reply(session, key, first)
+        first = _queue_overflow(session, s, incoming.openid, reply, sealed)
+    dedup.record_reply(
+        session, key, dedup.stored_form(s, key, dedup.quoting(first)) if quotes else first
+    )
     session.commit()
-    return first
+    return dedup.quoting(first) if quotes else first
 
 
 def _release(session, s: Settings, claim: dedup.Claim) -> None:
@@ -415,7 +422,9 @@ def _release(session, s: Settings, claim: dedup.Claim) -> None:
         _failed(exc, "releasing a claim", claim.key)
 
 
-def _queue_overflow(session, s: Settings, openid: str, reply: str) -> str:
+def _queue_overflow(
+    session, s: Settings, openid: str, reply: str, sealed: Settings | None = None
+) -> str:
     """The part of ``reply`` that goes in the passive reply; the rest is queued as
     customer-service messages when the account can send them, else cut off."""
     if not reply:
@@ -424,7 +433,7 @@ def _queue_overflow(session, s: Settings, openid: str, reply: str) -> str:
         return shorten(reply)
     parts = fit_messages(reply, MAX_MESSAGES_PER_REPLY)
     for part in parts[1:]:
-        _queue_text(session, openid, part)
+        _queue_text(session, openid, part, sealed)
     return parts[0]
 
 
@@ -432,10 +441,18 @@ def _can_send(s: Settings) -> bool:
     return bool(s.wechat_appid and s.wechat_secret)
 
 
-def _queue_text(session, openid: str, text: str) -> None:
+def _queue_text(
+    session, openid: str, text: str, sealed: Settings | None = None, confirms: bool = False
+) -> None:
     from worker.outbox import queue_text  # imported late: the worker package imports models
 
-    queue_text(session, openid, text)
+    queue_text(session, openid, text, seal_with=sealed, confirms_survey=confirms)
+
+
+def _survey_reply_went_late(session, s: Settings, openid: str) -> bool:
+    from bot.chat.survey_dialogue import reply_went_late
+
+    return reply_went_late(session, s, openid)
 
 
 def _cdata_safe(text: str) -> str:

@@ -80,10 +80,12 @@ def add_response(
     too_fast: bool = False,
     day: dt.date = dt.date(2026, 12, 20),
 ) -> Response:
+    # Responses exist only once their round has closed (its envelopes opened).
+    if round_.closed_at is None:
+        round_.closed_at = dt.datetime.combine(day, dt.time(12), dt.UTC)
     r = Response(
         round_id=round_.id,
         teacher_id=teacher.id,
-        submitted_on=day,
         score=score,
         top_box=top_box,
         straight_lined=straight_lined,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.chat.context import ChatContext, Incoming, Sender
 from bot.chat.state import store_for
-from bot.chat.survey_dialogue import handle
+from bot.chat.survey_dialogue import handle, load_draft
 from bot.settings import Settings
 from models import SurveyRound, Term
 
@@ -25,6 +25,17 @@ def start_round(session: Session, term: Term, definition, closes_on: dt.date | N
     session.add(rnd)
     session.commit()
     return rnd
+
+
+def close(session: Session, settings: Settings, rnd) -> int:
+    """Close the round as ``round close`` does: its sealed answers become responses."""
+    from bot.survey_rounds import open_envelopes
+    from models.base import utcnow
+
+    opened = open_envelopes(session, settings, rnd.id)
+    rnd.closed_at = utcnow()
+    session.commit()
+    return opened
 
 
 class Chat:
@@ -64,4 +75,6 @@ class Chat:
         return reply
 
     def draft(self) -> dict | None:
-        return self.store().get(f"survey:{self.openid}")
+        draft = load_draft(self.session, self.settings, self.openid)
+        self.session.commit()
+        return draft

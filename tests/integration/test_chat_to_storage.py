@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from models import Ballot, Response, WorkLogEntry
-from tests.integration.survey_chat import start_round
+from models import Ballot, Response, SealedEnvelope, WorkLogEntry
+from tests.integration.survey_chat import close, start_round
 from tests.integration.survey_school import make_school
 from tests.integration.worklog_school import build_school
 
@@ -22,10 +22,10 @@ def count(session, model) -> int:
     return session.scalar(select(func.count()).select_from(model))
 
 
-def test_student_survey_through_the_webhook_is_stored_once(wechat, session):
+def test_student_survey_through_the_webhook_is_stored_once(wechat, wechat_settings, session):
     school = make_school(session)
     session.commit()
-    start_round(session, school.term, school.definition)
+    rnd = start_round(session, school.term, school.definition)
     openid = school.openids["小红"]  # final-year: rates one head teacher
 
     reply = wechat("测评", openid=openid)
@@ -39,11 +39,15 @@ def test_student_survey_through_the_webhook_is_stored_once(wechat, session):
 
     query, body = wechat.sim.text(openid, "确认", msg_id=990001)
     submitted = wechat.reply_of(wechat.post(query, body))
-    assert count(session, Response) == 1 and count(session, Ballot) == 1
+    # Sealed until the round closes (issue 11).
+    assert count(session, SealedEnvelope) == 1 and count(session, Ballot) == 1
     # WeChat retries the 确认: same answer, nothing stored twice.
     again = wechat.reply_of(wechat.post(*wechat.sim.text(openid, "确认", msg_id=990001)))
     assert again == submitted
-    assert count(session, Response) == 1 and count(session, Ballot) == 1
+    assert count(session, SealedEnvelope) == 1 and count(session, Ballot) == 1
+    session.commit()
+    assert close(session, wechat_settings, rnd) == 1
+    assert count(session, Response) == 1 and count(session, SealedEnvelope) == 0
 
 
 def test_head_teacher_log_through_the_webhook_is_stored_once(wechat, wechat_settings, session):

@@ -208,7 +208,14 @@ def round_form(client, action: str, **data):
     return post_form(client, "/dashboard/rounds", f"/dashboard/rounds/{action}", form)
 
 
-def test_close_and_reopen_a_round(client, session, world):
+def open_again(session, world) -> None:
+    """The world's round, open (build_world closes it: its responses exist)."""
+    world.round.closed_at = None
+    session.commit()
+
+
+def test_close_a_round_once_and_never_reopen(client, session, world):
+    open_again(session, world)
     login(client, "xsc")
     page = text(client.get("/dashboard/rounds?term=2026-2027-1"))
     assert "进行中" in page and "参评率" in page
@@ -217,14 +224,17 @@ def test_close_and_reopen_a_round(client, session, world):
     assert session.scalar(select(SurveyRound)).closed_at is not None
     again = round_form(client, "close")
     assert again.status_code == 409 and "已于" in text(again)
-    assert round_form(client, "open").status_code == 302
+    # A closed round's answers were opened: it cannot be opened again (issue 11).
+    reopen = round_form(client, "open")
+    assert reopen.status_code == 409 and "不能重新开放" in text(reopen)
     fresh(session)
-    assert session.scalar(select(SurveyRound)).closed_at is None
+    assert session.scalar(select(SurveyRound)).closed_at is not None
     assert [r.actor for r in audits(session, "round.close")] == ["xsc"]
-    assert [r.actor for r in audits(session, "round.reopen")] == ["xsc"]
+    assert audits(session, "round.reopen") == []
 
 
 def test_bad_round_requests(client, session, world):
+    open_again(session, world)
     login(client, "xsc")
     unknown = round_form(client, "open", survey="nosuch")
     assert unknown.status_code == 400 and "没有问卷 nosuch" in text(unknown)

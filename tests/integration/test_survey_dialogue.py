@@ -8,11 +8,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from bot.chat.survey_dialogue import parse_choice, render_summary
-from models import Answer, Ballot, DialogueState, Response
+from bot.chat.survey_dialogue import load_draft, parse_choice, render_summary, save_draft
+from models import Answer, Ballot, DialogueState, Response, SealedEnvelope, SurveyDraft
 from surveys.definition import parse_survey
 from tests.conftest import make_settings
-from tests.integration.survey_chat import Chat, start_round
+from tests.integration.survey_chat import Chat, close, start_round
 from tests.integration.survey_school import make_school
 
 INVALID = "请回复 1-4 的数字、字母或选项文字，例如 1"
@@ -138,8 +138,25 @@ def test_student_rates_each_head_teacher_in_turn(session, settings, school, rnd)
     (ballot,) = session.scalars(select(Ballot)).all()
     assert (ballot.student_id, ballot.teacher_id) == (school.students["小明"].id, school.li.id)
     assert ballot.submitted_on == dt.date(2026, 11, 20)
-    (response,) = session.scalars(select(Response)).all()
-    assert response.teacher_id == school.li.id and response.round_id == rnd.id
+    # Sealed until the round closes.
+    assert count(session, Response) == 0 and count(session, SealedEnvelope) == 1
+
+    final = answer_all(chat, school, wang_q, choice="1")
+    assert final.startswith("请核对关于 王明老师")
+    last = chat.say("确认")
+    assert "已提交关于 王明老师（钢琴2601班）的测评" in last and "你已完成本轮全部测评" in last
+    assert count(session, Ballot) == 2 and count(session, SealedEnvelope) == 2
+    assert chat.draft() is None
+
+    # After 确认 the answers are final.
+    again = chat.say("评价")
+    assert again == "你已完成本轮全部测评（2 位班主任），答案已提交，不能再修改。谢谢参与！"
+    assert count(session, SealedEnvelope) == 2
+
+    assert close(session, settings, rnd) == 2
+    assert count(session, Response) == 2 and count(session, SealedEnvelope) == 0
+    response = session.scalar(select(Response).where(Response.teacher_id == school.li.id))
+    assert response.round_id == rnd.id
     got = {a.question_id: (a.choice, a.text) for a in response.answers}
     expected_choices = [2, 2, 2, 3, 3, 1, 1, 4, 4, 2, 1, 2]
     for qid, choice in zip(li_q, expected_choices, strict=False):
@@ -149,20 +166,8 @@ def test_student_rates_each_head_teacher_in_turn(session, settings, school, rnd)
     assert len(scored) == 10  # dorm_visited and talked are unscored, comment is text
     assert response.score == pytest.approx(sum(s for _, s in scored) / 10)
     assert response.straight_lined is False and response.top_box is None
-
-    final = answer_all(chat, school, wang_q, choice="1")
-    assert final.startswith("请核对关于 王明老师")
-    last = chat.say("确认")
-    assert "已提交关于 王明老师（钢琴2601班）的测评" in last and "你已完成本轮全部测评" in last
-    assert count(session, Ballot) == 2 and count(session, Response) == 2
     wang_response = session.scalar(select(Response).where(Response.teacher_id == school.wang.id))
     assert wang_response.score == 100 and wang_response.straight_lined is True
-    assert chat.draft() is None
-
-    # After 确认 the answers are final.
-    again = chat.say("评价")
-    assert again == "你已完成本轮全部测评（2 位班主任），答案已提交，不能再修改。谢谢参与！"
-    assert count(session, Response) == 2
 
 
 def test_final_year_teacher_gets_the_employment_question(session, settings, school, rnd):
@@ -205,6 +210,7 @@ def test_skip_only_optional_questions(session, settings, school, rnd):
     assert summary.startswith("请核对")
     assert f"{len(qids)}. 对班主任的意见和建议（选答）：（未答）" in summary
     chat.say("确认")
+    close(session, settings, rnd)
     response = session.scalar(select(Response))
     comment = next(a for a in response.answers if a.question_id == "comment")
     assert comment.text is None and comment.choice is None
@@ -255,8 +261,11 @@ def test_quit_keeps_the_draft_and_resumes_on_another_process(session, settings, 
     from models.db import SessionFactory
 
     with SessionFactory() as other:
-        row = other.get(DialogueState, f"survey:{school.openids['小红']}")
-        assert row is not None and row.value["data"]["answers"] == {"care": 1, "talk": 2}
+        assert other.get(DialogueState, f"survey:{school.openids['小红']}") is None
+        row = other.get(SurveyDraft, school.openids["小红"])
+        assert row is not None and b"care" not in row.sealed  # sealed, not readable
+        draft = load_draft(other, settings, school.openids["小红"])
+        assert draft["answers"] == {"care": 1, "talk": 2}
         resumed = Chat(
             other, settings, school.openids["小红"], student_id=school.students["小红"].id
         )
@@ -285,6 +294,7 @@ def test_summary_edit_and_confirm(session, settings, school, rnd):
     assert f"{n}/{n}" in reply
     assert chat.say("还行").startswith("请核对")
     chat.say("确认")
+    close(session, settings, rnd)
     response = session.scalar(select(Response))
     got = {a.question_id: (a.choice, a.text) for a in response.answers}
     assert got["class_meeting"] == (4, None) and got["comment"] == (None, "还行")
@@ -311,11 +321,13 @@ def test_double_submit_is_refused_by_the_ballot(session, settings, school, rnd):
     draft = chat.draft()
     chat.say("确认")
     # The same draft comes back (say, a second process that had not seen the first submit).
-    chat.store().set(f"survey:{school.openids['小红']}", draft)
+    save_draft(session, settings, school.openids["小红"], draft)
     session.commit()
     reply = chat.say("确认")
     assert reply.startswith("关于 赵强老师（管弦2301班）的测评已经提交过，不能重复提交。")
-    assert count(session, Ballot) == 1 and count(session, Response) == 1
+    assert count(session, Ballot) == 1 and count(session, SealedEnvelope) == 1
+    assert close(session, settings, rnd) == 1
+    assert count(session, Response) == 1 and count(session, SealedEnvelope) == 0
     assert count(session, Answer) == len(qids_for(school, final_year=True))
     assert chat.draft() is None
 
@@ -328,6 +340,7 @@ def test_too_fast_and_straight_lined(session, settings, school, rnd):
     fast.say("测评")
     answer_all(fast, school, qids_for(school, final_year=True), choice="2")
     fast.say("确认")
+    close(session, settings, rnd)
     response = session.scalar(select(Response))
     assert response.too_fast is True and response.straight_lined is True
     assert response.score == 80
@@ -338,6 +351,7 @@ def test_careful_respondent_is_not_too_fast(session, settings, school, rnd):
     slow.say("测评")
     answer_all(slow, school, qids_for(school, final_year=True), choice="2")
     slow.say("确认")
+    close(session, settings, rnd)
     assert session.scalar(select(Response)).too_fast is False
 
 
@@ -398,22 +412,28 @@ def test_not_for_teachers_or_unbound(session, settings, school, rnd):
     assert stranger.say("测评") is None
 
 
-def test_draft_in_redis_when_configured(session, db_url, redis_url, redis_prefix, school, rnd):
+def test_draft_in_the_database_even_with_redis(
+    session, db_url, redis_url, redis_prefix, school, rnd
+):
+    """Redis is no record of a draft (issue 13.4): emptying it loses nothing."""
     settings = make_settings(db_url, redis_url=redis_url, redis_prefix=redis_prefix)
     chat = chat_for(session, settings, school, "小红")
     chat.say("测评")
     chat.say("3")
-    assert session.get(DialogueState, f"survey:{school.openids['小红']}") is None
     import redis
 
     client = redis.Redis.from_url(redis_url)
     key = f"{redis_prefix}:dialogue:survey:{school.openids['小红']}"
-    assert client.exists(key) and 0 < client.ttl(key) <= 180 * 24 * 3600
+    assert not client.exists(key)
+    for name in client.scan_iter(f"{redis_prefix}:*"):
+        client.delete(name)  # Redis restarted, empty
+    client.close()
+    assert session.get(SurveyDraft, school.openids["小红"]) is not None
+    assert chat.draft()["answers"] == {"care": 3}
     answer_all(chat, school, qids_for(school, final_year=True)[1:])
     chat.say("确认")
-    assert not client.exists(key)
-    client.close()
-    assert count(session, Response) == 1
+    assert session.get(SurveyDraft, school.openids["小红"]) is None
+    assert count(session, SealedEnvelope) == 1
 
 
 # --- through the webhook ---------------------------------------------------------------------
@@ -438,5 +458,5 @@ def test_menu_click_voice_and_help_through_wechat(wechat, wechat_settings):
     reply = wechat("2")
     assert "3/" in reply  # the draft survived 帮助
     with models.db.SessionFactory() as s:
-        draft = s.get(DialogueState, "survey:o-menu-user").value["data"]
+        draft = load_draft(s, wechat_settings, "o-menu-user")
     assert draft["answers"] == {"care": 2, "talk": 2}

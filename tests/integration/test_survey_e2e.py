@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 import models.db
-from bot.survey_rounds import open_round, round_progress, teachers_for_student
+from bot.survey_rounds import close_round, open_round, round_progress, teachers_for_student
 from models import Ballot, ClassKind, DialogueState, OutboundMessage, Response, Teacher
 from surveys import scoring
 from surveys.definition import SurveyDefinition
@@ -216,6 +216,14 @@ def run_and_check(session, wechat, fake_wechat_api, wechat_settings) -> None:
     expected_ballots = Counter(names[n] for st in students for n in st.teachers)
     assert Counter(t for _, t in ballots) == expected_ballots
 
+    # A second 测评 says the answers are final.
+    assert "答案已提交，不能再修改" in conv.say(students[0].openid, "测评")
+    # Sealed until the round closes; closing opens exactly what was confirmed.
+    assert session.scalar(select(func.count()).select_from(Response)) == 0
+    session.commit()  # end the read: SQLite cannot turn an old read into a write
+    close_round(session, TERM, "satisfaction", settings=wechat_settings)
+    session.commit()
+
     # Responses: per teacher, exactly the answer sets that were sent, scored as sent.
     stored: dict[int, Counter] = {}
     stored_scores: dict[int, list] = {}
@@ -225,7 +233,6 @@ def run_and_check(session, wechat, fake_wechat_api, wechat_settings) -> None:
         )
         stored.setdefault(r.teacher_id, Counter())[got] += 1
         stored_scores.setdefault(r.teacher_id, []).append(r.score)
-        assert r.submitted_on in {dt.datetime.now(wechat_settings.tz).date(), dt.date.today()}
     sent: dict[int, Counter] = {}
     sent_scores: dict[int, list] = {}
     for st in students:
@@ -255,6 +262,4 @@ def run_and_check(session, wechat, fake_wechat_api, wechat_settings) -> None:
     assert all(row["rate"] == 1.0 for row in round_progress(session, rnd.id))
     assert session.scalar(select(func.count()).select_from(DialogueState)) == 0
     assert session.scalar(select(func.count()).select_from(OutboundMessage)) == STUDENTS
-    # A second 测评 says the answers are final.
-    assert "答案已提交，不能再修改" in conv.say(students[0].openid, "测评")
     print(f"\n{conv.requests} webhook requests")

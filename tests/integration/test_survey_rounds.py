@@ -21,6 +21,7 @@ from bot.survey_rounds import (
 )
 from models import AuditLog, Ballot, OutboundMessage, Survey, SurveyRound
 from surveys.definition import parse_survey
+from tests.conftest import TEST_SEAL_KEY
 from tests.integration.survey_school import SATISFACTION, TERM, make_school
 from worker.outbox import drain
 
@@ -96,21 +97,30 @@ def test_open_round_refusals(session):
         open_round(session, TERM, "satisfaction", today=TODAY)
 
 
-def test_close_and_reopen(session):
+def test_close_once_and_never_reopen(session, settings):
     school = make_school(session)
     with pytest.raises(RoundError, match="没有问卷 satisfaction 的测评轮次"):
-        close_round(session, TERM, "satisfaction")
+        close_round(session, TERM, "satisfaction", settings=settings)
     rnd = open_round(session, TERM, "satisfaction", today=TODAY)
-    close_round(session, TERM, "satisfaction")
+    close_round(session, TERM, "satisfaction", settings=settings)
     assert rnd.closed_at is not None
     with pytest.raises(RoundError, match=r"已于 .* 关闭"):
-        close_round(session, TERM, "satisfaction")
-    # Re-opening keeps the same round and its snapshot; students are told again.
+        close_round(session, TERM, "satisfaction", settings=settings)
+    # A closed round's answers have been opened into anonymous responses: it cannot take more.
     before = session.scalar(select(func.count()).select_from(OutboundMessage))
-    again = open_round(session, TERM, "satisfaction", today=TODAY)
-    assert again.id == rnd.id and again.closed_at is None
-    assert session.scalar(select(func.count()).select_from(OutboundMessage)) == before + 2
-    # A student with every teacher rated is not reminded.
+    with pytest.raises(RoundError, match="不能重新开放"):
+        open_round(session, TERM, "satisfaction", today=TODAY)
+    assert rnd.closed_at is not None
+    assert session.scalar(select(func.count()).select_from(OutboundMessage)) == before
+    assert school.term
+
+
+def test_students_with_every_teacher_rated_are_not_notified(session):
+    school = make_school(session)
+    # Ballots of an earlier round do not count; this one is of the round being opened,
+    # written between an open that lapsed and its extension.
+    rnd = open_round(session, TERM, "satisfaction", closes_on=dt.date(2026, 11, 21), today=TODAY)
+    before = session.scalar(select(func.count()).select_from(OutboundMessage))
     session.add(
         Ballot(
             round_id=rnd.id,
@@ -119,9 +129,16 @@ def test_close_and_reopen(session):
             submitted_on=TODAY,
         )
     )
-    close_round(session, TERM, "satisfaction")
-    open_round(session, TERM, "satisfaction", today=TODAY)
-    assert session.scalar(select(func.count()).select_from(OutboundMessage)) == before + 3
+    session.flush()
+    open_round(
+        session,
+        TERM,
+        "satisfaction",
+        closes_on=dt.date(2026, 12, 30),
+        today=TODAY + dt.timedelta(days=5),
+    )
+    # 小明 is told again; 小红 has rated her only teacher.
+    assert session.scalar(select(func.count()).select_from(OutboundMessage)) == before + 1
 
 
 def test_round_past_its_closing_day_may_be_extended(session):
@@ -166,7 +183,11 @@ def fresh_session():
 def cli(db_url):
     runner = CliRunner()
 
-    env = {"BANZHUREN_DATABASE_URL": db_url, "BANZHUREN_SECRET_KEY": "test-secret"}
+    env = {
+        "BANZHUREN_DATABASE_URL": db_url,
+        "BANZHUREN_SECRET_KEY": "test-secret",
+        "BANZHUREN_SEAL_KEY": TEST_SEAL_KEY,
+    }
 
     def run(*args):
         try:
@@ -207,10 +228,22 @@ def test_cli_survey_load_ok_and_problems(cli, db_url, tmp_path: Path):
     assert result.exit_code == 1 and "YAML 语法错误，第 " in result.output
 
 
-def test_cli_round_open_close(cli, session):
+def test_cli_round_open_close(cli, session, db_url, tmp_path, monkeypatch):
     make_school(session)
     session.commit()
     session.close()
+    # No key at all (no variable, no key file in the working directory): refused up front.
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        main,
+        ["round", "open", "--term", TERM, "--survey", "satisfaction"],
+        env={
+            "BANZHUREN_DATABASE_URL": db_url,
+            "BANZHUREN_SECRET_KEY": "x",
+            "BANZHUREN_SEAL_KEY": "",
+        },
+    )
+    assert result.exit_code == 1 and "没有测评密封密钥" in result.output
     result = cli(
         "round", "open", "--term", TERM, "--survey", "satisfaction", "--closes", "2099-01-10"
     )
@@ -224,6 +257,7 @@ def test_cli_round_open_close(cli, session):
     assert len(result.output.strip().splitlines()) == 1
     result = cli("round", "status", "--term", TERM, "--survey", "satisfaction")
     assert "T001\t王明\t0/2\t0.0%" in result.output
+    assert "密封答卷和草稿 0 份，当前密钥可打开 0 份" in result.output
     result = cli("round", "close", "--term", TERM, "--survey", "satisfaction")
     assert result.exit_code == 0 and "已评 0/4 人次" in result.output
     result = cli("round", "close", "--term", TERM, "--survey", "satisfaction")

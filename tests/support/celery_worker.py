@@ -68,6 +68,8 @@ ENV_NAMES = {
     "celery_queue": "BANZHUREN_CELERY_QUEUE",
     "secure_cookies": "BANZHUREN_SECURE_COOKIES",
     "wechat_allow_plaintext": "BANZHUREN_WECHAT_ALLOW_PLAINTEXT",
+    "seal_key": "BANZHUREN_SEAL_KEY",
+    "seal_previous_key": "BANZHUREN_SEAL_PREVIOUS_KEY",
 }
 
 

@@ -116,9 +116,7 @@ class World:
 
 def _responses(session: Session, rnd: SurveyRound, teacher: Teacher, scores, comment: str):
     for i, score in enumerate(scores):
-        r = Response(
-            round_id=rnd.id, teacher_id=teacher.id, submitted_on=dt.date(2026, 12, 20), score=score
-        )
+        r = Response(round_id=rnd.id, teacher_id=teacher.id, score=score)
         r.answers.append(Answer(question_id="care", choice=1, score=score))
         r.answers.append(Answer(question_id="comment", text=f"{comment}{i}"))
         session.add(r)
@@ -144,7 +142,13 @@ def build_world(session: Session, *, a_respondents: int = 6, b_respondents: int 
         Survey(id="satisfaction", title=SURVEY["title"], method="mean_score", definition=SURVEY)
     )
     session.flush()
-    rnd = SurveyRound(term_id=term.id, survey_id="satisfaction", definition=SURVEY)
+    # Closed: responses exist only for closed rounds (their envelopes opened at close).
+    rnd = SurveyRound(
+        term_id=term.id,
+        survey_id="satisfaction",
+        definition=SURVEY,
+        closed_at=dt.datetime(2026, 12, 31, 12, tzinfo=dt.UTC),
+    )
     session.add(rnd)
     session.flush()
     _responses(session, rnd, teacher_a, [100.0] * a_respondents, "A意见")

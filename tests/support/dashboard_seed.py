@@ -131,6 +131,8 @@ def seed_school(
         survey_id=survey.id,
         definition=SURVEY_DEFINITION,
         closes_on=end - dt.timedelta(days=10),
+        # Closed: responses exist only for closed rounds (their envelopes opened at close).
+        closed_at=dt.datetime.combine(end - dt.timedelta(days=9), dt.time(12), dt.UTC),
     )
     session.add(rnd)
     session.flush()
@@ -262,7 +264,6 @@ def seed_school(
                 "id": response_id,
                 "round_id": rnd.id,
                 "teacher_id": teacher_id,
-                "submitted_on": day,
                 "score": mean,
                 "top_box": None,
                 "straight_lined": len(set(scores)) == 1,

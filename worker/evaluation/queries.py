@@ -17,10 +17,12 @@ from models import (
     Answer,
     Appointment,
     AppointmentStatus,
+    Ballot,
     Incident,
     Meeting,
     Response,
     SchoolClass,
+    SurveyRound,
     Teacher,
     Term,
     WorkLogEntry,
@@ -104,6 +106,35 @@ def eligible_students(session: Session, term: Term, teacher_ids: Collection[int]
         .group_by(Appointment.teacher_id)
     )
     return dict(rows.all())
+
+
+def open_round_ballots(
+    session: Session, term: Term, teacher_ids: Collection[int]
+) -> dict[int, list[tuple[int, str, int]]]:
+    """teacher id → (round id, survey title, ballots so far) for each round of the term still
+    open; every teacher of the term gets every open round, with 0 when nobody answered yet."""
+    rounds = session.execute(
+        select(SurveyRound.id, SurveyRound.definition)
+        .where(SurveyRound.term_id == term.id, SurveyRound.closed_at.is_(None))
+        .order_by(SurveyRound.id)
+    ).all()
+    if not rounds:
+        return {}
+    counts = {
+        (round_id, teacher_id): n
+        for round_id, teacher_id, n in session.execute(
+            select(Ballot.round_id, Ballot.teacher_id, func.count())
+            .where(Ballot.round_id.in_([r.id for r in rounds]), Ballot.teacher_id.in_(teacher_ids))
+            .group_by(Ballot.round_id, Ballot.teacher_id)
+        )
+    }
+    return {
+        tid: [
+            (r.id, (r.definition or {}).get("title", ""), counts.get((r.id, tid), 0))
+            for r in rounds
+        ]
+        for tid in teacher_ids
+    }
 
 
 @dataclass

@@ -74,11 +74,14 @@ class RoundSet:
 
 
 def term_rounds(session: Session, term: Term) -> RoundSet:
-    """The satisfaction method is that of the term's most recently opened round; rounds of the
-    other method (if a term ever had both) are not mixed into the percentage."""
+    """The term's closed rounds: only they count (issue 14.1). An open round's answers are still
+    sealed, and counting it would halve every response rate; it is listed as 进行中 instead
+    (:func:`open_round_progress`). The satisfaction method is that of the most recently opened
+    closed round; closed rounds of the other method are not mixed into the percentage. Several
+    closed rounds of one method combine per respondent (README, "Which rounds count")."""
     rounds = session.scalars(
         select(SurveyRound)
-        .where(SurveyRound.term_id == term.id)
+        .where(SurveyRound.term_id == term.id, SurveyRound.closed_at.is_not(None))
         .order_by(SurveyRound.opened_at, SurveyRound.id)
     ).all()
     if not rounds:
@@ -117,6 +120,7 @@ def teacher_rows(
     meetings = queries.meeting_counts(session, term, teacher_ids)
     incidents = queries.incident_counts(session, term, teacher_ids)
     rules = policy.teacher_policy(session, term, department_id, teacher_ids, appts)
+    in_progress = queries.open_round_ballots(session, term, teacher_ids)
     corroborated: dict[int, dict[str, list[int]]] = {}
     by_round: dict[int, list[tuple[str, str, tuple[int, ...]]]] = {}
     for round_id, question_id, kind, yes in rounds.corroborations:
@@ -224,6 +228,19 @@ def teacher_rows(
                     "corroboration": corroboration,
                     "months": months,
                     **p.details(),
+                    # Rounds still open: shown as 进行中 with their response rate so far; they
+                    # change no grade, rate or flag until they close.
+                    "open_rounds": [
+                        {
+                            "status": "进行中",
+                            "round_id": round_id,
+                            "survey": title,
+                            "answered": answered,
+                            "eligible": n_eligible,
+                            "rate": answered / n_eligible if n_eligible else None,
+                        }
+                        for round_id, title, answered in in_progress.get(tid, [])
+                    ],
                 },
                 "months_in_office": len(months),
                 "allowance": grading.allowance(months),

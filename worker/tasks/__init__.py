@@ -1,5 +1,5 @@
 """Celery tasks, one module per concern. Importing this package registers them all."""
 
-from worker.tasks import evaluation, feedback, maintenance, outbound, reminders
+from worker.tasks import evaluation, feedback, maintenance, outbound, reminders, rounds
 
-__all__ = ["evaluation", "feedback", "maintenance", "outbound", "reminders"]
+__all__ = ["evaluation", "feedback", "maintenance", "outbound", "reminders", "rounds"]

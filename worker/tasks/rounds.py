@@ -1,0 +1,27 @@
+"""Closing survey rounds whose closing day has passed (beat): their sealed answers are opened
+into anonymous responses then, as ``banzhuren round close`` would (bot.survey_rounds)."""
+
+from __future__ import annotations
+
+from celery.utils.log import get_task_logger
+
+from worker.celery_app import celery
+from worker.tasks.common import RETRYING
+
+log = get_task_logger(__name__)
+
+
+@celery.task(
+    name="worker.tasks.rounds.close_due_rounds",
+    time_limit=600,
+    soft_time_limit=540,
+    **RETRYING,
+)
+def close_due_rounds(self) -> list[int]:
+    """Close every open round past its closing day (school time); returns their ids."""
+    from bot.survey_rounds import close_due_rounds as close_due
+    from worker.celery_app import settings
+
+    closed = close_due(settings())
+    log.info("task %s: closed survey rounds %s", self.request.id, closed)
+    return closed
