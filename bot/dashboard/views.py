@@ -18,15 +18,16 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as flask_session
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from bot.dashboard import audit, exports, queries
+from bot.dashboard import audit, client_address, exports, login_counter, queries, start_session
 from bot.dashboard.access import visible_teacher
-from bot.dashboard.auth import Principal, authenticate
+from bot.dashboard.auth import Principal, authenticate, end_sessions
 from bot.dashboard.charts import hbar_chart
 from bot.request_session import db, settings
-from models import Grade, Term
+from models import Grade, Term, User
 from models.base import utcnow
 from models.evaluation import GRADE_LABELS
 
@@ -117,32 +118,51 @@ def login():
         return redirect(url_for("dashboard.overview"))
     error = None
     username = ""
+    status = 200
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         session = db()
+        address = client_address()
+        counter = login_counter()
         if not username or not password:
-            error = "请输入用户名和密码"
+            error, status = "请输入用户名和密码", 401
+        elif counter.address_blocked(address):
+            error, status = "本机登录失败次数过多，请 15 分钟后再试", 429
+            audit.record(session, username[:64], "login.throttled", username, address=address)
+            session.commit()
         else:
-            result = authenticate(session, username, password)
+            result = authenticate(session, username, password, address, counter)
             if result.user is None:
-                if "已锁定 15 分钟" in result.message:
-                    audit.record(session, username, "login.locked", username)
+                action = "login.locked" if result.locked_now else "login.failed"
+                audit.record(session, username[:64], action, username, address=address)
                 session.commit()
-                error = result.message
+                error, status = result.message, 401
             else:
-                audit.record(session, result.user.username, "login", result.user.username)
+                audit.record(
+                    session, result.user.username, "login", result.user.username, address=address
+                )
                 principal = Principal(result.user)
                 session.commit()
+                # A fresh cookie: nothing from before the login is carried into it.
+                flask_session.clear()
                 login_user(principal)
+                start_session(principal)
                 return redirect(_safe_next(request.args.get("next")))
-    status = 200 if error is None else 401
     return render_template("dashboard/login.html", error=error, username=username), status
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    # Ends every session of this user, so a copied cookie is worthless from now on.
+    session = db()
+    user = session.get(User, current_user.id)
+    if user is not None:
+        end_sessions(session, user)
+        audit.record(session, user.username, "logout", user.username, address=client_address())
+        session.commit()
     logout_user()
+    flask_session.clear()
     flash("已退出登录", "info")
     return redirect(url_for("dashboard.login"))
 
