@@ -22,8 +22,16 @@ from flask import session as flask_session
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from bot.dashboard import audit, client_address, exports, login_counter, queries, start_session
-from bot.dashboard.access import visible_teacher
+from bot.dashboard import (
+    access,
+    audit,
+    client_address,
+    exports,
+    login_counter,
+    queries,
+    start_session,
+)
+from bot.dashboard.access import is_foreign, visible_teacher
 from bot.dashboard.auth import Principal, authenticate, end_sessions
 from bot.dashboard.charts import hbar_chart
 from bot.request_session import db, settings
@@ -262,9 +270,25 @@ def teachers():
 def teacher(teacher_id: int):
     session = db()
     person = visible_teacher(session, scope(), teacher_id)
+    # Another department's teacher, seen through the branch's classes: only that work.
+    foreign = is_foreign(scope(), person)
     term = term_or_404()
-    context: dict[str, Any] = {"person": person, "term": term}
-    if term:
+    context: dict[str, Any] = {"person": person, "term": term, "foreign": foreign}
+    if term and foreign:
+        entries, counts = access.worklog_in_classes(session, scope(), teacher_id, term)
+        context.update(
+            evaluation=None,
+            respondents=0,
+            breakdown_shown=False,
+            questions=[],
+            comments=[],
+            timeline=queries.group_by_month(entries),
+            log_counts=sorted(counts.items(), key=lambda kv: -kv[1]),
+            log_total=sum(counts.values()),
+            meetings=access.meetings_in_scope(session, scope(), teacher_id, term),
+            incidents=access.incidents_in_scope(session, scope(), teacher_id, term.id),
+        )
+    elif term:
         respondents = queries.respondent_count(session, term.id, teacher_id)
         shown = respondents >= settings().min_respondents
         entries, counts = queries.worklog(session, teacher_id, term)
@@ -281,7 +305,9 @@ def teacher(teacher_id: int):
             incidents=queries.incidents(session, teacher_id, term.id),
         )
     context.update(
-        appointments=queries.appointments_of(session, teacher_id),
+        appointments=access.appointments_in_scope(session, scope(), teacher_id)
+        if foreign
+        else queries.appointments_of(session, teacher_id),
         min_respondents=settings().min_respondents,
         grades=[(gr.value, GRADE_LABELS[gr]) for gr in queries.GRADE_ORDER],
         log_label=queries.log_label,
