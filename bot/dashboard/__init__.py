@@ -110,7 +110,7 @@ def exempt_from_csrf(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from bot.dashboard import admin, views  # noqa: F401 - routes register on the blueprint
+    from bot.dashboard import accounts, admin, views  # noqa: F401 - routes register on the bp
     from bot.dashboard.views import bp
 
     config = app.config["BANZHUREN"]
