@@ -119,7 +119,7 @@ def teachers(code: str):
         grade_value = Grade(grade) if grade else None
     except ValueError:
         abort(400)
-    if department and not department.isdigit():
+    if department and not (department.isdigit() and department.isascii() and len(department) <= 9):
         abort(400)
     rows = queries.evaluation_rows(
         db(),

@@ -109,6 +109,13 @@ def exempt_from_csrf(app: Flask) -> None:
             csrf.exempt(app.view_functions[rule.endpoint])
 
 
+def _plain_error(code: int):
+    if request.path.startswith("/api/"):
+        message = {404: "没有找到，或不在您的管辖范围内", 400: "参数有误"}[code]
+        return {"error": message}, code
+    return ("Not Found" if code == 404 else "Bad Request"), code
+
+
 def init_app(app: Flask) -> None:
     from bot.dashboard import accounts, admin, views  # noqa: F401 - routes register on the bp
     from bot.dashboard.views import bp
@@ -149,6 +156,17 @@ def init_app(app: Flask) -> None:
                 400,
             )
         return {"error": "CSRF token missing or invalid"}, 400
+
+    @app.before_request
+    def _no_nul_bytes():
+        """A NUL byte can name nothing here, and PostgreSQL refuses it in any text (a 500):
+        answer 404 for such a path and 400 for such a parameter before any query runs."""
+        if "\x00" in request.path:
+            return _plain_error(404)
+        values = [*request.args.values(), *request.form.values()]
+        if any("\x00" in v for v in values):
+            return _plain_error(400)
+        return None
 
     @app.after_request
     def _security_headers(response):
