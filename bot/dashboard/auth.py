@@ -134,7 +134,8 @@ def authenticate(
     that address only, for 15 minutes: a stranger elsewhere cannot lock the real user out.
     The caller commits (and writes the audit rows)."""
     now = now or utcnow()
-    username = username.strip()
+    # No real name is longer (USERNAME); a longer one typed is counted and locked as its prefix.
+    username = username.strip()[:64]
     locked_until = lock_of(session, username, address, now)
     if locked_until is not None:
         minutes = max(1, -(-int((locked_until - now).total_seconds()) // 60))

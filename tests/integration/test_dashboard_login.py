@@ -180,3 +180,11 @@ def test_idle_and_lifetime_limits(app, client, user):
     assert client.get("/dashboard/").status_code == 302
     login(client, "xsc")
     assert client.get("/dashboard/").status_code == 200
+
+
+def test_a_very_long_unknown_name_is_counted_without_error(client, session, user):
+    name = "长" * 300
+    statuses = [login(client, name, "wrong-password").status_code for _ in range(6)]
+    assert statuses == [401] * 6
+    session.rollback()
+    assert session.scalar(select(LoginLock.username)) == name[:64]
