@@ -117,11 +117,11 @@ def _plain_error(code: int):
 
 
 def init_app(app: Flask) -> None:
-    from bot.dashboard import accounts, admin, views  # noqa: F401 - routes register on the bp
+    from bot.dashboard import admin, views  # noqa: F401 - routes register on the blueprint
     from bot.dashboard.views import bp
 
-    config = app.config["BANZHUREN"]
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    config = app.config["BANZHUREN"]
     app.config["PERMANENT_SESSION_LIFETIME"] = config.session_lifetime_minutes * 60
     if config.trusted_proxies:
         n = config.trusted_proxies

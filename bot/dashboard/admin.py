@@ -608,3 +608,7 @@ def audit_log():
         action=action,
         who=who,
     )
+
+
+# The user-management pages register on the same blueprint, before it is registered.
+from bot.dashboard import accounts  # noqa: E402, F401
