@@ -81,10 +81,21 @@ _REPORT_PROPERTIES: dict[str, Any] = {
     "logs": {"type": "object", "additionalProperties": {"type": "integer"}},
     "flags": {"type": "array", "items": {}},
 }
+# Also in every row, beyond DESIGN.md's keys: 第十四条 and 第八条（三）
+# (worker.evaluation.policy.report_fields).
+_POLICY_PROPERTIES: dict[str, Any] = {
+    "meetings_held": {"type": ["integer", "null"], "description": "任职期间党总支召开的例会数"},
+    "meeting_attendance_rate": {**_NUM, "description": "例会出勤率 0-1"},
+    "meetings_missed": {"type": "array", "items": {"type": "object"}},
+    "branch_months": {"type": "array", "items": {"type": "object"}},
+    "branch_months_missed": {"type": "array", "items": {"type": "string"}},
+    "employment": {"type": "array", "items": {"type": "object"}},
+    "employment_rate": {**_NUM, "description": "毕业班就业率（去向落实率）0-1"},
+}
 REPORT_ROW = {
     "type": "object",
     "required": list(_REPORT_PROPERTIES),
-    "properties": _REPORT_PROPERTIES,
+    "properties": {**_REPORT_PROPERTIES, **_POLICY_PROPERTIES},
 }
 
 SPEC: dict[str, Any] = {

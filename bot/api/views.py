@@ -15,6 +15,7 @@ from bot.request_session import db, settings
 from bot.survey_rounds import round_progress
 from models import Grade, SurveyRound, Teacher, Term
 from models.evaluation import GRADE_LABELS
+from worker.evaluation import policy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -107,6 +108,8 @@ def overview(code: str):
             }
             for d in summary.by_department
         ],
+        # 第十四条: each branch's months with or without a meeting, the term's trainings.
+        meeting_rules=policy.school_rules_json(db(), policy.school_rules(db(), term, scope())),
     )
 
 

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "bot.cli.serve",
     "bot.cli.demo",
     "bot.cli.wechat",
+    "bot.cli.documents",
 )
 
 

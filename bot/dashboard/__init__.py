@@ -117,7 +117,7 @@ def _plain_error(code: int):
 
 
 def init_app(app: Flask) -> None:
-    from bot.dashboard import admin, views  # noqa: F401 - routes register on the blueprint
+    from bot.dashboard import admin, policy_pages, views  # noqa: F401 - routes register on the blueprint
     from bot.dashboard.views import bp
 
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
@@ -138,6 +138,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     app.register_blueprint(bp)
+    policy_pages.init_app(app)
     exempt_from_csrf(app)
 
     @app.route("/")

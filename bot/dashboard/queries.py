@@ -31,6 +31,7 @@ from models import (
 )
 from models.evaluation import GRADE_LABELS
 from models.worklog import LOG_KIND_LABELS
+from worker.evaluation.policy import report_fields
 
 GRADE_ORDER = (Grade.EXCELLENT, Grade.GOOD, Grade.PASS, Grade.FAIL)
 
@@ -113,6 +114,10 @@ class EvaluationRow:
     trainings_attended: int
     months_in_office: int
     allowance: int
+    # The 95% interval (None below min respondents) and the stored details (policy rules).
+    ci_low: float | None = None
+    ci_high: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def grade_label(self) -> str:
@@ -153,6 +158,9 @@ class EvaluationRow:
             "trainings_attended": self.trainings_attended,
             "months_in_office": self.months_in_office,
             "allowance": self.allowance,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            **report_fields(self.details),
         }
 
 
@@ -211,6 +219,9 @@ def evaluation_rows(
                 trainings_attended=ev.trainings_attended,
                 months_in_office=ev.months_in_office,
                 allowance=ev.allowance,
+                ci_low=ev.ci_low,
+                ci_high=ev.ci_high,
+                details=dict(ev.details or {}),
             )
         )
     return rows

@@ -44,6 +44,7 @@ from models import Meeting, MeetingKind, Response, Teacher, WeChatBinding, WorkL
 
 SQLITE_FILE = "banzhuren-demo.db"
 ROSTER_FILE = "banzhuren-demo-roster.xlsx"
+REPORT_FILE = "banzhuren-demo-report.xlsx"
 SURVEY_FILE = Path(surveys.definition.__file__).with_name("satisfaction.yaml")
 # Most students answer; some never do (the response rate is part of the report).
 ANSWER_RATE = 0.9
@@ -372,6 +373,8 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
         echo(f"· {label}：banzhuren {' '.join(args)}")
         run_cli(args, env)
     report = run_cli(["report", "--term", TERM_CODE, "--format", "table"], env)
+    run_cli(["report", "--term", TERM_CODE, "-o", str(options.workdir / REPORT_FILE)], env)
+    echo(f"· Excel 报表：{REPORT_FILE}（汇总、各党总支、党总支例会、就业情况）")
     rows = json.loads(run_cli(["report", "--term", TERM_CODE, "--format", "json"], env))
     password = secrets.token_urlsafe(9)
     run_cli(

@@ -9,6 +9,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from openpyxl import Workbook
@@ -33,9 +34,30 @@ def _rate(value: float | None) -> str:
 
 
 def _ci(row: dict[str, Any]) -> str:
+    """The 95% interval with the number of respondents it rests on: ``76.1–91.9 n=5``. Below
+    the minimum number of respondents the interval is not shown, n still is."""
+    n = row.get("respondents") or 0
     if row.get("ci_low") is None:
+        return f"— n={n}" if n else ""
+    return f"{row['ci_low']:.1f}–{row['ci_high']:.1f} n={n}"
+
+
+def _attendance(row: dict[str, Any]) -> str:
+    """第十四条: branch meetings attended of those held while in office, ``2/3``."""
+    held = row.get("meetings_held")
+    if not held:
+        return "" if held is None else "0/0"
+    return f"{held - len(row.get('meetings_missed') or [])}/{held}"
+
+
+def _employment(row: dict[str, Any]) -> str:
+    """第八条（三）: the final-year classes' employment rate, ``62.5%(5/8)``."""
+    classes = row.get("employment") or []
+    if not classes:
         return ""
-    return f"{row['ci_low']:.1f}–{row['ci_high']:.1f}"
+    placed = sum(c["placed"] for c in classes)
+    students = sum(c["students"] for c in classes)
+    return f"{_rate(row.get('employment_rate'))}({placed}/{students})"
 
 
 def _join(values: Sequence[str]) -> str:
@@ -71,12 +93,15 @@ COLUMNS: dict[str, list[Column]] = {
         Column("应答人数", lambda r: r["eligible"]),
         Column("回收率", lambda r: _rate(r["response_rate"])),
         Column("满意度(%)", lambda r: _pct(r["satisfaction_pct"])),
-        Column("95%置信区间", _ci, in_table=False),
+        Column("95%置信区间", _ci),
         Column("考核等级", lambda r: r["grade"]),
         Column("不合格原因", lambda r: _join(r["reasons"])),
         Column("工作日志(条)", lambda r: sum(r["logs"].values())),
         Column("日志明细", lambda r: _logs(r["logs"]), in_table=False),
         Column("参加例会", lambda r: r["meetings_attended"], in_table=False),
+        Column("例会出勤", _attendance),
+        Column("例会出勤率", lambda r: _rate(r.get("meeting_attendance_rate")), in_table=False),
+        Column("毕业班就业率", _employment, in_table=False),
         Column("参加培训", lambda r: r["trainings_attended"], in_table=False),
         Column("任职月数", lambda r: r["months_in_office"], in_table=False),
         Column("工作补贴(元)", lambda r: r["allowance"], in_table=False),
@@ -115,7 +140,10 @@ def render(rows: list[dict[str, Any]], fmt: str, kind: str = "evaluation") -> by
     if fmt == "xlsx":
         return _xlsx(rows, kind)
     if fmt == "table":
-        return _table(rows, [c for c in COLUMNS[kind] if c.in_table]).encode()
+        text = _table(rows, [c for c in COLUMNS[kind] if c.in_table])
+        if kind == "evaluation":
+            text += _policy_tables(rows)
+        return text.encode()
     raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 
@@ -238,6 +266,125 @@ def _xlsx(rows: list[dict[str, Any]], kind: str) -> bytes:
         _write_sheet(
             ws, [c.header for c in columns], [[c.value(r) for c in columns] for r in dep_rows]
         )
+    if kind == "evaluation":
+        for title, (sheet_headers, values) in _policy_sheets(rows).items():
+            _write_sheet(wb.create_sheet(_sheet_title(title, taken)), sheet_headers, values)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+# --- 第十四条 branch meetings and 第八条（三） employment, from the rows' policy fields -----------
+
+EMPLOYMENT_KINDS = ("签约就业", "升学", "灵活就业", "自主创业", "待就业", "其他")
+MONTH_STATUS = {"held": "已召开", "missed": "未召开", "pending": "本月未结束"}
+
+
+def _month_label(month: str) -> str:
+    year, m = month.split("-")
+    return f"{year}年{int(m)}月"
+
+
+def branch_month_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """党总支, 月份, 状态, 例会, 出席: one line per branch and month of the term (every teacher
+    of a branch carries the same months; the first one's are used)."""
+    seen: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        dep = r["department"] or "未分配"
+        if dep not in seen and r.get("branch_months"):
+            seen[dep] = r["branch_months"]
+    lines = []
+    for dep, months in seen.items():
+        for m in months:
+            meetings = m.get("meetings") or []
+            lines.append(
+                [
+                    dep,
+                    _month_label(m["month"]),
+                    MONTH_STATUS.get(m["status"], m["status"]),
+                    _join([f"{x['date']} {x['title']}" for x in meetings]),
+                    _join(sorted({a for x in meetings for a in x.get("attendees", [])})),
+                ]
+            )
+    return lines
+
+
+def employment_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """One line per final-year class (its head teachers joined): students, outcomes recorded
+    by kind and the employment rate."""
+    classes: dict[str, tuple[dict[str, Any], str, list[str]]] = {}
+    for r in rows:
+        for c in r.get("employment") or []:
+            entry = classes.setdefault(c["class_code"], (c, r["department"] or "", []))
+            entry[2].append(r["teacher"])
+    lines = []
+    for code, (c, dep, teachers) in sorted(classes.items()):
+        lines.append(
+            [
+                dep,
+                code,
+                c["class_name"],
+                _join(teachers),
+                c["students"],
+                c["recorded"],
+                *(c["by_kind"].get(k, 0) for k in EMPLOYMENT_KINDS),
+                _rate(c["employment_rate"]),
+            ]
+        )
+    return lines
+
+
+BRANCH_HEADERS = ["党总支", "月份", "状态", "例会", "出席人员"]
+EMPLOYMENT_HEADERS = [
+    "党总支",
+    "班级代码",
+    "班级名称",
+    "班主任",
+    "学生人数",
+    "已登记去向",
+    *EMPLOYMENT_KINDS,
+    "就业率",
+]
+
+
+def _policy_sheets(rows: list[dict[str, Any]]) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    return {
+        "党总支例会": (BRANCH_HEADERS, branch_month_rows(rows)),
+        "就业情况": (EMPLOYMENT_HEADERS, employment_rows(rows)),
+    }
+
+
+def _policy_tables(rows: list[dict[str, Any]]) -> str:
+    """The terminal report's sections after the teachers: the months each branch held (or
+    missed) its meeting, and the final-year classes' employment."""
+    out = []
+    branch = branch_month_rows(rows)
+    missed: dict[str, list[str]] = {}
+    for line in branch:
+        if line[2] == MONTH_STATUS["missed"]:
+            missed.setdefault(line[0], []).append(line[1])
+    out.append("\n党总支工作例会（第十四条：每月至少一次）\n")
+    out.append(_plain_table(BRANCH_HEADERS[:4], [line[:4] for line in branch]))
+    for dep, months in missed.items():
+        out.append(f"{dep} 未召开例会的月份：{_join(months)}\n")
+    out.append("\n毕业年级就业情况（第八条（三））\n")
+    short = [EMPLOYMENT_HEADERS[i] for i in (0, 1, 3, 4, 5)] + [
+        "签约",
+        "升学",
+        "灵活",
+        "创业",
+        "待就业",
+        "其他",
+        "就业率",
+    ]
+    out.append(
+        _plain_table(
+            short, [[v for i, v in enumerate(line) if i != 2] for line in employment_rows(rows)]
+        )
+    )
+    return "".join(out)
+
+
+def _plain_table(headers: list[str], values: list[list[Any]]) -> str:
+    columns = [Column(h, itemgetter(i)) for i, h in enumerate(headers)]
+    return _table(values, columns)  # type: ignore[arg-type]

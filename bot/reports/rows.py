@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from models import Award, Department, Teacher, TermEvaluation
 from models.evaluation import Grade
 from worker.evaluation.awards import award_candidates
+from worker.evaluation.policy import report_fields
 from worker.evaluation.run import UnknownTerm, find_term
 
 __all__ = ["UnknownTerm", "allowance_rows", "award_rows", "evaluation_rows"]
@@ -82,6 +83,8 @@ def evaluation_rows(
                 "straight_lined": details.get("straight_lined"),
                 "too_fast": details.get("too_fast"),
                 "corroboration": details.get("corroboration", {}),
+                # 第十四条 meeting attendance and branch months, 第八条（三） employment.
+                **report_fields(details),
             }
         )
     return rows

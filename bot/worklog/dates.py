@@ -36,6 +36,14 @@ _RELATIVE_WORDS = {
     "今日": 0,
     "今早": 0,
     "今晚": 0,
+    # Days ahead are recognised so that the reply says why they cannot be used (a future
+    # date) rather than that the message does not start with a kind.
+    "明天": -1,
+    "明日": -1,
+    "明早": -1,
+    "明晚": -1,
+    "后天": -2,
+    "大后天": -3,
 }
 _RELATIVE = re.compile(
     "(" + "|".join(sorted(_RELATIVE_WORDS, key=len, reverse=True)) + ")" + _TIME_OF_DAY

@@ -79,9 +79,12 @@ def test_affairs_walk_on_3000_students(school, session, live_server, page, artif
     # Sorting by satisfaction in the browser (script) puts the highest first after two clicks.
     page.click("#teachers thead th:nth-child(7)")
     page.click("#teachers thead th:nth-child(7)")
+    # The cell's first text is the percentage; the interval and n follow in a span.
     values = [
         float(v.rstrip("%"))
-        for v in page.locator("#teachers tbody tr td:nth-child(7)").all_text_contents()
+        for v in page.locator("#teachers tbody tr td:nth-child(7)").evaluate_all(
+            "cells => cells.map(c => c.firstChild.textContent)"
+        )
     ]
     assert values == sorted(values, reverse=True)
     page.screenshot(path=str(artifacts_dir / "teachers.png"))
@@ -105,7 +108,9 @@ def test_affairs_walk_on_3000_students(school, session, live_server, page, artif
     workbook = load_workbook(io.BytesIO(download.path().read_bytes()))
     # A summary sheet, then one sheet per department with a header and one row per teacher.
     assert workbook.sheetnames[0] == "汇总"
-    department_sheets = [workbook[name] for name in workbook.sheetnames[1:]]
+    # (then the branch meetings and employment sheets).
+    assert workbook.sheetnames[-2:] == ["党总支例会", "就业情况"]
+    department_sheets = [workbook[name] for name in workbook.sheetnames[1:-2]]
     assert len(department_sheets) == len(school.department_ids)
     assert sum(ws.max_row - 1 for ws in department_sheets) == total
     assert department_sheets[0]["A1"].value == "工号"

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import create_engine, text
 
 from bot.demo.school import PROFILES, TERM_CODE, make_school
@@ -74,6 +75,12 @@ def check_report(done: subprocess.CompletedProcess) -> None:
     assert sent, done.stdout[-2000:]
     assert int(sent.group(1)) > 3000  # bindings, ~200 surveys of ~16 messages, the logs
     assert int(sent.group(2)) >= len(school.students)  # the round's notices at least
+    # The interval with its n, the branches' meeting months and the final-year employment.
+    assert all(re.search(r"\d+\.\d–\d+\.\d n=\d+", row) for row in rows.values()), rows
+    assert "党总支工作例会（第十四条" in done.stdout and re.search(
+        r"2026年10月\s+已召开", done.stdout
+    )
+    assert "毕业年级就业情况" in done.stdout
     # A glimpse of the chat, as the user's phone showed it (decrypted from safe mode).
     assert "绑定成功" in done.stdout and "请核对关于" in done.stdout
     assert "已记录" in done.stdout and "没有记录" in done.stdout
@@ -87,6 +94,9 @@ def test_demo_embedded_starts_fresh_and_reports(tmp_path: Path) -> None:
     assert "已删除上次演示留下的 banzhuren-demo.db" in done.stdout
     assert (tmp_path / "banzhuren-demo.db").stat().st_size > 100_000
     assert (tmp_path / "banzhuren-demo-roster.xlsx").exists()
+    workbook = load_workbook(tmp_path / "banzhuren-demo-report.xlsx")
+    assert workbook.sheetnames[-2:] == ["党总支例会", "就业情况"]
+    assert workbook["就业情况"].max_row >= 2  # the final-year classes
     assert "gunicorn" not in done.stdout and "内嵌模式" in done.stdout
 
 

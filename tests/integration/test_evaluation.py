@@ -71,7 +71,8 @@ def test_scenario_rows(session, settings):
     assert weak["satisfaction_pct"] == 50.0
     assert weak["grade"] == "不合格"
     assert weak["reasons"] == ["满意度低于60%", "没有很好履行工作职责"]
-    assert weak["flags"] == ["答卷少于5份", "数据不足", "未参加岗前培训"]
+    # Neither trained on the roster nor at the school's September training (第十二条, 第十四条).
+    assert weak["flags"] == ["答卷少于5份", "数据不足", "未参加岗前培训", "未参加本学期培训会"]
 
     short = rows["王老师"]
     assert short["satisfaction_pct"] is None and short["respondents"] == 0

@@ -85,7 +85,7 @@ def test_csv_has_chinese_headers_and_a_bom(evaluated):
 def test_xlsx_sheet_per_department_and_grade_summary(evaluated):
     data = render(evaluation_rows(evaluated, CODE), "xlsx")
     wb = load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == ["汇总", "声乐歌剧系党总支", "管弦系党总支"]
+    assert wb.sheetnames == ["汇总", "声乐歌剧系党总支", "管弦系党总支", "党总支例会", "就业情况"]
     summary = [[c.value for c in r] for r in wb["汇总"].iter_rows()]
     assert summary[0] == ["党总支", "优秀", "良好", "合格", "不合格", "合计"]
     assert ["管弦系党总支", 1, 0, 0, 1, 2] in summary

@@ -87,6 +87,13 @@ def test_no_date_at_the_start(text: str) -> None:
     assert match_date(text, TODAY) is None
 
 
+@pytest.mark.parametrize(("text", "ahead"), [("明天", 1), ("明晚", 1), ("后天", 2), ("大后天", 3)])
+def test_days_ahead_are_read_as_future_dates(text: str, ahead: int) -> None:
+    found = match_date(f"{text} 班会 期末动员", TODAY)
+    assert found == DateMatch(TODAY + dt.timedelta(days=ahead), len(text))
+    assert "还没到" in check_date(found.day, TODAY, None)
+
+
 def test_future_is_refused_with_today_in_the_reason() -> None:
     assert check_date(D(2026, 11, 27), TODAY, None) == (
         "11月27日还没到（今天是11月26日），只能记录已经做过的工作"

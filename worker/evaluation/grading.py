@@ -82,14 +82,33 @@ def grade_teacher(facts: TeacherFacts) -> tuple[Grade, list[str]]:
     return grade_from_satisfaction(facts.satisfaction), []
 
 
+FLAG_NO_PRESERVICE_TRAINING = "未参加岗前培训"
+FLAG_NO_TERM_TRAINING = "未参加本学期培训会"
+
+
+def is_trained(roster_trained: bool, trainings_attended_by_term_end: int) -> bool:
+    """第十二条 岗前培训: the roster says the teacher was trained, or they attended a training (a
+    meeting of kind training) on or before the term's last day."""
+    return roster_trained or trainings_attended_by_term_end > 0
+
+
+def missed_term_training(school_trainings_in_term: int, attended_in_term: int) -> bool:
+    """第十四条 学院每学期至少举办一次培训会: the school held a training this term and the teacher
+    attended none of the term's trainings. A term with no school training flags the school (on
+    the overview), not its teachers."""
+    return school_trainings_in_term > 0 and attended_in_term == 0
+
+
 @dataclass(frozen=True)
 class QualityFacts:
     respondents: int
     eligible: int
     response_rate: float | None
+    # 第十二条 pre-service training done (see is_trained).
     trained: bool
     straight_lined: int = 0
     too_fast: int = 0
+    missed_term_training: bool = False
 
 
 def quality_flags(q: QualityFacts, min_respondents: int) -> list[str]:
@@ -99,8 +118,12 @@ def quality_flags(q: QualityFacts, min_respondents: int) -> list[str]:
         flags.append(f"答卷少于{min_respondents}份")
     if q.respondents < min_respondents or (q.response_rate is not None and q.response_rate < 0.5):
         flags.append("数据不足")
+    # Each flag names the training missing: the pre-service one (第十二条) or this term's
+    # school training (第十四条).
     if not q.trained:
-        flags.append("未参加岗前培训")
+        flags.append(FLAG_NO_PRESERVICE_TRAINING)
+    if q.missed_term_training:
+        flags.append(FLAG_NO_TERM_TRAINING)
     if q.straight_lined:
         flags.append(f"{q.straight_lined}份答卷各题选项相同")
     if q.too_fast:

@@ -26,7 +26,7 @@ from models.base import utcnow
 from models.evaluation import Grade
 from models.worklog import LOG_KIND_LABELS, LogKind
 from surveys.definition import parse_survey
-from worker.evaluation import grading, intervals, queries
+from worker.evaluation import grading, intervals, policy, queries
 from worker.evaluation.awards import award_candidates
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ def teacher_rows(
     logs = queries.log_counts(session, term, teacher_ids)
     meetings = queries.meeting_counts(session, term, teacher_ids)
     incidents = queries.incident_counts(session, term, teacher_ids)
+    rules = policy.teacher_policy(session, term, department_id, teacher_ids, appts)
     corroborated: dict[int, dict[str, list[int]]] = {}
     by_round: dict[int, list[tuple[str, str, tuple[int, ...]]]] = {}
     for round_id, question_id, kind, yes in rounds.corroborations:
@@ -133,6 +134,7 @@ def teacher_rows(
     rows = []
     for tid in teacher_ids:
         a = appts.get(tid, queries.AppointmentFacts())
+        p = rules[tid]
         n_eligible = eligible.get(tid, 0)
         s = sums.get(tid, queries.ResponseSums())
         satisfaction: float | None = None
@@ -169,7 +171,8 @@ def teacher_rows(
                 respondents=s.responses,
                 eligible=n_eligible,
                 response_rate=rate,
-                trained=a.trained,
+                trained=p.trained,
+                missed_term_training=p.missed_term_training,
                 straight_lined=s.straight_lined if detailed else 0,
                 too_fast=s.too_fast if detailed else 0,
             ),
@@ -220,6 +223,7 @@ def teacher_rows(
                     "incidents": teacher_incidents,
                     "corroboration": corroboration,
                     "months": months,
+                    **p.details(),
                 },
                 "months_in_office": len(months),
                 "allowance": grading.allowance(months),

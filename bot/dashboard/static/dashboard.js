@@ -6,8 +6,23 @@
     select.addEventListener("change", function () { select.form.submit(); });
   });
 
+  // On a phone the navigation collapses behind the 菜单 button.
+  var toggle = document.querySelector(".menu-toggle");
+  if (toggle) {
+    toggle.addEventListener("click", function () {
+      var header = toggle.closest("header");
+      var open = header.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
   function cellValue(row, index) {
-    var text = row.cells[index] ? row.cells[index].textContent.trim() : "";
+    var cell = row.cells[index];
+    if (cell && cell.hasAttribute("data-value")) {
+      var v = parseFloat(cell.getAttribute("data-value"));
+      return isNaN(v) ? -1 : v;
+    }
+    var text = cell ? cell.textContent.trim() : "";
     var number = parseFloat(text.replace(/[%,]/g, ""));
     return isNaN(number) || !/^[\d.\-]/.test(text) ? text : number;
   }

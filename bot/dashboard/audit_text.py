@@ -1,0 +1,277 @@
+"""Audit rows as Chinese sentences for the 操作记录 page: who did what to whom, before → after.
+
+Pure: takes what an AuditLog row stores (actor, action, target, detail) and returns text.
+Actions and detail keys it does not know still read as Chinese (the action's label, or the
+action itself, then the details as 「名称：值」 with known codes translated)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from models.admin import UserRole
+from models.appointment import STATUS_LABELS
+from models.evaluation import GRADE_LABELS
+from models.meetings import IncidentKind, MeetingKind
+
+ACTION_LABELS: dict[str, str] = {
+    "login": "登录",
+    "login.failed": "登录失败",
+    "login.locked": "账户锁定",
+    "logout": "退出登录",
+    "roster.import": "导入名册",
+    "appointment.apply": "登记聘任申请",
+    "appointment.transition": "聘任流程",
+    "round.open": "开启测评",
+    "round.close": "关闭测评",
+    "round.reopen": "重新开启测评",
+    "round.extend": "延长测评",
+    "survey.load": "载入问卷",
+    "survey.created": "新建问卷",
+    "survey.updated": "更新问卷",
+    "evaluate": "运行考核",
+    "meeting.add": "记录会议",
+    "incident.add": "记录不合格情形",
+    "grade.override": "调整考核等级",
+    "grade.override_clear": "撤销等级调整",
+    "user.add": "添加用户",
+    "user.token": "签发 API 令牌",
+    "user.disable": "停用用户",
+    "user.unlock": "解锁用户",
+    "user.passwd": "修改密码",
+    "term.add": "添加学期",
+    "term.update": "修改学期",
+    "term.publish": "发布考核结果",
+    "term.unpublish": "撤回考核结果发布",
+}
+
+KEY_LABELS: dict[str, str] = {
+    "appointment_id": "聘任编号",
+    "start": "开始",
+    "end": "结束",
+    "before": "调整前",
+    "after": "调整后",
+    "computed": "计算结果",
+    "reason": "理由",
+    "ended_on": "结束日期",
+    "meeting_id": "会议编号",
+    "kind": "类别",
+    "attendees": "出席",
+    "incident_id": "记录编号",
+    "occurred_on": "发生日期",
+    "description": "情况说明",
+    "role": "角色",
+    "department": "党总支",
+    "teachers": "班主任人数",
+    "closes_on": "截止日期",
+    "questions": "题数",
+    "source": "来源",
+    "changes": "变化",
+    "sheets": "各表",
+    "created": "新增",
+    "updated": "更新",
+    "unchanged": "未变",
+    "students": "学生",
+    "classes": "班级",
+    "departments": "党总支",
+    "appointments": "聘任",
+    "username": "用户名",
+    "address": "地址",
+}
+
+SHEET_LABELS = {
+    "departments": "党总支",
+    "classes": "班级",
+    "students": "学生",
+    "teachers": "教师",
+    "appointments": "聘任",
+}
+
+# Codes stored in details, in Chinese; one table since their values do not collide.
+_CODES: dict[str, str] = {
+    **{s.value: label for s, label in STATUS_LABELS.items()},
+    **{g.value: label for g, label in GRADE_LABELS.items()},
+    **{k.value: k.label for k in MeetingKind},
+    **{k.value: k.label for k in IncidentKind},
+    **{r.value: r.label for r in UserRole},
+}
+
+
+def actor_text(actor: str) -> str:
+    return "命令行" if actor == "cli" else (actor or "（未知）")
+
+
+def value_text(value: Any) -> str:
+    """A detail value in Chinese: codes translated, lists joined, empty as 无."""
+    if value is None or value == "" or value == []:
+        return "无"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list | tuple):
+        return "、".join(value_text(v) for v in value)
+    if isinstance(value, Mapping):
+        return "，".join(
+            f"{KEY_LABELS.get(str(k), str(k))} {value_text(v)}" for k, v in value.items()
+        )
+    text = str(value)
+    return _CODES.get(text, text)
+
+
+def details_text(detail: Mapping[str, Any] | None, skip: tuple[str, ...] = ()) -> str:
+    """The remaining details as 「名称：值」 pairs (ids and empty values left out)."""
+    parts = []
+    for key, value in (detail or {}).items():
+        if key in skip or key.endswith("_id") or value in (None, "", []):
+            continue
+        parts.append(f"{KEY_LABELS.get(key, key)}：{value_text(value)}")
+    return "；".join(parts)
+
+
+def _label(code: Any) -> str:
+    return f"「{value_text(code)}」"
+
+
+def _period(d: Mapping[str, Any]) -> str:
+    if d.get("start") and d.get("end"):
+        return f"（{d['start']} 至 {d['end']}）"
+    return ""
+
+
+def _roster(a: str, t: str, d: Mapping[str, Any]) -> str:
+    sheets = d.get("sheets") or {}
+    parts = []
+    for kind, counts in sheets.items():
+        c = counts or {}
+        parts.append(
+            f"{SHEET_LABELS.get(kind, kind)}新增 {c.get('created', 0)}、更新 {c.get('updated', 0)}"
+        )
+    summary = "；".join(parts) or "没有变化"
+    return f"{a} 导入了名册 {t}：{summary}（共 {d.get('changes', 0)} 处变化）"
+
+
+def _transition(a: str, t: str, d: Mapping[str, Any]) -> str:
+    text = f"{a} 将 {t} 的聘任由{_label(d.get('before'))}改为{_label(d.get('after'))}"
+    if d.get("ended_on"):
+        text += f"，结束日期 {d['ended_on']}"
+    if d.get("reason"):
+        text += f"，原因：{d['reason']}"
+    return text
+
+
+def _meeting(a: str, t: str, d: Mapping[str, Any]) -> str:
+    attendees = d.get("attendees") or []
+    kind = value_text(d.get("kind")) if d.get("kind") else "会议"
+    who = f"，出席 {len(attendees)} 人（{value_text(attendees)}）" if attendees else "，无人出席"
+    return f"{a} 记录了{kind}：{t}{who}"
+
+
+def _incident(a: str, t: str, d: Mapping[str, Any]) -> str:
+    kind = value_text(d.get("kind")) if d.get("kind") else "不合格情形"
+    when = f"（{d['occurred_on']}）" if d.get("occurred_on") else ""
+    what = f"：{d['description']}" if d.get("description") else ""
+    return f"{a} 为 {t} 记录了{kind}{when}{what}"
+
+
+def _override(a: str, t: str, d: Mapping[str, Any]) -> str:
+    text = f"{a} 将 {t} 的考核等级由{_label(d.get('before'))}调整为{_label(d.get('after'))}"
+    if d.get("computed"):
+        text += f"（计算结果为{_label(d.get('computed'))}）"
+    if d.get("reason"):
+        text += f"，理由：{d['reason']}"
+    return text
+
+
+def _override_clear(a: str, t: str, d: Mapping[str, Any]) -> str:
+    return (
+        f"{a} 撤销了 {t} 的考核等级调整，由{_label(d.get('before'))}"
+        f"恢复为计算结果{_label(d.get('after'))}"
+    )
+
+
+def _user_add(a: str, t: str, d: Mapping[str, Any]) -> str:
+    role = value_text(d.get("role")) if d.get("role") else ""
+    dep = f"，{d['department']}" if d.get("department") else ""
+    return f"{a} 添加了后台用户 {t}" + (f"（{role}{dep}）" if role else "")
+
+
+def _publish(verb: str) -> Callable[[str, str, Mapping[str, Any]], str]:
+    def sentence(a: str, t: str, d: Mapping[str, Any]) -> str:
+        n = f"（{d['teachers']} 名班主任）" if d.get("teachers") is not None else ""
+        return f"{a} {verb} {t} 学期的考核结果{n}"
+
+    return sentence
+
+
+def _round(verb: str) -> Callable[[str, str, Mapping[str, Any]], str]:
+    def sentence(a: str, t: str, d: Mapping[str, Any]) -> str:
+        closes = f"，截止 {d['closes_on']}" if d.get("closes_on") else ""
+        return f"{a} {verb}测评 {t}{closes}"
+
+    return sentence
+
+
+_SENTENCES: dict[str, Callable[[str, str, Mapping[str, Any]], str]] = {
+    "login": lambda a, t, d: f"{a} 登录了后台",
+    "login.failed": lambda a, t, d: f"{t or a} 登录失败",
+    "login.locked": lambda a, t, d: f"账户 {t or a} 因多次密码错误被锁定 15 分钟",
+    "logout": lambda a, t, d: f"{a} 退出了登录",
+    "roster.import": _roster,
+    "appointment.apply": lambda a, t, d: f"{a} 登记了 {t} 的聘任申请{_period(d)}",
+    "appointment.transition": _transition,
+    "round.open": _round("开启了"),
+    "round.reopen": _round("重新开启了"),
+    "round.extend": _round("延长了"),
+    "round.close": _round("关闭了"),
+    "survey.created": lambda a, t, d: f"{a} 新建了问卷 {t}（{d.get('questions', '?')} 题）",
+    "survey.updated": lambda a, t, d: f"{a} 更新了问卷 {t}（{d.get('questions', '?')} 题）",
+    "evaluate": lambda a, t, d: f"{a} 运行了 {t} 学期的考核",
+    "meeting.add": _meeting,
+    "incident.add": _incident,
+    "grade.override": _override,
+    "grade.override_clear": _override_clear,
+    "user.add": _user_add,
+    "user.token": lambda a, t, d: f"{a} 为用户 {t} 签发了 API 令牌",
+    "term.add": lambda a, t, d: f"{a} 添加了学期 {t}{_period(d)}",
+    "term.update": lambda a, t, d: f"{a} 将学期 {t} 的起止日期改为{_period(d) or '（未记录）'}",
+    "term.publish": _publish("发布了"),
+    "term.unpublish": _publish("撤回了"),
+}
+
+# Details a sentence already says; anything else is appended after it.
+_SAID: dict[str, tuple[str, ...]] = {
+    "roster.import": ("source", "changes", "sheets"),
+    "appointment.apply": ("start", "end"),
+    "appointment.transition": ("before", "after", "ended_on", "reason"),
+    "round.open": ("closes_on",),
+    "round.reopen": ("closes_on",),
+    "round.extend": ("closes_on",),
+    "survey.created": ("questions",),
+    "survey.updated": ("questions",),
+    "meeting.add": ("kind", "attendees"),
+    "incident.add": ("kind", "occurred_on", "description"),
+    "grade.override": ("before", "after", "computed", "reason"),
+    "grade.override_clear": ("before", "after", "computed", "reason"),
+    "user.add": ("role", "department"),
+    "term.add": ("start", "end"),
+    "term.update": ("start", "end"),
+    "term.publish": ("teachers",),
+    "term.unpublish": ("teachers",),
+}
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+def describe(actor: str, action: str, target: str, detail: Mapping[str, Any] | None) -> str:
+    """One audit row as a Chinese sentence, e.g. ``学生处 将 T001 2026-2027-1 的考核等级由「合格」
+    调整为「良好」（计算结果为「合格」），理由：……``."""
+    a, t, d = actor_text(actor), target or "", dict(detail or {})
+    sentence = _SENTENCES.get(action)
+    if sentence is None:
+        text = f"{a}：{action_label(action)}" + (f" {t}" if t else "")
+        rest = details_text(d)
+    else:
+        text = sentence(a, t, d)
+        rest = details_text(d, _SAID.get(action, ()))
+    return f"{text}。{rest}" if rest else f"{text}。"

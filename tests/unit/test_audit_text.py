@@ -1,0 +1,108 @@
+"""Audit rows as Chinese sentences (bot/dashboard/audit_text.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.dashboard.audit_text import describe
+
+CASES = [
+    ("xsc", "login", "xsc", {}, "xsc 登录了后台。"),
+    ("xsc", "login.locked", "wang", {}, "账户 wang 因多次密码错误被锁定 15 分钟。"),
+    (
+        "xsc",
+        "appointment.transition",
+        "T001 GQ2025",
+        {"appointment_id": 4, "before": "hr_filed", "after": "appointed", "ended_on": None},
+        "xsc 将 T001 GQ2025 的聘任由「人事处备案」改为「聘任」。",
+    ),
+    (
+        "xsc",
+        "appointment.transition",
+        "T001 GQ2025",
+        {"before": "appointed", "after": "dismissed", "ended_on": "2026-11-01"},
+        "xsc 将 T001 GQ2025 的聘任由「聘任」改为「解聘」，结束日期 2026-11-01。",
+    ),
+    (
+        "cli",
+        "survey.created",
+        "satisfaction",
+        {"questions": 12},
+        "命令行 新建了问卷 satisfaction（12 题）。",
+    ),
+    (
+        "xsc",
+        "grade.override",
+        "T001 2026-2027-1",
+        {"before": "pass", "after": "good", "computed": "pass", "reason": "补交材料"},
+        "xsc 将 T001 2026-2027-1 的考核等级由「合格」调整为「良好」（计算结果为「合格」），理由：补交材料。",
+    ),
+    (
+        "gq",
+        "meeting.add",
+        "2026-10-15 十月例会",
+        {"meeting_id": 9, "kind": "staff_meeting", "attendees": ["T001", "T002"]},
+        "gq 记录了工作例会：2026-10-15 十月例会，出席 2 人（T001、T002）。",
+    ),
+    (
+        "gq",
+        "incident.add",
+        "T001 2026-2027-1",
+        {"kind": "serious", "occurred_on": "2026-10-01", "description": "学生受伤未上报"},
+        "gq 为 T001 2026-2027-1 记录了严重责任事件或事故（2026-10-01）：学生受伤未上报。",
+    ),
+    (
+        "cli",
+        "user.add",
+        "gq",
+        {"role": "branch", "department": "钢琴系党总支"},
+        "命令行 添加了后台用户 gq（党总支，钢琴系党总支）。",
+    ),
+    (
+        "xsc",
+        "term.publish",
+        "2026-2027-1",
+        {"teachers": 8},
+        "xsc 发布了 2026-2027-1 学期的考核结果（8 名班主任）。",
+    ),
+    (
+        "cli",
+        "term.add",
+        "2026-2027-1",
+        {"start": "2026-09-01", "end": "2027-01-20"},
+        "命令行 添加了学期 2026-2027-1（2026-09-01 至 2027-01-20）。",
+    ),
+    (
+        "xsc",
+        "roster.import",
+        "roster.xlsx",
+        {
+            "source": "roster.xlsx",
+            "changes": 3,
+            "sheets": {"students": {"created": 2, "updated": 1}},
+        },
+        "xsc 导入了名册 roster.xlsx：学生新增 2、更新 1（共 3 处变化）。",
+    ),
+    (
+        "xsc",
+        "round.open",
+        "2026-2027-1/satisfaction",
+        {"closes_on": "2027-01-10"},
+        "xsc 开启了测评 2026-2027-1/satisfaction，截止 2027-01-10。",
+    ),
+]
+
+
+@pytest.mark.parametrize(("actor", "action", "target", "detail", "expected"), CASES)
+def test_sentences(actor, action, target, detail, expected) -> None:
+    assert describe(actor, action, target, detail) == expected
+
+
+def test_unknown_action_and_keys_still_read_in_chinese() -> None:
+    text = describe("xsc", "user.disable", "wang", {"before": "affairs", "note": "离职"})
+    assert text == "xsc：停用用户 wang。调整前：学生处；note：离职"
+    # No raw Python structures (braces, quotes) ever reach the page.
+    for case in CASES:
+        assert not re.search(r"[{}\[\]']", describe(*case[:4]))

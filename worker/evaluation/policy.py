@@ -1,0 +1,377 @@
+"""The database side of 第十二条 (training), 第十四条 (monthly branch meetings, a training each
+term) and 第八条（三） (employment outcomes of final-year classes): a few grouped queries whose
+results go through the pure rules in ``grading``, ``meetings`` and ``employment``.
+
+Used by the evaluation (stored in the evaluation's ``details``), the report, the API and the
+dashboard (which computes them live, so a meeting recorded after the evaluation shows at once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, distinct, func, select
+from sqlalchemy.orm import Session
+
+from models import (
+    Appointment,
+    Department,
+    EmploymentOutcome,
+    Meeting,
+    MeetingKind,
+    SchoolClass,
+    Teacher,
+    Term,
+    class_members,
+    meeting_attendance,
+)
+from worker.evaluation import employment, grading, meetings
+from worker.evaluation.queries import active_in_term
+
+
+def school_today() -> dt.date:
+    """Today on the school's clock (BANZHUREN_TIMEZONE)."""
+    # Read directly: loading all the settings here would repeat their start-up checks and
+    # warnings; the zone was validated when the process started.
+    zone = ZoneInfo(os.environ.get("BANZHUREN_TIMEZONE") or "Asia/Shanghai")
+    return dt.datetime.now(zone).date()
+
+
+def as_of_for(term: Term, today: dt.date | None = None) -> dt.date:
+    """The day the month rules are checked on: today, or the day after the term once it ended
+    (every month of an ended term is either held or missed)."""
+    today = today or school_today()
+    return min(today, term.end_date + dt.timedelta(days=1))
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+def _meeting_facts(session: Session, query) -> list[tuple[int | None, meetings.MeetingFact]]:
+    rows = session.execute(query).all()
+    ids = [r.id for r in rows]
+    attendees: dict[int, set[int]] = defaultdict(set)
+    if ids:
+        for mid, tid in session.execute(
+            select(meeting_attendance.c.meeting_id, meeting_attendance.c.teacher_id).where(
+                meeting_attendance.c.meeting_id.in_(ids)
+            )
+        ):
+            attendees[mid].add(tid)
+    return [
+        (
+            r.department_id,
+            meetings.MeetingFact(r.id, r.held_on, r.title, frozenset(attendees[r.id])),
+        )
+        for r in rows
+    ]
+
+
+def branch_meetings(
+    session: Session, term: Term, department_ids: Collection[int] | None = None
+) -> dict[int, list[meetings.MeetingFact]]:
+    """department id → its 工作例会 held in the term, with attendees."""
+    query = select(Meeting.id, Meeting.department_id, Meeting.held_on, Meeting.title).where(
+        Meeting.kind == MeetingKind.STAFF_MEETING,
+        Meeting.department_id.is_not(None),
+        Meeting.held_on.between(term.start_date, term.end_date),
+    )
+    if department_ids is not None:
+        query = query.where(Meeting.department_id.in_(list(department_ids)))
+    out: dict[int, list[meetings.MeetingFact]] = defaultdict(list)
+    for dep, fact in _meeting_facts(session, query.order_by(Meeting.held_on, Meeting.id)):
+        out[dep].append(fact)  # type: ignore[index]
+    return dict(out)
+
+
+def school_trainings(session: Session, term: Term) -> list[meetings.MeetingFact]:
+    """The school's trainings (kind training, held by Student Affairs) in the term."""
+    query = (
+        select(Meeting.id, Meeting.department_id, Meeting.held_on, Meeting.title)
+        .where(
+            Meeting.kind == MeetingKind.TRAINING,
+            Meeting.department_id.is_(None),
+            Meeting.held_on.between(term.start_date, term.end_date),
+        )
+        .order_by(Meeting.held_on, Meeting.id)
+    )
+    return [fact for _dep, fact in _meeting_facts(session, query)]
+
+
+def trainings_attended(
+    session: Session, term: Term, teacher_ids: Collection[int]
+) -> dict[int, tuple[int, int]]:
+    """teacher id → (trainings attended on or before the term's last day, of which in the
+    term). Any training counts (the school's or a branch's)."""
+    if not teacher_ids:
+        return {}
+    in_term = func.sum(case((Meeting.held_on >= term.start_date, 1), else_=0))
+    rows = session.execute(
+        select(meeting_attendance.c.teacher_id, func.count(), in_term)
+        .join(Meeting, Meeting.id == meeting_attendance.c.meeting_id)
+        .where(
+            meeting_attendance.c.teacher_id.in_(list(teacher_ids)),
+            Meeting.kind == MeetingKind.TRAINING,
+            Meeting.held_on <= term.end_date,
+        )
+        .group_by(meeting_attendance.c.teacher_id)
+    )
+    return {tid: (int(n), int(inside or 0)) for tid, n, inside in rows}
+
+
+def final_year_classes(
+    session: Session, term: Term, teacher_ids: Collection[int]
+) -> dict[int, list[SchoolClass]]:
+    """teacher id → the final-year classes (on the term's first day) they headed in the term."""
+    if not teacher_ids:
+        return {}
+    rows = session.execute(
+        select(Appointment.teacher_id, SchoolClass)
+        .join(SchoolClass, SchoolClass.id == Appointment.class_id)
+        .where(active_in_term(term), Appointment.teacher_id.in_(list(teacher_ids)))
+        .order_by(SchoolClass.code)
+    ).all()
+    out: dict[int, list[SchoolClass]] = defaultdict(list)
+    for tid, cls in rows:
+        if cls.is_final_year(term.start_date) and cls not in out[tid]:
+            out[tid].append(cls)
+    return dict(out)
+
+
+def class_employment(
+    session: Session, classes: Iterable[SchoolClass]
+) -> dict[int, employment.ClassEmployment]:
+    """class id → its students and their recorded outcomes by kind (two grouped queries)."""
+    by_id = {c.id: c for c in classes}
+    if not by_id:
+        return {}
+    sizes = dict(
+        session.execute(
+            select(class_members.c.class_id, func.count(distinct(class_members.c.student_id)))
+            .where(class_members.c.class_id.in_(list(by_id)))
+            .group_by(class_members.c.class_id)
+        ).all()
+    )
+    texts: dict[int, list[str]] = defaultdict(list)
+    for cid, text in session.execute(
+        select(class_members.c.class_id, EmploymentOutcome.outcome)
+        .join(EmploymentOutcome, EmploymentOutcome.student_id == class_members.c.student_id)
+        .where(class_members.c.class_id.in_(list(by_id)))
+    ):
+        texts[cid].append(text)
+    return {
+        cid: employment.class_employment(c.code, c.name, int(sizes.get(cid, 0)), texts[cid])
+        for cid, c in by_id.items()
+    }
+
+
+def teacher_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    return dict(session.execute(select(Teacher.id, Teacher.name).where(Teacher.id.in_(ids))).all())
+
+
+# --- one department's teachers, for the evaluation -------------------------------------------
+
+
+@dataclass
+class TeacherPolicy:
+    """What the policy rules say about one head teacher in one term."""
+
+    trained: bool = True
+    missed_term_training: bool = False
+    attendance: meetings.Attendance = field(default_factory=meetings.Attendance)
+    employment: list[employment.ClassEmployment] = field(default_factory=list)
+    branch_months: list[meetings.MonthStatus] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)  # attendees' names
+
+    def details(self) -> dict[str, Any]:
+        """JSON for the evaluation's details (report, API)."""
+        return {
+            "meeting_attendance": {
+                "held": self.attendance.held,
+                "attended": self.attendance.attended,
+                "rate": self.attendance.rate,
+                "missed": [
+                    {"date": m.day.isoformat(), "title": m.title} for m in self.attendance.missed
+                ],
+            },
+            "branch_months": months_json(self.branch_months, self.names),
+            "employment": [c.as_dict() for c in self.employment],
+        }
+
+
+def months_json(months: Iterable[meetings.MonthStatus], names: dict[int, str]) -> list[dict]:
+    return [
+        {
+            "month": m.month,
+            "status": m.status,
+            "meetings": [
+                {
+                    "date": f.day.isoformat(),
+                    "title": f.title,
+                    "attendees": sorted(names.get(t, str(t)) for t in f.attendees),
+                }
+                for f in m.meetings
+            ],
+        }
+        for m in months
+    ]
+
+
+def teacher_policy(
+    session: Session,
+    term: Term,
+    department_id: int | None,
+    teacher_ids: Collection[int],
+    appts: dict[int, Any],
+    as_of: dt.date | None = None,
+) -> dict[int, TeacherPolicy]:
+    """teacher id → TeacherPolicy for ``teacher_ids`` (all evaluated under ``department_id``);
+    ``appts`` is ``queries.appointments`` for them (periods in office, roster 岗前培训)."""
+    teacher_ids = list(teacher_ids)
+    as_of = as_of_for(term, as_of)
+    deps = [department_id] if department_id is not None else []
+    branch = branch_meetings(session, term, deps).get(department_id, []) if deps else []
+    months = meetings.branch_months(branch, term.start_date, term.end_date, as_of)
+    held_trainings = len(school_trainings(session, term))
+    attended = trainings_attended(session, term, teacher_ids)
+    finals = final_year_classes(session, term, teacher_ids)
+    stats = class_employment(session, {c for cs in finals.values() for c in cs})
+    names = teacher_names(session, (t for m in branch for t in m.attendees))
+    out = {}
+    for tid in teacher_ids:
+        by_end, in_term = attended.get(tid, (0, 0))
+        a = appts.get(tid)
+        out[tid] = TeacherPolicy(
+            trained=grading.is_trained(a.trained if a else True, by_end),
+            missed_term_training=grading.missed_term_training(held_trainings, in_term),
+            attendance=meetings.attendance(
+                tid, branch, a.periods if a else [], term.start_date, term.end_date
+            ),
+            employment=[stats[c.id] for c in finals.get(tid, [])],
+            branch_months=months,
+            names=names,
+        )
+    return out
+
+
+# --- the school, for the overview --------------------------------------------------------------
+
+
+@dataclass
+class BranchMonths:
+    department_id: int
+    department: str
+    months: list[meetings.MonthStatus]
+
+    @property
+    def missed(self) -> list[str]:
+        return meetings.missed_months(self.months)
+
+
+@dataclass
+class SchoolRules:
+    """第十四条 across the school for one term: every branch's months and the trainings."""
+
+    branches: list[BranchMonths]
+    trainings: list[meetings.MeetingFact]
+    training_pending: bool  # no training yet, but the term has not ended
+
+    @property
+    def training_held(self) -> bool:
+        return bool(self.trainings)
+
+
+def school_rules(
+    session: Session, term: Term, scope: int | None, as_of: dt.date | None = None
+) -> SchoolRules:
+    """The branches the caller may see (``scope`` None: all) with their months, and the
+    school's trainings in the term."""
+    as_of = as_of_for(term, as_of)
+    query = select(Department.id, Department.name).order_by(Department.name)
+    if scope is not None:
+        query = query.where(Department.id == scope)
+    deps = session.execute(query).all()
+    held = branch_meetings(session, term, [d.id for d in deps])
+    branches = [
+        BranchMonths(
+            d.id,
+            d.name,
+            meetings.branch_months(held.get(d.id, []), term.start_date, term.end_date, as_of),
+        )
+        for d in deps
+    ]
+    trainings = school_trainings(session, term)
+    return SchoolRules(branches, trainings, not trainings and as_of <= term.end_date)
+
+
+def teacher_meetings(
+    session: Session, term: Term, teacher_id: int, as_of: dt.date | None = None
+) -> tuple[meetings.Attendance, list[meetings.MonthStatus]]:
+    """One teacher's attendance of their branch's meetings in the term (the dashboard's
+    teacher page), and the branch's months."""
+    from worker.evaluation import queries
+
+    department_id = queries.teacher_departments(session, term).get(teacher_id)
+    if department_id is None:
+        return meetings.Attendance(), []
+    facts = queries.appointments(session, term, [teacher_id]).get(teacher_id)
+    periods = facts.periods if facts else []
+    branch = branch_meetings(session, term, [department_id]).get(department_id, [])
+    months = meetings.branch_months(branch, term.start_date, term.end_date, as_of_for(term, as_of))
+    return meetings.attendance(teacher_id, branch, periods, term.start_date, term.end_date), months
+
+
+# --- report fields ------------------------------------------------------------------------------
+
+
+def report_fields(details: dict[str, Any] | None) -> dict[str, Any]:
+    """The JSON report's policy fields, read from an evaluation's stored details (an evaluation
+    stored before these rules has none: the fields are empty)."""
+    details = details or {}
+    att = details.get("meeting_attendance") or {}
+    months = list(details.get("branch_months") or [])
+    classes = list(details.get("employment") or [])
+    students = sum(c.get("students", 0) for c in classes)
+    placed = sum(c.get("placed", 0) for c in classes)
+    rate = att.get("rate")
+    return {
+        "meetings_held": att.get("held"),
+        "meeting_attendance_rate": None if rate is None else round(rate, 4),
+        "meetings_missed": list(att.get("missed") or []),
+        "branch_months": months,
+        "branch_months_missed": [m["month"] for m in months if m.get("status") == meetings.MISSED],
+        "employment": classes,
+        "employment_rate": round(placed / students, 4) if students else None,
+    }
+
+
+def school_rules_json(session: Session, rules: SchoolRules) -> dict[str, Any]:
+    """The overview's 第十四条 figures for the API."""
+    names = teacher_names(
+        session,
+        (t for b in rules.branches for m in b.months for f in m.meetings for t in f.attendees),
+    )
+    return {
+        "trainings": [
+            {"date": t.day.isoformat(), "title": t.title, "attendees": len(t.attendees)}
+            for t in rules.trainings
+        ],
+        "training_held": rules.training_held,
+        "branches": [
+            {
+                "department": b.department,
+                "months": months_json(b.months, names),
+                "missed": b.missed,
+            }
+            for b in rules.branches
+        ],
+    }
