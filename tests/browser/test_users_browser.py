@@ -25,6 +25,7 @@ def _api_status(base: str, token: str) -> int:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
     except urllib.error.HTTPError as exc:
+        exc.close()  # its open response would otherwise warn when collected
         return exc.code
 
 
