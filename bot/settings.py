@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_API_BASE = "https://api.weixin.qq.com/"
 # deploy/.env.example's placeholder values start with this; they fail validation until replaced.
 PLACEHOLDER_PREFIX = "changeme"
+PLACEHOLDER = "CHANGE-ME"
 
 
 class ConfigError(ValueError):
@@ -53,6 +53,15 @@ class Settings:
     # `banzhuren init` writes. The previous key opens what it sealed until those rounds close.
     seal_key: str | None = None
     seal_previous_key: str | None = None
+    # False when BANZHUREN_SECRET_KEY was not set (a random key stands in): `banzhuren serve` and
+    # gunicorn refuse to start then; other commands do not need the key.
+    secret_key_configured: bool = True
+    # A dashboard login ends this long after it began, or after this long without a request.
+    session_lifetime_minutes: int = 720
+    session_idle_minutes: int = 60
+    # How many reverse proxies (nginx) sit in front and set X-Forwarded-For / -Proto: the login
+    # lockout is per source address, so the address must be the client's, not nginx's.
+    trusted_proxies: int = 0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -96,14 +105,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     get = lambda name: env.get(name) or None  # noqa: E731 - empty means unset
 
+    # deploy/.env.example ships CHANGE-ME placeholders: refuse them until they are replaced.
+    for name, value in env.items():
+        if name.startswith("BANZHUREN_") and value and PLACEHOLDER in value.upper():
+            raise ConfigError(f"{name} still holds the placeholder {PLACEHOLDER}: replace it")
+
     secret_key = get("BANZHUREN_SECRET_KEY")
+    secret_key_configured = secret_key is not None
     if secret_key is None:
-        warnings.warn(
-            "BANZHUREN_SECRET_KEY is not set: using a random key, so sessions end when the "
-            "process restarts and several web processes cannot share logins",
-            RuntimeWarning,
-            stacklevel=2,
-        )
         secret_key = secrets.token_hex(32)
 
     token = get("BANZHUREN_WECHAT_TOKEN")
@@ -158,6 +167,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         wechat_allow_plaintext=_bool(env, "BANZHUREN_WECHAT_ALLOW_PLAINTEXT", False),
         seal_key=_seal_key(get, "BANZHUREN_SEAL_KEY"),
         seal_previous_key=_seal_key(get, "BANZHUREN_SEAL_PREVIOUS_KEY"),
+        secret_key_configured=secret_key_configured,
+        session_lifetime_minutes=_int(env, "BANZHUREN_SESSION_LIFETIME_MINUTES", 720, minimum=5),
+        session_idle_minutes=_int(env, "BANZHUREN_SESSION_IDLE_MINUTES", 60, minimum=1),
+        trusted_proxies=_int(env, "BANZHUREN_TRUSTED_PROXIES", 0),
     )
 
 

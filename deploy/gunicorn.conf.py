@@ -45,3 +45,20 @@ def post_fork(server, worker):  # gunicorn hook signature
     import models.db
 
     models.db.dispose()
+
+
+def on_starting(server):  # gunicorn hook signature
+    """Refuse to start without BANZHUREN_SECRET_KEY (or with any CHANGE-ME placeholder left from
+    .env.example): each worker would otherwise sign sessions with a key of its own, and logins
+    would bounce between workers."""
+    from bot.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"banzhuren: {exc}") from None
+    if not settings.secret_key_configured:
+        raise SystemExit(
+            "banzhuren: BANZHUREN_SECRET_KEY 未设置。所有 Web 进程必须使用同一个密钥，生成："
+            'python3 -c "import secrets; print(secrets.token_hex(32))"'
+        )

@@ -1,6 +1,6 @@
 """The banzhuren domain as SQLAlchemy 2 models. No Flask here."""
 
-from models.admin import ApiToken, AuditLog, User, UserRole
+from models.admin import ApiToken, AuditLog, LoginLock, User, UserRole
 from models.appointment import Appointment, AppointmentStatus
 from models.base import Base
 from models.binding import BindingFailure, WeChatBinding
@@ -56,6 +56,7 @@ __all__ = [
     "IncidentKind",
     "LogKind",
     "LogRequirement",
+    "LoginLock",
     "Meeting",
     "MeetingKind",
     "OutboundMessage",

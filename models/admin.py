@@ -32,6 +32,11 @@ class User(CreatedAt, Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[dt.datetime | None]
+    # Stored in each login's session cookie and compared on every request: raising it (logout,
+    # password change, disabling, unlock) ends every session the user has open.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    disabled_at: Mapped[dt.datetime | None]
+    last_login_at: Mapped[dt.datetime | None]
 
     department: Mapped[Department | None] = relationship()
 
@@ -51,8 +56,26 @@ class ApiToken(CreatedAt, Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     last_used_at: Mapped[dt.datetime | None]
+    # What the token is for (shown on the users page); the token itself is never shown again.
+    label: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class LoginLock(Base):
+    """Too many wrong passwords for one account from one address: that account is refused from
+    that address (only) until ``locked_until``; an unlock deletes the rows. Keyed by the name
+    typed, so unknown names lock the same way and the answer tells nothing."""
+
+    __tablename__ = "login_locks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    locked_until: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class AuditLog(Base):

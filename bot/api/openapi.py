@@ -4,22 +4,63 @@ from __future__ import annotations
 
 from typing import Any
 
+# Examples of path parameters (the fuzzing in the tests starts from them).
+_EXAMPLES = {"term": "2026-2027-1", "staff_no": "TA001"}
 
-def _get(summary: str, schema: dict[str, Any], params: tuple[str, ...] = ("term",)) -> dict:
+
+def _get(
+    summary: str,
+    schema: dict[str, Any],
+    params: tuple[str, ...] = ("term",),
+    query: tuple[dict[str, Any], ...] = (),
+) -> dict:
     parameters = [
-        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+        {
+            "name": p,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+            "example": _EXAMPLES[p],
+        }
+        for p in params
     ]
+    responses = {
+        "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+        "401": {"$ref": "#/components/responses/Unauthorized"},
+        "404": {"$ref": "#/components/responses/NotFound"},
+    }
+    if query:
+        responses["400"] = {"$ref": "#/components/responses/BadRequest"}
     return {
-        "get": {
-            "summary": summary,
-            "parameters": parameters,
-            "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
-                "401": {"$ref": "#/components/responses/Unauthorized"},
-                "404": {"$ref": "#/components/responses/NotFound"},
-            },
+        "get": {"summary": summary, "parameters": [*parameters, *query], "responses": responses}
+    }
+
+
+_ERROR = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string"}},
         }
     }
+}
+_TEACHER_FILTERS = (
+    {
+        "name": "grade",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["", "excellent", "good", "pass", "fail"]},
+        "description": "空值表示不筛选",
+    },
+    {
+        "name": "department",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "pattern": "^[0-9]{0,9}$"},
+        "description": "党总支编号；空值表示不筛选",
+    },
+)
 
 
 _ARRAY = {"type": "array", "items": {"type": "object"}}
@@ -63,15 +104,19 @@ SPEC: dict[str, Any] = {
         "title": "banzhuren API",
         "version": "1",
         "description": "兼职班主任考核数据（只读）。学生处令牌可见全部；党总支令牌只见本党总支。"
-        "令牌由 `banzhuren user token NAME` 签发。",
+        "令牌由学生处在「用户管理」页或用 `banzhuren user token NAME` 签发，默认 90 天后失效，可吊销。",
     },
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearer": []}],
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "responses": {
-            "Unauthorized": {"description": "缺少或无效的令牌"},
-            "NotFound": {"description": "没有该学期/教师，或不在令牌的管辖范围内"},
+            "Unauthorized": {"description": "缺少、无效、过期或已吊销的令牌", "content": _ERROR},
+            "NotFound": {
+                "description": "没有该学期/教师，或不在令牌的管辖范围内",
+                "content": _ERROR,
+            },
+            "BadRequest": {"description": "筛选参数有误", "content": _ERROR},
         },
         "schemas": {"ReportRow": REPORT_ROW},
     },
@@ -86,7 +131,9 @@ SPEC: dict[str, Any] = {
             "学期概览：参评率、等级分布、各党总支满意度", {"type": "object"}
         ),
         "/terms/{term}/teachers": _get(
-            "班主任考核表（可用 ?department=ID&grade=excellent|good|pass|fail 筛选）", _ARRAY
+            "班主任考核表（可用 ?department=ID&grade=excellent|good|pass|fail 筛选）",
+            _ARRAY,
+            query=_TEACHER_FILTERS,
         ),
         "/terms/{term}/teachers/{staff_no}": _get(
             "一位班主任：考核、分题得分与意见（答卷数不低于最少人数时）、工作日志、参会、不合格情形",

@@ -8,8 +8,8 @@ from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import select
 
 from bot.api.openapi import SPEC
-from bot.dashboard import exports, queries
-from bot.dashboard.access import teacher_condition, visible_teacher
+from bot.dashboard import access, exports, queries
+from bot.dashboard.access import is_foreign, teacher_condition, visible_teacher
 from bot.dashboard.auth import Principal, user_for_token
 from bot.request_session import db, settings
 from bot.survey_rounds import round_progress
@@ -122,7 +122,7 @@ def teachers(code: str):
         grade_value = Grade(grade) if grade else None
     except ValueError:
         abort(400)
-    if department and not department.isdigit():
+    if department and not (department.isdigit() and department.isascii() and len(department) <= 9):
         abort(400)
     rows = queries.evaluation_rows(
         db(),
@@ -144,6 +144,8 @@ def teacher(code: str, staff_no: str):
     if teacher_id is None:
         abort(404)
     person = visible_teacher(session, scope(), teacher_id)
+    if is_foreign(scope(), person):
+        return jsonify(_foreign_teacher(session, person, term))
     rows = queries.evaluation_rows(session, term.id, None, teacher_id=person.id)
     respondents = queries.respondent_count(session, term.id, person.id)
     shown = respondents >= settings().min_respondents
@@ -181,6 +183,34 @@ def teacher(code: str, staff_no: str):
         ],
     }
     return jsonify(body)
+
+
+def _foreign_teacher(session, person: Teacher, term: Term) -> dict[str, Any]:
+    """Another department's teacher seen by a branch through its classes: only their work in
+    those classes (no evaluation, survey breakdown or comments)."""
+    entries, counts = access.worklog_in_classes(session, scope(), person.id, term)
+    return {
+        "staff_no": person.staff_no,
+        "teacher": person.name,
+        "evaluation": None,
+        "respondents": None,
+        "breakdown_shown": False,
+        "questions": None,
+        "comments": None,
+        "logs": counts,
+        "worklog": [
+            {"date": e.occurred_on.isoformat(), "kind": e.kind.value, "text": e.text}
+            for e in entries
+        ],
+        "meetings": [
+            {"date": m.held_on.isoformat(), "kind": m.kind.value, "title": m.title}
+            for m in access.meetings_in_scope(session, scope(), person.id, term)
+        ],
+        "incidents": [
+            {"date": i.occurred_on.isoformat(), "kind": i.kind.value, "description": i.description}
+            for i in access.incidents_in_scope(session, scope(), person.id, term.id)
+        ],
+    }
 
 
 @bp.get("/terms/<code>/awards")

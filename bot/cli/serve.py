@@ -18,6 +18,14 @@ def serve_command(cli: CliContext, host: str, port: int) -> None:
     """运行 Web 应用（微信接口、管理后台、API）。生产环境请用 gunicorn（见 deploy/）。"""
     from bot import create_app
 
+    if not cli.settings.secret_key_configured:
+        # A random key per process would log everyone out at each restart and split logins
+        # between processes: refuse instead of running like that.
+        fail(
+            "未设置 BANZHUREN_SECRET_KEY：请设为一个随机长字符串（所有 Web 进程相同），例如\n"
+            '  export BANZHUREN_SECRET_KEY=$(python3 -c "import secrets; print(secrets.token_hex(32))")'
+        )
+
     app = create_app(cli.settings)
     click.echo(f"banzhuren 正在 http://{host}:{port}/ 运行（微信接口 /wechat，后台 /dashboard/）")
     app.run(host=host, port=port, threaded=True, use_reloader=False)

@@ -1,4 +1,5 @@
-"""``banzhuren user add|token|list``: dashboard users and API tokens."""
+"""``banzhuren user add|list|passwd|disable|enable|unlock|token``: dashboard users and API
+tokens (the same actions as the dashboard's user pages, audited as ``cli``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,22 @@ from sqlalchemy import select
 
 from bot.cli.common import CliContext, fail, pass_cli
 from bot.dashboard import audit
-from bot.dashboard.auth import create_user, issue_token, password_problem, username_problem
-from models import Department, User, UserRole
+from bot.dashboard.auth import (
+    TOKEN_DAYS,
+    active_locks,
+    create_user,
+    disable_user,
+    enable_user,
+    issue_token,
+    password_problem,
+    revoke_token,
+    set_password,
+    token_usable,
+    unlock,
+    username_problem,
+)
+from models import ApiToken, Department, User, UserRole
+from models.base import utcnow
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -67,7 +82,7 @@ def user_add(
                 names = "、".join(s.scalars(select(Department.name).order_by(Department.name)))
                 fail(f"没有党总支“{department}”；现有：{names or '（无，请先导入名册）'}")
     password = _read_password(password_stdin)
-    problem = password_problem(password)
+    problem = password_problem(password, name)
     if problem:
         fail(problem)
     with cli.session() as s:
@@ -79,29 +94,124 @@ def user_add(
     click.echo(f"已添加用户 {name}（{user_role.label}{scope}）")
 
 
+def _user(s, name: str) -> User:
+    user = s.scalar(select(User).where(User.username == name))
+    if user is None:
+        fail(f"没有用户 {name}；先用 banzhuren user add 添加")
+    return user
+
+
 @user_group.command("token")
 @click.argument("name")
+@click.option("--days", type=click.IntRange(1, 366), default=TOKEN_DAYS, show_default=True)
+@click.option("--label", default="", help="用途（显示在用户管理页）")
+@click.option("--revoke", "revoke_id", type=int, help="吊销该用户编号为 ID 的令牌（见 user list）")
 @pass_cli
-def user_token(cli: CliContext, name: str) -> None:
-    """为用户 NAME 签发一个 API 令牌（只显示这一次）。"""
+def user_token(cli: CliContext, name: str, days: int, label: str, revoke_id: int | None) -> None:
+    """为用户 NAME 签发一个 API 令牌（只显示这一次），或用 --revoke ID 吊销一个。"""
     with cli.session() as s:
-        user = s.scalar(select(User).where(User.username == name))
-        if user is None:
-            fail(f"没有用户 {name}；先用 banzhuren user add 添加")
-        token = issue_token(s, user)
-        audit.record(s, "cli", "user.token", name)
+        user = _user(s, name)
+        if revoke_id is not None:
+            row = s.scalar(
+                select(ApiToken).where(ApiToken.id == revoke_id, ApiToken.user_id == user.id)
+            )
+            if row is None:
+                fail(f"{name} 没有编号为 {revoke_id} 的令牌")
+            revoke_token(s, row)
+            audit.record(s, "cli", "user.token_revoke", name, token_id=row.id)
+            click.echo(f"已吊销 {name} 的令牌 #{row.id}")
+            return
+        if user.disabled_at is not None:
+            fail(f"{name} 已停用，不能签发令牌")
+        token, row = issue_token(s, user, days=days, label=label)
+        audit.record(s, "cli", "user.token", name, token_id=row.id, label=label)
     click.echo(token)
-    click.echo("请妥善保存：此令牌只显示这一次。用法：Authorization: Bearer <令牌>", err=True)
+    click.echo(
+        f"请妥善保存：此令牌（#{row.id}）只显示这一次，{days} 天后失效。"
+        "用法：Authorization: Bearer <令牌>",
+        err=True,
+    )
+
+
+@user_group.command("disable")
+@click.argument("name")
+@pass_cli
+def user_disable(cli: CliContext, name: str) -> None:
+    """停用用户 NAME：不能再登录，API 令牌失效，已登录的会话结束。"""
+    with cli.session() as s:
+        user = _user(s, name)
+        disable_user(s, user)
+        audit.record(s, "cli", "user.disable", name)
+    click.echo(f"已停用 {name}")
+
+
+@user_group.command("enable")
+@click.argument("name")
+@pass_cli
+def user_enable(cli: CliContext, name: str) -> None:
+    """恢复被停用的用户 NAME。"""
+    with cli.session() as s:
+        enable_user(s, _user(s, name))
+        audit.record(s, "cli", "user.enable", name)
+    click.echo(f"已恢复 {name}")
+
+
+@user_group.command("unlock")
+@click.argument("name")
+@pass_cli
+def user_unlock(cli: CliContext, name: str) -> None:
+    """解除 NAME 因密码错误过多造成的锁定（同时结束其已登录的会话）。"""
+    with cli.session() as s:
+        lifted = unlock(s, _user(s, name))
+        audit.record(s, "cli", "user.unlock", name, locks=lifted)
+    click.echo(f"已解锁 {name}（{lifted} 处锁定）")
+
+
+@user_group.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取新密码（一行）")
+@pass_cli
+def user_passwd(cli: CliContext, name: str, password_stdin: bool) -> None:
+    """为用户 NAME 设置新密码（结束其已登录的会话）。"""
+    with cli.session() as s:
+        _user(s, name)
+    password = _read_password(password_stdin)
+    problem = password_problem(password, name)
+    if problem:
+        fail(problem)
+    with cli.session() as s:
+        set_password(s, _user(s, name), password)
+        audit.record(s, "cli", "user.reset", name)
+    click.echo(f"已设置 {name} 的新密码；其已登录的会话已结束")
 
 
 @user_group.command("list")
 @pass_cli
 def user_list(cli: CliContext) -> None:
-    """列出后台用户。"""
+    """列出后台用户：角色、党总支、最近登录、状态、有效令牌（编号）。"""
     with cli.session() as s:
+        now = utcnow()
+        locks = active_locks(s, now)
+        tz = cli.settings.tz
         for user in s.scalars(select(User).order_by(User.username)):
-            dep = f"\t{user.department.name}" if user.department else ""
-            click.echo(f"{user.username}\t{user.role.label}{dep}")
+            dep = user.department.name if user.department else "全部"
+            seen = (
+                user.last_login_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+                if user.last_login_at
+                else "从未登录"
+            )
+            state = (
+                "已停用" if user.disabled_at else ("已锁定" if locks.get(user.username) else "正常")
+            )
+            tokens = [
+                f"#{t.id}"
+                for t in s.scalars(select(ApiToken).where(ApiToken.user_id == user.id))
+                if token_usable(t, now)
+            ]
+            click.echo(
+                f"{user.username}\t{user.role.label}\t{dep}\t{seen}\t{state}\t"
+                f"令牌 {'、'.join(tokens) or '无'}"
+            )
 
 
 def register(main: click.Group) -> None:

@@ -3,13 +3,19 @@ lockout, two roles (affairs sees all; branch sees its own department), CSRF on e
 
 from __future__ import annotations
 
-from flask import Flask, redirect, render_template, request, url_for
+import time
+
+from flask import Flask, current_app, redirect, render_template, request, session, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from limits import parse
 from sqlalchemy import select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot.dashboard.auth import Principal
-from bot.request_session import db
+from bot.dashboard.auth import MAX_FAILED_LOGINS, Principal
+from bot.request_session import db, settings
 from models import User
 
 csrf = CSRFProtect()
@@ -21,12 +27,76 @@ login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
 
 
+# Keys this module keeps in the (signed) session cookie next to Flask-Login's.
+SESSION_VERSION, SESSION_STARTED, SESSION_SEEN = "_bzr_sv", "_bzr_started", "_bzr_seen"
+
+
+def start_session(principal: Principal) -> None:
+    """Bind the cookie to the user's current session version and start its clocks."""
+    now = int(time.time())
+    session[SESSION_VERSION] = principal.session_version
+    session[SESSION_STARTED] = session[SESSION_SEEN] = now
+    session.permanent = True
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> Principal | None:
+    """Checked on every request: a cookie from before a logout, password change, disabling or
+    unlock carries an older session version and is refused; so is one past its lifetime or
+    idle for too long."""
     if not user_id.isdigit():
         return None
     user = db().scalar(select(User).where(User.id == int(user_id)))
-    return Principal(user) if user else None
+    if user is None or user.disabled_at is not None:
+        return None
+    if session.get(SESSION_VERSION) != user.session_version:
+        return None
+    now, config = int(time.time()), settings()
+    started = session.get(SESSION_STARTED, 0)
+    seen = session.get(SESSION_SEEN, 0)
+    if (
+        now - started > config.session_lifetime_minutes * 60
+        or now - seen > config.session_idle_minutes * 60
+    ):
+        return None
+    if now - seen >= 30:  # not on every request: each change re-sends the cookie
+        session[SESSION_SEEN] = now
+    return Principal(user)
+
+
+class LoginCounter:
+    """auth.FailureCounter on Flask-Limiter's storage (Redis when set, so that every gunicorn
+    worker counts the same failures; process memory otherwise)."""
+
+    per_name = parse(f"{MAX_FAILED_LOGINS} per 15 minutes")
+    # Wrong passwords from one address over all names: stops spraying many accounts.
+    per_address = parse("30 per 15 minutes")
+
+    def __init__(self, limiter: Limiter, prefix: str) -> None:
+        self.limiter = limiter
+        self.prefix = prefix
+
+    def failed(self, username: str, address: str) -> bool:
+        strategy = self.limiter.limiter
+        strategy.hit(self.per_address, self.prefix, "login-address", address)
+        strategy.hit(self.per_name, self.prefix, "login", username, address)
+        return not strategy.test(self.per_name, self.prefix, "login", username, address)
+
+    def reset(self, username: str, address: str) -> None:
+        self.limiter.limiter.clear(self.per_name, self.prefix, "login", username, address)
+
+    def address_blocked(self, address: str) -> bool:
+        return not self.limiter.limiter.test(
+            self.per_address, self.prefix, "login-address", address
+        )
+
+
+def login_counter() -> LoginCounter:
+    return current_app.extensions["banzhuren_login_counter"]
+
+
+def client_address() -> str:
+    return (request.remote_addr or "unknown")[:64]
 
 
 def exempt_from_csrf(app: Flask) -> None:
@@ -39,11 +109,32 @@ def exempt_from_csrf(app: Flask) -> None:
             csrf.exempt(app.view_functions[rule.endpoint])
 
 
+def _plain_error(code: int):
+    if request.path.startswith("/api/"):
+        message = {404: "没有找到，或不在您的管辖范围内", 400: "参数有误"}[code]
+        return {"error": message}, code
+    return ("Not Found" if code == 404 else "Bad Request"), code
+
+
 def init_app(app: Flask) -> None:
     from bot.dashboard import admin, policy_pages, views  # noqa: F401 - routes register on the blueprint
     from bot.dashboard.views import bp
 
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    config = app.config["BANZHUREN"]
+    app.config["PERMANENT_SESSION_LIFETIME"] = config.session_lifetime_minutes * 60
+    if config.trusted_proxies:
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=config.redis_url or "memory://",
+        key_prefix=f"{config.redis_prefix}:limits",
+        default_limits=[],
+        headers_enabled=False,
+    )
+    app.extensions["banzhuren_login_counter"] = LoginCounter(limiter, config.redis_prefix)
     csrf.init_app(app)
     login_manager.init_app(app)
     app.register_blueprint(bp)
@@ -67,6 +158,20 @@ def init_app(app: Flask) -> None:
             )
         return {"error": "CSRF token missing or invalid"}, 400
 
+    @app.before_request
+    def _no_nul_bytes():
+        """A NUL byte can name nothing here, and PostgreSQL refuses it in any text (a 500):
+        answer 404 for such a path and 400 for such a parameter before any query runs. (Not
+        on the webhook, which reads its own raw body.)"""
+        if not request.path.startswith(("/dashboard", "/api/")):
+            return None
+        if "\x00" in request.path:
+            return _plain_error(404)
+        values = [*request.args.values(), *request.form.values()]
+        if any("\x00" in v for v in values):
+            return _plain_error(400)
+        return None
+
     @app.after_request
     def _security_headers(response):
         if request.blueprint == "dashboard":
@@ -77,4 +182,6 @@ def init_app(app: Flask) -> None:
             )
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
             response.headers.setdefault("Referrer-Policy", "same-origin")
+            # Pages with names, grades and one-time secrets: never kept by a shared browser.
+            response.headers.setdefault("Cache-Control", "no-store")
         return response

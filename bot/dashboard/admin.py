@@ -17,10 +17,12 @@ from bot import survey_rounds
 from bot.dashboard import audit, queries
 from bot.dashboard.access import (
     affairs_only,
+    application_condition,
     appointment_condition,
     meeting_condition,
     teacher_condition,
     visible_appointment,
+    visible_attendees,
     visible_teacher,
 )
 from bot.dashboard.forms import Fields, FormError
@@ -174,9 +176,18 @@ def appointment_new():
     start = fields.date("start_date", "聘任开始日期")
     end = fields.date("end_date", "聘任结束日期", required=False)
     note = fields.text("note", "申请说明", required=False, max_len=500)
-    teacher = session.scalar(select(Teacher).where(Teacher.staff_no == staff_no))
+    teacher = session.scalar(
+        select(Teacher).where(Teacher.staff_no == staff_no, application_condition(scope()))
+    )
+    forbidden = False
     if staff_no and teacher is None:
-        fields.problems.append(f"没有工号为 {staff_no} 的教师")
+        exists = session.scalar(select(Teacher.id).where(Teacher.staff_no == staff_no))
+        if exists is None:
+            fields.problems.append(f"没有工号为 {staff_no} 的教师")
+        else:
+            # An application must not widen the branch's own scope.
+            forbidden = True
+            fields.problems.append(f"党总支只能为本党总支的教师登记聘任申请（{staff_no} 不是）")
     school_class = session.scalar(select(SchoolClass).where(SchoolClass.code == class_code))
     if class_code and (
         school_class is None or (scope() is not None and school_class.department_id != scope())
@@ -187,7 +198,7 @@ def appointment_new():
     try:
         fields.check()
     except FormError as exc:
-        return _appointments_page(exc.problems, dict(request.form), 400)
+        return _appointments_page(exc.problems, dict(request.form), 403 if forbidden else 400)
     appointment = Appointment(
         teacher_id=teacher.id,
         class_id=school_class.id,
@@ -222,7 +233,7 @@ def appointment_new():
 @bp.route("/appointments/<int:appointment_id>/step", methods=["POST"])
 def appointment_step(appointment_id: int):
     session = db()
-    appointment = visible_appointment(session, scope(), appointment_id)
+    appointment = visible_appointment(session, scope(), appointment_id, for_update=True)
     fields = Fields(request.form)
     target = fields.choice("target", "流程步骤", AppointmentStatus)
     ended_on = reason = None
@@ -382,6 +393,7 @@ def _meetings_page(errors: list[str] | None = None, form: dict | None = None, st
             departments=queries.departments(session, scope()),
             departments_by_id=queries.teacher_departments(session),
             kinds=[(k.value, k.label) for k in MeetingKind],
+            attendees_of=lambda m: visible_attendees(scope(), m),
             errors=errors or [],
             form=form or {},
         ),
@@ -408,7 +420,11 @@ def meetings():
             fields.problems.append("没有这个党总支")
     ids = {int(v) for v in request.form.getlist("attendees") if v.isdigit()}
     teachers = list(
-        session.scalars(select(Teacher).where(Teacher.id.in_(ids), teacher_condition(scope())))
+        session.scalars(
+            select(Teacher)
+            .where(Teacher.id.in_(ids), teacher_condition(scope()))
+            .with_for_update(of=Teacher)
+        )
     )
     if len(teachers) != len(ids):
         fields.problems.append("参会人员中有不属于本党总支的教师")
@@ -448,7 +464,7 @@ def _back_to_teacher(teacher_id: int, term: Term | None):
 @bp.route("/teachers/<int:teacher_id>/incidents", methods=["POST"])
 def incident_add(teacher_id: int):
     session = db()
-    teacher = visible_teacher(session, scope(), teacher_id)
+    teacher = visible_teacher(session, scope(), teacher_id, for_update=True)
     fields = Fields(request.form)
     term = _term_from_form(fields)
     kind = fields.choice("kind", "情形类别", IncidentKind)
@@ -489,7 +505,7 @@ def incident_add(teacher_id: int):
 @affairs_only
 def grade_override(teacher_id: int):
     session = db()
-    teacher = visible_teacher(session, scope(), teacher_id)
+    teacher = visible_teacher(session, scope(), teacher_id, for_update=True)
     fields = Fields(request.form)
     term = _term_from_form(fields)
     clearing = request.form.get("clear") == "1"
@@ -602,3 +618,7 @@ def audit_log():
         action=action,
         who=who,
     )
+
+
+# The user-management pages register on the same blueprint, before it is registered.
+from bot.dashboard import accounts  # noqa: E402, F401

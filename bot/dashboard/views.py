@@ -18,16 +18,25 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as flask_session
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from bot.dashboard import audit, exports, queries
-from bot.dashboard.access import visible_teacher
-from bot.dashboard.auth import Principal, authenticate
+from bot.dashboard import (
+    access,
+    audit,
+    client_address,
+    exports,
+    login_counter,
+    queries,
+    start_session,
+)
+from bot.dashboard.access import is_foreign, visible_teacher
+from bot.dashboard.auth import Principal, authenticate, end_sessions
 from bot.dashboard.charts import hbar_chart
 from bot.request_session import db, settings
 from bot.worklog.chat import undelivered_feedback
-from models import Grade, Term
+from models import Grade, Term, User
 from models.base import utcnow
 from models.evaluation import GRADE_LABELS
 
@@ -118,32 +127,51 @@ def login():
         return redirect(url_for("dashboard.overview"))
     error = None
     username = ""
+    status = 200
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         session = db()
+        address = client_address()
+        counter = login_counter()
         if not username or not password:
-            error = "请输入用户名和密码"
+            error, status = "请输入用户名和密码", 401
+        elif counter.address_blocked(address):
+            error, status = "本机登录失败次数过多，请 15 分钟后再试", 429
+            audit.record(session, username[:64], "login.throttled", username, address=address)
+            session.commit()
         else:
-            result = authenticate(session, username, password)
+            result = authenticate(session, username, password, address, counter)
             if result.user is None:
-                if "已锁定 15 分钟" in result.message:
-                    audit.record(session, username, "login.locked", username)
+                action = "login.locked" if result.locked_now else "login.failed"
+                audit.record(session, username[:64], action, username, address=address)
                 session.commit()
-                error = result.message
+                error, status = result.message, 401
             else:
-                audit.record(session, result.user.username, "login", result.user.username)
+                audit.record(
+                    session, result.user.username, "login", result.user.username, address=address
+                )
                 principal = Principal(result.user)
                 session.commit()
+                # A fresh cookie: nothing from before the login is carried into it.
+                flask_session.clear()
                 login_user(principal)
+                start_session(principal)
                 return redirect(_safe_next(request.args.get("next")))
-    status = 200 if error is None else 401
     return render_template("dashboard/login.html", error=error, username=username), status
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    # Ends every session of this user, so a copied cookie is worthless from now on.
+    session = db()
+    user = session.get(User, current_user.id)
+    if user is not None:
+        end_sessions(session, user)
+        audit.record(session, user.username, "logout", user.username, address=client_address())
+        session.commit()
     logout_user()
+    flask_session.clear()
     flash("已退出登录", "info")
     return redirect(url_for("dashboard.login"))
 
@@ -243,9 +271,25 @@ def teachers():
 def teacher(teacher_id: int):
     session = db()
     person = visible_teacher(session, scope(), teacher_id)
+    # Another department's teacher, seen through the branch's classes: only that work.
+    foreign = is_foreign(scope(), person)
     term = term_or_404()
-    context: dict[str, Any] = {"person": person, "term": term}
-    if term:
+    context: dict[str, Any] = {"person": person, "term": term, "foreign": foreign}
+    if term and foreign:
+        entries, counts = access.worklog_in_classes(session, scope(), teacher_id, term)
+        context.update(
+            evaluation=None,
+            respondents=0,
+            breakdown_shown=False,
+            questions=[],
+            comments=[],
+            timeline=queries.group_by_month(entries),
+            log_counts=sorted(counts.items(), key=lambda kv: -kv[1]),
+            log_total=sum(counts.values()),
+            meetings=access.meetings_in_scope(session, scope(), teacher_id, term),
+            incidents=access.incidents_in_scope(session, scope(), teacher_id, term.id),
+        )
+    elif term:
         respondents = queries.respondent_count(session, term.id, teacher_id)
         shown = respondents >= settings().min_respondents
         entries, counts = queries.worklog(session, teacher_id, term)
@@ -264,7 +308,9 @@ def teacher(teacher_id: int):
         )
     context.setdefault("undelivered", {})
     context.update(
-        appointments=queries.appointments_of(session, teacher_id),
+        appointments=access.appointments_in_scope(session, scope(), teacher_id)
+        if foreign
+        else queries.appointments_of(session, teacher_id),
         min_respondents=settings().min_respondents,
         grades=[(gr.value, GRADE_LABELS[gr]) for gr in queries.GRADE_ORDER],
         log_label=queries.log_label,

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from bot.reports.cells import append_row, safe_row
 from models.evaluation import GRADE_LABELS
 from models.worklog import LOG_KIND_LABELS, LogKind
 
@@ -151,7 +152,7 @@ def _csv(rows: list[dict[str, Any]], columns: list[Column]) -> bytes:
     writer = csv.writer(out)
     writer.writerow([c.header for c in columns])
     for row in rows:
-        writer.writerow([c.value(row) for c in columns])
+        writer.writerow(safe_row(c.value(row) for c in columns))
     # With a BOM, Excel on Chinese Windows opens the UTF-8 file without garbling it.
     return out.getvalue().encode("utf-8-sig")
 
@@ -211,7 +212,7 @@ def _write_sheet(ws, headers: list[str], values: list[list[Any]]) -> None:
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for line in values:
-        ws.append(line)
+        append_row(ws, line)
     for i, h in enumerate(headers, start=1):
         longest = max([display_width(h)] + [display_width(str(v[i - 1])) for v in values])
         ws.column_dimensions[get_column_letter(i)].width = min(60, longest + 2)

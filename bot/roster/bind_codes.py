@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.reports.cells import append_row, safe_row
 from models import Appointment, AppointmentStatus, SchoolClass, Student, Teacher, TeacherRole
 from models.org import class_members
 
@@ -106,7 +107,7 @@ def render_csv(rows: list[BindCodeRow], *, bom: bool = False) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerows(astuple(r) for r in rows)
+    writer.writerows(safe_row(astuple(r)) for r in rows)
     return ("\ufeff" if bom else "") + out.getvalue()
 
 
@@ -123,7 +124,7 @@ def write_bind_codes(rows: list[BindCodeRow], path: Path) -> None:
         ws.title = "绑定码"
         ws.append(HEADER)
         for r in rows:
-            ws.append(astuple(r))
+            append_row(ws, astuple(r))
         # Numbers and codes as text, so Excel neither drops leading zeros nor shows 2.02E+09.
         for row in ws.iter_rows(min_row=2):
             for cell in (row[0], row[4]):

@@ -103,7 +103,7 @@ def test_prompt_mismatch_asks_again(cli):
             "long-password\n",
             "不要给 --department",
         ),
-        (["--role", "affairs"], "short\n", "密码至少需要 8 个字符"),
+        (["--role", "affairs"], "short\n", "密码至少需要 10 个字符"),
         (["--role", "affairs"], "", "标准输入中没有密码"),
         (["--role", "admin"], "long-password\n", "Invalid value for '--role'"),
     ],
@@ -157,3 +157,67 @@ def test_a_created_user_can_log_in(cli, client):
     assert login(client, "xsc", "long-password").status_code == 302
     listing = cli("user", "list")
     assert "xsc\t学生处" in listing.stdout
+
+
+def test_no_command_warns_about_the_secret_key(db_url):
+    """Only `serve` (and gunicorn) need BANZHUREN_SECRET_KEY; others say nothing about it."""
+    runner = CliRunner()
+    env = {"BANZHUREN_DATABASE_URL": db_url, "BANZHUREN_SECRET_KEY": ""}  # empty means unset
+    result = runner.invoke(main, ["user", "list"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "SECRET_KEY" not in result.output and "Warning" not in result.output
+    serve = runner.invoke(main, ["serve"], env=env)
+    assert serve.exit_code == 1 and "BANZHUREN_SECRET_KEY" in serve.stderr
+
+
+def test_disable_unlock_passwd_and_revoke(cli, app, session):
+    from models import LoginLock
+    from tests.support.dashboard import login
+
+    cli("user", "add", "xsc", "--role", "affairs", "--password-stdin", input="long-password\n")
+    token = cli("user", "token", "xsc", "--days", "7", "--label", "统计").stdout.strip()
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.get("/api/v1/me", headers=headers).status_code == 200
+    listing = cli("user", "list").stdout
+    assert "令牌 #1" in listing and "正常" in listing
+
+    # disable: no login, no API; enable brings both back.
+    assert cli("user", "disable", "xsc").exit_code == 0
+    assert api.get("/api/v1/me", headers=headers).status_code == 401
+    assert login(app.test_client(), "xsc", "long-password").status_code == 401
+    assert "已停用" in cli("user", "list").stdout
+    assert cli("user", "enable", "xsc").exit_code == 0
+    assert api.get("/api/v1/me", headers=headers).status_code == 200
+
+    # revoke by number.
+    revoked = cli("user", "token", "xsc", "--revoke", "1")
+    assert revoked.exit_code == 0 and "已吊销" in revoked.stdout
+    assert api.get("/api/v1/me", headers=headers).status_code == 401
+    assert cli("user", "token", "xsc", "--revoke", "99").exit_code == 1
+
+    # unlock lifts a lock made by wrong passwords.
+    for _ in range(5):
+        login(app.test_client(), "xsc", "wrong-password")
+    assert "已锁定" in cli("user", "list").stdout
+    assert "1 处锁定" in cli("user", "unlock", "xsc").stdout
+    with models.db.SessionFactory() as s:
+        assert s.scalar(select(LoginLock)) is None
+
+    # passwd: the new one works, a weak one is refused.
+    weak = cli("user", "passwd", "xsc", "--password-stdin", input="1234567890\n")
+    assert weak.exit_code == 1 and "太常见" in weak.stderr
+    done = cli("user", "passwd", "xsc", "--password-stdin", input="violin-harbin-77\n")
+    assert done.exit_code == 0, done.output
+    assert login(app.test_client(), "xsc", "violin-harbin-77").status_code == 302
+    with models.db.SessionFactory() as s:
+        actions = list(s.scalars(select(AuditLog.action).where(AuditLog.actor == "cli")))
+    assert actions == [
+        "user.add",
+        "user.token",
+        "user.disable",
+        "user.enable",
+        "user.token_revoke",
+        "user.unlock",
+        "user.reset",
+    ]

@@ -52,7 +52,7 @@ def make_user(
 
 
 def make_token(session: Session, user: User) -> str:
-    token = issue_token(session, user)
+    token, _row = issue_token(session, user)
     session.commit()
     return token
 

@@ -9,9 +9,10 @@ import pytest
 
 from bot.dashboard.auth import (
     LOCKOUT,
-    after_failure,
+    MemoryCounter,
     is_locked,
     password_problem,
+    random_password,
     token_digest,
     username_problem,
 )
@@ -25,24 +26,30 @@ from models import Grade, UserRole
 NOW = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
 
 
-def test_fifth_failure_locks_for_15_minutes_and_restarts_the_count():
-    failed, locked = 0, None
+def test_fifth_failure_per_name_and_address_reaches_the_limit():
+    counter = MemoryCounter()
     for _ in range(4):
-        failed, locked = after_failure(failed, NOW)
-        assert locked is None
-    assert failed == 4
-    failed, locked = after_failure(failed, NOW)
-    assert (failed, locked) == (0, NOW + LOCKOUT)
+        assert counter.failed("xsc", "10.0.0.9") is False
+        # Another address's failures count on their own.
+        assert counter.failed("xsc", "10.0.0.7") is False
+    assert counter.failed("xsc", "10.0.0.9") is True
+    counter.reset("xsc", "10.0.0.9")
+    assert counter.failed("xsc", "10.0.0.9") is False
     assert dt.timedelta(minutes=15) == LOCKOUT
+    locked = NOW + LOCKOUT
     assert is_locked(locked, NOW + dt.timedelta(minutes=14, seconds=59))
     assert not is_locked(locked, NOW + LOCKOUT)
     assert not is_locked(None, NOW)
 
 
 def test_password_and_username_rules():
-    assert password_problem("short") == "密码至少需要 8 个字符"
+    assert password_problem("short-pw9") == "密码至少需要 10 个字符"
     assert password_problem(" padded-password ") == "密码首尾不能是空格"
     assert password_problem("long-enough") is None
+    for common in ("1234567890", "Password123", "qwertyuiop", "woaini5201314", "aaaaaaaaaa"):
+        assert password_problem(common) is not None, common
+    assert password_problem("xsc-secret-99", username="xsc") == "密码不能包含用户名"
+    assert all(password_problem(random_password()) is None for _ in range(20))
     assert username_problem("学生处-admin") is None
     assert username_problem("a b") is not None and username_problem("x") is not None
 

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from bot.cli import main as cli_main
-from bot.settings import load_settings
+from bot.settings import ConfigError, load_settings
+from bot.survey_seal import generate_key
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 SYSTEMD_UNITS = ("banzhuren-web.service", "banzhuren-worker.service", "banzhuren-beat.service")
@@ -131,10 +132,17 @@ def test_env_example_lists_the_contract_and_loads() -> None:
     names = {n for n in values if n.startswith("BANZHUREN_")}
     assert names >= CONTRACT_VARIABLES, CONTRACT_VARIABLES - names
     assert names <= read_by_settings(), names - read_by_settings()
-    # The example, once the secret is filled in, is a valid configuration.
-    filled = dict(values, BANZHUREN_SECRET_KEY="x" * 64, BANZHUREN_WECHAT_TOKEN="schooltoken1")
+    # As shipped, its placeholders fail validation; once replaced, it is a valid configuration.
+    with pytest.raises(ConfigError, match="CHANGE-ME"):
+        load_settings(values)
+    filled = {k: v.replace("CHANGE-ME", "s3cret") for k, v in values.items()}
+    filled["BANZHUREN_SECRET_KEY"] = "x" * 64
+    filled["BANZHUREN_WECHAT_TOKEN"] = "schooltoken1"
+    filled["BANZHUREN_SEAL_KEY"] = generate_key()
     settings = load_settings(filled)
-    assert settings.database_url == values["BANZHUREN_DATABASE_URL"]
+    assert settings.database_url == values["BANZHUREN_DATABASE_URL"].replace("CHANGE-ME", "s3cret")
+    assert settings.secret_key_configured and settings.secure_cookies
+    assert settings.trusted_proxies == 1
     assert settings.wechat_aes_key is None
     assert settings.timezone == "Asia/Shanghai"
 
@@ -242,3 +250,42 @@ def test_dockerfile_installs_the_package_and_the_gunicorn_conf() -> None:
     compose_conf = compose()["services"]["web"]["command"]
     assert "/app/deploy/gunicorn.conf.py" in compose_conf
     assert re.search(r"^USER banzhuren$", text, re.M)
+
+
+def test_nginx_sends_hsts() -> None:
+    text = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
+    assert re.search(r'add_header Strict-Transport-Security "max-age=\d{8,}[^"]*" always;', text)
+
+
+@pytest.mark.parametrize(
+    ("secret", "refused"), [("", "BANZHUREN_SECRET_KEY"), ("CHANGE-ME", "CHANGE-ME")]
+)
+def test_gunicorn_refuses_to_start_without_a_secret_key(tmp_path: Path, secret, refused) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BANZHUREN_")}
+    env.update(
+        BANZHUREN_SECRET_KEY=secret,
+        BANZHUREN_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+        GUNICORN_BIND="127.0.0.1:0",
+        WEB_CONCURRENCY="1",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert refused in done.stderr + done.stdout
+
+
+def test_gunicorn_hook_accepts_a_set_key(monkeypatch) -> None:
+    monkeypatch.setenv("BANZHUREN_SECRET_KEY", "x" * 64)
+    for name in ("BANZHUREN_DATABASE_URL", "BANZHUREN_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    namespace = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert namespace["on_starting"](None) is None

@@ -47,7 +47,26 @@ def test_malformed_values_fail_fast_naming_the_variable(name, value, message):
     assert name in str(info.value)
 
 
-def test_missing_secret_key_warns():
-    with pytest.warns(RuntimeWarning, match="BANZHUREN_SECRET_KEY"):
-        s = load_settings({})
-    assert len(s.secret_key) == 64
+def test_missing_secret_key_is_quiet_and_marked_unset():
+    # filterwarnings=error: any warning here fails the test.
+    s = load_settings({})
+    assert len(s.secret_key) == 64 and s.secret_key_configured is False
+    assert load_settings(BASE).secret_key_configured is True
+
+
+@pytest.mark.parametrize(
+    "name", ["BANZHUREN_SECRET_KEY", "BANZHUREN_DATABASE_URL", "BANZHUREN_WECHAT_SECRET"]
+)
+def test_placeholders_fail_until_replaced(name):
+    with pytest.raises(ConfigError, match="CHANGE-ME") as info:
+        load_settings(BASE | {name: "postgresql+psycopg://u:CHANGE-ME@db/x"})
+    assert name in str(info.value)
+
+
+def test_session_times_are_configurable():
+    s = load_settings(
+        BASE | {"BANZHUREN_SESSION_LIFETIME_MINUTES": "90", "BANZHUREN_SESSION_IDLE_MINUTES": "15"}
+    )
+    assert (s.session_lifetime_minutes, s.session_idle_minutes) == (90, 15)
+    with pytest.raises(ConfigError, match="BANZHUREN_SESSION_IDLE_MINUTES"):
+        load_settings(BASE | {"BANZHUREN_SESSION_IDLE_MINUTES": "0"})
