@@ -134,11 +134,20 @@ def play(wechat, people: list[Person], definition, start: dt.datetime, monkeypat
 
 
 def send(wechat, openid: str, content: str, when: dt.datetime) -> str:
+    import bot.wechat.webhook as webhook
+
     msg_id = random.getrandbits(62)
     created = int(when.timestamp())
-    first = wechat.reply_of(wechat.post(*wechat.sim.text(openid, content, msg_id, created)))
-    # WeChat's retry (same MsgId) gets the same reply, even one that quotes answers.
-    retry = wechat.reply_of(wechat.post(*wechat.sim.text(openid, content, msg_id, created)))
+    # The school's clock (arrival time, not CreateTime) dates a ballot: set it to the simulated
+    # day so that the students really answer on several days.
+    real_clock = webhook.utcnow
+    webhook.utcnow = lambda: when
+    try:
+        first = wechat.reply_of(wechat.post(*wechat.sim.text(openid, content, msg_id, created)))
+        # WeChat's retry (same MsgId) gets the same reply, even one that quotes answers.
+        retry = wechat.reply_of(wechat.post(*wechat.sim.text(openid, content, msg_id, created)))
+    finally:
+        webhook.utcnow = real_clock
     assert retry == first
     return first
 

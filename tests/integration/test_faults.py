@@ -393,11 +393,16 @@ def _run_survey(driver: SurveyDriver, openids: list[str], fault_at: int, fault) 
     pytest.fail(f"the survey did not finish: {states}")
 
 
-def _assert_every_answer_stored_once_and_in_place(session, school, openids, driver) -> None:
-    from models import Answer, Ballot, Response
+def _assert_every_answer_stored_once_and_in_place(
+    session, settings, school, openids, driver
+) -> None:
+    from models import Answer, Ballot, Response, SurveyRound
     from models.binding import WeChatBinding
+    from tests.integration.survey_chat import close
 
     session.rollback()
+    # Answers are sealed while the round is open: close it to see them as responses.
+    close(session, settings, session.scalars(select(SurveyRound)).one())
     students = set(
         session.scalars(select(WeChatBinding.student_id).where(WeChatBinding.openid.in_(openids)))
     )
@@ -419,7 +424,7 @@ def test_redis_restarted_mid_survey(private_redis, db_url, redis_prefix, tmp_pat
     school, openids = _survey_school(session)
     driver = SurveyDriver(client, WeChatSimulator(settings.wechat_token), school.definition)
     _run_survey(driver, openids, fault_at=40, fault=private_redis.restart)
-    _assert_every_answer_stored_once_and_in_place(session, school, openids, driver)
+    _assert_every_answer_stored_once_and_in_place(session, settings, school, openids, driver)
 
 
 def test_redis_stalled_mid_survey(private_redis, db_url, redis_prefix, session):
@@ -438,7 +443,7 @@ def test_redis_stalled_mid_survey(private_redis, db_url, redis_prefix, session):
         threading.Timer(3.0, private_redis.resume).start()
 
     _run_survey(driver, openids, fault_at=40, fault=stall)
-    _assert_every_answer_stored_once_and_in_place(session, school, openids, driver)
+    _assert_every_answer_stored_once_and_in_place(session, settings, school, openids, driver)
 
 
 def test_database_connections_terminated_mid_survey(db_url, session):
@@ -470,7 +475,7 @@ def test_database_connections_terminated_mid_survey(db_url, session):
 
     _run_survey(driver, openids, fault_at=30, fault=fault)
     engine.dispose()
-    _assert_every_answer_stored_once_and_in_place(session, school, openids, driver)
+    _assert_every_answer_stored_once_and_in_place(session, settings, school, openids, driver)
 
 
 def test_database_stalled_mid_survey(db_url, session):
@@ -490,7 +495,11 @@ def test_database_stalled_mid_survey(db_url, session):
         with engine.connect() as conn:
             if engine.dialect.name == "postgresql":
                 # Every message's claim and every stored answer waits behind these.
-                conn.execute(text("LOCK TABLE received_messages, answers IN ACCESS EXCLUSIVE MODE"))
+                conn.execute(
+                    text(
+                        "LOCK TABLE received_messages, sealed_envelopes, survey_drafts IN ACCESS EXCLUSIVE MODE"
+                    )
+                )
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             holding.set()
@@ -509,4 +518,4 @@ def test_database_stalled_mid_survey(db_url, session):
     for thread in threads:
         thread.join()
     engine.dispose()
-    _assert_every_answer_stored_once_and_in_place(session, school, openids, driver)
+    _assert_every_answer_stored_once_and_in_place(session, settings, school, openids, driver)

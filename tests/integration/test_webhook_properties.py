@@ -23,9 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from bot import survey_seal
 from bot.chat import help as texts
 from bot.wechat.simulate import WeChatSimulator, render_xml
 from models import Answer, Ballot, ReceivedMessage, Response, WeChatBinding, WorkLogEntry
+from models.survey import SealedEnvelope
 from tests.factories import make_student
 from tests.integration.survey_chat import start_round
 from tests.integration.survey_school import bind, make_school
@@ -246,7 +248,9 @@ def _count(session, model) -> int:
     return session.scalar(select(func.count()).select_from(model))
 
 
-def test_sequences_with_retries_keep_the_stored_rows_invariants(wechat, session, school):
+def test_sequences_with_retries_keep_the_stored_rows_invariants(
+    wechat, wechat_settings, session, school
+):
     openids = list(school.openids.values())
     teachers = ["oid-wang", "oid-li"]
     questions = {q.id: q for q in school.definition.questions}
@@ -319,15 +323,20 @@ def test_sequences_with_retries_keep_the_stored_rows_invariants(wechat, session,
                 select(Ballot.teacher_id, func.count()).group_by(Ballot.teacher_id)
             ).all()
         )
-        responses = dict(
-            session.execute(
-                select(Response.teacher_id, func.count()).group_by(Response.teacher_id)
-            ).all()
-        )
-        assert ballots == responses
+        # The round is open: each submission is a sealed envelope (the teacher inside it).
+        sealed = [
+            survey_seal.unseal(wechat_settings, env, survey_seal.envelope_context(round_id))
+            for round_id, env in session.execute(
+                select(SealedEnvelope.round_id, SealedEnvelope.sealed)
+            )
+        ]
+        assert _count(session, Response) == 0  # nothing opened before the round closes
+        assert ballots == dict(Counter(c["teacher_id"] for c in sealed))
         # Answers only to questions that could have been shown, with valid choices.
-        for teacher_id, question_id, choice in session.execute(
-            select(Response.teacher_id, Answer.question_id, Answer.choice).join(Response)
+        for teacher_id, question_id, choice in (
+            (c["teacher_id"], a["question_id"], a.get("choice"))
+            for c in sealed
+            for a in c["answers"]
         ):
             assert question_id in questions
             assert question_id not in not_shown.get(teacher_id, set())
