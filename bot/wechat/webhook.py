@@ -43,6 +43,7 @@ from bot.chat import help as texts
 from bot.chat.binding import SENDER_QUERY, sender_from_row
 from bot.chat.context import Incoming, Sender
 from bot.chat.router import handle_incoming
+from bot.reach.window import record_interaction
 from bot.request_session import db, settings
 from bot.settings import Settings
 from bot.wechat import crypto, dedup, outage
@@ -393,6 +394,7 @@ def _handle(
     sender: Sender | None = None,
 ) -> str:
     """Dispatch, queue what does not fit in the reply, record the reply with the key, commit."""
+    record_interaction(session, incoming)  # issue 15: the 48-hour customer-service window
     reply = handle_incoming(session, s, incoming, sender) or ""
     # Issue 11: a reply quoting survey answers is sent, never stored as text (see dedup).
     quotes = dedup.quotes_answers(reply)
