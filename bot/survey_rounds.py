@@ -294,23 +294,18 @@ def open_round(
         )
     )
     session.flush()
-    _notify_students(session, term, rnd, survey.title)
+    _notify_students(session, term, rnd, survey.title, today)
     return rnd
 
 
-def _notify_students(session: Session, term: Term, rnd: SurveyRound, title: str) -> int:
+def _notify_students(
+    session: Session, term: Term, rnd: SurveyRound, title: str, today: dt.date
+) -> int:
     """Queue a WeChat notice to each bound eligible student with someone left to rate (one per
     student; custom message in the 48-hour window, else the template message: bot.reach)."""
     from bot.reach.rounds import notify_opened
 
-    today = dt.datetime.now(_school_tz()).date()
     return notify_opened(session, term, rnd, title, today)
-
-
-def _school_tz():
-    from worker.celery_app import settings
-
-    return settings().tz
 
 
 def close_round(
