@@ -242,19 +242,37 @@ def channel_counts(session: Session, outbound_ids: list[int]) -> dict[str, int]:
     return out
 
 
-def round_reach(session: Session, round_id: int) -> dict[str, int]:
+def round_reach(
+    session: Session, round_id: int, department_id: int | None = None
+) -> dict[str, int]:
     """The dashboard's figures for a round: notified, reminded, reached by custom/template,
-    unreachable, still pending, and unbound students with someone left to rate."""
-    rows = session.execute(
-        select(RoundContact.kind, RoundContact.outbound_id).where(RoundContact.round_id == round_id)
-    ).all()
+    unreachable, still pending, and unbound students with someone left to rate; with
+    ``department_id``, students of that department's classes only."""
+    from models import class_members
+
+    query = select(RoundContact.kind, RoundContact.outbound_id).where(
+        RoundContact.round_id == round_id
+    )
+    if department_id is not None:
+        query = query.where(
+            RoundContact.student_id.in_(
+                select(class_members.c.student_id)
+                .join(SchoolClass, SchoolClass.id == class_members.c.class_id)
+                .where(SchoolClass.department_id == department_id)
+            )
+        )
+    rows = session.execute(query).all()
     out = {
         "notified": sum(1 for kind, _ in rows if kind == NOTICE),
         "reminded": sum(1 for kind, _ in rows if kind == REMIND),
     }
     out |= channel_counts(session, [oid for _, oid in rows if oid is not None])
     rnd = session.get(SurveyRound, round_id)
-    out["unbound"] = sum(1 for _s, _c, openid in pending_students(session, rnd) if openid is None)
+    out["unbound"] = sum(
+        1
+        for _s, _c, openid in pending_students(session, rnd, department_id=department_id)
+        if openid is None
+    )
     return out
 
 
@@ -289,3 +307,43 @@ def unbound_by_class(
     for dept, cls, no, name in session.execute(query).all():
         grouped.setdefault((dept, cls), []).append((no, name))
     return [(d, c, students) for (d, c), students in grouped.items()]
+
+
+# The beat reminds automatically this many days before a round's closing day.
+AUTO_REMIND_DAYS_BEFORE = 2
+
+
+def remind_rounds_closing_soon(
+    settings: Settings, now: dt.datetime | None = None
+) -> dict[int, int]:
+    """For beat: remind the non-responders of every open round closing in two days (school
+    time); returns round id → students reminded. Each round in a transaction of its own."""
+    import logging
+
+    import models.db
+    from bot.wechat.locks import begin_write
+    from models.base import utcnow
+
+    now = now or utcnow()
+    due = now.astimezone(settings.tz).date() + dt.timedelta(days=AUTO_REMIND_DAYS_BEFORE)
+    with models.db.SessionFactory() as session:
+        ids = list(
+            session.scalars(
+                select(SurveyRound.id).where(
+                    SurveyRound.closed_at.is_(None), SurveyRound.closes_on == due
+                )
+            )
+        )
+    out = {}
+    for round_id in ids:
+        with models.db.SessionFactory() as session:
+            begin_write(session)
+            try:
+                result = remind(session, settings, session.get(SurveyRound, round_id), now=now)
+            except ReachError:
+                logging.getLogger(__name__).exception("could not remind round %s", round_id)
+                session.rollback()
+                continue
+            session.commit()
+        out[round_id] = result.reminded
+    return out

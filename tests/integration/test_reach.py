@@ -335,3 +335,22 @@ def test_cli_term_holiday(db_url):
         assert s.scalar(select(func.count()).select_from(TermClosedDate)) == 8
     result = CliRunner().invoke(main, ["term", "holiday", school.term.code, "2030-01-01"], env=env)
     assert result.exit_code == 1
+
+
+def test_beat_reminds_two_days_before_closing(with_template, fake_wechat_api, school):
+    from bot.reach.rounds import remind_rounds_closing_soon
+    from models import SurveyRound
+
+    now = school_now(with_template, days=1)
+    with models.db.SessionFactory() as s:
+        s.get(SurveyRound, school.round_id).closes_on = now.date() + dt.timedelta(days=3)
+        s.commit()
+    assert remind_rounds_closing_soon(with_template, now) == {}
+    assert remind_rounds_closing_soon(with_template, now + dt.timedelta(days=1)) == {
+        school.round_id: 1
+    }
+    assert fake_wechat_api.messages_to("oid-xiaoming") == 1
+    # The same day again (a retried task): nobody twice.
+    later = now + dt.timedelta(days=1, hours=2)
+    assert remind_rounds_closing_soon(with_template, later) == {school.round_id: 0}
+    assert fake_wechat_api.messages_to("oid-xiaoming") == 1
