@@ -440,6 +440,31 @@ def round_remind():
     return redirect(url_for("dashboard.rounds", term=term.code))
 
 
+@bp.route("/classes/<code>/poster.png")
+def class_poster(code: str):
+    """The class's QR poster (issue 15.4); a class outside a branch's department is 404."""
+    from flask import Response
+    from wechatpy.exceptions import WeChatClientException
+
+    from bot.reach.poster import class_poster as make_poster
+
+    settings = _request_settings()
+    if not (settings.wechat_appid and settings.wechat_secret):
+        abort(503, "未配置 BANZHUREN_WECHAT_APPID / BANZHUREN_WECHAT_SECRET，无法生成二维码")
+    try:
+        made = make_poster(db(), settings, code, scope())
+    except WeChatClientException as exc:
+        abort(502, f"微信拒绝生成二维码：errcode {exc.errcode}")
+    if made is None:
+        abort(404)
+    png, _cls = made
+    return Response(
+        png,
+        mimetype="image/png",
+        headers={"Content-Disposition": f'attachment; filename="poster-{code}.png"'},
+    )
+
+
 # --- meetings --------------------------------------------------------------------------------
 
 
