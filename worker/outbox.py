@@ -135,6 +135,18 @@ def queue_reach(
     return message
 
 
+def queue_menu(session: Session, openid: str, menu: dict, fallback: str) -> OutboundMessage:
+    """Queue a customer-service menu message (tap-to-answer); when WeChat refuses it (e.g. no
+    permission for menu messages), ``fallback`` is sent as text instead."""
+    message = OutboundMessage(
+        openid=openid, kind="menu", payload={"menu": menu, "content": fallback}
+    )
+    session.add(message)
+    session.flush()
+    session.info.setdefault(_PENDING, []).append(message.id)
+    return message
+
+
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session: Session) -> None:
     ids = session.info.pop(_PENDING, None)
@@ -384,6 +396,14 @@ def _send(
         if reach:
             _send_reach(settings, api, openid, payload, channel)
             return SENT, None, channel[0]
+        if "menu" in payload:
+            try:
+                api.message.send_msg_menu(openid, payload["menu"])
+                return SENT, None, "menu"
+            except WeChatClientException as exc:
+                if exc.errcode in TRANSIENT_ERRCODES or exc.errcode == QUOTA_ERRCODE:
+                    raise
+                log.info("menu message refused (%s): sending the text instead", exc.errcode)
         content = payload.get("content", "")
         if "sealed" in payload:
             from bot import survey_seal

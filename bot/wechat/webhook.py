@@ -302,6 +302,7 @@ def to_incoming(message: BaseMessage) -> Incoming:
         event_key=field("EventKey") if msg_type == "event" else None,
         media_id=field("MediaId"),
         pic_url=field("PicUrl"),
+        menu_id=field("bizmsgmenuid"),  # issue 15.3: a tap on a menu message's line
     )
 
 
