@@ -465,6 +465,16 @@ def class_poster(code: str):
     )
 
 
+@bp.app_context_processor
+def _staff_meeting_notice() -> dict:
+    """Issue 15.5: a branch user sees the 第十四条 reminder on every page from the 20th."""
+    if not current_user.is_authenticated or scope() is None:
+        return {}
+    from bot.reach.meetings import staff_meeting_notice
+
+    return {"staff_meeting_notice": staff_meeting_notice(db(), scope(), today())}
+
+
 # --- meetings --------------------------------------------------------------------------------
 
 

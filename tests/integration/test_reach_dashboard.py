@@ -80,3 +80,46 @@ def test_remind_needs_the_csrf_token(client, session, world):
     )
     assert response.status_code == 400
     assert reminded_openids(session) == []
+
+
+# --- 第十四条: the monthly staff meeting reminder -----------------------------------------------
+
+
+def test_staff_meeting_rule():
+    import datetime as dt
+
+    from bot.reach.meetings import meeting_due
+
+    assert not meeting_due(dt.date(2026, 11, 19), held_this_month=False)
+    assert meeting_due(dt.date(2026, 11, 20), held_this_month=False)
+    assert not meeting_due(dt.date(2026, 11, 30), held_this_month=True)
+
+
+def test_branch_without_a_meeting_this_month_is_reminded_from_the_20th(
+    client, session, world, monkeypatch
+):
+    import datetime as dt
+
+    import bot.dashboard.admin as admin
+    from models import Meeting, MeetingKind
+
+    make_user(session, "gx", UserRole.BRANCH, world.dep_b)
+    session.add(
+        Meeting(
+            department_id=world.dep_a.id,
+            kind=MeetingKind.STAFF_MEETING,
+            held_on=dt.date(2026, 11, 5),
+            title="11月工作例会",
+        )
+    )
+    session.commit()
+    notice = "本月（11月）尚未记录例会"
+    monkeypatch.setattr(admin, "today", lambda: dt.date(2026, 11, 19))
+    login(client, "gx")
+    assert notice not in client.get(PAGE).get_data(as_text=True)
+    monkeypatch.setattr(admin, "today", lambda: dt.date(2026, 11, 20))
+    assert notice in client.get(PAGE).get_data(as_text=True)
+    for username in ("gq", "xsc"):  # gq held one on the 5th; xsc is not a branch
+        other = client.application.test_client()
+        login(other, username)
+        assert notice not in other.get(PAGE).get_data(as_text=True)
