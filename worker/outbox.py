@@ -14,6 +14,11 @@ openid...); or ``last_error`` only, for network errors and WeChat's "system busy
 caller retries with backoff; 45009 (the daily quota) leaves the row for after midnight
 (``not_before``), when the beat sweep (:func:`enqueue_unsent`) sends it.
 
+Issue 15: ``reach`` rows (round notices and reminders, :func:`queue_reach`) choose between a
+customer-service and a template message by the user's 48-hour window (bot.reach.window), fall
+back to the template on 45015, drop on 43004, back off on 45047 (a few times), and record the
+``channel`` that reached the user; ``menu`` rows (tap-to-answer) fall back to text.
+
 Duplicates: a send whose outcome is unknown (a timeout after the request went out, the process
 killed mid-send) is retried once, so the user may get such a message twice; never three times.
 A message carrying a 反馈 marks the feedback forwarded only once WeChat accepted it.
