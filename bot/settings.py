@@ -62,6 +62,15 @@ class Settings:
     # How many reverse proxies (nginx) sit in front and set X-Forwarded-For / -Proto: the login
     # lockout is per source address, so the address must be the client's, not nginx's.
     trusted_proxies: int = 0
+    # Issue 15: the template message used when a student's 48-hour customer-service window is
+    # closed (its id in the official account's 模板消息 list), how the template's fields are
+    # filled ("field=variable;...", variables: title, term, deadline, hint) and the page a tap
+    # on it opens (none when unset). Without a template id such students are unreachable.
+    wechat_template_remind: str | None = None
+    wechat_template_remind_fields: str = "first=title;keyword1=term;keyword2=deadline;remark=hint"
+    wechat_template_url: str | None = None
+    # Issue 15.3: survey questions go out as tappable menu messages (needs 客服消息 permission).
+    wechat_tap_to_answer: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
@@ -171,7 +180,42 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         session_lifetime_minutes=_int(env, "BANZHUREN_SESSION_LIFETIME_MINUTES", 720, minimum=5),
         session_idle_minutes=_int(env, "BANZHUREN_SESSION_IDLE_MINUTES", 60, minimum=1),
         trusted_proxies=_int(env, "BANZHUREN_TRUSTED_PROXIES", 0),
+        wechat_template_remind=get("BANZHUREN_WECHAT_TEMPLATE_REMIND"),
+        wechat_template_remind_fields=_template_fields(
+            get("BANZHUREN_WECHAT_TEMPLATE_REMIND_FIELDS") or Settings.wechat_template_remind_fields
+        ),
+        wechat_template_url=get("BANZHUREN_WECHAT_TEMPLATE_URL"),
+        wechat_tap_to_answer=_bool(env, "BANZHUREN_WECHAT_TAP_TO_ANSWER", False),
     )
+
+
+TEMPLATE_VARIABLES = ("title", "term", "deadline", "hint")
+
+
+def parse_template_fields(raw: str) -> dict[str, str]:
+    """``"first=title;keyword1=term"`` → ``{"first": "title", "keyword1": "term"}``."""
+    out = {}
+    for part in raw.split(";"):
+        if not part.strip():
+            continue
+        name, sep, variable = part.partition("=")
+        if not sep or not name.strip() or variable.strip() not in TEMPLATE_VARIABLES:
+            raise ValueError(part)
+        out[name.strip()] = variable.strip()
+    if not out:
+        raise ValueError(raw)
+    return out
+
+
+def _template_fields(raw: str) -> str:
+    try:
+        parse_template_fields(raw)
+    except ValueError:
+        raise ConfigError(
+            "BANZHUREN_WECHAT_TEMPLATE_REMIND_FIELDS must be field=variable pairs separated by ';'"
+            f" (variables: {', '.join(TEMPLATE_VARIABLES)}), got {raw!r}"
+        ) from None
+    return raw
 
 
 def _seal_key(get, name: str) -> str | None:

@@ -35,7 +35,6 @@ from models import (
     SurveyRound,
     Teacher,
     Term,
-    WeChatBinding,
     class_members,
 )
 from models.appointment import ENDED_EARLY
@@ -295,35 +294,18 @@ def open_round(
         )
     )
     session.flush()
-    _notify_students(session, term, rnd, survey.title)
+    _notify_students(session, term, rnd, survey.title, today)
     return rnd
 
 
-def _notify_students(session: Session, term: Term, rnd: SurveyRound, title: str) -> int:
-    """Queue a WeChat message to each bound eligible student with someone left to rate."""
-    from worker.outbox import queue_text  # imported here: the worker package imports models
+def _notify_students(
+    session: Session, term: Term, rnd: SurveyRound, title: str, today: dt.date
+) -> int:
+    """Queue a WeChat notice to each bound eligible student with someone left to rate (one per
+    student; custom message in the 48-hour window, else the template message: bot.reach)."""
+    from bot.reach.rounds import notify_opened
 
-    pairs = eligibility(term).subquery()
-    answered = select(Ballot.id).where(
-        Ballot.round_id == rnd.id,
-        Ballot.student_id == pairs.c.student_id,
-        Ballot.teacher_id == pairs.c.teacher_id,
-    )
-    openids = session.scalars(
-        select(WeChatBinding.openid)
-        .join(pairs, pairs.c.student_id == WeChatBinding.student_id)
-        .where(~answered.exists())
-        .distinct()
-        .order_by(WeChatBinding.openid)
-    ).all()
-    deadline = f"，{rnd.closes_on.month}月{rnd.closes_on.day}日截止" if rnd.closes_on else ""
-    text = (
-        f"{title}（{term.code}）已开始{deadline}。回复「测评」开始，"
-        "逐题回答即可，答案匿名保存，任何人都看不到你本人的答案。"
-    )
-    for openid in openids:
-        queue_text(session, openid, text)
-    return len(openids)
+    return notify_opened(session, term, rnd, title, today)
 
 
 def close_round(

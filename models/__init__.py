@@ -16,6 +16,7 @@ from models.org import (
     TeacherRole,
     class_members,
 )
+from models.reach import RoundContact, TermClosedDate, WeChatContact
 from models.survey import (
     Answer,
     Ballot,
@@ -63,6 +64,7 @@ __all__ = [
     "ReceivedMessage",
     "Reminder",
     "Response",
+    "RoundContact",
     "SchoolClass",
     "SealedEnvelope",
     "Student",
@@ -73,11 +75,13 @@ __all__ = [
     "Teacher",
     "TeacherRole",
     "Term",
+    "TermClosedDate",
     "TermEvaluation",
     "User",
     "UserRole",
     "WeChatAccessToken",
     "WeChatBinding",
+    "WeChatContact",
     "WorkLogAttachment",
     "WorkLogEntry",
     "class_members",

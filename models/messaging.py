@@ -68,6 +68,9 @@ class OutboundMessage(Base):
     # Not to be sent before this time (45009: the account's daily API quota is used up until
     # midnight, Beijing time).
     not_before: Mapped[dt.datetime | None]
+    # How it reached the user (issue 15): "custom", "template"; or why not: "unreachable"
+    # (window closed, no template), "unfollowed" (43004). None until then.
+    channel: Mapped[str | None] = mapped_column(String(16))
 
 
 class WeChatAccessToken(Base):

@@ -43,6 +43,12 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "task": "worker.tasks.rounds.close_due_rounds",
             "schedule": crontab(hour=0, minute=15),
         },
+        # Issue 15: students who have not answered a round closing in two days are reminded
+        # (once a day at most each; 10:00 school time, inside the allowed hours).
+        "remind-rounds-closing-soon": {
+            "task": "worker.tasks.rounds.remind_rounds_closing_soon",
+            "schedule": crontab(hour=10, minute=0),
+        },
         # Dedup keys of received messages are only needed for WeChat's retries.
         "cleanup-received-messages": {
             "task": "worker.tasks.maintenance.cleanup_received_messages",

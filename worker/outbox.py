@@ -14,6 +14,11 @@ openid...); or ``last_error`` only, for network errors and WeChat's "system busy
 caller retries with backoff; 45009 (the daily quota) leaves the row for after midnight
 (``not_before``), when the beat sweep (:func:`enqueue_unsent`) sends it.
 
+Issue 15: ``reach`` rows (round notices and reminders, :func:`queue_reach`) choose between a
+customer-service and a template message by the user's 48-hour window (bot.reach.window), fall
+back to the template on 45015, drop on 43004, back off on 45047 (a few times), and record the
+``channel`` that reached the user; ``menu`` rows (tap-to-answer) fall back to text.
+
 Duplicates: a send whose outcome is unknown (a timeout after the request went out, the process
 killed mid-send) is retried once, so the user may get such a message twice; never three times.
 A message carrying a 反馈 marks the feedback forwarded only once WeChat accepted it.
@@ -110,6 +115,43 @@ def queue_text_for(
     return queue_text(session, openid, text)
 
 
+def queue_reach(
+    session: Session,
+    openid: str,
+    text: str,
+    fields: dict[str, str],
+    *,
+    not_before: dt.datetime | None = None,
+) -> OutboundMessage:
+    """Queue a message that must reach a student whether or not they wrote lately (a round
+    notice, a reminder; issue 15): a customer-service ``text`` while their 48-hour window is
+    open (or not known to be closed), else the template message of
+    ``BANZHUREN_WECHAT_TEMPLATE_REMIND`` filled from ``fields`` (title, term, deadline, hint),
+    else nothing (``channel`` "unreachable"). Not sent before ``not_before`` (the night)."""
+    message = OutboundMessage(
+        openid=openid,
+        kind="reach",
+        payload={"content": text, "reach": fields},
+        not_before=not_before,
+    )
+    session.add(message)
+    session.flush()
+    session.info.setdefault(_PENDING, []).append(message.id)
+    return message
+
+
+def queue_menu(session: Session, openid: str, menu: dict, fallback: str) -> OutboundMessage:
+    """Queue a customer-service menu message (tap-to-answer); when WeChat refuses it (e.g. no
+    permission for menu messages), ``fallback`` is sent as text instead."""
+    message = OutboundMessage(
+        openid=openid, kind="menu", payload={"menu": menu, "content": fallback}
+    )
+    session.add(message)
+    session.flush()
+    session.info.setdefault(_PENDING, []).append(message.id)
+    return message
+
+
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session: Session) -> None:
     ids = session.info.pop(_PENDING, None)
@@ -178,8 +220,10 @@ def deliver(message_id: int, api=None) -> str:
         if isinstance(begun, str):
             return begun
         openid, payload = begun
-        outcome, error = _send(settings, api, openid, payload)
-        return _write_retrying(session, message_id, lambda m: _record(session, m, outcome, error))
+        outcome, error, channel = _send(settings, api, openid, payload)
+        return _write_retrying(
+            session, message_id, lambda m: _record(session, m, outcome, error, channel)
+        )
 
 
 # Sends whose outcome is unknown that a message may have had and still be sent again.
@@ -189,6 +233,9 @@ MAX_UNCERTAIN_SENDS = 1
 IN_FLIGHT = dt.timedelta(seconds=90)
 MAYBE = "maybe"  # _send: the request went out, the answer did not come back
 QUOTA = "quota"  # _send: 45009, the daily API quota is used up
+BACKOFF = "backoff"  # _send: 45047, too many messages to this user: later, a few times
+BACKOFF_DELAY = dt.timedelta(minutes=30)
+MAX_BACKOFFS = 4
 # WeChat's daily API quota resets at midnight Beijing time; a few minutes' margin.
 QUOTA_ZONE = "Asia/Shanghai"
 QUOTA_MARGIN = dt.timedelta(minutes=5)
@@ -215,12 +262,20 @@ def _begin_send(message: OutboundMessage | None) -> str | tuple[str, dict]:
     return message.openid, dict(message.payload)
 
 
-def _record(session: Session, message: OutboundMessage | None, outcome: str, error: str | None):
+def _record(
+    session: Session,
+    message: OutboundMessage | None,
+    outcome: str,
+    error: str | None,
+    channel: str | None = None,
+):
     """Inside a write transaction: the outcome of the send that :func:`_begin_send` marked."""
     if message is None or message.sent_at is not None:
         return SKIPPED
     message.attempts += 1
     message.send_started_at = None
+    if channel is not None:
+        message.channel = channel
     if outcome == SENT and message.payload.get("confirms_survey"):
         from bot.chat.survey_dialogue import reply_delivered
 
@@ -243,6 +298,14 @@ def _record(session: Session, message: OutboundMessage | None, outcome: str, err
         return RETRY
     if outcome == QUOTA:
         message.not_before = next_quota_reset(utcnow())
+        return RETRY
+    if outcome == BACKOFF:
+        # 45047: WeChat refuses more messages to this user for now; a few later tries, then
+        # given up (never retried forever).
+        if message.attempts > MAX_BACKOFFS:
+            _give_up(message, error)
+            return FAILED
+        message.not_before = utcnow() + BACKOFF_DELAY
         return RETRY
     if outcome == FAILED:
         _give_up(message, error)
@@ -315,12 +378,37 @@ def _write_retrying(session: Session, message_id: int, change, skip_locked: bool
     raise AssertionError("unreachable")
 
 
-def _send(settings: Settings, api, openid: str, payload: dict) -> tuple[str, str | None]:
+class Unreachable(Exception):
+    """A reach message whose user's window is closed, with no template configured."""
+
+
+NOT_FOLLOWING = 43004  # the user has unfollowed the account: nothing will ever reach them
+OUT_OF_WINDOW = 45015  # more than 48 hours since the user's last interaction
+TOO_MANY = 45047  # too many customer-service messages to this user
+
+
+def _send(
+    settings: Settings, api, openid: str, payload: dict
+) -> tuple[str, str | None, str | None]:
+    """Send one message; returns (outcome, error, channel)."""
     from bot.wechat.api import WeChatApi, scrub
 
+    reach = "reach" in payload
+    channel = ["custom"]
     try:
         if api is None:
             api = WeChatApi(settings)
+        if reach:
+            _send_reach(settings, api, openid, payload, channel)
+            return SENT, None, channel[0]
+        if "menu" in payload:
+            try:
+                api.message.send_msg_menu(openid, payload["menu"])
+                return SENT, None, "menu"
+            except WeChatClientException as exc:
+                if exc.errcode in TRANSIENT_ERRCODES or exc.errcode == QUOTA_ERRCODE:
+                    raise
+                log.info("menu message refused (%s): sending the text instead", exc.errcode)
         content = payload.get("content", "")
         if "sealed" in payload:
             from bot import survey_seal
@@ -331,31 +419,78 @@ def _send(settings: Settings, api, openid: str, payload: dict) -> tuple[str, str
                 survey_seal.draft_context(f"outbound:{openid}"),
             )["content"]
         api.message.send_text(openid, content)
+    except Unreachable as exc:
+        return FAILED, str(exc), "unreachable"
     except WeChatClientException as exc:
         error = scrub(f"errcode {exc.errcode}: {exc.errmsg}")
+        if reach and exc.errcode == NOT_FOLLOWING:
+            log.info("user has unfollowed the account: message dropped")
+            return FAILED, error, "unfollowed"
+        if reach and exc.errcode == TOO_MANY:
+            log.warning("too many messages to one user; backing off: %s", error)
+            return BACKOFF, error, channel[0]
         if exc.errcode == QUOTA_ERRCODE:
             log.warning("WeChat's daily API quota is used up; sending after midnight: %s", error)
-            return QUOTA, error
+            return QUOTA, error, None
         if exc.errcode in TRANSIENT_ERRCODES:
             log.warning("sending to WeChat failed, will retry: %s", error)
-            return RETRY, error
+            return RETRY, error, None
         log.warning("WeChat refused the message, giving up: %s", error)
-        return FAILED, error
+        return FAILED, error, channel[0] if reach else None
     except (ConnectTimeout, RequestsConnectionError) as exc:
         if isinstance(exc, ConnectTimeout) or _before_sending(exc):
             error = scrub(f"network: {type(exc).__name__}: {exc}")
             log.warning("network error sending to WeChat, will retry: %s", error)
-            return RETRY, error
+            return RETRY, error, None
         error = scrub(f"network after sending: {type(exc).__name__}: {exc}")
         log.warning("WeChat may have received the message (%s); retried at most once", error)
-        return MAYBE, error
+        return MAYBE, error, None
     except RequestException as exc:  # read timeout, broken response: it may have arrived
         error = scrub(f"network after sending: {type(exc).__name__}: {exc}")
         log.warning("WeChat may have received the message (%s); retried at most once", error)
-        return MAYBE, error
+        return MAYBE, error, None
     except RuntimeError as exc:  # not configured (no AppID/secret)
-        return FAILED, str(exc)
-    return SENT, None
+        return FAILED, str(exc), None
+    return SENT, None, "custom"
+
+
+def _send_reach(settings: Settings, api, openid: str, payload: dict, channel: list) -> None:
+    """Customer-service text while the user's window is open or unknown (45015: it was
+    closed after all), else the remind template; raises :class:`Unreachable` when neither
+    can be sent, WeChatClientException for WeChat's other refusals. ``channel[0]`` is set to
+    the channel tried last."""
+    from bot.reach import window
+
+    with models.db.SessionFactory() as session:
+        state = window.state(session, openid, utcnow())
+    if state != window.CLOSED:
+        channel[0] = "custom"
+        try:
+            api.message.send_text(openid, payload.get("content", ""))
+            return
+        except WeChatClientException as exc:
+            if exc.errcode != OUT_OF_WINDOW:
+                raise
+    template = settings.wechat_template_remind
+    if not template:
+        raise Unreachable(
+            "48小时互动窗口已关闭，且未配置模板消息（BANZHUREN_WECHAT_TEMPLATE_REMIND）"
+        )
+    channel[0] = "template"
+    api.message.send_template(
+        openid,
+        template,
+        template_data(settings, payload["reach"]),
+        url=settings.wechat_template_url,
+    )
+
+
+def template_data(settings: Settings, values: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The template's ``data``: each configured field filled from its variable."""
+    from bot.settings import parse_template_fields
+
+    fields = parse_template_fields(settings.wechat_template_remind_fields)
+    return {name: {"value": values.get(variable, "")} for name, variable in fields.items()}
 
 
 def _before_sending(exc: BaseException) -> bool:

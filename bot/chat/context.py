@@ -40,6 +40,8 @@ class Incoming:
     # When it reached us, by our clock (the webhook sets it; None in tests that play a clock
     # through ``sent_at``).
     received_at: dt.datetime | None = None
+    # A tap on a menu message's line (issue 15.3): its ``bizmsgmenuid``.
+    menu_id: str | None = None
 
     @property
     def now(self) -> dt.datetime:

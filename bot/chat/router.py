@@ -37,6 +37,7 @@ from bot.chat.binding import (
 )
 from bot.chat.context import ChatContext, Incoming, Sender
 from bot.chat.state import store_for
+from bot.reach.poster import class_greeting
 from bot.settings import Settings
 
 # Menu buttons (DESIGN: CLICK keys) and the texts they stand for.
@@ -102,7 +103,11 @@ def route(ctx: ChatContext) -> str | None:
     inc, role = ctx.incoming, ctx.sender.role
 
     if inc.msg_type == "event":
-        if inc.event in SUBSCRIBE_EVENTS:
+        if inc.event in SUBSCRIBE_EVENTS or inc.event == "scan":
+            # Issue 15.4: a class poster's QR code greets with that class's binding steps.
+            greeting = None if role else class_greeting(ctx.session, inc.event_key)
+            if greeting is not None:
+                return greeting
             _sender, name = lookup_sender(ctx.session, inc.openid)
             return texts.welcome(role, name)
         if inc.event == "click":

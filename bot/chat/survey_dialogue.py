@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot import survey_seal
 from bot.chat.context import ChatContext
+from bot.reach.menus import parse_menu_id, queue_question_menu
 from bot.survey_rounds import (
     RoundState,
     TeacherToRate,
@@ -268,6 +269,13 @@ def _go_on(ctx: ChatContext, draft: dict, text: str) -> str:
         draft["active"] = False
         _save(ctx, draft)
         return "已暂停，已答的题目已保存。回复「测评」继续。"
+    tapped = parse_menu_id(ctx.incoming.menu_id)  # issue 15.3: a tap names its question
+    if tapped is not None:
+        if draft["mode"] == "summary" or tapped[0] != draft["pos"]:
+            return "这是之前一题的选项，请回答当前这一题。\n\n" + _render_current(
+                ctx, draft, definition
+            )
+        draft["undelivered"], text = False, str(tapped[1])
     if draft.get("undelivered") and draft.get("seen") is not None:
         return _reanswer(ctx, definition, draft, text)
     if draft["mode"] == "summary":
@@ -518,7 +526,15 @@ def _render_current(
     if draft["mode"] == "summary":
         ctx.quotes_answers = True  # type: ignore[attr-defined]  # see QuotingReply
         return render_summary(definition, draft)
-    return render_question(definition, draft)
+    text = render_question(definition, draft)
+    q = definition.question(draft["questions"][draft["pos"]])
+    if ctx.settings.wechat_tap_to_answer and q.is_choice:
+        # Issue 15.3: the question goes out as a menu message; the reply itself says nothing.
+        head = "\n".join(text.split("\n")[:2])
+        labels = [o.label for o in q.options]
+        queue_question_menu(ctx.session, ctx.sender.openid, text, head, labels, draft["pos"])
+        return ""
+    return text
 
 
 def render_question(definition: SurveyDefinition, draft: dict) -> str:

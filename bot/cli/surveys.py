@@ -140,6 +140,101 @@ def round_status(cli: CliContext, term_code: str, survey_id: str) -> None:
             fail(f"有 {total - ok} 份密封答卷无法用当前密钥打开：关闭前请配置开放本轮时的密钥")
 
 
+@round_group.command("remind")
+@click.option("--term", "term_code", required=True, help="学期编号")
+@click.option("--survey", "survey_id", required=True, help="问卷 id")
+@click.option("--department", default=None, help="只催本学院（名称或编号）")
+@click.option("--class", "class_code", default=None, help="只催本班（班级代码）")
+@click.option("--dry-run", is_flag=True, help="只统计人数，不发送")
+@pass_cli
+def round_remind(
+    cli: CliContext,
+    term_code: str,
+    survey_id: str,
+    department: str | None,
+    class_code: str | None,
+    dry_run: bool,
+) -> None:
+    """一键催填：提醒还有班主任未评价的已绑定学生（每人每天至多一次；夜间顺延到 8 点；节假日、考试日不发）。"""
+    from bot.reach.rounds import ReachError, channel_counts, remind
+    from models import Department, SchoolClass
+    from worker.celery_app import configure_celery
+    from worker.outbox import drain, enqueue_unsent
+
+    configure_celery(cli.settings)  # the outbox sends with these settings
+    cli.database()
+    with models.db.SessionFactory() as s:
+        begin_write(s)  # one reminder per student per day: no two runs at once
+        rnd = s.scalar(
+            select(SurveyRound)
+            .join(Term, Term.id == SurveyRound.term_id)
+            .where(Term.code == term_code, SurveyRound.survey_id == survey_id)
+        )
+        if rnd is None:
+            fail(f"学期 {term_code} 没有问卷 {survey_id} 的测评轮次")
+        department_id = class_id = None
+        if department is not None:
+            dept = s.scalar(
+                select(Department).where(
+                    (Department.name == department)
+                    | (Department.id == (int(department) if department.isdigit() else -1))
+                )
+            )
+            if dept is None:
+                fail(f"没有学院 {department}")
+            department_id = dept.id
+        if class_code is not None:
+            cls = s.scalar(select(SchoolClass).where(SchoolClass.code == class_code))
+            if cls is None:
+                fail(f"没有班级 {class_code}")
+            class_id = cls.id
+        try:
+            result = remind(
+                s,
+                cli.settings,
+                rnd,
+                department_id=department_id,
+                class_id=class_id,
+                dry_run=dry_run,
+            )
+        except ReachError as exc:
+            s.rollback()
+            fail(str(exc))
+        if dry_run:
+            s.rollback()
+        else:
+            s.commit()
+    if result.closed_reason is not None:
+        word = {"exam": "考试日"}.get(result.closed_reason, "节假日")
+        click.echo(f"今天是学期设定的{word}，不发送催填提醒。")
+        return
+    head = "（试运行，未发送）" if dry_run else ""
+    click.echo(
+        f"催填{head}：提醒 {result.reminded} 人；今天已提醒过 {result.already_today} 人；"
+        f"未绑定微信 {result.unbound} 人（无法通过微信联系，请辅导员另行通知）"
+    )
+    if dry_run or not result.outbound_ids:
+        return
+    if result.deferred_to is not None:
+        at = result.deferred_to.astimezone(cli.settings.tz)
+        click.echo(f"现在是夜间（22:00-8:00），提醒将于 {at:%m月%d日 %H:%M} 发出。")
+        return
+    if not cli.settings.embedded:
+        click.echo("已交给后台任务发送；送达情况见管理后台的测评页面。")
+        return
+    drain(timeout=120)
+    with models.db.SessionFactory() as s:
+        # Embedded mode has no beat: reminders deferred from the night go out now.
+        enqueue_unsent(s, older_than_seconds=0)
+    drain(timeout=120)
+    with models.db.SessionFactory() as s:
+        counts = channel_counts(s, result.outbound_ids)
+    click.echo(
+        f"送达：客服消息 {counts['custom']} 人，模板消息 {counts['template']} 人；"
+        f"无法送达 {counts['unreachable']} 人；待发送 {counts['pending']} 人"
+    )
+
+
 def register(main: click.Group) -> None:
     main.add_command(survey_group)
     main.add_command(round_group)

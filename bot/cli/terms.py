@@ -57,5 +57,55 @@ def term_add(cli: CliContext, term_id: str, start: str, end: str) -> None:
     click.echo(f"学期 {term_id}：{start_date} 至 {end_date}")
 
 
+@term_group.command("holiday")
+@click.argument("term_id")
+@click.argument("days", nargs=-1, required=True)
+@click.option("--exam", is_flag=True, help="标记为考试日（默认节假日）")
+@click.option("--remove", is_flag=True, help="取消这些日期")
+@pass_cli
+def term_holiday(
+    cli: CliContext, term_id: str, days: tuple[str, ...], exam: bool, remove: bool
+) -> None:
+    """设定学期内不发催填提醒的日期：DAYS 为 YYYY-MM-DD 或 YYYY-MM-DD..YYYY-MM-DD。"""
+    from models import TermClosedDate
+
+    wanted: list[dt.date] = []
+    for item in days:
+        first, _, last = item.partition("..")
+        start = parse_date(first, "日期")
+        end = parse_date(last, "日期") if last else start
+        if end < start:
+            fail(f"{item}：结束日期早于开始日期")
+        wanted += [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    with cli.session() as s:
+        term = s.scalar(select(Term).where(Term.code == term_id))
+        if term is None:
+            fail(f"学期 {term_id} 不存在")
+        outside = [d for d in wanted if not term.contains(d)]
+        if outside:
+            fail(f"{outside[0]} 不在学期 {term_id}（{term.start_date} 至 {term.end_date}）内")
+        for day in wanted:
+            row = s.get(TermClosedDate, (term.id, day))
+            if remove:
+                if row is not None:
+                    s.delete(row)
+            elif row is None:
+                s.add(
+                    TermClosedDate(term_id=term.id, day=day, reason="exam" if exam else "holiday")
+                )
+            else:
+                row.reason = "exam" if exam else "holiday"
+        s.add(
+            AuditLog(
+                actor="cli",
+                action="term.closed_dates." + ("remove" if remove else "add"),
+                target=term_id,
+                detail={"days": [d.isoformat() for d in wanted], "exam": exam},
+            )
+        )
+    word = "取消" if remove else ("设为考试日" if exam else "设为节假日")
+    click.echo(f"学期 {term_id}：{len(wanted)} 天已{word}（这些日期不发催填提醒）")
+
+
 def register(main: click.Group) -> None:
     main.add_command(term_group)

@@ -42,5 +42,31 @@ def menu_command(cli: CliContext, show: bool) -> None:
     click.echo("公众号菜单已创建：满意度测评｜工作日志（我的日志、本月统计）｜使用帮助")
 
 
+@wechat_group.command("poster")
+@click.option("--class", "class_code", required=True, help="班级代码")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="PNG 文件")
+@pass_cli
+def poster_command(cli: CliContext, class_code: str, output: str) -> None:
+    """生成班级二维码海报（PNG）：学生扫码关注后收到本班的绑定说明。"""
+    settings = cli.settings
+    if not (settings.wechat_appid and settings.wechat_secret):
+        fail("需要设置 BANZHUREN_WECHAT_APPID 和 BANZHUREN_WECHAT_SECRET 才能生成二维码")
+    from wechatpy.exceptions import WeChatClientException
+
+    from bot.reach.poster import class_poster
+
+    try:
+        with cli.session() as s:
+            made = class_poster(s, settings, class_code)
+    except WeChatClientException as exc:
+        fail(f"微信拒绝生成二维码：errcode {exc.errcode} {exc.errmsg}（需要已认证的服务号）")
+    if made is None:
+        fail(f"没有班级 {class_code}")
+    png, cls = made
+    with open(output, "wb") as f:
+        f.write(png)
+    click.echo(f"{cls.name} 的二维码海报已保存到 {output}")
+
+
 def register(main: click.Group) -> None:
     main.add_command(wechat_group)

@@ -28,6 +28,7 @@ from bot.dashboard.access import (
 from bot.dashboard.forms import Fields, FormError
 from bot.dashboard.views import bp, scope, term_or_404, today
 from bot.dashboard.workflow import needs_end_details, next_steps, transition_problem
+from bot.reach import rounds as reach_rounds
 from bot.request_session import db
 from bot.roster.importer import RosterError, import_roster
 from models import (
@@ -295,6 +296,10 @@ def _rounds_page(errors: list[str] | None = None, status: int = 200):
             answered = sum(p["answered"] for p in per_teacher)
             rounds.append(
                 {
+                    "reach": reach_rounds.round_reach(session, r.id, scope()),
+                    "unbound": reach_rounds.unbound_by_class(
+                        session, r, None if scope() is None else [scope()]
+                    ),
                     "round": r,
                     "title": r.definition.get("title", r.survey_id),
                     "teachers": sorted(per_teacher, key=lambda p: p.get("rate") or 0),
@@ -304,9 +309,21 @@ def _rounds_page(errors: list[str] | None = None, status: int = 200):
                 }
             )
     surveys = list(session.scalars(select(Survey).order_by(Survey.id)))
+    classes = list(
+        session.scalars(
+            select(SchoolClass)
+            .where(true() if scope() is None else SchoolClass.department_id == scope())
+            .order_by(SchoolClass.code)
+        )
+    )
     return (
         render_template(
-            "dashboard/rounds.html", term=term, rounds=rounds, surveys=surveys, errors=errors or []
+            "dashboard/rounds.html",
+            term=term,
+            rounds=rounds,
+            surveys=surveys,
+            classes=classes,
+            errors=errors or [],
         ),
         status,
     )
@@ -368,6 +385,105 @@ def round_open():
 @affairs_only
 def round_close():
     return _round_action(False)
+
+
+@bp.route("/rounds/remind", methods=["POST"])
+def round_remind():
+    """一键催填 (issue 15): remind the round's students with a head teacher still unrated, in
+    the user's scope (a branch: its own department, or one of its classes)."""
+    session = db()
+    fields = Fields(request.form)
+    term = _term_from_form(fields)
+    survey_id = fields.text("survey", "问卷", max_len=64)
+    class_code = (request.form.get("class") or "").strip()
+    rnd = None
+    if term and survey_id:
+        rnd = session.scalar(
+            select(SurveyRound).where(
+                SurveyRound.term_id == term.id, SurveyRound.survey_id == survey_id
+            )
+        )
+        if rnd is None:
+            fields.problems.append(f"学期 {term.code} 没有问卷 {survey_id} 的测评")
+    class_id = None
+    if class_code:
+        # A class outside the user's department is "not found", as any other out-of-scope row.
+        cls = session.scalar(
+            select(SchoolClass).where(
+                SchoolClass.code == class_code,
+                true() if scope() is None else SchoolClass.department_id == scope(),
+            )
+        )
+        if cls is None:
+            fields.problems.append(f"没有班级 {class_code}")
+        else:
+            class_id = cls.id
+    try:
+        fields.check()
+        result = reach_rounds.remind(
+            session, _request_settings(), rnd, department_id=scope(), class_id=class_id
+        )
+    except FormError as exc:
+        session.rollback()
+        return _rounds_page(exc.problems, 400)
+    except reach_rounds.ReachError as exc:
+        session.rollback()
+        return _rounds_page([str(exc)], 409)
+    audit_target = f"{term.code}/{survey_id}" + (f"/{class_code}" if class_code else "")
+    session.add(
+        AuditLog(
+            actor=actor(),
+            action="round.remind",
+            target=audit_target,
+            detail={"reminded": result.reminded, "department": scope()},
+        )
+    )
+    session.commit()
+    if result.closed_reason is not None:
+        flash("今天是学期设定的节假日或考试日，不发送催填提醒", "error")
+    else:
+        later = "（夜间，将于早上 8 点发出）" if result.deferred_to else ""
+        flash(
+            f"已催填 {result.reminded} 人{later}；今天已提醒过 {result.already_today} 人；"
+            f"未绑定微信 {result.unbound} 人",
+            "ok",
+        )
+    return redirect(url_for("dashboard.rounds", term=term.code))
+
+
+@bp.route("/classes/<code>/poster.png")
+def class_poster(code: str):
+    """The class's QR poster (issue 15.4); a class outside a branch's department is 404."""
+    from flask import Response
+    from wechatpy.exceptions import WeChatClientException
+
+    from bot.reach.poster import class_poster as make_poster
+
+    settings = _request_settings()
+    if not (settings.wechat_appid and settings.wechat_secret):
+        abort(503, "未配置 BANZHUREN_WECHAT_APPID / BANZHUREN_WECHAT_SECRET，无法生成二维码")
+    try:
+        made = make_poster(db(), settings, code, scope())
+    except WeChatClientException as exc:
+        abort(502, f"微信拒绝生成二维码：errcode {exc.errcode}")
+    if made is None:
+        abort(404)
+    png, _cls = made
+    return Response(
+        png,
+        mimetype="image/png",
+        headers={"Content-Disposition": f'attachment; filename="poster-{code}.png"'},
+    )
+
+
+@bp.app_context_processor
+def _staff_meeting_notice() -> dict:
+    """Issue 15.5: a branch user sees the 第十四条 reminder on every page from the 20th."""
+    if not current_user.is_authenticated or scope() is None:
+        return {}
+    from bot.reach.meetings import staff_meeting_notice
+
+    return {"staff_meeting_notice": staff_meeting_notice(db(), scope(), today())}
 
 
 # --- meetings --------------------------------------------------------------------------------

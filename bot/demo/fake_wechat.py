@@ -1,6 +1,7 @@
 """A stand-in for WeChat's API servers on 127.0.0.1, so that the demo's outbound messages
 (survey notices, feedback forwarded to counsellors) go somewhere real without leaving the
-machine. It speaks the two calls the bot makes: the access token and customer-service send."""
+machine. It speaks the calls the bot makes: the access token, customer-service and template
+sends (both recorded in ``sent``), and ``qrcode/create`` for class posters."""
 
 from __future__ import annotations
 
@@ -33,13 +34,16 @@ class FakeWeChat:
         path = request.path.rstrip("/")
         if path in ("/cgi-bin/token", "/cgi-bin/stable_token"):
             body = {"access_token": self.token, "expires_in": 7200}
-        elif path == "/cgi-bin/message/custom/send":
+        elif path in ("/cgi-bin/message/custom/send", "/cgi-bin/message/template/send"):
             if request.args.get("access_token") != self.token:
                 body = {"errcode": 40001, "errmsg": "invalid credential"}
             else:
                 with self._lock:
                     self.sent.append(json.loads(request.get_data() or b"{}"))
                 body = {"errcode": 0, "errmsg": "ok"}
+        elif path == "/cgi-bin/qrcode/create":
+            ticket = secrets.token_hex(8)
+            body = {"ticket": ticket, "url": f"http://weixin.qq.com/q/demo-{ticket}"}
         else:
             body = {"errcode": 0, "errmsg": "ok"}
         response = Response(json.dumps(body), content_type="application/json")

@@ -43,6 +43,7 @@ from bot.chat import help as texts
 from bot.chat.binding import SENDER_QUERY, sender_from_row
 from bot.chat.context import Incoming, Sender
 from bot.chat.router import handle_incoming
+from bot.reach.window import record_interaction
 from bot.request_session import db, settings
 from bot.settings import Settings
 from bot.wechat import crypto, dedup, outage
@@ -301,6 +302,7 @@ def to_incoming(message: BaseMessage) -> Incoming:
         event_key=field("EventKey") if msg_type == "event" else None,
         media_id=field("MediaId"),
         pic_url=field("PicUrl"),
+        menu_id=field("bizmsgmenuid"),  # issue 15.3: a tap on a menu message's line
     )
 
 
@@ -393,6 +395,7 @@ def _handle(
     sender: Sender | None = None,
 ) -> str:
     """Dispatch, queue what does not fit in the reply, record the reply with the key, commit."""
+    record_interaction(session, incoming)  # issue 15: the 48-hour customer-service window
     reply = handle_incoming(session, s, incoming, sender) or ""
     # Issue 11: a reply quoting survey answers is sent, never stored as text (see dedup).
     quotes = dedup.quotes_answers(reply)

@@ -70,6 +70,10 @@ ENV_NAMES = {
     "wechat_allow_plaintext": "BANZHUREN_WECHAT_ALLOW_PLAINTEXT",
     "seal_key": "BANZHUREN_SEAL_KEY",
     "seal_previous_key": "BANZHUREN_SEAL_PREVIOUS_KEY",
+    "wechat_template_remind": "BANZHUREN_WECHAT_TEMPLATE_REMIND",
+    "wechat_template_remind_fields": "BANZHUREN_WECHAT_TEMPLATE_REMIND_FIELDS",
+    "wechat_template_url": "BANZHUREN_WECHAT_TEMPLATE_URL",
+    "wechat_tap_to_answer": "BANZHUREN_WECHAT_TAP_TO_ANSWER",
 }
 
 

@@ -7,6 +7,10 @@
   ``.inject(errcode, times=1)``, ``.inject_http_status(502)``, ``.expire_token()``, and
   ``.inject_slow_ack(seconds)`` (accept a message, then answer only after ``seconds``: the
   sender times out although the message arrived).
+- Issue 15: it also speaks ``message/template/send`` (``.templates``), ``msgmenu`` customer-
+  service messages (in ``.sent``; ``.menus_to(openid)``) and ``qrcode/create`` (``.qrcodes``);
+  ``.closed_windows`` (openids answered 45015 on customer-service sends) and ``.unfollowed``
+  (43004 on every send) model users WeChat would refuse.
 - ``wechat_settings``: embedded settings in safe mode (random EncodingAESKey and AppID) whose
   API base is the fake server.
 - ``wechat``: sends messages through the app's ``/wechat`` the way WeChat does (safe mode) and
@@ -47,6 +51,11 @@ class FakeWeChatApi:
         self.token_requests = 0
         self.send_requests = 0
         self.current_token: str | None = None
+        # Issue 15: template sends, QR codes created, users outside the window / unfollowed.
+        self._templates: list[dict] = []
+        self.qrcodes: list[dict] = []
+        self.closed_windows: set[str] = set()
+        self.unfollowed: set[str] = set()
 
     # --- what tests call -------------------------------------------------------------------
 
@@ -72,7 +81,37 @@ class FakeWeChatApi:
             return list(self._sent)
 
     def texts_to(self, openid: str) -> list[str]:
-        return [m["text"]["content"] for m in self.sent if m.get("touser") == openid]
+        return [
+            m["text"]["content"]
+            for m in self.sent
+            if m.get("touser") == openid and m.get("msgtype") == "text"
+        ]
+
+    def menus_to(self, openid: str) -> list[dict]:
+        """``msgmenu`` bodies sent to ``openid``."""
+        return [
+            m["msgmenu"]
+            for m in self.sent
+            if m.get("touser") == openid and m.get("msgtype") == "msgmenu"
+        ]
+
+    @property
+    def templates(self) -> list[dict]:
+        """Template messages accepted so far (after the embedded sender has finished)."""
+        from worker.outbox import drain
+
+        drain()
+        with self._lock:
+            return list(self._templates)
+
+    def templates_to(self, openid: str) -> list[dict]:
+        return [m for m in self.templates if m.get("touser") == openid]
+
+    def messages_to(self, openid: str) -> int:
+        """Everything that reached ``openid``: customer-service and template messages."""
+        return sum(1 for m in self.sent if m.get("touser") == openid) + len(
+            self.templates_to(openid)
+        )
 
     def inject(self, errcode: int, times: int = 1) -> None:
         """The next ``times`` sends are answered with ``errcode``."""
@@ -131,13 +170,50 @@ class FakeWeChatApi:
                 payload = json.loads(body.decode("utf-8"))
             except ValueError:
                 return 200, {"errcode": 47001, "errmsg": "data format error"}
-            if not payload.get("touser") or payload.get("msgtype") != "text":
+            if not payload.get("touser") or payload.get("msgtype") not in ("text", "msgmenu"):
                 return 200, {"errcode": 40003, "errmsg": "invalid openid"}
+            if payload["touser"] in self.unfollowed:
+                return 200, {"errcode": 43004, "errmsg": "require subscribe"}
+            if payload["touser"] in self.closed_windows:
+                return 200, {"errcode": 45015, "errmsg": "response out of time limit"}
             self._sent.append(payload)
             delay = self._slow_acks.pop(0) if self._slow_acks else 0.0
         if delay:
             time.sleep(delay)  # delivered; the answer comes too late for the sender
         return 200, {"errcode": 0, "errmsg": "ok"}
+
+    def handle_template(self, query: dict[str, str], body: bytes) -> tuple[int, dict]:
+        with self._lock:
+            self.send_requests += 1
+            refusal = self._refusal(query)
+            if refusal is not None:
+                return refusal
+            try:
+                payload = json.loads(body.decode("utf-8"))
+            except ValueError:
+                return 200, {"errcode": 47001, "errmsg": "data format error"}
+            if not payload.get("touser"):
+                return 200, {"errcode": 40003, "errmsg": "invalid openid"}
+            if not payload.get("template_id"):
+                return 200, {"errcode": 40037, "errmsg": "invalid template_id"}
+            if payload["touser"] in self.unfollowed:
+                return 200, {"errcode": 43004, "errmsg": "require subscribe"}
+            self._templates.append(payload)
+            return 200, {"errcode": 0, "errmsg": "ok", "msgid": len(self._templates)}
+
+    def handle_qrcode(self, query: dict[str, str], body: bytes) -> tuple[int, dict]:
+        with self._lock:
+            refusal = self._refusal(query)
+            if refusal is not None:
+                return refusal
+            payload = json.loads(body.decode("utf-8") or "{}")
+            scene = payload.get("action_info", {}).get("scene", {})
+            if payload.get("action_name") != "QR_LIMIT_STR_SCENE" or not scene.get("scene_str"):
+                return 200, {"errcode": 40053, "errmsg": "invalid action name"}
+            ticket = f"TICKET-{secrets.token_hex(8)}"
+            url = f"http://weixin.qq.com/q/{secrets.token_hex(10)}"
+            self.qrcodes.append({"scene": scene["scene_str"], "ticket": ticket, "url": url})
+            return 200, {"ticket": ticket, "url": url}
 
     def handle_menu(self, query: dict[str, str], body: bytes) -> tuple[int, dict]:
         with self._lock:
@@ -179,6 +255,10 @@ def _handler_for(api: FakeWeChatApi) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             if path == "/cgi-bin/message/custom/send":
                 self._reply(*api.handle_send(self._query(), body))
+            elif path == "/cgi-bin/message/template/send":
+                self._reply(*api.handle_template(self._query(), body))
+            elif path == "/cgi-bin/qrcode/create":
+                self._reply(*api.handle_qrcode(self._query(), body))
             elif path == "/cgi-bin/menu/create":
                 self._reply(*api.handle_menu(self._query(), body))
             else:

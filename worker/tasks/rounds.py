@@ -25,3 +25,19 @@ def close_due_rounds(self) -> list[int]:
     closed = close_due(settings())
     log.info("task %s: closed survey rounds %s", self.request.id, closed)
     return closed
+
+
+@celery.task(
+    name="worker.tasks.rounds.remind_rounds_closing_soon",
+    time_limit=600,
+    soft_time_limit=540,
+    **RETRYING,
+)
+def remind_rounds_closing_soon(self) -> dict[int, int]:
+    """Issue 15: remind the non-responders of rounds closing in two days (once a day each)."""
+    from bot.reach.rounds import remind_rounds_closing_soon as remind_due
+    from worker.celery_app import settings
+
+    reminded = remind_due(settings())
+    log.info("task %s: reminded %s", self.request.id, reminded)
+    return reminded
