@@ -11,6 +11,7 @@ import worker.outbox
 from models import OutboundMessage, StudentFeedback, WeChatBinding, WorkLogEntry
 from models.worklog import LogKind
 from tests.integration.worklog_school import School, TeacherChat, build_school, eager_celery
+from worker.outbox import drain
 from worker.tasks.feedback import forward_feedback, forward_pending_feedback
 
 
@@ -47,8 +48,13 @@ def test_feedback_is_queued_to_the_bound_counsellor(session, chat, school):
     assert fb.student_id == school.students["张三"].id
     assert fb.counsellor_id == school.counsellor.id
     assert fb.text == "最近情绪低落，请辅导员关注"
-    # Queued; forwarded_at only once WeChat accepted it (worker.outbox).
-    assert fb.outbound_id is not None and fb.note is None
+    # Queued; forwarded_at only once WeChat accepted it (worker.outbox). This test has no
+    # WeChat API (no AppID): the in-process sender's attempt fails and the 反馈 says so.
+    assert fb.outbound_id is not None and fb.forwarded_at is None
+    assert drain(30)
+    session.rollback()  # a new read transaction sees what the sender committed
+    [fb] = feedback_rows(session)
+    assert fb.forwarded_at is None and fb.note.startswith("未送达")
     [msg] = outbox(session)
     assert msg.openid == "o-counsellor"
     content = msg.payload["content"]
@@ -86,8 +92,13 @@ def test_counsellor_not_bound_is_noted_and_forwarded_after_binding(session, chat
     session.add(WeChatBinding(openid="o-counsellor", teacher_id=school.counsellor.id))
     session.commit()
     assert forward_pending_feedback.delay().get() == 1
+    # The in-process sender tries it at once; this test has no WeChat API (no AppID), so the
+    # attempt fails and the 反馈 says so (issue 13: never marked forwarded when it was not).
+    assert drain(30)
+    session.rollback()
     [fb] = feedback_rows(session)
-    assert fb.outbound_id is not None and fb.note is None
+    assert fb.outbound_id is not None and fb.forwarded_at is None
+    assert fb.note is not None and fb.note.startswith("未送达")
     assert [m.openid for m in outbox(session)] == ["o-counsellor"]
 
 
