@@ -200,7 +200,7 @@ class TeacherPolicy:
     employment: list[employment.ClassEmployment] = field(default_factory=list)
     branch_months: list[meetings.MonthStatus] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)  # attendees' names
-    # months_json(branch_months, names), built once per branch and shared by its teachers.
+    # stored_months_json(branch_months), built once per branch and shared by its teachers.
     branch_json: list[dict] | None = None
 
     def details(self) -> dict[str, Any]:
@@ -221,6 +221,62 @@ class TeacherPolicy:
             ),
             "employment": [c.as_dict() for c in self.employment],
         }
+
+
+def stored_months_json(months: Iterable[meetings.MonthStatus]) -> list[dict]:
+    """The branch's months as an evaluation stores them in each of its teachers' details: each
+    meeting by id, without its attendees. Naming every attendee in every teacher's row made the
+    stored details grow with the square of a branch's size (16 KB a row, 84 MB a term at
+    100,000 students); the names are read from meeting_attendance when a report is built
+    (:func:`resolve_branch_attendees`)."""
+    return [
+        {
+            "month": m.month,
+            "status": m.status,
+            "meetings": [
+                {"date": f.day.isoformat(), "title": f.title, "meeting_id": f.id}
+                for f in m.meetings
+            ],
+        }
+        for m in months
+    ]
+
+
+def resolve_branch_attendees(session: Session, details: Iterable[dict[str, Any]]) -> None:
+    """Give the branch months of these stored details (the caller's own dicts: their
+    ``branch_months`` is replaced, nothing nested is mutated) their meetings' attendees, as
+    :func:`months_json` lists them, in one query for all. Details stored before meetings were
+    referenced by id keep the names they carry."""
+    details = [d for d in details if d.get("branch_months")]
+    ids = {
+        mt["meeting_id"]
+        for d in details
+        for m in d["branch_months"]
+        for mt in m.get("meetings") or []
+        if "meeting_id" in mt
+    }
+    if not ids:
+        return
+    names: dict[int, list[str]] = {mid: [] for mid in ids}
+    for mid, name in session.execute(
+        select(meeting_attendance.c.meeting_id, Teacher.name)
+        .join(Teacher, Teacher.id == meeting_attendance.c.teacher_id)
+        .where(meeting_attendance.c.meeting_id.in_(sorted(ids)))
+    ):
+        names[mid].append(name)
+    for attendees in names.values():
+        attendees.sort()
+
+    def meeting(mt: dict[str, Any]) -> dict[str, Any]:
+        if "meeting_id" not in mt:
+            return mt
+        return {"date": mt["date"], "title": mt["title"], "attendees": names[mt["meeting_id"]]}
+
+    for d in details:
+        d["branch_months"] = [
+            {**m, "meetings": [meeting(mt) for mt in m.get("meetings") or []]}
+            for m in d["branch_months"]
+        ]
 
 
 def months_json(months: Iterable[meetings.MonthStatus], names: dict[int, str]) -> list[dict]:
@@ -270,8 +326,8 @@ def teacher_policy(
     stats = class_employment(
         session, {c for tid, cs in finals.items() if tid in departments for c in cs}
     )
-    names = teacher_names(session, (t for ms in held.values() for m in ms for t in m.attendees))
-    shared = {d: months_json(months[d], names) for d in keys}
+    # Built once per branch; the rows share it (stored by meeting id, see stored_months_json).
+    shared = {d: stored_months_json(months[d]) for d in keys}
     out = {}
     for tid, dep in departments.items():
         by_end, in_term = attended.get(tid, (0, 0))
@@ -285,7 +341,6 @@ def teacher_policy(
             ),
             employment=[stats[c.id] for c in finals.get(tid, [])],
             branch_months=months[dep],
-            names=names,
             branch_json=shared[dep],
         )
     return out
