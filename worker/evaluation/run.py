@@ -1,8 +1,10 @@
 """The steps of a term evaluation: plan (which departments), evaluate one department (grouped
 queries → grading → upsert), finish (drop stale rows, awards, mark the term evaluated).
 
-The Celery tasks in ``worker.tasks.evaluation`` fan these out over workers; ``evaluate_term``
-runs the very same steps in this process (embedded mode, tests, the benchmark). Each step opens
+The Celery tasks in ``worker.tasks.evaluation`` fan these out over workers, one department a
+task; ``evaluate_term`` runs the same code in this process (embedded mode, tests, the benchmark)
+with every department in one step, so that each grouped query runs once for the whole school
+rather than once per department (issue 17). Each step opens
 its own transaction and is idempotent: rows are upserted on (term, teacher), so running a step
 twice, or a redelivered task after a worker died, leaves the same rows.
 """
@@ -289,7 +291,7 @@ def _dialect_insert(session: Session):
 
 def upsert_evaluations(session: Session, rows: list[dict[str, Any]]) -> None:
     """INSERT ... ON CONFLICT (term_id, teacher_id) DO UPDATE, on either backend: one Core
-    statement executed for all the rows (PostgreSQL sends them as multi-row VALUES batches)."""
+    statement (no ORM mapping) executed for all the rows; psycopg pipelines them."""
     if not rows:
         return
     stmt = _dialect_insert(session)(TermEvaluation.__table__)
