@@ -31,7 +31,7 @@ from models import (
 )
 from models.evaluation import GRADE_LABELS
 from models.worklog import LOG_KIND_LABELS
-from worker.evaluation.policy import report_fields
+from worker.evaluation.policy import report_fields, resolve_branch_attendees
 
 GRADE_ORDER = (Grade.EXCELLENT, Grade.GOOD, Grade.PASS, Grade.FAIL)
 
@@ -224,6 +224,8 @@ def evaluation_rows(
                 details=dict(ev.details or {}),
             )
         )
+    # The branch months' attendees are stored once, by meeting id: named here in one query.
+    resolve_branch_attendees(session, [r.details for r in rows])
     return rows
 
 

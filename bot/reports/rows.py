@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from models import Award, Department, Teacher, TermEvaluation
 from models.evaluation import Grade
 from worker.evaluation.awards import award_candidates
-from worker.evaluation.policy import report_fields
+from worker.evaluation.policy import report_fields, resolve_branch_attendees
 from worker.evaluation.run import UnknownTerm, find_term
 
 __all__ = ["UnknownTerm", "allowance_rows", "award_rows", "evaluation_rows"]
@@ -45,13 +45,16 @@ def evaluation_rows(
     respondents; grades were compared unrounded. Raises UnknownTerm."""
     term = find_term(session, term_code)
     rows = []
-    for ev, teacher, dep in _evaluations(session, term.id, department_id):
+    evaluations = _evaluations(session, term.id, department_id)
+    # Own copies: the branch months get their attendees' names (stored once, by meeting id).
+    all_details = [dict(ev.details or {}) for ev, _teacher, _dep in evaluations]
+    resolve_branch_attendees(session, all_details)
+    for (ev, teacher, dep), details in zip(evaluations, all_details, strict=True):
         grade = ev.override_grade or ev.computed_grade
         if grade == Grade.FAIL:
             reasons = list(ev.reasons) or ([ev.override_reason] if ev.override_reason else [])
         else:
             reasons = []
-        details = ev.details or {}
         rows.append(
             {
                 "staff_no": teacher.staff_no,

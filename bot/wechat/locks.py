@@ -61,6 +61,11 @@ def begin_write(session: Session) -> None:
     """
     if session.in_transaction():
         raise RuntimeError("begin_write() needs a session outside a transaction")
+    if is_postgresql(session):
+        # No option to carry: an execution option branches the connection and runs the
+        # listener on every message (issue 17), for a flag only SQLite's BEGIN reads.
+        session.connection()
+        return
     session.connection(execution_options={SQLITE_IMMEDIATE: True})
 
 

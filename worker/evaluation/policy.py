@@ -32,7 +32,7 @@ from models import (
     meeting_attendance,
 )
 from worker.evaluation import employment, grading, meetings
-from worker.evaluation.queries import active_in_term
+from worker.evaluation.queries import active_in_term, of_teachers
 
 
 def school_today() -> dt.date:
@@ -105,18 +105,18 @@ def school_trainings(session: Session, term: Term) -> list[meetings.MeetingFact]
 
 
 def trainings_attended(
-    session: Session, term: Term, teacher_ids: Collection[int]
+    session: Session, term: Term, teacher_ids: Collection[int] | None
 ) -> dict[int, tuple[int, int]]:
     """teacher id → (trainings attended on or before the term's last day, of which in the
-    term). Any training counts (the school's or a branch's)."""
-    if not teacher_ids:
+    term). Any training counts (the school's or a branch's). ``teacher_ids`` None: everyone."""
+    if teacher_ids is not None and not teacher_ids:
         return {}
     in_term = func.sum(case((Meeting.held_on >= term.start_date, 1), else_=0))
     rows = session.execute(
         select(meeting_attendance.c.teacher_id, func.count(), in_term)
         .join(Meeting, Meeting.id == meeting_attendance.c.meeting_id)
         .where(
-            meeting_attendance.c.teacher_id.in_(list(teacher_ids)),
+            of_teachers(meeting_attendance.c.teacher_id, teacher_ids),
             Meeting.kind == MeetingKind.TRAINING,
             Meeting.held_on <= term.end_date,
         )
@@ -126,15 +126,24 @@ def trainings_attended(
 
 
 def final_year_classes(
-    session: Session, term: Term, teacher_ids: Collection[int]
+    session: Session, term: Term, teacher_ids: Collection[int] | None
 ) -> dict[int, list[SchoolClass]]:
-    """teacher id → the final-year classes (on the term's first day) they headed in the term."""
-    if not teacher_ids:
+    """teacher id → the final-year classes (on the term's first day) they headed in the term.
+    ``teacher_ids`` None: everyone."""
+    if teacher_ids is not None and not teacher_ids:
         return {}
+    # SchoolClass.is_final_year in SQL, so that only final-year classes are loaded (a quarter
+    # of a school's); the Python check below stays the rule's definition.
+    on = term.start_date
+    academic_start = on.year if on.month >= 9 else on.year - 1
     rows = session.execute(
         select(Appointment.teacher_id, SchoolClass)
         .join(SchoolClass, SchoolClass.id == Appointment.class_id)
-        .where(active_in_term(term), Appointment.teacher_id.in_(list(teacher_ids)))
+        .where(
+            active_in_term(term),
+            of_teachers(Appointment.teacher_id, teacher_ids),
+            SchoolClass.entry_year + SchoolClass.years == academic_start + 1,
+        )
         .order_by(SchoolClass.code)
     ).all()
     out: dict[int, list[SchoolClass]] = defaultdict(list)
@@ -191,6 +200,8 @@ class TeacherPolicy:
     employment: list[employment.ClassEmployment] = field(default_factory=list)
     branch_months: list[meetings.MonthStatus] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)  # attendees' names
+    # stored_months_json(branch_months), built once per branch and shared by its teachers.
+    branch_json: list[dict] | None = None
 
     def details(self) -> dict[str, Any]:
         """JSON for the evaluation's details (report, API)."""
@@ -203,9 +214,69 @@ class TeacherPolicy:
                     {"date": m.day.isoformat(), "title": m.title} for m in self.attendance.missed
                 ],
             },
-            "branch_months": months_json(self.branch_months, self.names),
+            "branch_months": (
+                self.branch_json
+                if self.branch_json is not None
+                else months_json(self.branch_months, self.names)
+            ),
             "employment": [c.as_dict() for c in self.employment],
         }
+
+
+def stored_months_json(months: Iterable[meetings.MonthStatus]) -> list[dict]:
+    """The branch's months as an evaluation stores them in each of its teachers' details: each
+    meeting by id, without its attendees. Naming every attendee in every teacher's row made the
+    stored details grow with the square of a branch's size (16 KB a row, 84 MB a term at
+    100,000 students); the names are read from meeting_attendance when a report is built
+    (:func:`resolve_branch_attendees`)."""
+    return [
+        {
+            "month": m.month,
+            "status": m.status,
+            "meetings": [
+                {"date": f.day.isoformat(), "title": f.title, "meeting_id": f.id}
+                for f in m.meetings
+            ],
+        }
+        for m in months
+    ]
+
+
+def resolve_branch_attendees(session: Session, details: Iterable[dict[str, Any]]) -> None:
+    """Give the branch months of these stored details (the caller's own dicts: their
+    ``branch_months`` is replaced, nothing nested is mutated) their meetings' attendees, as
+    :func:`months_json` lists them, in one query for all. Details stored before meetings were
+    referenced by id keep the names they carry."""
+    details = [d for d in details if d.get("branch_months")]
+    ids = {
+        mt["meeting_id"]
+        for d in details
+        for m in d["branch_months"]
+        for mt in m.get("meetings") or []
+        if "meeting_id" in mt
+    }
+    if not ids:
+        return
+    names: dict[int, list[str]] = {mid: [] for mid in ids}
+    for mid, name in session.execute(
+        select(meeting_attendance.c.meeting_id, Teacher.name)
+        .join(Teacher, Teacher.id == meeting_attendance.c.teacher_id)
+        .where(meeting_attendance.c.meeting_id.in_(sorted(ids)))
+    ):
+        names[mid].append(name)
+    for attendees in names.values():
+        attendees.sort()
+
+    def meeting(mt: dict[str, Any]) -> dict[str, Any]:
+        if "meeting_id" not in mt:
+            return mt
+        return {"date": mt["date"], "title": mt["title"], "attendees": names[mt["meeting_id"]]}
+
+    for d in details:
+        d["branch_months"] = [
+            {**m, "meetings": [meeting(mt) for mt in m.get("meetings") or []]}
+            for m in d["branch_months"]
+        ]
 
 
 def months_json(months: Iterable[meetings.MonthStatus], names: dict[int, str]) -> list[dict]:
@@ -229,27 +300,39 @@ def months_json(months: Iterable[meetings.MonthStatus], names: dict[int, str]) -
 def teacher_policy(
     session: Session,
     term: Term,
-    department_id: int | None,
-    teacher_ids: Collection[int],
+    departments: dict[int, int | None],
     appts: dict[int, Any],
     as_of: dt.date | None = None,
+    everyone: bool = False,
 ) -> dict[int, TeacherPolicy]:
-    """teacher id → TeacherPolicy for ``teacher_ids`` (all evaluated under ``department_id``);
-    ``appts`` is ``queries.appointments`` for them (periods in office, roster 岗前培训)."""
-    teacher_ids = list(teacher_ids)
+    """teacher id → TeacherPolicy for the teachers of ``departments`` (teacher id → the
+    department they are evaluated under); ``appts`` is ``queries.appointments`` for them
+    (periods in office, roster 岗前培训). ``everyone``: they are all the term's teachers, so the
+    queries need no list of teacher ids. Each query runs once for all the departments."""
+    teacher_ids = None if everyone else list(departments)
     as_of = as_of_for(term, as_of)
-    deps = [department_id] if department_id is not None else []
-    branch = branch_meetings(session, term, deps).get(department_id, []) if deps else []
-    months = meetings.branch_months(branch, term.start_date, term.end_date, as_of)
+    keys = set(departments.values())
+    deps = sorted(d for d in keys if d is not None)
+    held = branch_meetings(session, term, deps) if deps else {}
+    months = {
+        d: meetings.branch_months(
+            held.get(d, []) if d is not None else [], term.start_date, term.end_date, as_of
+        )
+        for d in keys
+    }
     held_trainings = len(school_trainings(session, term))
     attended = trainings_attended(session, term, teacher_ids)
     finals = final_year_classes(session, term, teacher_ids)
-    stats = class_employment(session, {c for cs in finals.values() for c in cs})
-    names = teacher_names(session, (t for m in branch for t in m.attendees))
+    stats = class_employment(
+        session, {c for tid, cs in finals.items() if tid in departments for c in cs}
+    )
+    # Built once per branch; the rows share it (stored by meeting id, see stored_months_json).
+    shared = {d: stored_months_json(months[d]) for d in keys}
     out = {}
-    for tid in teacher_ids:
+    for tid, dep in departments.items():
         by_end, in_term = attended.get(tid, (0, 0))
         a = appts.get(tid)
+        branch = held.get(dep, []) if dep is not None else []
         out[tid] = TeacherPolicy(
             trained=grading.is_trained(a.trained if a else True, by_end),
             missed_term_training=grading.missed_term_training(held_trainings, in_term),
@@ -257,8 +340,8 @@ def teacher_policy(
                 tid, branch, a.periods if a else [], term.start_date, term.end_date
             ),
             employment=[stats[c.id] for c in finals.get(tid, [])],
-            branch_months=months,
-            names=names,
+            branch_months=months[dep],
+            branch_json=shared[dep],
         )
     return out
 

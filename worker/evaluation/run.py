@@ -1,8 +1,10 @@
 """The steps of a term evaluation: plan (which departments), evaluate one department (grouped
 queries → grading → upsert), finish (drop stale rows, awards, mark the term evaluated).
 
-The Celery tasks in ``worker.tasks.evaluation`` fan these out over workers; ``evaluate_term``
-runs the very same steps in this process (embedded mode, tests, the benchmark). Each step opens
+The Celery tasks in ``worker.tasks.evaluation`` fan these out over workers, one department a
+task; ``evaluate_term`` runs the same code in this process (embedded mode, tests, the benchmark)
+with every department in one step, so that each grouped query runs once for the whole school
+rather than once per department (issue 17). Each step opens
 its own transaction and is idempotent: rows are upserted on (term, teacher), so running a step
 twice, or a redelivered task after a worker died, leaves the same rows.
 """
@@ -10,7 +12,7 @@ twice, or a redelivered task after a worker died, leaves the same rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -109,17 +111,25 @@ def _kind_label(kind: str) -> str:
 
 
 def teacher_rows(
-    session: Session, term: Term, teacher_ids: list[int], department_id: int, min_respondents: int
+    session: Session,
+    term: Term,
+    departments: dict[int, int],
+    min_respondents: int,
+    everyone: bool = False,
 ) -> list[dict[str, Any]]:
-    """The term_evaluations values for these teachers, from grouped queries."""
+    """The term_evaluations values for the teachers of ``departments`` (teacher id → the
+    department they are evaluated under), from grouped queries run once for all of them.
+    ``everyone``: they are all the term's teachers, so the queries carry no teacher-id list."""
+    teacher_ids = sorted(departments)
+    ids = None if everyone else teacher_ids
     rounds = term_rounds(session, term)
-    appts = queries.appointments(session, term, teacher_ids)
-    eligible = queries.eligible_students(session, term, teacher_ids)
-    sums = queries.response_sums(session, rounds.round_ids, teacher_ids)
-    logs = queries.log_counts(session, term, teacher_ids)
-    meetings = queries.meeting_counts(session, term, teacher_ids)
-    incidents = queries.incident_counts(session, term, teacher_ids)
-    rules = policy.teacher_policy(session, term, department_id, teacher_ids, appts)
+    appts = queries.appointments(session, term, ids)
+    eligible = queries.eligible_students(session, term, ids)
+    sums = queries.response_sums(session, rounds.round_ids, ids)
+    logs = queries.log_counts(session, term, ids)
+    meetings = queries.meeting_counts(session, term, ids)
+    incidents = queries.incident_counts(session, term, ids)
+    rules = policy.teacher_policy(session, term, departments, appts, everyone=everyone)
     in_progress = queries.open_round_ballots(session, term, teacher_ids)
     corroborated: dict[int, dict[str, list[int]]] = {}
     by_round: dict[int, list[tuple[str, str, tuple[int, ...]]]] = {}
@@ -127,7 +137,7 @@ def teacher_rows(
         by_round.setdefault(round_id, []).append((question_id, kind, yes))
     for round_id, asked in by_round.items():
         counts = queries.corroboration_counts(
-            session, round_id, [(q, yes) for q, _kind, yes in asked], teacher_ids
+            session, round_id, [(q, yes) for q, _kind, yes in asked], ids
         )
         for tid, per_question in counts.items():
             for (_q, kind, _yes), (answered, confirmed) in zip(asked, per_question, strict=True):
@@ -203,7 +213,7 @@ def teacher_rows(
             {
                 "term_id": term.id,
                 "teacher_id": tid,
-                "department_id": department_id,
+                "department_id": departments[tid],
                 "classes": "、".join(a.class_codes),
                 "respondents": s.responses,
                 "eligible": n_eligible,
@@ -280,14 +290,18 @@ def _dialect_insert(session: Session):
 
 
 def upsert_evaluations(session: Session, rows: list[dict[str, Any]]) -> None:
-    """INSERT ... ON CONFLICT (term_id, teacher_id) DO UPDATE, on either backend."""
+    """INSERT ... ON CONFLICT (term_id, teacher_id) DO UPDATE, on either backend: one Core
+    statement (no ORM mapping) executed for all the rows; psycopg pipelines them."""
     if not rows:
         return
-    stmt = _dialect_insert(session)(TermEvaluation)
+    stmt = _dialect_insert(session)(TermEvaluation.__table__)
     stmt = stmt.on_conflict_do_update(
         index_elements=["term_id", "teacher_id"],
         set_={name: stmt.excluded[name] for name in _UPDATED},
     )
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(stmt, rows)
+        return
     # Chunked so that one statement's bound parameters stay within SQLite's limit.
     for i in range(0, len(rows), 200):
         session.execute(stmt, rows[i : i + 200])
@@ -308,23 +322,42 @@ def write_scope() -> Iterator[Session]:
             raise
 
 
-def evaluate_department(term_id: int, department_id: int, min_respondents: int) -> int:
-    """Evaluate the head teachers of one department in the term; returns how many."""
+def evaluate_departments(
+    term_id: int,
+    department_ids: Collection[int] | None,
+    min_respondents: int,
+    progress: Callable[[int], None] | None = None,
+) -> dict[int, int]:
+    """Evaluate the head teachers of these departments (None: every department) in the term,
+    in one transaction; returns department id → how many teachers. The grouped queries run
+    once for all the departments, then each department's rows are upserted in one statement
+    (``progress`` is called with its id after each)."""
     with write_scope() as session:
         term = session.get(Term, term_id)
         if term is None:
             raise LookupError(f"term id {term_id} no longer exists")
-        teacher_ids = sorted(
-            tid
-            for tid, dep in queries.teacher_departments(session, term).items()
-            if dep == department_id
-        )
-        rows = teacher_rows(session, term, teacher_ids, department_id, min_respondents)
-        upsert_evaluations(session, rows)
-        # A teacher who moved away from this department since the last run is written by the
+        active = queries.teacher_departments(session, term)
+        wanted = None if department_ids is None else set(department_ids)
+        departments = {tid: dep for tid, dep in active.items() if wanted is None or dep in wanted}
+        rows = teacher_rows(session, term, departments, min_respondents, everyone=wanted is None)
+        by_department: dict[int, list[dict[str, Any]]] = {
+            d: [] for d in sorted(wanted if wanted is not None else set(active.values()))
+        }
+        for row in rows:
+            by_department[row["department_id"]].append(row)
+        # A teacher who moved away from a department since the last run is written by the
         # other department's step; one no longer in office in the term is removed by finish.
-        log.info("term %s department %s: %d teachers", term.code, department_id, len(rows))
-        return len(rows)
+        for dep, dep_rows in by_department.items():
+            upsert_evaluations(session, dep_rows)
+            log.info("term %s department %s: %d teachers", term.code, dep, len(dep_rows))
+            if progress is not None:
+                progress(dep)
+        return {dep: len(dep_rows) for dep, dep_rows in by_department.items()}
+
+
+def evaluate_department(term_id: int, department_id: int, min_respondents: int) -> int:
+    """Evaluate the head teachers of one department in the term; returns how many."""
+    return evaluate_departments(term_id, [department_id], min_respondents)[department_id]
 
 
 def finish_term(term_id: int) -> dict[str, Any]:
@@ -391,12 +424,19 @@ def evaluate_term(
     min_respondents: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the whole evaluation in this process, one department at a time."""
+    """Run the whole evaluation in this process: every department in one step (the grouped
+    queries once for the whole school, one upsert per department), then the finish step."""
     with models.db.session_scope() as session:
         plan = plan_term(session, term_code)
     total = len(plan.departments)
-    for done, dep in enumerate(plan.departments, start=1):
-        evaluate_department(plan.term_id, dep, min_respondents)
+    done = 0
+
+    def department_done(_dep: int) -> None:
+        nonlocal done
+        done += 1
         if progress is not None:
             progress(done, total)
+
+    if plan.departments:
+        evaluate_departments(plan.term_id, None, min_respondents, department_done)
     return finish_term(plan.term_id)
