@@ -277,7 +277,7 @@ def _xlsx(rows: list[dict[str, Any]], kind: str) -> bytes:
 # --- 第十四条 branch meetings and 第八条（三） employment, from the rows' policy fields -----------
 
 EMPLOYMENT_KINDS = ("签约就业", "升学", "灵活就业", "自主创业", "待就业", "其他")
-MONTH_STATUS = {"held": "已召开", "missed": "未召开", "pending": "本月未结束"}
+MONTH_STATUS = {"held": "已召开", "missed": "未召开", "pending": "尚未结束"}
 
 
 def _month_label(month: str) -> str:
@@ -354,10 +354,29 @@ def _policy_sheets(rows: list[dict[str, Any]]) -> dict[str, tuple[list[str], lis
     }
 
 
+def open_round_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """测评, 已答, 应答, 回收率: each round still open when the term was evaluated, summed over
+    the teachers (issue 14: an open round is shown as 进行中 and counted in nothing else)."""
+    totals: dict[str, list[int]] = {}
+    for r in rows:
+        for o in r.get("open_rounds") or []:
+            t = totals.setdefault(o.get("survey") or str(o.get("round_id")), [0, 0])
+            t[0] += o.get("answered") or 0
+            t[1] += o.get("eligible") or 0
+    return [
+        [survey, answered, eligible, _rate(answered / eligible if eligible else None)]
+        for survey, (answered, eligible) in totals.items()
+    ]
+
+
 def _policy_tables(rows: list[dict[str, Any]]) -> str:
-    """The terminal report's sections after the teachers: the months each branch held (or
-    missed) its meeting, and the final-year classes' employment."""
+    """The terminal report's sections after the teachers: rounds still open, the months each
+    branch held (or missed) its meeting, and the final-year classes' employment."""
     out = []
+    in_progress = open_round_rows(rows)
+    if in_progress:
+        out.append("\n进行中的测评（关闭后才计入考核，以上各项均不含）\n")
+        out.append(_plain_table(["测评", "已答", "应答", "回收率"], in_progress))
     branch = branch_month_rows(rows)
     missed: dict[str, list[str]] = {}
     for line in branch:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 HELD = "held"
 MISSED = "missed"
 PENDING = "pending"
-STATUS_LABELS = {HELD: "已召开", MISSED: "未召开", PENDING: "本月未结束"}
+STATUS_LABELS = {HELD: "已召开", MISSED: "未召开", PENDING: "尚未结束"}
 
 
 def month_of(day: dt.date) -> str:
