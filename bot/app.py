@@ -3,22 +3,12 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from flask import Flask
 
 import models.db
 from bot.settings import Settings, load_settings
-
-# Each module here exposes ``init_app(app)``; imported here, not at module level, so that the
-# blueprints' own imports of models and tasks never run before the app is configured.
-PARTS = (
-    "bot.request_session",
-    "bot.wechat.webhook",
-    "bot.dashboard",
-    "bot.api",
-)
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -53,8 +43,13 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     configure_celery(settings)
 
-    for name in PARTS:
-        importlib.import_module(name).init_app(app)
+    # Each part exposes ``init_app(app)``; imported here, not at module level, so that the
+    # blueprints' own imports of models and tasks never run before the app is configured.
+    from bot import api, dashboard, request_session
+    from bot.wechat import webhook
+
+    for part in (request_session, webhook, dashboard, api):
+        part.init_app(app)
     return app
 
 

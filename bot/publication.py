@@ -18,6 +18,7 @@ from bot.dashboard import audit
 from bot.settings import Settings
 from models import Term, TermEvaluation
 from models.base import utcnow
+from models.term import find_term
 
 
 class PublishError(ValueError):
@@ -41,7 +42,7 @@ def set_published(
     """Publish (or, ``publish=False``, withdraw) the results of ``term_code``; adds the audit
     row, does not commit. Raises PublishError for an unknown term, a term not evaluated yet,
     or one already in the asked state."""
-    term = session.scalar(select(Term).where(Term.code == term_code))
+    term = find_term(session, term_code)
     if term is None:
         raise PublishError(f"没有学期 {term_code}（用 banzhuren term add 添加）")
     if publish:

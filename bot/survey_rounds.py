@@ -39,6 +39,7 @@ from models import (
 )
 from models.appointment import ENDED_EARLY
 from models.base import utcnow
+from models.term import find_term
 from surveys.definition import SurveyDefinition, parse_survey
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ def teachers_for_student(session: Session, term: Term, student_id: int) -> list[
 
 
 def _term(session: Session, term_code: str) -> Term:
-    term = session.scalar(select(Term).where(Term.code == term_code))
+    term = find_term(session, term_code)
     if term is None:
         raise RoundError(f"学期 {term_code} 不存在（先用 banzhuren term add 添加）")
     return term

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import CheckConstraint, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base
 
@@ -30,6 +30,28 @@ class Term(Base):
 
     def contains(self, day: dt.date) -> bool:
         return self.start_date <= day <= self.end_date
+
+
+class UnknownTerm(LookupError):
+    """No term has the given code."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"没有学期 {code}（用 banzhuren term add 添加）")
+        self.code = code
+
+
+def find_term(session: Session, code: str) -> Term | None:
+    """The term coded ``code``, or None. The one lookup of a term by its code; each caller
+    says what a missing term means to it."""
+    return session.scalar(select(Term).where(Term.code == code))
+
+
+def require_term(session: Session, code: str) -> Term:
+    """The term coded ``code``; raises :class:`UnknownTerm` when there is none."""
+    term = find_term(session, code)
+    if term is None:
+        raise UnknownTerm(code)
+    return term
 
 
 def validate_term_code(code: str) -> str | None:

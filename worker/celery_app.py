@@ -3,7 +3,6 @@ without it, tasks run in-process (eager), which is the embedded default."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 from celery import Celery, signals
@@ -13,8 +12,6 @@ from bot.settings import Settings, load_settings
 from worker.beat import beat_schedule
 
 log = logging.getLogger(__name__)
-
-TASK_MODULES = ("worker.tasks",)
 
 # Hard time limit of a task that sets none; every task sets its own at most this long.
 DEFAULT_TIME_LIMIT = 600
@@ -63,8 +60,10 @@ def configure_celery(settings: Settings) -> Celery:
     )
     celery.conf.banzhuren = settings
     _configured_for = settings
-    for name in TASK_MODULES:
-        importlib.import_module(name)
+    # Registers every task on ``celery``. Imported here, not at module level: the task modules
+    # import ``celery`` from this module.
+    import worker.tasks  # noqa: F401
+
     options = dict(celery.conf.broker_transport_options)
     options["visibility_timeout"] = visibility_timeout()
     celery.conf.broker_transport_options = options

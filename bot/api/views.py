@@ -15,6 +15,7 @@ from bot.request_session import db, settings
 from bot.survey_rounds import round_progress
 from models import Grade, SurveyRound, Teacher, Term
 from models.evaluation import GRADE_LABELS
+from models.term import find_term
 from worker.evaluation import policy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -48,7 +49,7 @@ def scope() -> int | None:
 
 
 def _term(code: str) -> Term:
-    term = queries.term_by_code(db(), code)
+    term = find_term(db(), code)
     if term is None:
         abort(404)
     return term

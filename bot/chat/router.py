@@ -11,9 +11,8 @@ per-sender lock. :func:`route` then decides, in this order:
    images go to head teachers' handler; location, link, video... → what is supported;
 3. commands for everyone: 帮助 / help / ?, 绑定 (:func:`bot.chat.binding.handle_bind`),
    解绑 (:func:`bot.chat.binding.handle_unbind`); an unbound sender is told how to bind;
-4. the role's handler, imported lazily so that a part not built yet leaves the rest working:
-   students → ``bot.chat.survey_dialogue.handle`` (stores survey answers), head teachers →
-   ``bot.worklog.chat.handle`` (stores work-log entries). A handler returns the reply text,
+4. the role's handler (:data:`ROLE_HANDLERS`): students → ``bot.chat.survey_dialogue.handle``
+   (stores survey answers), head teachers → ``bot.worklog.chat.handle`` (stores work-log entries). A handler returns the reply text,
    or None when it does not understand the message → the role's help.
 
 Handlers only add and flush; the webhook records the reply with the message key and commits.
@@ -21,7 +20,6 @@ Handlers only add and flush; the webhook records the reply with the message key 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -37,8 +35,10 @@ from bot.chat.binding import (
 )
 from bot.chat.context import ChatContext, Incoming, Sender
 from bot.chat.state import store_for
+from bot.chat.survey_dialogue import handle as handle_student
 from bot.reach.poster import class_greeting
 from bot.settings import Settings
+from bot.worklog.chat import handle as handle_head_teacher
 
 # Menu buttons (DESIGN: CLICK keys) and the texts they stand for.
 CLICK_TEXTS = {"SURVEY": "测评", "MY_LOGS": "我的日志", "STATS": "统计", "HELP": "帮助"}
@@ -47,28 +47,20 @@ HELP_WORDS = frozenset({"帮助", "help", "?", "？", "菜单", "说明"})
 # (wechatpy renames a subscribe whose EventKey starts scanbarcode| or scanimage|).
 SUBSCRIBE_EVENTS = frozenset({"subscribe", "subscribe_scan", "subscribe_scan_product"})
 
-# Role → module whose ``handle(ctx)`` serves that role.
-ROLE_HANDLERS = {
-    "student": "bot.chat.survey_dialogue",
-    "head_teacher": "bot.worklog.chat",
+Handler = Callable[[ChatContext], str | None]
+
+# Role → the function that serves that role.
+ROLE_HANDLERS: dict[str, Handler] = {
+    "student": handle_student,
+    "head_teacher": handle_head_teacher,
 }
 # Message types a role's handler receives besides text and voice.
 ROLE_EXTRA_TYPES = {"head_teacher": frozenset({"image"})}
 
 
-def role_handler(role: str | None) -> Callable[[ChatContext], str | None] | None:
-    """The role's ``handle`` function, or None when the role has none or its module is not
-    installed yet (any other import error is a bug and is raised)."""
-    name = ROLE_HANDLERS.get(role or "")
-    if name is None:
-        return None
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and name.startswith(exc.name):
-            return None
-        raise
-    return module.handle
+def role_handler(role: str | None) -> Handler | None:
+    """The role's handler function, or None when the role has none."""
+    return ROLE_HANDLERS.get(role or "")
 
 
 def is_help(text: str) -> bool:

@@ -3,23 +3,33 @@ registers itself through ``register(main)``."""
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
+from bot.cli import (
+    database,
+    demo,
+    documents,
+    evaluation,
+    roster,
+    serve,
+    surveys,
+    terms,
+    users,
+    wechat,
+)
 from bot.cli.common import CliContext
 
 COMMAND_MODULES = (
-    "bot.cli.database",
-    "bot.cli.roster",
-    "bot.cli.terms",
-    "bot.cli.users",
-    "bot.cli.surveys",
-    "bot.cli.evaluation",
-    "bot.cli.serve",
-    "bot.cli.demo",
-    "bot.cli.wechat",
-    "bot.cli.documents",
+    database,
+    roster,
+    terms,
+    users,
+    surveys,
+    evaluation,
+    serve,
+    demo,
+    wechat,
+    documents,
 )
 
 
@@ -30,5 +40,5 @@ def main(ctx: click.Context) -> None:
     ctx.obj = CliContext()
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(_name).register(main)
+for _module in COMMAND_MODULES:
+    _module.register(main)

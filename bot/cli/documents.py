@@ -10,7 +10,7 @@ import click
 
 from bot.cli.common import CliContext, fail, pass_cli
 from bot.documents.records import KINDS, merged, term_documents
-from worker.evaluation.run import UnknownTerm, find_term
+from models.term import UnknownTerm, require_term
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -44,7 +44,7 @@ def documents_command(
     today = dt.datetime.now(cli.settings.tz).date()
     with cli.session() as s:
         try:
-            term = find_term(s, term_code)
+            term = require_term(s, term_code)
         except UnknownTerm as exc:
             fail(str(exc))
         specs = [d for d in term_documents(s, term, today) if not kinds or d.kind in kinds]

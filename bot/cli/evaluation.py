@@ -20,6 +20,7 @@ from bot.reports import (
     evaluation_rows,
     render,
 )
+from models.term import require_term
 from worker.evaluation import run
 
 PICKUP_TIMEOUT = 120.0
@@ -240,7 +241,7 @@ def evaluate_command(cli: CliContext, term_code: str, timeout: float) -> None:
     """汇总学期考核（满意度、工作日志、等级、补贴、先进候选），等待完成。"""
     with cli.session() as s:
         try:
-            run.find_term(s, term_code)
+            require_term(s, term_code)
         except UnknownTerm as exc:
             fail(str(exc))
     if cli.settings.embedded:
@@ -273,7 +274,7 @@ def report_command(
         fail("xlsx 格式需要用 -o 指定输出文件，例如 -o 考核.xlsx")
     with cli.session() as s:
         try:
-            term = run.find_term(s, term_code)
+            term = require_term(s, term_code)
         except UnknownTerm as exc:
             fail(str(exc))
         if term.evaluated_at is None:

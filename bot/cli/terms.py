@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-from sqlalchemy import select
 
 from bot.cli.common import CliContext, fail, pass_cli
 from models import AuditLog, Term
-from models.term import validate_term_code
+from models.term import find_term, validate_term_code
 
 
 def parse_date(value: str, what: str) -> dt.date:
@@ -39,7 +38,7 @@ def term_add(cli: CliContext, term_id: str, start: str, end: str) -> None:
     if end_date <= start_date:
         fail(f"--end {end_date} 应晚于 --start {start_date}")
     with cli.session() as s:
-        term = s.scalar(select(Term).where(Term.code == term_id))
+        term = find_term(s, term_id)
         if term is None:
             s.add(Term(code=term_id, start_date=start_date, end_date=end_date))
             action = "term.add"
@@ -78,7 +77,7 @@ def term_holiday(
             fail(f"{item}：结束日期早于开始日期")
         wanted += [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     with cli.session() as s:
-        term = s.scalar(select(Term).where(Term.code == term_id))
+        term = find_term(s, term_id)
         if term is None:
             fail(f"学期 {term_id} 不存在")
         outside = [d for d in wanted if not term.contains(d)]

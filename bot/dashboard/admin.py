@@ -50,6 +50,7 @@ from models import (
 )
 from models.appointment import ENDED_EARLY, STATUS_LABELS, TRANSITIONS, one_year_after
 from models.evaluation import GRADE_LABELS
+from models.term import find_term
 
 
 def actor() -> str:
@@ -58,7 +59,7 @@ def actor() -> str:
 
 def _term_from_form(fields: Fields) -> Term | None:
     code = fields.text("term", "学期")
-    term = queries.term_by_code(db(), code) if code else None
+    term = find_term(db(), code) if code else None
     if code and term is None:
         fields.problems.append(f"没有学期 {code}")
     return term

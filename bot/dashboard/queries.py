@@ -76,10 +76,6 @@ def pick_term(session: Session, code: str | None, today: dt.date) -> Term | None
     return (running or started or terms or [None])[0]
 
 
-def term_by_code(session: Session, code: str) -> Term | None:
-    return session.scalar(select(Term).where(Term.code == code))
-
-
 def departments(session: Session, scope: int | None) -> list[Department]:
     query = select(Department).order_by(Department.name)
     if scope is not None:

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from models import Award, Department, Teacher, TermEvaluation
 from models.evaluation import Grade
+from models.term import UnknownTerm, require_term
 from worker.evaluation.awards import award_candidates
 from worker.evaluation.policy import report_fields, resolve_branch_attendees
-from worker.evaluation.run import UnknownTerm, find_term
 
 __all__ = ["UnknownTerm", "allowance_rows", "award_rows", "evaluation_rows"]
 
@@ -43,7 +43,7 @@ def evaluation_rows(
     override_reason, meetings/trainings attended, months_in_office, allowance and quality
     details. ``satisfaction_pct`` is rounded to one decimal for display and null with no
     respondents; grades were compared unrounded. Raises UnknownTerm."""
-    term = find_term(session, term_code)
+    term = require_term(session, term_code)
     rows = []
     evaluations = _evaluations(session, term.id, department_id)
     # Own copies: the branch months get their attendees' names (stored once, by meeting id).
@@ -100,7 +100,7 @@ def allowance_rows(
     session: Session, term_code: str, department_id: int | None = None
 ) -> list[dict[str, Any]]:
     """第十八条: per head teacher, the months of the term in office and the allowance (yuan)."""
-    term = find_term(session, term_code)
+    term = require_term(session, term_code)
     return [
         {
             "staff_no": teacher.staff_no,
@@ -123,7 +123,7 @@ def award_rows(
 ) -> list[dict[str, Any]]:
     """先进兼职班主任 candidates: 优秀 in this and the previous semester, not dismissed in the
     last three years (第十九条, 第二十条)."""
-    term = find_term(session, term_code)
+    term = require_term(session, term_code)
     candidates = award_candidates(session, term)
     if not candidates:
         return []

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from bot.reports import evaluation_rows
 from models import Appointment, AppointmentStatus, Award, Grade, LogKind, Term, TermEvaluation
+from models.term import UnknownTerm
 from surveys.scoring import Scored, teacher_percentages
 from tests.factories import make_appointment, make_class, make_student, make_teacher, make_term
 from tests.integration.evaluation_school import (
@@ -23,7 +24,7 @@ from tests.integration.evaluation_school import (
     satisfaction_definition,
 )
 from worker.celery_app import configure_celery
-from worker.evaluation.run import UnknownTerm, evaluate_term
+from worker.evaluation.run import evaluate_term
 from worker.tasks.evaluation import evaluate_term_task
 
 CODE = "2026-2027-1"

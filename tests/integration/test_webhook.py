@@ -275,7 +275,7 @@ def test_handler_error_releases_the_claim_so_the_retry_is_handled(wechat, sessio
     from models import Student
 
     _calls.clear()
-    monkeypatch.setitem(router.ROLE_HANDLERS, "student", __name__)
+    monkeypatch.setitem(router.ROLE_HANDLERS, "student", handle)
     student = make_student(session)
     session.commit()
     wechat.bind(student, openid="o-err")

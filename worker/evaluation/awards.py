@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from models import Term, TermEvaluation
 from models.evaluation import Grade
+from models.term import find_term
 from worker.evaluation import grading, queries
 
 
@@ -33,7 +34,7 @@ def award_candidates(session: Session, term: Term) -> list[Candidate]:
     """Teachers 优秀 in ``term`` and in the semester just before it, not dismissed within three
     years before the term's end (or since). Empty when the previous semester has no evaluation."""
     previous_code = grading.previous_term_code(term.code)
-    previous = session.scalar(select(Term).where(Term.code == previous_code))
+    previous = find_term(session, previous_code)
     if previous is None:
         return []
     now = effective_grades(session, term.id)

@@ -26,27 +26,13 @@ from bot.wechat.locks import begin_write
 from models import Award, SurveyRound, Term, TermEvaluation
 from models.base import utcnow
 from models.evaluation import Grade
+from models.term import require_term
 from models.worklog import LOG_KIND_LABELS, LogKind
 from surveys.definition import parse_survey
 from worker.evaluation import grading, intervals, policy, queries
 from worker.evaluation.awards import award_candidates
 
 log = logging.getLogger(__name__)
-
-
-class UnknownTerm(LookupError):
-    """No term has the given code."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(f"没有学期 {code}（用 banzhuren term add 添加）")
-        self.code = code
-
-
-def find_term(session: Session, term_code: str) -> Term:
-    term = session.scalar(select(Term).where(Term.code == term_code))
-    if term is None:
-        raise UnknownTerm(term_code)
-    return term
 
 
 @dataclass(frozen=True)
@@ -58,7 +44,7 @@ class TermPlan:
 
 def plan_term(session: Session, term_code: str) -> TermPlan:
     """Which departments have head teachers in office during the term, and how many each."""
-    term = find_term(session, term_code)
+    term = require_term(session, term_code)
     counts: dict[int, int] = {}
     for dep in queries.teacher_departments(session, term).values():
         counts[dep] = counts.get(dep, 0) + 1

@@ -120,12 +120,8 @@ def announce_published_results(self) -> int:
     """Beat, hourly: tell each head teacher their own result once the term is published. A
     Reminder row (kind ``result:<term>``) records who was told, so nobody is told twice; a
     teacher without a bound WeChat is tried again on a later run."""
-    try:
-        from worker.outbox import queue_text_for
-    except ModuleNotFoundError:
-        log.warning("task %s: worker.outbox missing, results not announced", self.request.id)
-        return 0
     from bot.reports import evaluation_rows
+    from worker.outbox import queue_text_for
 
     sent = 0
     with models.db.session_scope() as session:
