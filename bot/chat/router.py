@@ -36,6 +36,7 @@ from bot.chat.binding import (
 from bot.chat.context import ChatContext, Incoming, Sender
 from bot.chat.state import store_for
 from bot.chat.survey_dialogue import handle as handle_student
+from bot.chat.survey_dialogue import pending_question
 from bot.reach.poster import class_greeting
 from bot.settings import Settings
 from bot.worklog.chat import handle as handle_head_teacher
@@ -118,7 +119,9 @@ def route(ctx: ChatContext) -> str | None:
     if inc.msg_type == "voice" and not inc.text:
         return texts.EMPTY_VOICE
     if inc.msg_type not in ("text", "voice"):
-        return texts.UNSUPPORTED_TYPE
+        # Mid-survey, the student is shown the pending question again (nothing is recorded).
+        pending = pending_question(ctx) if role == "student" else None
+        return texts.UNSUPPORTED_TYPE + (f"\n\n{pending}" if pending else "")
 
     text = inc.text
     if not text:

@@ -176,6 +176,23 @@ def handle(ctx: ChatContext) -> str | None:
 # --- starting and resuming -------------------------------------------------------------------
 
 
+def pending_question(ctx: ChatContext) -> str | None:
+    """The question a student mid-survey is expected to answer, to repeat after a message the
+    dialogue cannot take (a picture, a location...); None when no survey is in progress. At the
+    summary it says how to go on without quoting the answers (nothing stored may quote them)."""
+    if ctx.sender.student_id is None:
+        return None
+    draft = load_draft(ctx.session, ctx.settings, ctx.sender.openid)
+    if draft is None or not draft.get("active"):
+        return None
+    rnd = round_state(ctx.session, draft["round_id"])
+    if rnd is None or not round_is_open(rnd, ctx.today):
+        return None
+    if draft["mode"] == "summary":
+        return f"关于 {draft['teacher']}的测评已答完：回复「确认」提交，或「修改 题号」改答。"
+    return render_question(round_definition(rnd), draft)
+
+
 def _start(ctx: ChatContext, draft: dict | None) -> str:
     if draft is not None:
         rnd = round_state(ctx.session, draft["round_id"])

@@ -281,3 +281,26 @@ def test_redis_down_the_webhook_still_answers_and_logs_one_line(
     assert back_lines[0].startswith("redis is back after ")
     assert back_lines[0].endswith("; 5 request(s) failed meanwhile")
     outage.reset()
+
+
+def test_a_picture_mid_survey_repeats_the_pending_question(wechat, session):
+    from models import SurveyDraft
+    from tests.integration.survey_chat import start_round
+    from tests.integration.survey_school import make_school
+
+    school = make_school(session)
+    start_round(session, school.term, school.definition)
+    openid = school.openids["小明"]
+    first = wechat.send("测评", openid=openid)
+    assert "1/" in first
+    question = first.split("\n\n")[-1]
+    reply = wechat.image(openid=openid)
+    assert reply.startswith(texts.UNSUPPORTED_TYPE)
+    # The pending question is shown again, whole, and the picture answered nothing.
+    assert reply.endswith(question) and question.split("\n")[0] in reply
+    # ... so the next answer is filed under question 1 and question 2 follows.
+    assert "2/" in wechat.send("1", openid=openid)
+    # Not mid-survey: the plain answer.
+    session.execute(SurveyDraft.__table__.delete())
+    session.commit()
+    assert wechat.image(openid=openid) == texts.UNSUPPORTED_TYPE
