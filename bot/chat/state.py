@@ -1,8 +1,9 @@
-"""Dialogue state (survey drafts, pending questions) shared by every web process.
+"""Dialogue state (the work log's pending questions, 解绑 confirmations) shared by every web
+process.
 
-:func:`store_for` gives the handlers a :class:`bot.chat.context.DialogueStore`: Redis when
-``BANZHUREN_REDIS_URL`` is set, else the ``dialogue_states`` table (in the handling
-transaction, so a draft and the answers it leads to commit together). Keys are
+:func:`store_for` gives the handlers a :class:`bot.chat.context.DialogueStore`: the
+``dialogue_states`` table, with or without Redis (in the handling transaction, so a state and
+what it leads to commit together, and a Redis restart loses nothing a user typed). Keys are
 ``"<purpose>:<openid>"``; the per-sender lock (:mod:`bot.wechat.locks`) makes plain get/set
 safe. :meth:`forget_openid` drops every state of an openid (on 解绑, so the next person to
 bind that WeChat account cannot resume someone else's draft), the sealed survey draft included.
@@ -14,46 +15,15 @@ table, always in the database (bot.chat.survey_dialogue), whatever the deploymen
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.redis_client import redis_client, rkey
 from bot.settings import Settings
 from models.base import utcnow
 from models.messaging import DialogueState
 from models.survey import SurveyDraft
-
-
-class RedisDialogueStore:
-    """States as JSON strings under ``<prefix>:dialogue:<key>``."""
-
-    def __init__(self, settings: Settings, session: Session | None = None) -> None:
-        self._settings = settings
-        self._redis = redis_client(settings)
-        self._session = session
-
-    def _name(self, key: str) -> str:
-        return rkey(self._settings, "dialogue", key)
-
-    def get(self, key: str) -> dict | None:
-        raw = self._redis.get(self._name(key))
-        return None if raw is None else json.loads(raw)
-
-    def set(self, key: str, value: dict, ttl_seconds: int | None = None) -> None:
-        self._redis.set(self._name(key), json.dumps(value, ensure_ascii=False), ex=ttl_seconds)
-
-    def delete(self, key: str) -> None:
-        self._redis.delete(self._name(key))
-
-    def forget_openid(self, openid: str) -> None:
-        names = list(self._redis.scan_iter(self._name(f"*:{openid}"), count=500))
-        if names:
-            self._redis.delete(*names)
-        if self._session is not None:
-            self._session.execute(delete(SurveyDraft).where(SurveyDraft.openid == openid))
 
 
 class DbDialogueStore:
@@ -99,8 +69,8 @@ class DbDialogueStore:
         self._session.execute(delete(SurveyDraft).where(SurveyDraft.openid == openid))
 
 
-def store_for(settings: Settings, session: Session) -> RedisDialogueStore | DbDialogueStore:
-    """The dialogue store for this deployment (see the module docstring)."""
-    if settings.redis_url:
-        return RedisDialogueStore(settings, session)
+def store_for(settings: Settings, session: Session) -> DbDialogueStore:
+    """The dialogue store: the database always, with or without Redis (issue 13: what a user
+    has typed must survive a Redis restart; the state is written in the handling transaction,
+    so it commits with whatever it leads to)."""
     return DbDialogueStore(session)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.chat import help as texts
 from bot.chat.binding import MAX_FAILURES
-from bot.chat.state import DbDialogueStore, RedisDialogueStore
+from bot.chat.state import DbDialogueStore, store_for
 from models import BindingFailure, DialogueState, TeacherRole, WeChatBinding
 from models.base import utcnow
 from tests.conftest import make_settings
@@ -193,18 +193,26 @@ def redis_settings(db_url, redis_url, redis_prefix):
     return make_settings(db_url, redis_url=redis_url, redis_prefix=redis_prefix)
 
 
-def test_redis_dialogue_store(redis_settings):
-    store = RedisDialogueStore(redis_settings)
-    assert store.get("survey:o-1") is None
-    store.set("survey:o-1", {"q": 3, "答": "满意"})
-    store.set("log:o-1", {"x": 1}, ttl_seconds=60)
-    store.set("survey:o-2", {"q": 1})
-    assert store.get("survey:o-1") == {"q": 3, "答": "满意"}
-    store.delete("survey:o-1")
-    assert store.get("survey:o-1") is None
-    store.forget_openid("o-1")
-    assert store.get("log:o-1") is None
-    assert store.get("survey:o-2") == {"q": 1}
+def test_dialogue_state_is_in_the_database_even_with_redis(redis_settings, session, redis_url):
+    """Issue 13: what a user typed survives a Redis restart (the database is the record)."""
+    import redis
+
+    store = store_for(redis_settings, session)
+    store.set("worklog:o-1", {"pending": "谈心谈话 张三"}, ttl_seconds=600)
+    store.set("unbind:o-1", {"confirm": True})
+    store.set("worklog:o-2", {"q": 1})
+    session.commit()
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{redis_settings.redis_prefix}*"))
+    if keys:
+        client.delete(*keys)  # what a restart of an empty Redis leaves
+    client.close()
+    again = store_for(redis_settings, session)
+    assert again.get("worklog:o-1") == {"pending": "谈心谈话 张三"}
+    assert session.get(DialogueState, "unbind:o-1") is not None
+    again.forget_openid("o-1")
+    assert again.get("worklog:o-1") is None and again.get("unbind:o-1") is None
+    assert again.get("worklog:o-2") == {"q": 1}
 
 
 def test_db_dialogue_store_expiry(session):
