@@ -127,11 +127,16 @@ def demo_environment(
         env["BANZHUREN_WECHAT_SECRET"] = secrets.token_hex(16)
     env.setdefault("BANZHUREN_WECHAT_SECRET", secrets.token_hex(16))
     env["BANZHUREN_WECHAT_API_BASE"] = api_base
-    # The demo's database is new each run, so is its seal key (no key file left behind).
-    from bot.survey_seal import generate_key
+    # The seal key is where `banzhuren init` puts it (the working directory, beside the demo's
+    # database), so commands run on the demo's school afterwards (round open / status / close)
+    # find it; a key file already there is used, never replaced. Every demo process gets it
+    # in its environment too (gunicorn and the worker may start elsewhere).
+    if not env.get("BANZHUREN_SEAL_KEY"):
+        from bot.survey_seal import key_file_path, write_key_file
 
-    env["BANZHUREN_SEAL_KEY"] = generate_key()
-    env.pop("BANZHUREN_SEAL_PREVIOUS_KEY", None)
+        write_key_file()
+        env["BANZHUREN_SEAL_KEY"] = key_file_path().read_text().strip()
+        env.pop("BANZHUREN_SEAL_PREVIOUS_KEY", None)
     if redis:
         # A queue and key prefix of this run's own: a production worker on the same Redis
         # never picks up demo tasks, and the demo never sees production keys.

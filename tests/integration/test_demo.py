@@ -94,6 +94,8 @@ def test_demo_embedded_starts_fresh_and_reports(tmp_path: Path) -> None:
     assert "已删除上次演示留下的 banzhuren-demo.db" in done.stdout
     assert (tmp_path / "banzhuren-demo.db").stat().st_size > 100_000
     assert (tmp_path / "banzhuren-demo-roster.xlsx").exists()
+    # The seal key is left where `banzhuren init` puts it, private, for commands run afterwards.
+    assert (tmp_path / "banzhuren-seal.key").stat().st_mode & 0o777 == 0o600
     workbook = load_workbook(tmp_path / "banzhuren-demo-report.xlsx")
     assert workbook.sheetnames[-2:] == ["党总支例会", "就业情况"]
     assert workbook["就业情况"].max_row >= 2  # the final-year classes
