@@ -31,6 +31,7 @@ from bot.dashboard.workflow import needs_end_details, next_steps, transition_pro
 from bot.reach import rounds as reach_rounds
 from bot.request_session import db
 from bot.roster.importer import RosterError, import_roster
+from bot.wechat.locks import begin_write
 from models import (
     Appointment,
     AppointmentStatus,
@@ -393,6 +394,11 @@ def round_remind():
     """一键催填 (issue 15): remind the round's students with a head teacher still unrated, in
     the user's scope (a branch: its own department, or one of its classes)."""
     session = db()
+    # It writes (outbox rows, contacts, the audit row) while the in-process sender may be
+    # writing too: on SQLite a read transaction (the login check's) cannot become a write one
+    # then, so end it and take the write lock first (a no-op wait on PostgreSQL).
+    session.rollback()
+    begin_write(session)
     fields = Fields(request.form)
     term = _term_from_form(fields)
     survey_id = fields.text("survey", "问卷", max_len=64)
