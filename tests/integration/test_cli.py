@@ -18,8 +18,10 @@ from tests.roster_files import school_tables, set_cell, write_csv, write_xlsx
 
 
 @pytest.fixture
-def cli(db_url):
-    """Run ``banzhuren ARGS`` with the test database; returns the click Result."""
+def cli(db_url, tmp_path, monkeypatch):
+    """Run ``banzhuren ARGS`` with the test database, in a directory of the test's own (``init``
+    writes the seal key file there); returns the click Result."""
+    monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     env = {"BANZHUREN_DATABASE_URL": db_url, "BANZHUREN_SECRET_KEY": "test-secret"}
 
