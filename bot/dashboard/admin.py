@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from bot import survey_rounds
-from bot.dashboard import audit, queries
+from bot.dashboard import audit, audit_text, queries
 from bot.dashboard.access import (
     affairs_only,
     application_condition,
@@ -737,7 +737,7 @@ def audit_log():
     return render_template(
         "dashboard/audit.html",
         rows=rows,
-        labels=audit.ACTION_LABELS,
+        labels=audit_text.ACTION_LABELS,
         action=action,
         who=who,
     )
