@@ -28,7 +28,6 @@ from models import (
     TermEvaluation,
     User,
     WorkLogEntry,
-    meeting_attendance,
 )
 
 # 审核通过 or later: only Student Affairs' approval makes another department's teacher visible.
@@ -106,19 +105,9 @@ def meetings_in_scope(
     session: Session, department_id: int, teacher_id: int, term: Term
 ) -> list[Meeting]:
     """A foreign teacher's meetings the department may know of: its own and school-level."""
-    return list(
-        session.scalars(
-            select(Meeting)
-            .join(meeting_attendance, meeting_attendance.c.meeting_id == Meeting.id)
-            .where(
-                meeting_attendance.c.teacher_id == teacher_id,
-                Meeting.held_on >= term.start_date,
-                Meeting.held_on <= term.end_date,
-                meeting_condition(department_id),
-            )
-            .order_by(Meeting.held_on)
-        )
-    )
+    from bot.dashboard.queries import meetings_attended
+
+    return meetings_attended(session, teacher_id, term, meeting_condition(department_id))
 
 
 def incidents_in_scope(

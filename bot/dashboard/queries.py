@@ -412,7 +412,8 @@ def worklog(
     return entries, dict(counts)
 
 
-def meetings_attended(session: Session, teacher_id: int, term: Term) -> list[Meeting]:
+def meetings_attended(session: Session, teacher_id: int, term: Term, *where) -> list[Meeting]:
+    """The meetings of ``term`` the teacher attended (and that meet ``where``, if given)."""
     return list(
         session.scalars(
             select(Meeting)
@@ -421,6 +422,7 @@ def meetings_attended(session: Session, teacher_id: int, term: Term) -> list[Mee
                 meeting_attendance.c.teacher_id == teacher_id,
                 Meeting.held_on >= term.start_date,
                 Meeting.held_on <= term.end_date,
+                *where,
             )
             .order_by(Meeting.held_on)
         )
