@@ -28,9 +28,9 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import models.db
+import core.db
 from bot import create_app
-from bot.settings import Settings
+from core.settings import Settings
 from models import UserRole
 from models.migrate import upgrade
 from tests.support.dashboard import PASSWORD, csrf_from, login, make_user
@@ -49,9 +49,9 @@ def stats(samples: list[float]) -> str:
 def run(url: str, students: int, n: int) -> float:
     """Seed, then time the pages; returns the overview's median over HTTP in ms."""
     upgrade(url)
-    models.db.configure(url)
+    core.db.configure(url)
     started = time.perf_counter()
-    with models.db.SessionFactory() as session:
+    with core.db.SessionFactory() as session:
         school = seed_school(session, students=students)
         make_user(session, "bench", UserRole.AFFAIRS)
         teacher_id = school.teacher_ids[0]
@@ -107,7 +107,7 @@ def run(url: str, students: int, n: int) -> float:
     finally:
         server.shutdown()
         server.server_close()
-        models.db.get_engine().dispose()
+        core.db.get_engine().dispose()
     return overview_median
 
 

@@ -11,7 +11,7 @@ incidents. Bulk-loaded with COPY.
 
 Then it times:
 
-- the whole evaluation through the real code path — ``worker.evaluation.run.evaluate_term``
+- the whole evaluation through the real code path — ``core.evaluation.run.evaluate_term``
   (what embedded mode and the eager task run) in a fresh Python process, reporting that
   process's peak RSS; with ``--worker`` also ``evaluate_term_task`` on a real ``celery worker``
   (prefork, 2 processes) on the real Redis, reporting the worker processes' peak RSS;
@@ -264,12 +264,12 @@ def baseline(url: str) -> tuple[float, dict]:
 def own_queries(url: str) -> float:
     """The evaluation's own grouped queries for the same figures (eligible students and the
     response sums), run once for the whole school rather than per department."""
-    import models.db
+    import core.db
+    from core.evaluation import queries
     from models import Term
-    from worker.evaluation import queries
 
-    models.db.configure(url)
-    with models.db.session_scope() as session:
+    core.db.configure(url)
+    with core.db.session_scope() as session:
         term = session.get(Term, 1)
         teacher_ids = list(queries.teacher_departments(session, term))
         queries.response_sums(session, [1], teacher_ids)  # warm, as the baseline is
@@ -277,7 +277,7 @@ def own_queries(url: str) -> float:
         queries.eligible_students(session, term, teacher_ids)
         queries.response_sums(session, [1], teacher_ids)
         seconds = time.perf_counter() - t0
-    models.db.get_engine().dispose()
+    core.db.get_engine().dispose()
     return seconds
 
 
@@ -300,10 +300,10 @@ def check_against_baseline(url: str, expected: dict) -> None:
 
 def run_in_process(url: str) -> None:
     """Child mode: evaluate through run.evaluate_term, print seconds and peak RSS as JSON."""
-    import models.db
-    from worker.evaluation.run import evaluate_term
+    import core.db
+    from core.evaluation.run import evaluate_term
 
-    models.db.configure(url)
+    core.db.configure(url)
     t0 = time.perf_counter()
     summary = evaluate_term(TERM_CODE, min_respondents=5)
     seconds = time.perf_counter() - t0
@@ -335,7 +335,7 @@ def time_on_worker(url: str) -> dict:
     """Through evaluate_term_task on a real worker process (prefork, 2) on the real Redis."""
     from celery.result import AsyncResult
 
-    from bot.settings import Settings
+    from core.settings import Settings
     from tests.support.celery_worker import _children, start_worker
     from worker.tasks.evaluation import evaluate_term_task
 

@@ -2,7 +2,7 @@
 
     python bench/import_roster.py [--students 3000] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
-Generates the roster (``bot.roster.sample.generated_school``) as a workbook and as a CSV folder
+Generates the roster (``core.roster.sample.generated_school``) as a workbook and as a CSV folder
 in a temporary directory, then for each backend and each format: a fresh import into an empty,
 migrated database, a re-import of the same file (which must change nothing), and an updated
 roster (every tenth student renamed and moved to another class). PostgreSQL
@@ -20,10 +20,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-import models.db
-from bot.roster.importer import import_roster
-from bot.roster.reader import read_roster
-from bot.roster.sample import generated_school, write_csv_folder, write_xlsx
+import core.db
+from core.roster.importer import import_roster
+from core.roster.reader import read_roster
+from core.roster.sample import generated_school, write_csv_folder, write_xlsx
 from models.migrate import upgrade
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -31,14 +31,14 @@ PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 def timed_import(url: str, *sources: Path) -> list[float | int]:
     """Import each source in turn; returns seconds and changes of each."""
-    models.db.configure(url)
+    core.db.configure(url)
     results: list[float | int] = []
     for source in sources:
         started = time.perf_counter()
-        with models.db.session_scope() as session:
+        with core.db.session_scope() as session:
             summary = import_roster(session, source)
         results += [time.perf_counter() - started, summary.changes]
-    models.db.get_engine().dispose()
+    core.db.get_engine().dispose()
     return results
 
 

@@ -73,18 +73,18 @@ class Shared:
 
 def bind_teachers(url: str) -> list[str]:
     """Bind every appointed head teacher of the seeded school; their openids."""
-    import models.db
+    import core.db
     from models import Appointment, WeChatBinding
 
-    models.db.configure(url)
+    core.db.configure(url)
     openids = []
-    with models.db.session_scope() as s:
+    with core.db.session_scope() as s:
         ids = sorted({a.teacher_id for a in s.query(Appointment)})
         for teacher_id in ids:
             openid = f"obenchT{teacher_id:021d}"
             s.add(WeChatBinding(openid=openid, teacher_id=teacher_id))
             openids.append(openid)
-    models.db.dispose()
+    core.db.dispose()
     return openids
 
 
@@ -192,7 +192,7 @@ def main() -> int:
     options = parser.parse_args()
     shared_window = options.window
 
-    from bot.wechat.crypto import random_aes_key
+    from core.wechat.crypto import random_aes_key
 
     keys = Keys(token="soaktoken", aes_key=random_aes_key(), appid="wx" + secrets.token_hex(8))
     run = secrets.token_hex(4)

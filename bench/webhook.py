@@ -93,17 +93,17 @@ def seed(url: str, students: int) -> list[str]:
     """A migrated school of ``students`` bound students with the survey open; their openids."""
     import datetime as dt
 
-    import models.db
-    from bot.roster.importer import import_roster
-    from bot.roster.sample import generated_school, write_csv_folder
-    from bot.survey_rounds import open_round, register_survey
+    import core.db
+    from core.roster.importer import import_roster
+    from core.roster.sample import generated_school, write_csv_folder
+    from core.surveys.rounds import open_round, register_survey
     from models import Student, Term, WeChatBinding
     from models.migrate import upgrade
     from surveys.definition import load_survey_file
 
     upgrade(url)
-    models.db.configure(url)
-    with tempfile.TemporaryDirectory() as tmp, models.db.session_scope() as s:
+    core.db.configure(url)
+    with tempfile.TemporaryDirectory() as tmp, core.db.session_scope() as s:
         folder = write_csv_folder(generated_school(students), Path(tmp) / "roster")
         import_roster(s, folder, today=dt.date(2026, 11, 1))
         s.add(Term(code=TERM, start_date=dt.date(2026, 9, 1), end_date=dt.date(2027, 1, 20)))
@@ -116,18 +116,18 @@ def seed(url: str, students: int) -> list[str]:
             openid = f"obench{student.id:022d}"
             s.add(WeChatBinding(openid=openid, student_id=student.id))
             openids.append(openid)
-    models.db.dispose()
+    core.db.dispose()
     return openids
 
 
 def stored_counts(url: str) -> dict[str, int]:
     from sqlalchemy import func, select
 
-    import models.db
+    import core.db
     from models import Answer, Ballot, ReceivedMessage, SealedEnvelope
 
-    models.db.configure(url)
-    with models.db.SessionFactory() as s:
+    core.db.configure(url)
+    with core.db.SessionFactory() as s:
         counts = {
             name: s.scalar(select(func.count()).select_from(model)) or 0
             for name, model in (
@@ -148,7 +148,7 @@ def stored_counts(url: str) -> dict[str, int]:
             )
             or 0
         )
-    models.db.dispose()
+    core.db.dispose()
     return counts
 
 
@@ -252,7 +252,7 @@ class Client:
     """One keep-alive connection speaking WeChat's safe mode."""
 
     def __init__(self, port: int, keys: Keys) -> None:
-        from bot.wechat.simulate import WeChatSimulator
+        from core.wechat.simulate import WeChatSimulator
 
         self.sim = WeChatSimulator(keys.token, keys.aes_key, keys.appid, mode="safe")
         self.port = port
@@ -403,8 +403,8 @@ def main() -> int:
     )
     options = parser.parse_args()
 
-    from bot.survey_seal import generate_key
-    from bot.wechat.crypto import random_aes_key
+    from core.surveys.seal_key import generate_key
+    from core.wechat.crypto import random_aes_key
 
     keys = Keys(token="benchtoken", aes_key=random_aes_key(), appid="wx" + secrets.token_hex(8))
     run = secrets.token_hex(4)

@@ -22,7 +22,7 @@ import random
 import time
 import uuid
 
-from bot.worklog.parser import ParsedEntry, parse_entry
+from core.worklog.parser import ParsedEntry, parse_entry
 
 TODAY = dt.date(2026, 11, 26)
 KIND_WORDS = (
@@ -64,9 +64,9 @@ def bench_parser() -> None:
 def bench_counts(admin_url: str) -> None:
     from sqlalchemy import create_engine, insert, text
 
+    import core.db
     import models
-    import models.db
-    from bot.worklog.counts import inactive_teachers, log_counts
+    from core.worklog.counts import inactive_teachers, log_counts
     from models.migrate import upgrade
 
     name = f"banzhuren_bench_worklog_{uuid.uuid4().hex[:6]}"
@@ -76,7 +76,7 @@ def bench_counts(admin_url: str) -> None:
     url = admin_url.rsplit("/", 1)[0] + "/" + name
     try:
         upgrade(url)
-        engine = models.db.configure(url)
+        engine = core.db.configure(url)
         rng = random.Random(2)
         kinds = list(models.LogKind)
         start_day = dt.date(2026, 9, 1)
@@ -132,7 +132,7 @@ def bench_counts(admin_url: str) -> None:
                 for _ in range(100_000)
             ]
             conn.execute(insert(models.WorkLogEntry), rows)  # fmt: skip
-        with models.db.SessionFactory() as session:
+        with core.db.SessionFactory() as session:
             term_id = session.scalar(text("SELECT id FROM terms"))
             t0 = time.perf_counter()
             counts = log_counts(session, term_id)
@@ -142,9 +142,9 @@ def bench_counts(admin_url: str) -> None:
         print(f"log_counts: {len(counts)} teachers, 100,000 entries in {t1 - t0:.3f} s")
         print(f"inactive_teachers: {len(quiet)} of 1,500 in {t2 - t1:.3f} s")
     finally:
-        models.db.dispose()
-        if models.db._engine is not None:
-            models.db._engine.dispose()
+        core.db.dispose()
+        if core.db._engine is not None:
+            core.db._engine.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

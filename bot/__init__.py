@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flask import Flask
 
-    from bot.settings import Settings
+    from core.settings import Settings
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:

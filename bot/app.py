@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Flask
 
-import models.db
-from bot.settings import Settings, load_settings
+import core.db
+from core.settings import Settings, load_settings
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -33,13 +33,13 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,
         REMEMBER_COOKIE_HTTPONLY=True,
     )
-    models.db.configure(settings.database_url)
+    core.db.configure(settings.database_url)
     # Refuse to start with a seal key that cannot open the open rounds' answers (issue 11).
-    from bot.survey_rounds import refuse_without_seal_keys
+    from core.surveys.rounds import refuse_without_seal_keys
 
     refuse_without_seal_keys(settings)
 
-    from worker.celery_app import configure_celery
+    from core.celery_app import configure_celery
 
     configure_celery(settings)
 

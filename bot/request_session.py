@@ -5,14 +5,14 @@ from __future__ import annotations
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
-import models.db
-from bot.settings import Settings
+import core.db
+from core.settings import Settings
 
 
 def db() -> Session:
     """The request's session; opened on first use."""
     if "db_session" not in g:
-        g.db_session = models.db.SessionFactory()
+        g.db_session = core.db.SessionFactory()
     return g.db_session
 
 

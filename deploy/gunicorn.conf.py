@@ -42,16 +42,16 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 def post_fork(server, worker):  # gunicorn hook signature
     """Each worker opens its own database connections; none is shared across the fork."""
-    import models.db
+    import core.db
 
-    models.db.dispose()
+    core.db.dispose()
 
 
 def on_starting(server):  # gunicorn hook signature
     """Refuse to start without BANZHUREN_SECRET_KEY (or with any CHANGE-ME placeholder left from
     .env.example): each worker would otherwise sign sessions with a key of its own, and logins
     would bounce between workers."""
-    from bot.settings import ConfigError, load_settings
+    from core.settings import ConfigError, load_settings
 
     try:
         settings = load_settings()

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Column, ForeignKey, String, Table, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import Base, CreatedAt, str_enum
 from models.org import Teacher
+from models.term import Term
 
 
 class MeetingKind(enum.StrEnum):
@@ -67,3 +68,21 @@ class Incident(CreatedAt, Base):
     occurred_on: Mapped[dt.date]
     description: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(100))
+
+
+def meetings_attended(session: Session, teacher_id: int, term: Term, *where) -> list[Meeting]:
+    """The meetings of ``term`` the teacher attended (and that meet ``where``, if given): the
+    dashboard's and the API's teacher page."""
+    return list(
+        session.scalars(
+            select(Meeting)
+            .join(meeting_attendance, meeting_attendance.c.meeting_id == Meeting.id)
+            .where(
+                meeting_attendance.c.teacher_id == teacher_id,
+                Meeting.held_on >= term.start_date,
+                Meeting.held_on <= term.end_date,
+                *where,
+            )
+            .order_by(Meeting.held_on)
+        )
+    )

@@ -63,7 +63,7 @@ class OutboundMessage(Base):
     send_started_at: Mapped[dt.datetime | None]
     # Sends that may have reached the user without our knowing (a timeout after the request
     # went out, or the process died mid-send). One such send is retried; after two the
-    # message is given up rather than risk a third copy (worker.outbox).
+    # message is given up rather than risk a third copy (core.outbox).
     uncertain_sends: Mapped[int] = mapped_column(default=0)
     # Not to be sent before this time (45009: the account's daily API quota is used up until
     # midnight, Beijing time).

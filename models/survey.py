@@ -4,7 +4,7 @@ and reminders); a ``Response`` says what was answered and holds nothing that lea
 student (no student id or openid, a random id rather than a sequence, no date or time).
 
 While a round is open, what was answered exists only sealed (``SealedEnvelope``, ``SurveyDraft``,
-see bot/survey_seal.py); closing the round opens the envelopes and writes the responses in
+see core/surveys/seal.py); closing the round opens the envelopes and writes the responses in
 random order, in a transaction of its own (README, "Anonymity: threat model").
 """
 
@@ -121,7 +121,7 @@ class Answer(Base):
 class SealedEnvelope(Base):
     """One confirmed submission while its round is open: the teacher, the response's values and
     its answers, sealed. Nothing in the row maps to its ballot: a random id, no timestamp, no
-    teacher; the sealed text is padded to a fixed block (bot/survey_seal.py). Deleted when the
+    teacher; the sealed text is padded to a fixed block (core/surveys/seal.py). Deleted when the
     round closes and its responses are written."""
 
     __tablename__ = "sealed_envelopes"

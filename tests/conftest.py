@@ -18,9 +18,9 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+import core.db
 import models
-import models.db
-from bot.settings import Settings
+from core.settings import Settings
 from models.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get(
@@ -77,8 +77,8 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     upgrade(url)
     yield url
     # Close (not just forget) pooled connections before dropping the database.
-    if models.db._engine is not None:
-        models.db._engine.dispose()
+    if core.db._engine is not None:
+        core.db._engine.dispose()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -86,7 +86,7 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 def truncate_all(url: str) -> None:
     """Empty every table (cheaper than recreating the schema for each test)."""
-    engine = models.db.get_engine()
+    engine = core.db.get_engine()
     tables = [t.name for t in models.Base.metadata.sorted_tables]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -103,9 +103,9 @@ def truncate_all(url: str) -> None:
 @pytest.fixture
 def db_url(database_url: str) -> str:
     """The database under test, configured for this process and emptied."""
-    current = models.db._engine
+    current = core.db._engine
     if current is None or str(current.url.render_as_string(hide_password=False)) != database_url:
-        models.db.configure(database_url)
+        core.db.configure(database_url)
     truncate_all(database_url)
     return database_url
 
@@ -113,7 +113,7 @@ def db_url(database_url: str) -> str:
 @pytest.fixture
 def session(db_url: str) -> Iterator[Session]:
     """A plain session on the emptied database; the test commits what it needs."""
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         yield s
 
 
@@ -156,7 +156,7 @@ def make_settings(database_url: str, **overrides) -> Settings:
         wechat_token="testtoken",
         redis_prefix=f"bzrtest:{RUN_ID}",
         celery_queue=f"bzrtest-{RUN_ID}",
-        # Tests seal survey answers with a key of their own (bot/survey_seal.py).
+        # Tests seal survey answers with a key of their own (core/surveys/seal.py).
         seal_key=TEST_SEAL_KEY,
     )
     base.update(overrides)

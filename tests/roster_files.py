@@ -10,8 +10,8 @@ from typing import Any
 
 from openpyxl import Workbook
 
-from bot.roster.reader import SHEETS
-from bot.roster.sample import sample_school
+from core.roster.reader import SHEETS
+from core.roster.sample import sample_school
 
 Tables = dict[str, list[list[Any]]]
 

@@ -1,6 +1,23 @@
 """Import target for the worker and beat processes: ``celery -A worker.main worker``.
 Configures the database and Celery from the environment at import."""
 
-from worker.celery_app import worker_app
+from __future__ import annotations
+
+from celery import Celery
+
+import core.db
+from core.celery_app import configure_celery
+from core.settings import load_settings
+from core.surveys.rounds import refuse_without_seal_keys
+
+
+def worker_app() -> Celery:
+    """Configure the process-wide Celery app from the environment."""
+    s = load_settings()
+    core.db.configure(s.database_url)
+    # Refuse to start with a seal key that cannot open the open rounds' answers (issue 11).
+    refuse_without_seal_keys(settings=s)
+    return configure_celery(s)
+
 
 celery = worker_app()

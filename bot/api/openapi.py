@@ -82,7 +82,7 @@ _REPORT_PROPERTIES: dict[str, Any] = {
     "flags": {"type": "array", "items": {}},
 }
 # Also in every row, beyond DESIGN.md's keys: 第十四条 and 第八条（三）
-# (worker.evaluation.policy.report_fields).
+# (core.evaluation.policy.report_fields).
 _POLICY_PROPERTIES: dict[str, Any] = {
     "meetings_held": {"type": ["integer", "null"], "description": "任职期间党总支召开的例会数"},
     "meeting_attendance_rate": {**_NUM, "description": "例会出勤率 0-1"},

@@ -10,13 +10,15 @@ from sqlalchemy import select
 from bot.api.openapi import SPEC
 from bot.dashboard import access, exports, queries
 from bot.dashboard.access import is_foreign, teacher_condition, visible_teacher
-from bot.dashboard.auth import Principal, user_for_token
+from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
-from bot.survey_rounds import round_progress
+from core.accounts import user_for_token
+from core.evaluation import policy
+from core.surveys.rounds import round_progress
 from models import Grade, SurveyRound, Teacher, Term
 from models.evaluation import GRADE_LABELS
+from models.meetings import meetings_attended
 from models.term import find_term
-from worker.evaluation import policy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -176,7 +178,7 @@ def teacher(code: str, staff_no: str):
         ],
         "meetings": [
             {"date": m.held_on.isoformat(), "kind": m.kind.value, "title": m.title}
-            for m in queries.meetings_attended(session, person.id, term)
+            for m in meetings_attended(session, person.id, term)
         ],
         "incidents": [
             {"date": i.occurred_on.isoformat(), "kind": i.kind.value, "description": i.description}

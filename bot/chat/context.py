@@ -14,7 +14,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.settings import Settings
+from core.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ per-sender lock. :func:`route` then decides, in this order:
 3. commands for everyone: 帮助 / help / ?, 绑定 (:func:`bot.chat.binding.handle_bind`),
    解绑 (:func:`bot.chat.binding.handle_unbind`); an unbound sender is told how to bind;
 4. the role's handler (:data:`ROLE_HANDLERS`): students → ``bot.chat.survey_dialogue.handle``
-   (stores survey answers), head teachers → ``bot.worklog.chat.handle`` (stores work-log entries). A handler returns the reply text,
+   (stores survey answers), head teachers → ``bot.chat.worklog.handle`` (stores work-log entries). A handler returns the reply text,
    or None when it does not understand the message → the role's help.
 
 Handlers only add and flush; the webhook records the reply with the message key and commits.
@@ -37,12 +37,11 @@ from bot.chat.context import ChatContext, Incoming, Sender
 from bot.chat.state import store_for
 from bot.chat.survey_dialogue import handle as handle_student
 from bot.chat.survey_dialogue import pending_question
-from bot.reach.poster import class_greeting
-from bot.settings import Settings
-from bot.worklog.chat import handle as handle_head_teacher
+from bot.chat.worklog import handle as handle_head_teacher
+from core.reach.poster import class_greeting
+from core.settings import Settings
+from core.wechat.menu import CLICK_TEXTS
 
-# Menu buttons (DESIGN: CLICK keys) and the texts they stand for.
-CLICK_TEXTS = {"SURVEY": "测评", "MY_LOGS": "我的日志", "STATS": "统计", "HELP": "帮助"}
 HELP_WORDS = frozenset({"帮助", "help", "?", "？", "菜单", "说明"})
 # subscribe_scan: through a QR code; subscribe_scan_product: from a product scan
 # (wechatpy renames a subscribe whose EventKey starts scanbarcode| or scanimage|).

@@ -4,7 +4,7 @@ process.
 :func:`store_for` gives the handlers a :class:`bot.chat.context.DialogueStore`: the
 ``dialogue_states`` table, with or without Redis (in the handling transaction, so a state and
 what it leads to commit together, and a Redis restart loses nothing a user typed). Keys are
-``"<purpose>:<openid>"``; the per-sender lock (:mod:`bot.wechat.locks`) makes plain get/set
+``"<purpose>:<openid>"``; the per-sender lock (:mod:`core.locks`) makes plain get/set
 safe. :meth:`forget_openid` drops every state of an openid (on 解绑, so the next person to
 bind that WeChat account cannot resume someone else's draft), the sealed survey draft included.
 
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.settings import Settings
+from core.settings import Settings
 from models.base import utcnow
 from models.messaging import DialogueState
 from models.survey import SurveyDraft

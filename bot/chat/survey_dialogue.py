@@ -1,12 +1,12 @@
 """The students' survey dialogue (测评 / 评价): one question a message, one head teacher after
 another, ending with a summary that ``确认`` submits.
 
-The draft lives sealed in the ``survey_drafts`` table (bot/survey_seal.py), in the handling
+The draft lives sealed in the ``survey_drafts`` table (core/surveys/seal.py), in the handling
 transaction: never in process memory and never only in Redis, so a student may pause with
 ``退出`` and go on later on any web process, and a Redis restart loses nothing. Submitting writes
 a Ballot (who answered about whom) and a sealed envelope (what, with nothing that maps it to the
 ballot) in the caller's transaction, then deletes the draft. The round's close opens the
-envelopes into anonymous Response/Answer rows (:func:`bot.survey_rounds.close_round`).
+envelopes into anonymous Response/Answer rows (:func:`core.surveys.rounds.close_round`).
 
 A reply that quotes the student's answers (the summary) is a :class:`QuotingReply`: the webhook
 stores a marker for it, never the text, beside the message's key.
@@ -14,21 +14,18 @@ stores a marker for it, never the text, beside the message's key.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import unicodedata
-import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot import survey_seal
 from bot.chat.context import ChatContext
-from bot.reach.menus import parse_menu_id, queue_question_menu
-from bot.survey_rounds import (
+from core.reach.menus import parse_menu_id, queue_question_menu
+from core.surveys import submission
+from core.surveys.drafts import drop_draft, load_draft, save_draft
+from core.surveys.rounds import (
     RoundState,
     TeacherToRate,
     open_rounds,
@@ -37,70 +34,18 @@ from bot.survey_rounds import (
     round_state,
     teachers_for_student,
 )
-from models import Ballot, SealedEnvelope, SurveyDraft, SurveyRound, Term
+from models import Ballot, SurveyRound, Term
 from surveys import scoring
-from surveys.definition import Question, SurveyDefinition
+from surveys.definition import SurveyDefinition
 
 # A round as the dialogue uses it: an ORM row (from open_rounds) or a RoundState.
 Round = SurveyRound | RoundState
-_BALLOTS, _ENVELOPES = Ballot.__table__, SealedEnvelope.__table__
+_BALLOTS = Ballot.__table__
 
 
-# Statements run when a student starts or submits a survey, built once (building one costs
-# more than running it).
-def _insert_ballot(insert):
-    return (
-        insert(_BALLOTS)
-        .values(
-            round_id=bindparam("round_id"),
-            student_id=bindparam("student_id"),
-            teacher_id=bindparam("teacher_id"),
-            submitted_on=bindparam("submitted_on"),
-        )
-        .on_conflict_do_nothing(
-            index_elements=[_BALLOTS.c.round_id, _BALLOTS.c.student_id, _BALLOTS.c.teacher_id]
-        )
-        .returning(_BALLOTS.c.id)
-    )
-
-
-_INSERT_BALLOT = {"postgresql": _insert_ballot(pg_insert), "sqlite": _insert_ballot(sqlite_insert)}
-
-# The sealed draft is read and written on every answer: Core statements on the table, not
-# Session.get and a unit-of-work flush of an ORM row (issue 17: a third of the web process's
-# time per answer). One statement each; the per-sender lock serialises a person's messages.
-_DRAFTS = SurveyDraft.__table__
-_DRAFT_SEALED = select(_DRAFTS.c.sealed).where(_DRAFTS.c.openid == bindparam("openid"))
-_DELETE_DRAFT = _DRAFTS.delete().where(_DRAFTS.c.openid == bindparam("openid"))
-
-
-def _upsert_draft(insert):
-    stmt = insert(_DRAFTS).values(
-        openid=bindparam("openid"), round_id=bindparam("round_id"), sealed=bindparam("sealed")
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=[_DRAFTS.c.openid],
-        set_={"round_id": stmt.excluded.round_id, "sealed": stmt.excluded.sealed},
-    )
-
-
-_UPSERT_DRAFT = {"postgresql": _upsert_draft(pg_insert), "sqlite": _upsert_draft(sqlite_insert)}
-_INSERT_ENVELOPE = _ENVELOPES.insert()
 _RATED_TEACHERS = select(_BALLOTS.c.teacher_id).where(
     _BALLOTS.c.round_id == bindparam("round_id"),
     _BALLOTS.c.student_id == bindparam("student_id"),
-)
-
-# Held until the submission commits: closing the round (which locks the row for update) waits
-# for it, and a submission after the close sees the round closed (PostgreSQL; SQLite's write
-# transactions are serialised anyway).
-_ROUND_OPEN_FOR_SHARE = (
-    select(SurveyRound.__table__.c.id)
-    .where(
-        SurveyRound.__table__.c.id == bindparam("round_id"),
-        SurveyRound.__table__.c.closed_at.is_(None),
-    )
-    .with_for_update(read=True)
 )
 
 START = ("测评", "评价")
@@ -123,16 +68,8 @@ class QuotingReply(str):
     quotes_answers = True
 
 
-def load_draft(session: Session, settings, openid: str) -> dict | None:
-    """The student's draft in progress, unsealed; None when there is none."""
-    sealed = session.execute(_DRAFT_SEALED, {"openid": openid}).scalar()
-    if sealed is None:
-        return None
-    return survey_seal.unseal(settings, sealed, survey_seal.draft_context(openid))
-
-
 def _drop_draft(ctx: ChatContext) -> None:
-    ctx.session.execute(_DELETE_DRAFT, {"openid": ctx.sender.openid})
+    drop_draft(ctx.session, ctx.sender.openid)
 
 
 def normalize(text: str) -> str:
@@ -279,15 +216,6 @@ def _save(ctx: ChatContext, draft: dict) -> None:
     save_draft(ctx.session, ctx.settings, ctx.sender.openid, draft)
 
 
-def save_draft(session: Session, settings, openid: str, draft: dict) -> None:
-    """Seal and store the draft (in the caller's transaction)."""
-    sealed = survey_seal.seal(settings, draft, survey_seal.draft_context(openid))
-    session.execute(
-        _UPSERT_DRAFT[session.get_bind().dialect.name],
-        {"openid": openid, "round_id": draft["round_id"], "sealed": sealed},
-    )
-
-
 # --- answering -------------------------------------------------------------------------------
 
 
@@ -403,15 +331,6 @@ def reply_went_late(session: Session, settings, openid: str) -> bool:
     return True
 
 
-def reply_delivered(session: Session, settings, openid: str) -> None:
-    """Hook for the outbox: a customer-service message that carried the next question was
-    accepted by WeChat, so the dialogue may go on from it."""
-    draft = load_draft(session, settings, openid)
-    if draft is not None and draft.get("undelivered"):
-        draft["undelivered"] = False
-        save_draft(session, settings, openid, draft)
-
-
 def _in_summary(
     ctx: ChatContext, rnd: Round, definition: SurveyDefinition, draft: dict, text: str
 ) -> str:
@@ -443,11 +362,11 @@ def _submit(ctx: ChatContext, rnd: Round, definition: SurveyDefinition, draft: d
             _save(ctx, draft)
             return f"第 {i + 1} 题还没有回答。\n\n" + _render_current(ctx, draft, definition)
     duration = ctx.incoming.sent_at.timestamp() - draft["started_at"]
-    if ctx.session.execute(_ROUND_OPEN_FOR_SHARE, {"round_id": rnd.id}).first() is None:
+    if not submission.round_still_open(ctx.session, rnd.id):
         # Closed meanwhile (its envelopes are being, or have been, opened): too late.
         _drop_draft(ctx)
         return "本轮测评已结束，未提交的回答没有计入。"
-    stored = _store_submission(
+    stored = submission.store_submission(
         ctx.session,
         ctx.settings,
         round_id=rnd.id,
@@ -460,7 +379,7 @@ def _submit(ctx: ChatContext, rnd: Round, definition: SurveyDefinition, draft: d
             "straight_lined": scoring.straight_lined(definition, answers),
             "too_fast": scoring.too_fast(questions, duration),
         },
-        answers=[_answer_values(q, answers.get(q.id)) for q in questions],
+        answers=[submission.answer_values(q, answers.get(q.id)) for q in questions],
     )
     _drop_draft(ctx)
     if stored:
@@ -481,70 +400,6 @@ def _start_next(ctx: ChatContext, rnd: Round, definition: SurveyDefinition) -> s
         ctx, rnd, definition, pending[0], len(teachers) - len(pending) + 1, len(teachers)
     )
     return _render_current(ctx, draft, definition)
-
-
-def _store_submission(
-    session: Session,
-    settings,
-    *,
-    round_id: int,
-    student_id: int,
-    teacher_id: int,
-    submitted_on: dt.date,
-    response: dict,
-    answers: list[dict],
-) -> bool:
-    """Write the Ballot, then the sealed envelope holding the response and its answers; False
-    (nothing written) when this student's ballot about this teacher is already in.
-
-    The envelope carries nothing that maps it to the ballot: a random id, the round, and the
-    sealed (padded) text; the teacher is inside the seal. Both are written in this transaction
-    (on PostgreSQL they share an xmin), which is harmless: the envelope cannot be read without
-    the key and is deleted when the round closes, and the responses are written then, in a
-    transaction of their own and in random order.
-
-    Core statements, no ORM objects (this runs once per submitted survey on the webhook's hot
-    path): the ballot is ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, so a double submit
-    is seen without a savepoint and leaves the caller's transaction usable."""
-    ballot_id = session.execute(
-        _INSERT_BALLOT[session.get_bind().dialect.name],
-        {
-            "round_id": round_id,
-            "student_id": student_id,
-            "teacher_id": teacher_id,
-            "submitted_on": submitted_on,
-        },
-    ).scalar()
-    if ballot_id is None:
-        return False
-    content = {"teacher_id": teacher_id, "response": response, "answers": answers}
-    session.execute(
-        _INSERT_ENVELOPE,
-        {
-            "id": uuid.uuid4().hex,
-            "round_id": round_id,
-            "sealed": survey_seal.seal(settings, content, survey_seal.envelope_context(round_id)),
-        },
-    )
-    return True
-
-
-def _answer_values(q: Question, value: int | str | None) -> dict:
-    """An ``answers`` row's values (without its ids) for question ``q``."""
-    if q.is_choice:
-        choice = value if isinstance(value, int) else None
-        return {
-            "question_id": q.id,
-            "choice": choice,
-            "score": q.option_score(choice),
-            "text": None,
-        }
-    return {
-        "question_id": q.id,
-        "choice": None,
-        "score": None,
-        "text": value if isinstance(value, str) else None,
-    }
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -631,10 +486,8 @@ __all__ = [
     "QuotingReply",
     "draft_key",
     "handle",
-    "load_draft",
     "normalize",
     "parse_choice",
     "render_question",
     "render_summary",
-    "save_draft",
 ]

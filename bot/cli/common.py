@@ -11,8 +11,8 @@ from typing import TypeVar
 import click
 from sqlalchemy.orm import Session
 
-import models.db
-from bot.settings import ConfigError, Settings, load_settings
+import core.db
+from core.settings import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ class CliContext:
     def database(self) -> str:
         """Configure the session factory for the settings' database and return its URL."""
         if not self._db_ready:
-            models.db.configure(self.settings.database_url)
+            core.db.configure(self.settings.database_url)
             self._db_ready = True
         return self.settings.database_url
 
@@ -44,7 +44,7 @@ class CliContext:
     def session(self) -> Iterator[Session]:
         """A session in one transaction; commits only if the block finishes."""
         self.database()
-        with models.db.session_scope() as session:
+        with core.db.session_scope() as session:
             yield session
 
 

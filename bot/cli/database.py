@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from bot import survey_seal
 from bot.cli.common import CliContext, fail, pass_cli
+from core.surveys import seal_key
 from models.migrate import upgrade
 
 
@@ -20,8 +20,8 @@ def init_command(cli: CliContext) -> None:
         fail(f"无法初始化数据库 {_safe(url)}：{exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     click.echo(f"数据库已就绪：{_safe(url)}")
     if cli.settings.seal_key is None:
-        # The seal key for survey answers (bot/survey_seal.py), kept out of the database.
-        path = survey_seal.write_key_file()
+        # The seal key for survey answers (core/surveys/seal.py), kept out of the database.
+        path = seal_key.write_key_file()
         if path is not None:
             click.echo(
                 f"已生成测评密封密钥 {path}（权限 0600）；请与数据库分开备份，丢失则进行中的测评无法关闭"

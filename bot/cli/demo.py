@@ -38,7 +38,7 @@ def demo_command(no_serve: bool, port: int | None, database_name: str, seed: int
     """
     from bot.demo.run import DemoOptions, run_demo
     from bot.demo.servers import DemoError
-    from bot.settings import ConfigError
+    from core.settings import ConfigError
 
     if port is None and not no_serve:
         port = 8000

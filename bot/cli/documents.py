@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from bot.cli.common import CliContext, fail, pass_cli
-from bot.documents.records import KINDS, merged, term_documents
+from core.documents.records import KINDS, merged, term_documents
 from models.term import UnknownTerm, require_term
 
 

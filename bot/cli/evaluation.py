@@ -10,8 +10,11 @@ from pathlib import Path
 import click
 
 from bot.cli.common import CliContext, fail, pass_cli
-from bot.publication import PublishError, announce_now, set_published
-from bot.reports import (
+from core import jobs
+from core.celery_app import dispatch
+from core.evaluation import run
+from core.publication import PublishError, announce_now, set_published
+from core.reports import (
     FORMATS,
     KINDS,
     UnknownTerm,
@@ -21,7 +24,6 @@ from bot.reports import (
     render,
 )
 from models.term import require_term
-from worker.evaluation import run
 
 PICKUP_TIMEOUT = 120.0
 ROWS = {"evaluation": evaluation_rows, "awards": award_rows, "allowance": allowance_rows}
@@ -76,7 +78,7 @@ def _run_on_worker(cli: CliContext, term_code: str, timeout: float) -> dict:
     visibility timeout) is noticed — not queued, not STARTED/reserved on any running worker,
     twice in a row — and the evaluation, which is idempotent, is dispatched again; lost again,
     the command stops and says how to run it again."""
-    from worker.celery_app import configure_celery
+    from core.celery_app import configure_celery
 
     app = configure_celery(cli.settings)
     deadline = time.monotonic() + timeout
@@ -100,12 +102,10 @@ def _run_on_worker(cli: CliContext, term_code: str, timeout: float) -> dict:
 def _follow(app, cli: CliContext, term_code: str, deadline: float, timeout: float, results):
     from celery.result import AsyncResult
 
-    from worker.tasks.evaluation import evaluate_term_task
-
     click.echo(f"已提交考核任务（学期 {term_code}），等待 worker 执行……", err=True)
     # Planning takes a second on a running worker; waiting long here means there is none.
     pickup = min(timeout, PICKUP_TIMEOUT)
-    planning = evaluate_term_task.delay(term_code)
+    planning = dispatch(jobs.EVALUATE_TERM, term_code)
     results.append(planning)
     watch = LostWatch(app, cli.settings)
     picked_by = time.monotonic() + pickup

@@ -9,8 +9,8 @@ import click
 from sqlalchemy.exc import IntegrityError
 
 from bot.cli.common import CliContext, fail, pass_cli
-from bot.roster.bind_codes import UnknownClassError, bind_code_rows, render_csv, write_bind_codes
-from bot.roster.importer import STEPS, RosterError, import_roster
+from core.roster.bind_codes import UnknownClassError, bind_code_rows, render_csv, write_bind_codes
+from core.roster.importer import STEPS, RosterError, import_roster
 
 
 @click.command("import-roster")

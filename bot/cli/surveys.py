@@ -7,10 +7,12 @@ import datetime as dt
 import click
 from sqlalchemy import select
 
-import models.db
-from bot import survey_seal
+import core.db
 from bot.cli.common import CliContext, fail, pass_cli
-from bot.survey_rounds import (
+from core.db import begin_write
+from core.surveys import seal as survey_seal
+from core.surveys import seal_key
+from core.surveys.rounds import (
     RoundError,
     after_close,
     close_round,
@@ -19,7 +21,6 @@ from bot.survey_rounds import (
     register_survey,
     round_progress,
 )
-from bot.wechat.locks import begin_write
 from models import SurveyRound, Term
 from surveys.definition import SurveyDefinitionError, load_survey_file
 
@@ -71,10 +72,10 @@ def round_open(cli: CliContext, term_code: str, survey_id: str, closes: str | No
     if not survey_seal.has_key(cli.settings):
         # Answers are sealed from the first submission: without a key none could be stored.
         fail(
-            f"没有测评密封密钥：请先运行 banzhuren init（在工作目录生成 {survey_seal.KEY_FILE}）"
+            f"没有测评密封密钥：请先运行 banzhuren init（在工作目录生成 {seal_key.KEY_FILE}）"
             "或设置 BANZHUREN_SEAL_KEY"
         )
-    from worker.celery_app import configure_celery
+    from core.celery_app import configure_celery
 
     # The notices are sent after the commit by the outbox, with these settings.
     configure_celery(cli.settings)
@@ -95,7 +96,7 @@ def round_open(cli: CliContext, term_code: str, survey_id: str, closes: str | No
 def round_close(cli: CliContext, term_code: str, survey_id: str) -> None:
     """关闭测评：解封已提交的答卷（随机顺序写入匿名结果）；未提交的草稿不计入。"""
     cli.database()
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         # A write transaction from the start: on SQLite a read cannot become a write once a
         # student has submitted meanwhile.
         begin_write(s)
@@ -156,14 +157,14 @@ def round_remind(
     dry_run: bool,
 ) -> None:
     """一键催填：提醒还有班主任未评价的已绑定学生（每人每天至多一次；夜间顺延到 8 点；节假日、考试日不发）。"""
-    from bot.reach.rounds import ReachError, channel_counts, remind
+    from core.celery_app import configure_celery
+    from core.outbox import drain, enqueue_unsent
+    from core.reach.rounds import ReachError, channel_counts, remind
     from models import Department, SchoolClass
-    from worker.celery_app import configure_celery
-    from worker.outbox import drain, enqueue_unsent
 
     configure_celery(cli.settings)  # the outbox sends with these settings
     cli.database()
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         begin_write(s)  # one reminder per student per day: no two runs at once
         rnd = s.scalar(
             select(SurveyRound)
@@ -223,11 +224,11 @@ def round_remind(
         click.echo("已交给后台任务发送；送达情况见管理后台的测评页面。")
         return
     drain(timeout=120)
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         # Embedded mode has no beat: reminders deferred from the night go out now.
         enqueue_unsent(s, older_than_seconds=0)
     drain(timeout=120)
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         counts = channel_counts(s, result.outbound_ids)
     click.echo(
         f"送达：客服消息 {counts['custom']} 人，模板消息 {counts['template']} 人；"

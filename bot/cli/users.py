@@ -9,8 +9,8 @@ import click
 from sqlalchemy import select
 
 from bot.cli.common import CliContext, fail, pass_cli
-from bot.dashboard import audit
-from bot.dashboard.auth import (
+from core import audit
+from core.accounts import (
     TOKEN_DAYS,
     active_locks,
     create_user,

@@ -6,8 +6,8 @@ import json
 
 import click
 
-from bot.chat.menu import menu_definition, menu_problems
 from bot.cli.common import CliContext, fail, pass_cli
+from core.wechat.menu import menu_definition, menu_problems
 
 
 @click.group("wechat")
@@ -33,7 +33,7 @@ def menu_command(cli: CliContext, show: bool) -> None:
     cli.database()  # the access token may be cached in the database
     from wechatpy.exceptions import WeChatClientException
 
-    from bot.wechat.api import WeChatApi
+    from core.wechat.api import WeChatApi
 
     try:
         WeChatApi(settings).menu.create(menu)
@@ -53,7 +53,7 @@ def poster_command(cli: CliContext, class_code: str, output: str) -> None:
         fail("需要设置 BANZHUREN_WECHAT_APPID 和 BANZHUREN_WECHAT_SECRET 才能生成二维码")
     from wechatpy.exceptions import WeChatClientException
 
-    from bot.reach.poster import class_poster
+    from core.reach.poster import class_poster
 
     try:
         with cli.session() as s:

@@ -14,8 +14,9 @@ from limits import parse
 from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot.dashboard.auth import MAX_FAILED_LOGINS, Principal
+from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
+from core.accounts import MAX_FAILED_LOGINS
 from models import User
 
 csrf = CSRFProtect()

@@ -29,6 +29,7 @@ from models import (
     User,
     WorkLogEntry,
 )
+from models.meetings import meetings_attended
 
 # 审核通过 or later: only Student Affairs' approval makes another department's teacher visible.
 APPROVED_STATUSES = (
@@ -105,8 +106,6 @@ def meetings_in_scope(
     session: Session, department_id: int, teacher_id: int, term: Term
 ) -> list[Meeting]:
     """A foreign teacher's meetings the department may know of: its own and school-level."""
-    from bot.dashboard.queries import meetings_attended
-
     return meetings_attended(session, teacher_id, term, meeting_condition(department_id))
 
 

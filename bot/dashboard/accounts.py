@@ -9,11 +9,15 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.dashboard import audit, client_address, start_session
+from bot.dashboard import client_address, start_session
 from bot.dashboard.access import affairs_only
-from bot.dashboard.auth import (
+from bot.dashboard.forms import Fields, FormError
+from bot.dashboard.principal import Principal
+from bot.dashboard.views import bp
+from bot.request_session import db
+from core import audit
+from core.accounts import (
     TOKEN_DAYS,
-    Principal,
     active_locks,
     create_user,
     disable_user,
@@ -28,9 +32,6 @@ from bot.dashboard.auth import (
     username_problem,
     verify_password,
 )
-from bot.dashboard.forms import Fields, FormError
-from bot.dashboard.views import bp
-from bot.request_session import db
 from models import ApiToken, Department, User, UserRole
 from models.base import utcnow
 

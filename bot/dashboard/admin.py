@@ -13,8 +13,7 @@ from sqlalchemy import select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from bot import survey_rounds
-from bot.dashboard import audit, audit_text, queries
+from bot.dashboard import audit_text, queries
 from bot.dashboard.access import (
     affairs_only,
     application_condition,
@@ -28,10 +27,12 @@ from bot.dashboard.access import (
 from bot.dashboard.forms import Fields, FormError
 from bot.dashboard.views import bp, scope, term_or_404, today
 from bot.dashboard.workflow import needs_end_details, next_steps, transition_problem
-from bot.reach import rounds as reach_rounds
 from bot.request_session import db
-from bot.roster.importer import RosterError, import_roster
-from bot.wechat.locks import begin_write
+from core import audit
+from core.db import begin_write
+from core.reach import rounds as reach_rounds
+from core.roster.importer import RosterError, import_roster
+from core.surveys import rounds as survey_rounds
 from models import (
     Appointment,
     AppointmentStatus,
@@ -354,7 +355,7 @@ def _round_action(opening: bool):
         fields.problems.append(f"截止日期应在学期 {term.start_date} 至 {term.end_date} 之内")
     try:
         fields.check()
-        # bot.survey_rounds writes the audit row (round.open / reopen / extend / close).
+        # core.surveys.rounds writes the audit row (round.open / reopen / extend / close).
         if opening:
             survey_rounds.open_round(
                 session, term.code, survey_id, closes_on, actor=actor(), today=today()
@@ -367,7 +368,7 @@ def _round_action(opening: bool):
         session.rollback()
         return _rounds_page(exc.problems, 400)
     except (ValueError, LookupError) as exc:
-        # bot.survey_rounds refuses e.g. a round already open or closed, with a message.
+        # core.surveys.rounds refuses e.g. a round already open or closed, with a message.
         session.rollback()
         return _rounds_page([str(exc)], 409)
     session.commit()
@@ -464,7 +465,7 @@ def class_poster(code: str):
     from flask import Response
     from wechatpy.exceptions import WeChatClientException
 
-    from bot.reach.poster import class_poster as make_poster
+    from core.reach.poster import class_poster as make_poster
 
     settings = _request_settings()
     if not (settings.wechat_appid and settings.wechat_secret):
@@ -488,7 +489,7 @@ def _staff_meeting_notice() -> dict:
     """Issue 15.5: a branch user sees the 第十四条 reminder on every page from the 20th."""
     if not current_user.is_authenticated or scope() is None:
         return {}
-    from bot.reach.meetings import staff_meeting_notice
+    from core.reach.meetings import staff_meeting_notice
 
     return {"staff_meeting_notice": staff_meeting_notice(db(), scope(), today())}
 
@@ -679,8 +680,8 @@ def grade_override(teacher_id: int):
 @affairs_only
 def publish():
     """发布考核结果 / 撤回发布 (``unpublish=1``) for the term in the form."""
-    from bot.publication import PublishError, announce_now, set_published
     from bot.request_session import settings
+    from core.publication import PublishError, announce_now, set_published
 
     session = db()
     code = (request.form.get("term") or "").strip()

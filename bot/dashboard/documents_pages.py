@@ -13,7 +13,8 @@ from sqlalchemy import select
 from bot.dashboard import queries
 from bot.dashboard.access import teacher_condition, visible_appointment
 from bot.dashboard.views import bp, term_or_404, today
-from bot.documents.records import (
+from bot.request_session import db
+from core.documents.records import (
     KINDS,
     application_spec,
     appointment_spec,
@@ -21,7 +22,6 @@ from bot.documents.records import (
     merged,
     term_documents,
 )
-from bot.request_session import db
 from models import AppointmentStatus, Award, Teacher
 from models.appointment import ENDED_EARLY
 

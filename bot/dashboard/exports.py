@@ -1,4 +1,4 @@
-"""Report rows and downloads through engineer E's ``bot.reports``, so that the dashboard, the
+"""Report rows and downloads through engineer E's ``core.reports``, so that the dashboard, the
 API and ``banzhuren report`` give the same rows and files."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import reports
-from bot.reports.render import COLUMNS
+from core import reports
+from core.reports.render import COLUMNS
 from models import Term
 
-# Dashboard URL name → bot.reports kind, and the Chinese title used in file names.
+# Dashboard URL name → core.reports kind, and the Chinese title used in file names.
 KINDS = {"evaluation": "evaluation", "award": "awards", "allowance": "allowance"}
 TITLES = {"evaluation": "考核结果", "award": "先进兼职班主任候选人", "allowance": "补贴发放表"}
 FORMATS = {

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from bot.dashboard import audit_text, documents_pages  # noqa: F401 - its routes register on bp
 from bot.dashboard.views import bp, term_or_404
 from bot.request_session import db
+from core.evaluation import employment, meetings, policy
 from models import Appointment, EmploymentOutcome, SchoolClass, Student, Teacher, Term
-from worker.evaluation import employment, meetings, policy
 
 STATIC = Path(__file__).parent / "static"
 

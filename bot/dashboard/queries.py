@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.dashboard.access import evaluation_condition, teacher_condition
+from core.evaluation.policy import report_fields, resolve_branch_attendees
 from models import (
     Answer,
     Appointment,
@@ -20,18 +21,15 @@ from models import (
     Grade,
     Incident,
     LogKind,
-    Meeting,
     Response,
     SurveyRound,
     Teacher,
     Term,
     TermEvaluation,
     WorkLogEntry,
-    meeting_attendance,
 )
 from models.evaluation import GRADE_LABELS
 from models.worklog import LOG_KIND_LABELS
-from worker.evaluation.policy import report_fields, resolve_branch_attendees
 
 GRADE_ORDER = (Grade.EXCELLENT, Grade.GOOD, Grade.PASS, Grade.FAIL)
 
@@ -410,23 +408,6 @@ def worklog(
         }
     )
     return entries, dict(counts)
-
-
-def meetings_attended(session: Session, teacher_id: int, term: Term, *where) -> list[Meeting]:
-    """The meetings of ``term`` the teacher attended (and that meet ``where``, if given)."""
-    return list(
-        session.scalars(
-            select(Meeting)
-            .join(meeting_attendance, meeting_attendance.c.meeting_id == Meeting.id)
-            .where(
-                meeting_attendance.c.teacher_id == teacher_id,
-                Meeting.held_on >= term.start_date,
-                Meeting.held_on <= term.end_date,
-                *where,
-            )
-            .order_by(Meeting.held_on)
-        )
-    )
 
 
 def incidents(session: Session, teacher_id: int, term_id: int) -> list[Incident]:

@@ -24,7 +24,6 @@ from flask_wtf.csrf import CSRFError
 
 from bot.dashboard import (
     access,
-    audit,
     client_address,
     exports,
     login_counter,
@@ -32,13 +31,16 @@ from bot.dashboard import (
     start_session,
 )
 from bot.dashboard.access import is_foreign, visible_teacher
-from bot.dashboard.auth import Principal, authenticate, end_sessions
 from bot.dashboard.charts import hbar_chart
+from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
-from bot.worklog.chat import undelivered_feedback
+from core import audit
+from core.accounts import authenticate, end_sessions
+from core.worklog.feedback import undelivered_feedback
 from models import Grade, Term, User
 from models.base import utcnow
 from models.evaluation import GRADE_LABELS
+from models.meetings import meetings_attended
 
 bp = Blueprint(
     "dashboard",
@@ -303,7 +305,7 @@ def teacher(teacher_id: int):
             undelivered=undelivered_feedback(session, [e.id for e in entries]),
             log_counts=sorted(counts.items(), key=lambda kv: -kv[1]),
             log_total=sum(counts.values()),
-            meetings=queries.meetings_attended(session, teacher_id, term),
+            meetings=meetings_attended(session, teacher_id, term),
             incidents=queries.incidents(session, teacher_id, term.id),
         )
     context.setdefault("undelivered", {})

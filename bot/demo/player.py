@@ -1,5 +1,5 @@
 """Talks to ``/wechat`` over HTTP exactly as WeChat would: each message signed and, in safe
-mode, encrypted by engineer W's :class:`bot.wechat.simulate.WeChatSimulator`, each reply read
+mode, encrypted by engineer W's :class:`core.wechat.simulate.WeChatSimulator`, each reply read
 back (decrypted) as the user's phone would show it."""
 
 from __future__ import annotations

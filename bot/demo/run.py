@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-import models.db
+import core.db
 import surveys.definition
 from bot.demo.fake_wechat import FakeWeChat
 from bot.demo.player import Player, Transcript, take_survey
@@ -39,7 +39,7 @@ from bot.demo.servers import (
     start_worker,
     stop_process,
 )
-from bot.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from models import (
     Meeting,
     MeetingKind,
@@ -119,7 +119,7 @@ def demo_environment(
     if not env.get("BANZHUREN_WECHAT_TOKEN"):
         env["BANZHUREN_WECHAT_TOKEN"] = "demo" + secrets.token_hex(8)
     if not env.get("BANZHUREN_WECHAT_AES_KEY"):
-        from bot.wechat.crypto import random_aes_key
+        from core.wechat.crypto import random_aes_key
 
         env["BANZHUREN_WECHAT_AES_KEY"] = random_aes_key()
     if not env.get("BANZHUREN_WECHAT_APPID"):
@@ -132,7 +132,7 @@ def demo_environment(
     # find it; a key file already there is used, never replaced. Every demo process gets it
     # in its environment too (gunicorn and the worker may start elsewhere).
     if not env.get("BANZHUREN_SEAL_KEY"):
-        from bot.survey_seal import key_file_path, write_key_file
+        from core.surveys.seal_key import key_file_path, write_key_file
 
         write_key_file()
         env["BANZHUREN_SEAL_KEY"] = key_file_path().read_text().strip()
@@ -262,7 +262,7 @@ def play_worklogs(
 def record_meetings(school: School) -> None:
     """What a branch and Student Affairs record in the dashboard: each 党总支's staff meeting
     and the school's training, with who attended (第十四条)."""
-    with models.db.session_scope() as s:
+    with core.db.session_scope() as s:
         ids = {t.staff_no: t for t in s.scalars(select(Teacher))}
         silent = {t.number for t in school.by_profile("silent")}
         by_department: dict[int, list[Teacher]] = {}
@@ -291,7 +291,7 @@ def record_meetings(school: School) -> None:
 
 
 def count_rows(model) -> int:
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         return s.scalar(select(func.count()).select_from(model)) or 0
 
 
@@ -334,11 +334,11 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     settings: Settings = load_settings(env)
     if redis:
         stack.callback(forget_redis_keys, settings)
-    models.db.configure(database_url)
-    stack.callback(models.db.dispose)
+    core.db.configure(database_url)
+    stack.callback(core.db.dispose)
 
     school = make_school(options.seed)
-    from bot.roster.sample import write_xlsx
+    from core.roster.sample import write_xlsx
 
     roster = write_xlsx(school.roster, options.workdir / ROSTER_FILE)
     steps: list[tuple[str, list[str]]] = [
@@ -368,7 +368,7 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
         "安全模式：消息按微信的方式签名并加密"
     )
 
-    from bot.wechat.simulate import WeChatSimulator
+    from core.wechat.simulate import WeChatSimulator
 
     simulator = WeChatSimulator(
         settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid, mode="safe"

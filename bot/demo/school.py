@@ -1,4 +1,4 @@
-"""The demo's school: engineer R's seeded sample school (``bot.roster.sample``: two 党总支, six
+"""The demo's school: engineer R's seeded sample school (``core.roster.sample``: two 党总支, six
 classes, about 150 students, eight head teachers, two counsellors), seen as the people who will
 talk to the bot, each with a WeChat openid, and each head teacher with a *profile* the demo
 plays: how satisfied their students are and how diligently they log their work.
@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.roster.sample import sample_school
+from core.roster.sample import sample_school
 
 TERM_CODE = "2026-2027-1"
 TERM_START = dt.date(2026, 9, 1)

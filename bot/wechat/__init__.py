@@ -3,16 +3,16 @@
 How a chat message becomes a stored answer, module by module:
 
 1. :mod:`bot.wechat.webhook` — ``POST /wechat``: size cap, signature and replay window
-   (:mod:`bot.wechat.crypto`), decryption, ``wechatpy.parse_message``;
+   (:mod:`core.wechat.crypto`), decryption, ``wechatpy.parse_message``;
 2. :mod:`bot.wechat.dedup` — claims the message key so WeChat's retries are answered once;
-3. :mod:`bot.wechat.locks` — opens the handling transaction holding a per-sender lock;
+3. :mod:`core.locks` — opens the handling transaction holding a per-sender lock;
 4. :mod:`bot.chat.router` — builds a :class:`bot.chat.context.ChatContext` and dispatches by
    message type and role: :mod:`bot.chat.binding`, :mod:`bot.chat.help`, then the role's
    handler (``bot.chat.survey_dialogue.handle`` for students stores survey answers,
-   ``bot.worklog.chat.handle`` for head teachers stores work-log entries);
+   ``bot.chat.worklog.handle`` for head teachers stores work-log entries);
 5. back in the webhook: the reply is recorded with the key, the transaction commits, the
    reply is rendered (``wechatpy.replies.TextReply``) and encrypted when the message was.
 
-Messages sent later (not as the reply) go through :mod:`worker.outbox` and
-:mod:`bot.wechat.api`. :mod:`bot.wechat.simulate` builds requests the way WeChat does.
+Messages sent later (not as the reply) go through :mod:`core.outbox` and
+:mod:`core.wechat.api`. :mod:`core.wechat.simulate` builds requests the way WeChat does.
 """

@@ -42,9 +42,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.redis_client import rkey
-from bot.settings import Settings
-from bot.wechat.locks import begin_write
+from core.db import begin_write
+from core.redis_client import rkey
+from core.settings import Settings
+from core.surveys import seal as survey_seal
+from core.surveys.seal_key import SealError
 from models.base import utcnow
 from models.messaging import ReceivedMessage
 
@@ -111,7 +113,7 @@ def _redis(settings: Settings) -> redis.Redis:
 # Issue 11: a reply that quotes a student's survey answers (flagged by the handler:
 # bot.chat.survey_dialogue.QuotingReply has ``quotes_answers``) is stored, in received_messages
 # and Redis, as this marker followed by the reply sealed with the survey seal key
-# (bot/survey_seal.py): a retry gets the same reply (:func:`readable`), a copy of the database
+# (core/surveys/seal.py): a retry gets the same reply (:func:`readable`), a copy of the database
 # does not. Without the key a retry gets ``success``.
 SEALED_MARKER = "sealed:"
 
@@ -124,8 +126,6 @@ def stored_form(settings: Settings, key: str, reply: str) -> str:
     """What may be stored for ``reply`` under ``key``: itself, or sealed when it quotes answers."""
     if not quotes_answers(reply) or not reply:
         return reply
-    from bot import survey_seal
-
     sealed = survey_seal.seal(settings, {"reply": str(reply)}, f"reply:{key}")
     return SEALED_MARKER + base64.b64encode(sealed).decode()
 
@@ -135,12 +135,10 @@ def readable(settings: Settings, key: str, stored: str | None) -> str | None:
     unsealed."""
     if not stored or not stored.startswith(SEALED_MARKER):
         return stored
-    from bot import survey_seal
-
     try:
         sealed = base64.b64decode(stored[len(SEALED_MARKER) :])
         return survey_seal.unseal(settings, sealed, f"reply:{key}")["reply"]
-    except (survey_seal.SealError, ValueError, KeyError):
+    except (SealError, ValueError, KeyError):
         return ""
 
 

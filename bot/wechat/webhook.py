@@ -13,12 +13,12 @@ dispatch, reply (STYLE: check signature → decrypt → parse → dedup → disp
   message, or whose numbers (``CreateTime``, ``MsgId``, the query's ``timestamp``) are not
   ASCII digits within bounds → 400. None of these opens a database session.
 - then :func:`answer`: :func:`bot.wechat.dedup.claim` (a retry gets the first reply),
-  :func:`bot.wechat.locks.lock_sender` (one message per person at a time),
+  :func:`core.locks.lock_sender` (one message per person at a time),
   :func:`bot.chat.router.handle_incoming` (the handlers store survey answers, log entries...),
   :func:`bot.wechat.dedup.record_reply`, one commit, then the reply — a
   ``wechatpy.replies.TextReply``, encrypted when the message was. A reply over WeChat's 2048
   bytes is split: the first part is the reply, the rest go out as customer-service messages
-  through :mod:`worker.outbox` after the commit (never sent on the request path); a reply
+  through :mod:`core.outbox` after the commit (never sent on the request path); a reply
   ready only after WeChat stopped waiting (:data:`LATE_SECONDS`) goes out that way entirely.
 - a handler error rolls back, releases the claim (WeChat's retry is handled afresh) and
   answers :data:`bot.chat.help.FAILED`; a per-sender lock not granted in time answers
@@ -43,12 +43,13 @@ from bot.chat import help as texts
 from bot.chat.binding import SENDER_QUERY, sender_from_row
 from bot.chat.context import Incoming, Sender
 from bot.chat.router import handle_incoming
-from bot.reach.window import record_interaction
 from bot.request_session import db, settings
-from bot.settings import Settings
-from bot.wechat import crypto, dedup, outage
-from bot.wechat.locks import LockTimeout, lock_sender
+from bot.wechat import dedup, outage
 from bot.wechat.textlimit import fit_messages, shorten
+from core.locks import LockTimeout, lock_sender
+from core.reach.window import record_interaction
+from core.settings import Settings
+from core.wechat import crypto
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -447,7 +448,7 @@ def _can_send(s: Settings) -> bool:
 def _queue_text(
     session, openid: str, text: str, sealed: Settings | None = None, confirms: bool = False
 ) -> None:
-    from worker.outbox import queue_text  # imported late: the worker package imports models
+    from core.outbox import queue_text  # imported late: the worker package imports models
 
     queue_text(session, openid, text, seal_with=sealed, confirms_survey=confirms)
 

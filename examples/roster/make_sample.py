@@ -5,7 +5,7 @@ looks) and ``csv/`` (the same data, one UTF-8 CSV per sheet with English names a
     python examples/roster/make_sample.py
     banzhuren import-roster examples/roster/roster.xlsx
 
-The data is ``bot.roster.sample.sample_school()`` (seeded, so the same every run): two 党总支,
+The data is ``core.roster.sample.sample_school()`` (seeded, so the same every run): two 党总支,
 six classes around the term 2026-2027-1 (first-year classes entered 2026, final-year ones 2023,
 a 小乐团 whose members also sit in an administrative class, a 专业), 150 students, eight head
 teachers and two counsellors, appointed from 2026-09-01.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.roster.sample import sample_school, write_csv_folder, write_xlsx
+from core.roster.sample import sample_school, write_csv_folder, write_xlsx
 
 HERE = Path(__file__).resolve().parent
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.evaluation.run import evaluate_term
 from models import UserRole
 from tests.integration.policy_school import CODE, build_policy_school
 from tests.support.dashboard import PASSWORD, make_user
-from worker.evaluation.run import evaluate_term
 
 WIDTHS = (1280, 390)
 NO_SIDEWAYS = "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"

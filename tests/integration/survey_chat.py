@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from bot.chat.context import ChatContext, Incoming, Sender
 from bot.chat.state import store_for
-from bot.chat.survey_dialogue import handle, load_draft
-from bot.settings import Settings
+from bot.chat.survey_dialogue import handle
+from core.settings import Settings
+from core.surveys.drafts import load_draft
 from models import SurveyRound, Term
 
 
@@ -29,7 +30,7 @@ def start_round(session: Session, term: Term, definition, closes_on: dt.date | N
 
 def close(session: Session, settings: Settings, rnd) -> int:
     """Close the round as ``round close`` does: its sealed answers become responses."""
-    from bot.survey_rounds import open_envelopes
+    from core.surveys.rounds import open_envelopes
     from models.base import utcnow
 
     opened = open_envelopes(session, settings, rnd.id)

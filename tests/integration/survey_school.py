@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from bot.survey_rounds import register_survey
+from core.surveys.rounds import register_survey
 from models import AppointmentStatus, SchoolClass, Student, Teacher, Term, WeChatBinding
 from surveys.definition import SurveyDefinition, load_survey_file
 from tests.factories import (

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import Date, DateTime, inspect, select, text
 
-import models.db
-from bot.chat.survey_dialogue import _store_submission
-from bot.survey_rounds import after_close, close_round, open_round, register_survey
-from bot.survey_seal import SealError
-from bot.wechat.locks import begin_write
+import core.db
+from core.db import begin_write
+from core.outbox import drain
+from core.surveys.rounds import after_close, close_round, open_round, register_survey
+from core.surveys.seal_key import SealError
+from core.surveys.submission import store_submission
 from models import Answer, Ballot, Response, SealedEnvelope, SurveyDraft, SurveyRound
 from surveys.definition import load_survey_file
 from tests.conftest import TEST_SEAL_KEY, make_settings
@@ -41,7 +42,6 @@ from tests.factories import (
 )
 from tests.integration.survey_school import SATISFACTION, bind
 from tests.support.celery_worker import settings_env
-from worker.outbox import drain
 
 TERM = "2026-2027-1"
 TEACHERS = 3
@@ -209,7 +209,7 @@ def check_nothing_beside_a_person(tables, people: list[Person]) -> None:
 def test_linking_attacks_fail_and_nothing_is_stored_beside_a_person(
     wechat, wechat_settings, fake_wechat_api, monkeypatch
 ):
-    with models.db.SessionFactory() as session:
+    with core.db.SessionFactory() as session:
         people, definition = build(session)
         rnd = open_round(session, TERM, "satisfaction", today=dt.date(2026, 11, 20))
         session.commit()
@@ -226,7 +226,7 @@ def test_linking_attacks_fail_and_nothing_is_stored_beside_a_person(
     assert len(late_texts) == 4 and all(any(m in t for m in markers) for t in late_texts)
 
     # --- while the round is open: nothing readable anywhere --------------------------------
-    with models.db.SessionFactory() as session:
+    with core.db.SessionFactory() as session:
         tables = dump(session)
         assert tables_holding(tables, markers) == {}
         assert tables_holding(tables, ["请核对关于"]) == {}
@@ -242,12 +242,12 @@ def test_linking_attacks_fail_and_nothing_is_stored_beside_a_person(
         assert len({len(bytes(e["sealed"])) for e in tables["sealed_envelopes"]}) == 1
 
     # --- close ----------------------------------------------------------------------------
-    with models.db.SessionFactory() as session:
+    with core.db.SessionFactory() as session:
         close_round(session, TERM, "satisfaction", settings=wechat_settings)
         session.commit()
         after_close(session)
 
-    with models.db.SessionFactory() as session:
+    with core.db.SessionFactory() as session:
         tables = dump(session)
         assert tables["sealed_envelopes"] == [] and tables["survey_drafts"] == []
         # Answer texts are in answers only, each once.
@@ -381,7 +381,7 @@ def _submit_many(session, settings, round_id: int, people: list[Person], n: int)
              "text": None},
             {"question_id": "comment", "choice": None, "score": None, "text": f"第{i}份"},
         ]  # fmt: skip
-        stored = _store_submission(
+        stored = store_submission(
             session,
             settings,
             round_id=round_id,
@@ -443,11 +443,11 @@ def test_restart_between_submission_and_close_loses_nothing(session, settings, d
     session.commit()
     assert drain(60)  # the round's notices are out (their sessions closed)
     create_app(settings)
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         sent = _submit_many(s, settings, rnd.id, people, len(people))
         s.commit()
     session.close()
-    models.db.get_engine().dispose()  # the app's connections go, as when its process ends
+    core.db.get_engine().dispose()  # the app's connections go, as when its process ends
 
     env = {**settings_env(settings), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
@@ -463,7 +463,7 @@ def test_restart_between_submission_and_close_loses_nothing(session, settings, d
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         got = sorted((r.teacher_id, c, t) for r, c, t in _opened(s))
     assert got == sorted(sent)
 
@@ -473,7 +473,7 @@ def test_restart_between_submission_and_close_loses_nothing(session, settings, d
 
 def test_a_process_with_the_wrong_key_refuses_to_start(session, settings, db_url):
     from bot import create_app
-    from bot.survey_seal import generate_key
+    from core.surveys.seal_key import generate_key
 
     people, _definition = build(session)
     rnd = open_round(session, TERM, "satisfaction", today=dt.date(2026, 11, 20))
@@ -515,8 +515,8 @@ def test_init_writes_a_private_key_file(tmp_path, monkeypatch):
     CliRunner().invoke(main, ["init"], env=env, catch_exceptions=False)
     assert key.read_text() == first  # never replaced
     # The key file is what a process without BANZHUREN_SEAL_KEY seals with.
-    from bot.settings import load_settings
-    from bot.survey_seal import seal, unseal
+    from core.settings import load_settings
+    from core.surveys.seal import seal, unseal
 
     loaded = load_settings({"BANZHUREN_DATABASE_URL": url, "BANZHUREN_SECRET_KEY": "x"})
     assert unseal(loaded, seal(loaded, {"a": 1}, "t"), "t") == {"a": 1}
@@ -534,10 +534,10 @@ def test_one_more_submission_changes_nothing_per_question_while_open(
     from click.testing import CliRunner
 
     from bot.cli import main
+    from core.evaluation.run import evaluate_term
     from models import Student, Survey, UserRole
     from tests.integration.survey_chat import Chat
     from tests.support.dashboard import SURVEY, build_world, login, make_token, make_user
-    from worker.evaluation.run import evaluate_term
 
     world = build_world(session)
     make_user(session, "xsc", UserRole.AFFAIRS)
@@ -633,7 +633,7 @@ def test_one_more_submission_changes_nothing_per_question_while_open(
 
 
 def test_beat_closes_rounds_past_their_closing_day(session, settings):
-    from bot.survey_rounds import close_due_rounds
+    from core.surveys.rounds import close_due_rounds
 
     people, _definition = build(session)
     rnd = open_round(
@@ -646,7 +646,7 @@ def test_beat_closes_rounds_past_their_closing_day(session, settings):
     session.close()
     assert close_due_rounds(settings, today=dt.date(2026, 11, 25)) == []  # its last day
     assert close_due_rounds(settings, today=dt.date(2026, 11, 26)) == [rnd.id]
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         assert s.get(SurveyRound, rnd.id).closed_at is not None
         assert sorted((r.teacher_id, c, t) for r, c, t in _opened(s)) == sorted(sent)
         assert s.query(SealedEnvelope).count() == 0
@@ -657,8 +657,8 @@ def test_a_quoting_reply_is_kept_sealed_in_redis(session, db_url, redis_url, red
     """With Redis, the reply kept for WeChat's retries is sealed too; the retry unseals it."""
     import redis
 
-    from bot.redis_client import rkey
     from bot.wechat import dedup
+    from core.redis_client import rkey
 
     s = make_settings(db_url, redis_url=redis_url, redis_prefix=redis_prefix)
     summary = "请核对关于 王明老师的回答：\n1. 关心学生：非常满意"

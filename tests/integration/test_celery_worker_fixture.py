@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import redis
 
+from core.celery_app import celery
 from tests.conftest import make_settings
 from tests.support.celery_worker import use_celery_settings
-from worker.celery_app import celery
 from worker.tasks.maintenance import cleanup_received_messages
 
 

@@ -3,8 +3,8 @@ student's survey ends in one ``Response``, a head teacher's message in one ``Wor
 and WeChat's retry of the same message stores nothing more.
 
 The path, by name: bot.wechat.webhook.receive → bot.wechat.dedup.claim →
-bot.wechat.locks.lock_sender → bot.chat.router.handle_incoming → (bot.chat.survey_dialogue.handle
-| bot.worklog.chat.handle) → bot.wechat.dedup.record_reply → commit → TextReply, encrypted.
+core.locks.lock_sender → bot.chat.router.handle_incoming → (bot.chat.survey_dialogue.handle
+| bot.chat.worklog.handle) → bot.wechat.dedup.record_reply → commit → TextReply, encrypted.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-import models.db
+import core.db
 from bot.cli import main
 from models import AuditLog, Student, Term
 from tests.roster_files import school_tables, set_cell, write_csv, write_xlsx
@@ -32,7 +32,7 @@ def cli(db_url, tmp_path, monkeypatch):
 
 
 def count(model) -> int:
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         return s.scalar(select(func.count()).select_from(model))
 
 
@@ -63,7 +63,7 @@ def test_term_add_and_update(cli):
     assert result.exit_code == 0, result.output
     result = cli("term", "add", "2026-2027-1", "--start", "2026-09-07", "--end", "2027-01-20")
     assert result.exit_code == 0, result.output
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         term = s.scalar(select(Term))
         assert (term.code, term.start_date) == ("2026-2027-1", dt.date(2026, 9, 7))
         assert s.scalar(select(func.count()).select_from(Term)) == 1
@@ -138,7 +138,7 @@ def test_bind_codes_to_stdout_csv(cli, imported):
     assert rows[0] == ["学号/工号", "姓名", "角色", "班级", "绑定码"]
     assert len(rows) == 1 + 10 + 150
     assert [r[2] for r in rows[1:4]] == ["辅导员", "辅导员", "班主任"]
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         codes = dict(s.execute(select(Student.student_no, Student.binding_code)).all())
     students = [r for r in rows if r[2] == "学生"]
     assert {r[0]: r[4] for r in students} == codes

@@ -152,7 +152,7 @@ def test_a_cookie_replayed_after_logout_is_sent_to_login(app, client, user):
 
 
 def test_disabling_ends_the_users_sessions(app, client, session, user):
-    from bot.dashboard.auth import disable_user, enable_user
+    from core.accounts import disable_user, enable_user
 
     login(client, "xsc")
     assert client.get("/dashboard/").status_code == 200

@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from bot.dashboard import audit
+from core import audit
+from core.evaluation.run import evaluate_term
 from models import UserRole
 from tests.integration.policy_school import CODE, build_policy_school
 from tests.support.dashboard import login, make_user
-from worker.evaluation.run import evaluate_term
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ import random
 import pytest
 from sqlalchemy import func, select
 
-from bot.reports import evaluation_rows
+from core.celery_app import configure_celery
+from core.evaluation.run import evaluate_term
+from core.reports import evaluation_rows
 from models import Appointment, AppointmentStatus, Award, Grade, LogKind, Term, TermEvaluation
 from models.term import UnknownTerm
 from surveys.scoring import Scored, teacher_percentages
@@ -23,8 +25,6 @@ from tests.integration.evaluation_school import (
     open_round,
     satisfaction_definition,
 )
-from worker.celery_app import configure_celery
-from worker.evaluation.run import evaluate_term
 from worker.tasks.evaluation import evaluate_term_task
 
 CODE = "2026-2027-1"
@@ -222,7 +222,7 @@ def test_award_candidates_two_excellent_terms_and_dismissal_ban(session, setting
     assert [(a.teacher_id, a.academic_year, a.status) for a in awards] == [
         (teachers["连续优秀"].id, "2026-2027", "candidate")
     ]
-    from bot.reports import award_rows
+    from core.reports import award_rows
 
     rows = award_rows(session, CODE)
     assert [r["teacher"] for r in rows] == ["连续优秀"]

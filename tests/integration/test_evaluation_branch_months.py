@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.reports import evaluation_rows
+from core.evaluation.policy import resolve_branch_attendees
+from core.evaluation.run import evaluate_term
+from core.reports import evaluation_rows
 from models import TermEvaluation
 from tests.integration.policy_school import CODE, build_policy_school
-from worker.evaluation.policy import resolve_branch_attendees
-from worker.evaluation.run import evaluate_term
 
 
 def test_stored_by_meeting_id_and_named_when_read(session, settings):

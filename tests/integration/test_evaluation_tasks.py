@@ -10,6 +10,9 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from core.beat import beat_schedule
+from core.celery_app import celery
+from core.evaluation.run import evaluate_term
 from models import LogKind, OutboundMessage, ReceivedMessage, Reminder, Term, WeChatBinding
 from models.base import utcnow
 from tests.factories import make_appointment, make_class, make_student, make_term
@@ -18,9 +21,6 @@ from tests.integration.evaluation_school import (
     build_scenario,
 )
 from tests.support.celery_worker import use_celery_settings
-from worker.beat import beat_schedule
-from worker.celery_app import celery
-from worker.evaluation.run import evaluate_term
 from worker.tasks.evaluation import (
     announce_published_results,
     evaluate_ended_terms,

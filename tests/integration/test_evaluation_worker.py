@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select, text
 
 from bot.cli import main
-from bot.reports import evaluation_rows
+from core.reports import evaluation_rows
 from models import TermEvaluation
 from tests.integration.evaluation_school import build_scenario
 from tests.support.celery_worker import settings_env

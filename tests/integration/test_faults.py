@@ -19,7 +19,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, func, select, text
 
-from bot.wechat.simulate import WeChatSimulator
+from core.wechat.simulate import WeChatSimulator
 from models import BindingFailure, ReceivedMessage, TermEvaluation
 from tests.conftest import make_settings
 from tests.factories import make_student
@@ -54,7 +54,7 @@ def test_evaluate_notices_tasks_lost_with_a_killed_worker_and_finishes(
             stderr=subprocess.PIPE,
             text=True,
         )
-        department = "worker.tasks.evaluation.evaluate_department_task"
+        department = "banzhuren.evaluation.evaluate_department"
         deadline = time.monotonic() + 60
         running: list[dict] = []
         while not running and time.monotonic() < deadline:

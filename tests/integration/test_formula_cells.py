@@ -11,8 +11,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import update
 
-from bot.reports.cells import safe_cell
-from bot.roster.bind_codes import bind_code_rows, render_csv, write_bind_codes
+from core.reports.cells import safe_cell
+from core.roster.bind_codes import bind_code_rows, render_csv, write_bind_codes
 from models import Department, Teacher, TermEvaluation, UserRole
 from tests.support.dashboard import build_world, login, make_user
 

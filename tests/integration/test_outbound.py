@@ -9,13 +9,13 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from bot.wechat.api import DbTokenStore, RedisTokenStore, WeChatApi
+from core import outbox
+from core.celery_app import configure_celery
+from core.outbox import RETRY, SENT, SKIPPED, deliver, deliver_with_retries, drain
+from core.wechat.api import DbTokenStore, RedisTokenStore, WeChatApi
 from models import OutboundMessage
 from tests.conftest import make_settings
 from tests.factories import make_student, make_teacher
-from worker import outbox
-from worker.celery_app import configure_celery
-from worker.outbox import RETRY, SENT, SKIPPED, deliver, deliver_with_retries, drain
 from worker.tasks.outbound import backoff_seconds, send_outbound
 
 
@@ -135,7 +135,7 @@ def test_window_and_quota_errors_are_recorded_and_not_retried(
 def test_network_errors_are_retried_with_backoff(api_settings, fake_wechat_api, session):
     fake_wechat_api.inject_http_status(502, times=2)
     message = outbox.queue_text(session, "o-out", "网络不好")
-    session.info.pop("banzhuren_outbox_pending")  # send it by hand below
+    session.info.pop("banzhuren_after_commit")  # send it by hand below
     session.commit()
     assert deliver(message.id) == RETRY
     failed_once = row(session, message.id)
@@ -152,7 +152,7 @@ def test_unreachable_api_is_a_retry(db_url, session):
     )
     configure_celery(settings)
     message = outbox.queue_text(session, "o-out", "x")
-    session.info.pop("banzhuren_outbox_pending")
+    session.info.pop("banzhuren_after_commit")
     session.commit()
     assert deliver(message.id) == RETRY
     error = row(session, message.id).last_error
@@ -173,7 +173,7 @@ def test_backoff_grows_and_is_capped():
 
 def test_unsent_rows_can_be_enqueued_again(api_settings, fake_wechat_api, session):
     message = outbox.queue_text(session, "o-out", "补发")
-    session.info.pop("banzhuren_outbox_pending")  # as if the broker had been down
+    session.info.pop("banzhuren_after_commit")  # as if the broker had been down
     session.commit()
     assert outbox.enqueue_unsent(session, older_than_seconds=0) == 1
     assert fake_wechat_api.texts_to("o-out") == ["补发"]

@@ -8,14 +8,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot.wechat.api import WeChatApi
+from core import outbox
+from core.celery_app import configure_celery
+from core.outbox import FAILED, RETRY, SENT, SKIPPED, deliver, drain, next_quota_reset
+from core.wechat.api import WeChatApi
 from models import OutboundMessage, StudentFeedback, WeChatBinding
 from models.base import utcnow
 from tests.conftest import make_settings
 from tests.integration.worklog_school import TeacherChat, build_school
-from worker import outbox
-from worker.celery_app import configure_celery
-from worker.outbox import FAILED, RETRY, SENT, SKIPPED, deliver, drain, next_quota_reset
 
 
 @pytest.fixture(autouse=True)
@@ -121,16 +121,16 @@ def test_feedback_refused_by_wechat_is_not_forwarded_and_the_teacher_sees_it(
 
 
 def test_beat_sweeps_every_queued_effect():
-    from worker.beat import beat_schedule
+    from core.beat import beat_schedule
 
     tasks = {entry["task"] for entry in beat_schedule().values()}
-    assert "worklog.forward_pending_feedback" in tasks
-    assert "worker.tasks.maintenance.retry_unsent_outbound" in tasks
-    assert "worklog.remind_inactive_teachers" in tasks
+    assert "banzhuren.feedback.forward_pending" in tasks
+    assert "banzhuren.outbox.retry_unsent" in tasks
+    assert "banzhuren.worklog.remind_inactive" in tasks
 
 
 def test_visibility_timeout_follows_the_longest_time_limit(db_url):
-    from worker.celery_app import celery, visibility_timeout
+    from core.celery_app import celery, visibility_timeout
 
     configure_celery(make_settings(db_url, redis_url="redis://127.0.0.1:6379/0"))
     longest = max(

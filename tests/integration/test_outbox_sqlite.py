@@ -7,12 +7,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-import models.db
+import core.db
+from core.celery_app import configure_celery
+from core.outbox import SENT, deliver
 from models import OutboundMessage
 from models.migrate import upgrade
 from tests.conftest import make_settings
-from worker.celery_app import configure_celery
-from worker.outbox import SENT, deliver
 
 
 def test_send_is_recorded_although_the_write_lock_stays_busy(tmp_path, fake_wechat_api):
@@ -20,11 +20,11 @@ def test_send_is_recorded_although_the_write_lock_stays_busy(tmp_path, fake_wech
     url = f"sqlite:///{path}"
     upgrade(url)
     # A busy timeout of 0.2 s stands for a busy spell longer than the usual 30 s.
-    models.db.configure(url, connect_args={"timeout": 0.2})
+    core.db.configure(url, connect_args={"timeout": 0.2})
     configure_celery(fake_wechat_api.settings(url))
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
-        with models.db.session_scope() as s:
+        with core.db.session_scope() as s:
             rows = [
                 OutboundMessage(openid=openid, payload={"content": text})
                 for openid, text in (("o-first", "测评已开始"), ("o-busy", "请尽快完成测评"))
@@ -44,7 +44,7 @@ def test_send_is_recorded_although_the_write_lock_stays_busy(tmp_path, fake_wech
         release.join()
 
         assert fake_wechat_api.texts_to("o-busy") == ["请尽快完成测评"]
-        with models.db.SessionFactory() as s:
+        with core.db.SessionFactory() as s:
             row = s.get(OutboundMessage, busy)
             assert row.sent_at is not None and row.attempts == 1 and row.last_error is None
         # Recorded as sent: delivering it again sends nothing more.
@@ -54,4 +54,4 @@ def test_send_is_recorded_although_the_write_lock_stays_busy(tmp_path, fake_wech
         holder.close()
         configure_celery(make_settings(url))
         # Close (not just forget) this test's pooled connections to its own database.
-        models.db.get_engine().dispose()
+        core.db.get_engine().dispose()

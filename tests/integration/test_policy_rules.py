@@ -8,11 +8,11 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from bot.reports import evaluation_rows, render
+from core.evaluation.run import evaluate_term
+from core.reports import evaluation_rows, render
 from models import UserRole
 from tests.integration.policy_school import CODE, build_policy_school
 from tests.support.dashboard import make_token, make_user
-from worker.evaluation.run import evaluate_term
 
 
 @pytest.fixture

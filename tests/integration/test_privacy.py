@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Date, DateTime, inspect, select, text
 
-import models.db
+import core.db
 from models import Answer, Ballot, DialogueState, Response, SurveyDraft
 from tests.conftest import make_settings
 from tests.factories import make_student
@@ -43,7 +43,7 @@ def run_round(session, settings, school) -> list[tuple[str, str]]:
 def test_responses_hold_nothing_that_leads_to_a_student(session, settings):
     school = make_school(session)
     people = run_round(session, settings, school)
-    engine = models.db.get_engine()
+    engine = core.db.get_engine()
     insp = inspect(engine)
 
     response_cols = {c["name"] for c in insp.get_columns("responses")}

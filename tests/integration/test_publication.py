@@ -1,6 +1,6 @@
-"""Publishing a term's results (bot/publication.py): ``banzhuren publish``, the dashboard's
+"""Publishing a term's results (core/publication.py): ``banzhuren publish``, the dashboard's
 发布考核结果 / 撤回发布, the announcement to bound head teachers, and ``考核结果`` in the chat
-(bot/worklog/result.py) before and after publication, on SQLite and PostgreSQL."""
+(core/worklog/result.py) before and after publication, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-import models.db
+import core.db
 from bot.cli import main
-from bot.worklog.result import NO_RESULT, NOT_PUBLISHED
+from core.celery_app import configure_celery
+from core.outbox import drain
+from core.worklog.result import NO_RESULT, NOT_PUBLISHED
 from models import AuditLog, Grade, Reminder, Term, TermEvaluation, UserRole, WeChatBinding
 from models.base import utcnow
 from tests.conftest import make_settings
 from tests.support.dashboard import build_world, csrf_from, login, make_user, post_form
 from tests.support.wechat import WeChatDriver
-from worker.celery_app import configure_celery
-from worker.outbox import drain
 
 
 def evaluated(session, world) -> None:
@@ -82,7 +82,7 @@ def test_cli_refuses_unknown_and_unevaluated_terms(cli, session):
     )
     result = cli("publish", "--term", code, "--unpublish")
     assert result.exit_code == 1 and "尚未发布，无需撤回" in result.output
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         assert s.scalar(select(Term.published_at)) is None
         assert audit_actions(s) == []
 
@@ -106,12 +106,12 @@ def test_cli_publish_announces_once_then_unpublish(cli, session, fake_wechat_api
     assert again.exit_code == 1 and "考核结果已于" in again.output and "发布" in again.output
     # Withdrawn and published again: the teacher told before is not told a second time.
     assert cli("publish", "--term", code, "--unpublish").exit_code == 0
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         assert s.scalar(select(Term.published_at)) is None
     result = cli("publish", "--term", code)
     assert result.exit_code == 0 and "已通知 0 名" in result.output
     assert len(fake_wechat_api.texts_to("o-jia")) == 1
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         assert s.scalar(select(Term.published_at)) is not None
         assert s.scalar(select(func.count()).select_from(Reminder)) == 1
         assert audit_actions(s) == [
@@ -132,7 +132,7 @@ def test_cli_publish_with_redis_leaves_the_announcement_to_the_beat(
     assert result.exit_code == 0, result.output
     assert "worker 将在一小时内通知" in result.output
     assert fake_wechat_api.texts_to("o-jia") == []
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         assert s.scalar(select(Term.published_at)) is not None
         assert s.scalar(select(func.count()).select_from(Reminder)) == 0
 

@@ -11,17 +11,17 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-import models.db
-from bot.reach import rounds as reach
-from bot.reach.window import touch
+import core.db
+from core import outbox
+from core.celery_app import configure_celery
+from core.outbox import drain
+from core.reach import rounds as reach
+from core.reach.window import touch
 from models import Ballot, OutboundMessage, RoundContact, TermClosedDate, WeChatContact
 from models.base import utcnow
 from tests.conftest import make_settings
 from tests.integration.survey_chat import start_round
 from tests.integration.survey_school import make_school
-from worker import outbox
-from worker.celery_app import configure_celery
-from worker.outbox import drain
 
 TEMPLATE = "TPL-remind-1"
 
@@ -150,7 +150,7 @@ def test_45009_waits_for_the_quota_reset(with_template, fake_wechat_api, session
 
 def test_the_webhook_records_the_window(wechat, wechat_settings, fake_wechat_api):
     wechat("你好", openid="o-chat")
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         first = s.get(WeChatContact, "o-chat").last_interaction_at
         assert utcnow() - first < dt.timedelta(minutes=1)
         # A recent time is not written again (one write per few minutes at most).
@@ -175,7 +175,7 @@ def school_now(settings, days: int = 0, hour: int = 10) -> dt.datetime:
 
 @pytest.fixture
 def school(with_template):
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         school = make_school(s)
         s.commit()
         rnd = start_round(s, school.term, school.definition)
@@ -198,7 +198,7 @@ def school(with_template):
 def remind(settings, school, now, **kw) -> reach.RemindResult:
     from models import SurveyRound
 
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         result = reach.remind(s, settings, s.get(SurveyRound, school.round_id), now=now, **kw)
         s.commit()
     drain()
@@ -226,7 +226,7 @@ def test_remind_once_a_day(with_template, fake_wechat_api, school):
 
 def test_dry_run_sends_nothing(with_template, fake_wechat_api, school):
     assert remind(with_template, school, school_now(with_template, 1), dry_run=True).reminded == 1
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         assert s.scalar(select(func.count()).select_from(RoundContact)) == 0
     assert fake_wechat_api.send_requests == 0
 
@@ -239,7 +239,7 @@ def test_no_reminder_at_night_it_waits_for_eight(with_template, fake_wechat_api,
     morning = now.date() + dt.timedelta(days=1 if hour >= 22 else 0)
     assert result.deferred_to == dt.datetime.combine(morning, dt.time(8), with_template.tz)
     assert fake_wechat_api.send_requests == 0
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         [message] = s.scalars(select(OutboundMessage)).all()
         assert message.not_before == result.deferred_to and message.sent_at is None
         assert s.scalar(select(RoundContact.day)) == morning
@@ -252,7 +252,7 @@ def test_no_reminder_at_night_it_waits_for_eight(with_template, fake_wechat_api,
 
 def test_no_reminder_on_a_closed_day(with_template, fake_wechat_api, school):
     now = school_now(with_template, days=1)
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         s.add(TermClosedDate(term_id=school.term.id, day=now.date(), reason="exam"))
         s.commit()
     result = remind(with_template, school, now)
@@ -263,7 +263,7 @@ def test_no_reminder_on_a_closed_day(with_template, fake_wechat_api, school):
 
 def test_round_figures_for_the_dashboard(with_template, fake_wechat_api, school):
     remind(with_template, school, school_now(with_template, 1))
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         figures = reach.round_reach(s, school.round_id)
         assert figures["reminded"] == 1 and figures["custom"] + figures["template"] == 1
         assert figures["unbound"] == 1
@@ -284,9 +284,9 @@ def daytime_zone() -> str:
 
 def test_cli_round_open_notifies_then_remind_once_a_day(db_url, fake_wechat_api):
     from bot.cli import main
-    from bot.survey_seal import generate_key
+    from core.surveys.seal_key import generate_key
 
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         school = make_school(s)
         s.commit()
     env = {
@@ -323,7 +323,7 @@ def test_cli_round_open_notifies_then_remind_once_a_day(db_url, fake_wechat_api)
 def test_cli_term_holiday(db_url):
     from bot.cli import main
 
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         school = make_school(s)
         s.commit()
     env = {"BANZHUREN_DATABASE_URL": db_url, "BANZHUREN_SECRET_KEY": "x"}
@@ -331,18 +331,18 @@ def test_cli_term_holiday(db_url):
         main, ["term", "holiday", school.term.code, "2026-10-01..2026-10-07", "2026-12-25"], env=env
     )
     assert result.exit_code == 0, result.output
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         assert s.scalar(select(func.count()).select_from(TermClosedDate)) == 8
     result = CliRunner().invoke(main, ["term", "holiday", school.term.code, "2030-01-01"], env=env)
     assert result.exit_code == 1
 
 
 def test_beat_reminds_two_days_before_closing(with_template, fake_wechat_api, school):
-    from bot.reach.rounds import remind_rounds_closing_soon
+    from core.reach.rounds import remind_rounds_closing_soon
     from models import SurveyRound
 
     now = school_now(with_template, days=1)
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         s.get(SurveyRound, school.round_id).closes_on = now.date() + dt.timedelta(days=3)
         s.commit()
     assert remind_rounds_closing_soon(with_template, now) == {}

@@ -88,7 +88,7 @@ def test_remind_needs_the_csrf_token(client, session, world):
 def test_staff_meeting_rule():
     import datetime as dt
 
-    from bot.reach.meetings import meeting_due
+    from core.reach.meetings import meeting_due
 
     assert not meeting_due(dt.date(2026, 11, 19), held_this_month=False)
     assert meeting_due(dt.date(2026, 11, 20), held_this_month=False)

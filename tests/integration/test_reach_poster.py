@@ -12,7 +12,7 @@ import zxingcpp
 from click.testing import CliRunner
 from PIL import Image
 
-import models.db
+import core.db
 from models import UserRole
 from tests.factories import make_class, make_department
 from tests.support.dashboard import build_world, login, make_user
@@ -26,7 +26,7 @@ def decode(png: bytes) -> list[str]:
 def test_cli_poster_decodes_to_the_url_wechat_returned(db_url, fake_wechat_api, tmp_path):
     from bot.cli import main
 
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         dep = make_department(s, name="键盘系党总支")
         make_class(s, code="GQ2601", name="钢琴2601班", department=dep, entry_year=2026)
         s.commit()
@@ -57,7 +57,7 @@ def test_cli_poster_decodes_to_the_url_wechat_returned(db_url, fake_wechat_api, 
     ("event", "key"), [("subscribe", "qrscene_class:GQ2601"), ("SCAN", "class:GQ2601")]
 )
 def test_scanning_a_class_poster_greets_with_its_binding_steps(wechat, event, key):
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         dep = make_department(s, name="键盘系党总支")
         make_class(s, code="GQ2601", name="钢琴2601班", department=dep, entry_year=2026)
         s.commit()

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-import models.db
-from bot.chat.survey_dialogue import load_draft
-from bot.wechat.simulate import WeChatSimulator
+import core.db
+from core.celery_app import configure_celery
+from core.surveys.drafts import load_draft
+from core.wechat.simulate import WeChatSimulator
 from tests.integration.survey_chat import start_round
 from tests.integration.survey_school import make_school
 from tests.support.wechat import WeChatDriver
-from worker.celery_app import configure_celery
 
 OPENID = "o-tapper"
 
@@ -38,7 +38,7 @@ def driver(tap_settings):
         mode="safe",
     )
     driver = WeChatDriver(app.test_client(), sim, openid=OPENID)
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         school = make_school(s)
         s.commit()
         start_round(s, school.term, school.definition)
@@ -52,7 +52,7 @@ def tap(driver: WeChatDriver, item: dict) -> str:
 
 
 def answers(settings) -> dict:
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         return load_draft(s, settings, OPENID)["answers"]
 
 

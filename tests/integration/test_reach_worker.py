@@ -10,7 +10,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-import models.db
+import core.db
 from models import WeChatContact
 from models.base import utcnow
 from tests.integration.survey_school import make_school
@@ -39,9 +39,9 @@ def wait_for(condition, worker, seconds: float = 60) -> None:
 
 def test_remind_through_a_real_worker(celery_worker, celery_worker_settings, fake_wechat_api):
     from bot.cli import main
-    from bot.survey_seal import generate_key
+    from core.surveys.seal_key import generate_key
 
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         school = make_school(s)
         # 小红 wrote to the account three days ago: her window is closed.
         s.add(WeChatContact(openid="oid-xiaohong", last_interaction_at=utcnow() - dt.timedelta(3)))

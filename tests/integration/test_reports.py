@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from bot.cli import main
-from bot.reports import allowance_rows, award_rows, evaluation_rows, render
-from bot.reports.render import display_width
+from core.evaluation.run import evaluate_term
+from core.reports import allowance_rows, award_rows, evaluation_rows, render
+from core.reports.render import display_width
 from tests.integration.evaluation_school import build_scenario
 from tests.support.celery_worker import settings_env
-from worker.evaluation.run import evaluate_term
 
 CODE = "2026-2027-1"
 DESIGN_KEYS = {

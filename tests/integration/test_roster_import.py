@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.roster.importer import RosterError, import_roster
+from core.roster.importer import RosterError, import_roster
 from models import (
     Appointment,
     AppointmentStatus,

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-import models.db
-from bot.chat.survey_dialogue import load_draft
+import core.db
+from core.outbox import drain
+from core.surveys.drafts import load_draft
 from tests.integration.survey_chat import start_round
 from tests.integration.survey_school import make_school
-from worker.outbox import drain
 
 
 @pytest.fixture
 def student(wechat, wechat_settings):
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         school = make_school(s)
         s.commit()
         start_round(s, school.term, school.definition)
@@ -29,7 +29,7 @@ def student(wechat, wechat_settings):
 
 
 def draft(settings) -> dict:
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         return load_draft(s, settings, "o-delivery")
 
 

@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from bot.chat.survey_dialogue import load_draft, parse_choice, render_summary, save_draft
+from bot.chat.survey_dialogue import parse_choice, render_summary
+from core.surveys.drafts import load_draft, save_draft
 from models import Answer, Ballot, DialogueState, Response, SealedEnvelope, SurveyDraft
 from surveys.definition import parse_survey
 from tests.conftest import make_settings
@@ -258,7 +259,7 @@ def test_quit_keeps_the_draft_and_resumes_on_another_process(session, settings, 
     assert chat.say("你好") is None
     assert chat.say("3") is None
     # The draft is in the database, not in memory: a new session sees it.
-    from models.db import SessionFactory
+    from core.db import SessionFactory
 
     with SessionFactory() as other:
         assert other.get(DialogueState, f"survey:{school.openids['小红']}") is None
@@ -442,9 +443,9 @@ def test_draft_in_the_database_even_with_redis(
 def test_menu_click_voice_and_help_through_wechat(wechat, wechat_settings):
     """The menu's SURVEY click starts the survey, a voice answer counts like text, and 帮助
     in the middle of a survey does not lose the draft."""
-    import models.db
+    import core.db
 
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         school = make_school(s)
         s.commit()
         start_round(s, school.term, school.definition)
@@ -457,6 +458,6 @@ def test_menu_click_voice_and_help_through_wechat(wechat, wechat_settings):
     assert wechat("帮助").startswith("学生可以：")  # the router answers help
     reply = wechat("2")
     assert "3/" in reply  # the draft survived 帮助
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         draft = load_draft(s, wechat_settings, "o-menu-user")
     assert draft["answers"] == {"care": 2, "talk": 2}

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import func, select
 
-import models.db
-from bot.survey_rounds import close_round, open_round, round_progress, teachers_for_student
+import core.db
+from core.outbox import drain
+from core.surveys.rounds import close_round, open_round, round_progress, teachers_for_student
 from models import Ballot, ClassKind, DialogueState, OutboundMessage, Response, Teacher
 from surveys import scoring
 from surveys.definition import SurveyDefinition
@@ -34,7 +35,6 @@ from tests.factories import (
     make_term,
 )
 from tests.integration.survey_school import SATISFACTION
-from worker.outbox import drain
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ class Student:
 def build_school(session):
     """8 classes of 25 (first-year, final-year and others) with a head teacher each, one of
     them heading two classes; and an ensemble of 20 students from two classes with its own."""
-    from bot.survey_rounds import register_survey
+    from core.surveys.rounds import register_survey
     from surveys.definition import load_survey_file
 
     term = make_term(
@@ -171,7 +171,7 @@ def test_two_hundred_students_complete_the_survey_through_wechat(
 ):
     # A session on the engine the app configured (the ``session`` fixture's engine was
     # replaced when the app was created).
-    with models.db.SessionFactory() as session:
+    with core.db.SessionFactory() as session:
         run_and_check(session, wechat, fake_wechat_api, wechat_settings)
 
 

@@ -9,9 +9,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-import models.db
+import core.db
 from bot.cli import main
-from bot.survey_rounds import (
+from core.outbox import drain
+from core.surveys.rounds import (
     RoundError,
     close_round,
     open_round,
@@ -23,7 +24,6 @@ from models import AuditLog, Ballot, OutboundMessage, Survey, SurveyRound
 from surveys.definition import parse_survey
 from tests.conftest import TEST_SEAL_KEY
 from tests.integration.survey_school import SATISFACTION, TERM, make_school
-from worker.outbox import drain
 
 TODAY = dt.date(2026, 11, 20)
 
@@ -176,7 +176,7 @@ def test_round_progress_counts_eligible_and_answered_per_teacher(session):
 def fresh_session():
     """A session on the engine the command configured. The test's ``session`` must not be used
     after a command: it is bound to the engine the command replaced."""
-    return models.db.SessionFactory()
+    return core.db.SessionFactory()
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-import models.db
+import core.db
 from bot.cli import main
-from bot.dashboard.auth import verify_password
+from core.accounts import verify_password
 from models import ApiToken, AuditLog, User, UserRole
 from tests.factories import make_department
 
@@ -35,7 +35,7 @@ def department(session):
 
 
 def users() -> list[User]:
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         return list(s.scalars(select(User).order_by(User.username)))
 
 
@@ -133,7 +133,7 @@ def test_token_is_printed_once_and_stored_hashed(cli, client):
     assert result.exit_code == 0, result.output
     token = result.stdout.strip()
     assert len(token) > 30 and "只显示这一次" in result.stderr
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         assert s.scalar(select(ApiToken.token_hash)) == hashlib.sha256(token.encode()).hexdigest()
         actions = set(s.scalars(select(AuditLog.action)))
         assert {"user.add", "user.token"} <= actions
@@ -141,7 +141,7 @@ def test_token_is_printed_once_and_stored_hashed(cli, client):
     assert response.get_json()["username"] == "xsc"
     second = cli("user", "token", "xsc").stdout.strip()
     assert second != token
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         assert s.scalar(select(func.count()).select_from(ApiToken)) == 2
 
 
@@ -201,7 +201,7 @@ def test_disable_unlock_passwd_and_revoke(cli, app, session):
         login(app.test_client(), "xsc", "wrong-password")
     assert "已锁定" in cli("user", "list").stdout
     assert "1 处锁定" in cli("user", "unlock", "xsc").stdout
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         assert s.scalar(select(LoginLock)) is None
 
     # passwd: the new one works, a weak one is refused.
@@ -210,7 +210,7 @@ def test_disable_unlock_passwd_and_revoke(cli, app, session):
     done = cli("user", "passwd", "xsc", "--password-stdin", input="violin-harbin-77\n")
     assert done.exit_code == 0, done.output
     assert login(app.test_client(), "xsc", "violin-harbin-77").status_code == 302
-    with models.db.SessionFactory() as s:
+    with core.db.SessionFactory() as s:
         actions = list(s.scalars(select(AuditLog.action).where(AuditLog.actor == "cli")))
     assert actions == [
         "user.add",

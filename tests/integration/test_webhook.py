@@ -11,12 +11,13 @@ import requests
 from sqlalchemy import event, func, select
 from werkzeug.serving import make_server
 
-import models.db
+import core.db
 from bot import create_app
 from bot.chat import help as texts
 from bot.chat import router
-from bot.wechat import crypto, dedup
-from bot.wechat.simulate import WeChatSimulator, render_xml
+from bot.wechat import dedup
+from core.wechat import crypto
+from core.wechat.simulate import WeChatSimulator, render_xml
 from models import BindingFailure, OutboundMessage, ReceivedMessage
 from tests.conftest import make_settings
 from tests.factories import make_student
@@ -31,7 +32,7 @@ def count(session, model) -> int:
 def checkouts(db_url):
     """How many database connections the app checked out since the fixture started."""
     seen = []
-    engine = models.db.get_engine()
+    engine = core.db.get_engine()
 
     def on_checkout(*_args):
         seen.append(1)
@@ -357,7 +358,7 @@ def live_server(request, db_url, backend):
     server.shutdown()
     server.server_close()
     # Back to embedded settings for the next test's Celery configuration.
-    from worker.celery_app import configure_celery
+    from core.celery_app import configure_celery
 
     configure_celery(make_settings(db_url))
 

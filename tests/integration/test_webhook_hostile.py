@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from bot import create_app
 from bot.chat import help as texts
-from bot.wechat import crypto, dedup
-from bot.wechat.simulate import WeChatSimulator, render_xml
+from bot.wechat import dedup
+from core.wechat import crypto
+from core.wechat.simulate import WeChatSimulator, render_xml
 from models import BindingFailure, ReceivedMessage, WorkLogAttachment, WorkLogEntry
 from models.base import utcnow
 from tests.conftest import make_settings
@@ -161,7 +162,7 @@ def test_with_a_key_only_encrypted_messages_are_taken(wechat, wechat_settings, s
 
 
 def test_env_example_placeholder_token_fails_validation():
-    from bot.settings import ConfigError, load_settings
+    from core.settings import ConfigError, load_settings
 
     with pytest.raises(ConfigError, match="placeholder"):
         load_settings(

@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot import survey_seal
 from bot.chat import help as texts
-from bot.wechat.simulate import WeChatSimulator, render_xml
+from core.surveys import seal as survey_seal
+from core.wechat.simulate import WeChatSimulator, render_xml
 from models import Answer, Ballot, ReceivedMessage, Response, WeChatBinding, WorkLogEntry
 from models.survey import SealedEnvelope
 from tests.factories import make_student
@@ -132,7 +132,7 @@ def hostile_requests(draw, token: str) -> tuple[dict, bytes]:
         query = dict(query, **{name: value})
         if name in ("timestamp", "nonce") and draw(st.booleans()):
             # Re-signed: the attacker holds the token's signature for these values.
-            from bot.wechat import crypto
+            from core.wechat import crypto
 
             query["signature"] = crypto.sign(token, query["timestamp"], query["nonce"])
     return query, body

@@ -2,8 +2,8 @@
 
 from click.testing import CliRunner
 
-from bot.chat.menu import menu_definition
 from bot.cli import main
+from core.wechat.menu import menu_definition
 
 
 def _env(db_url: str, api, **extra) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The head teacher's work-log chat (bot/worklog/chat.py) with a real session and dialogue
+"""The head teacher's work-log chat (bot/chat/worklog.py) with a real session and dialogue
 store, on SQLite and PostgreSQL (and the Redis store where it matters)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.worklog.counts import inactive_teachers, log_counts
+from core.worklog.counts import inactive_teachers, log_counts
 from models import (
     EmploymentOutcome,
     LogRequirement,

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.worklog.dates import format_day
+from core.worklog.dates import format_day
 from models import WorkLogEntry
 from models.base import utcnow
 from models.worklog import LOG_KIND_LABELS, LogKind

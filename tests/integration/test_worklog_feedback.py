@@ -1,5 +1,5 @@
 """反馈 <姓名> <内容>: stored with the entry and forwarded to the class's counsellor through the
-outbox (worker/tasks/feedback.py → worker.outbox.queue_text_for), once."""
+outbox (worker/tasks/feedback.py → core.outbox.queue_text_for), once."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import worker.outbox
+import core.outbox
+from core.outbox import drain
 from models import OutboundMessage, StudentFeedback, WeChatBinding, WorkLogEntry
 from models.worklog import LogKind
 from tests.integration.worklog_school import School, TeacherChat, build_school, eager_celery
-from worker.outbox import drain
 from worker.tasks.feedback import forward_feedback, forward_pending_feedback
 
 
@@ -25,7 +25,7 @@ def school(session: Session, settings) -> School:
 def chat(session: Session, settings, school: School):
     yield TeacherChat(session, settings, school.teacher, "o-teacher")
     # Embedded mode sends on a background thread: let it finish before the tables are emptied.
-    assert worker.outbox.drain(30)
+    assert core.outbox.drain(30)
 
 
 def outbox(session: Session) -> list[OutboundMessage]:
@@ -48,7 +48,7 @@ def test_feedback_is_queued_to_the_bound_counsellor(session, chat, school):
     assert fb.student_id == school.students["张三"].id
     assert fb.counsellor_id == school.counsellor.id
     assert fb.text == "最近情绪低落，请辅导员关注"
-    # Queued; forwarded_at only once WeChat accepted it (worker.outbox). This test has no
+    # Queued; forwarded_at only once WeChat accepted it (core.outbox). This test has no
     # WeChat API (no AppID): the in-process sender's attempt fails and the 反馈 says so.
     assert fb.outbound_id is not None and fb.forwarded_at is None
     assert drain(30)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import worker.outbox
+import core.outbox
 from models import OutboundMessage, Reminder, WeChatBinding
 from models.base import utcnow
 from tests.factories import make_appointment, make_teacher
@@ -22,7 +22,7 @@ def school(session: Session, settings) -> School:
     eager_celery(settings)
     s = build_school(session, settings)
     yield s
-    assert worker.outbox.drain(30)
+    assert core.outbox.drain(30)
 
 
 def sent_to(session: Session) -> list[str]:
@@ -40,7 +40,7 @@ def test_inactive_teacher_is_reminded_once_a_week(session, settings, school):
     assert remind_inactive_teachers.delay().get() == 0
     assert sent_to(session) == ["o-other"]
     # Eight days later, still nothing logged: once more (the active teacher is quiet by then).
-    assert worker.outbox.drain(30)
+    assert core.outbox.drain(30)
     session.commit()  # end the test session's read snapshot before it writes
     later = utcnow() + dt.timedelta(days=8)
     today = later.astimezone(settings.tz).date()

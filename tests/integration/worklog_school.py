@@ -1,4 +1,4 @@
-"""A small school for the work-log tests, and a head teacher talking to ``bot.worklog.chat``
+"""A small school for the work-log tests, and a head teacher talking to ``bot.chat.worklog``
 through real ChatContexts (a session, the deployment's DialogueStore, commits like the router).
 
 Dates are relative to the real clock: entries are stamped with the database's now, so that
@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from bot.chat.context import ChatContext, Incoming, Sender
 from bot.chat.state import store_for
-from bot.settings import Settings
-from bot.wechat.locks import begin_write
-from bot.worklog.chat import handle
+from bot.chat.worklog import handle
+from core.db import begin_write
+from core.settings import Settings
 from models import SchoolClass, Student, Teacher, TeacherRole, WeChatBinding
 from models.base import utcnow
 from tests.factories import (
@@ -122,7 +122,7 @@ class TeacherChat:
 
 
 def day_text(day: dt.date, today: dt.date) -> str:
-    from bot.worklog.dates import format_day
+    from core.worklog.dates import format_day
 
     return format_day(day, today)
 

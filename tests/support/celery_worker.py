@@ -45,13 +45,13 @@ from pathlib import Path
 import kombu.pools
 import pytest
 
-import worker.celery_app as celery_app
-from bot.settings import Settings
+import core.celery_app as celery_app
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
 
-# Settings field → environment variable the worker reads it from (bot.settings.load_settings).
+# Settings field → environment variable the worker reads it from (core.settings.load_settings).
 ENV_NAMES = {
     "database_url": "BANZHUREN_DATABASE_URL",
     "redis_url": "BANZHUREN_REDIS_URL",

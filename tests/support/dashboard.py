@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from bot.dashboard.auth import create_user, issue_token
+from core.accounts import create_user, issue_token
 from models import (
     Answer,
     Appointment,

@@ -30,8 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bot.wechat import crypto
-from bot.wechat.simulate import WeChatSimulator
+from core.wechat import crypto
+from core.wechat.simulate import WeChatSimulator
 
 
 class FakeWeChatApi:
@@ -74,7 +74,7 @@ class FakeWeChatApi:
     @property
     def sent(self) -> list[dict]:
         """Messages accepted so far (after the embedded sender has finished its work)."""
-        from worker.outbox import drain
+        from core.outbox import drain
 
         drain()
         with self._lock:
@@ -98,7 +98,7 @@ class FakeWeChatApi:
     @property
     def templates(self) -> list[dict]:
         """Template messages accepted so far (after the embedded sender has finished)."""
-        from worker.outbox import drain
+        from core.outbox import drain
 
         drain()
         with self._lock:
@@ -272,10 +272,10 @@ def _handler_for(api: FakeWeChatApi) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture(autouse=True)
 def _outbox_drained() -> Iterator[None]:
-    """After every test, wait for the embedded outbox sender (worker.outbox) to finish, so no
+    """After every test, wait for the embedded outbox sender (core.outbox) to finish, so no
     send of one test runs into the next one's database setup."""
     yield
-    from worker.outbox import drain
+    from core.outbox import drain
 
     drain()
 
@@ -289,7 +289,7 @@ def fake_wechat_api() -> Iterator[FakeWeChatApi]:
     thread = threading.Thread(target=server.serve_forever, name="fake-wechat-api", daemon=True)
     thread.start()
     yield api
-    from worker.outbox import drain
+    from core.outbox import drain
 
     drain()
     server.shutdown()
@@ -303,9 +303,9 @@ def wechat_settings(db_url, fake_wechat_api):
     Afterwards the process's Celery configuration (which the outbox reads) is put back to
     plain embedded settings, so that a later test never sends to this test's stopped server.
     """
+    from core.celery_app import configure_celery
+    from core.outbox import drain
     from tests.conftest import make_settings
-    from worker.celery_app import configure_celery
-    from worker.outbox import drain
 
     yield fake_wechat_api.settings(db_url, wechat_aes_key=crypto.random_aes_key())
     drain()

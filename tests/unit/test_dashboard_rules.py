@@ -7,7 +7,11 @@ import datetime as dt
 
 import pytest
 
-from bot.dashboard.auth import (
+from bot.dashboard.charts import hbar_chart
+from bot.dashboard.forms import Fields, FormError
+from bot.dashboard.queries import EvaluationRow, flag_text, reason_text, sort_rows, summarize
+from bot.dashboard.workflow import next_steps, transition_problem
+from core.accounts import (
     LOCKOUT,
     MemoryCounter,
     is_locked,
@@ -16,10 +20,6 @@ from bot.dashboard.auth import (
     token_digest,
     username_problem,
 )
-from bot.dashboard.charts import hbar_chart
-from bot.dashboard.forms import Fields, FormError
-from bot.dashboard.queries import EvaluationRow, flag_text, reason_text, sort_rows, summarize
-from bot.dashboard.workflow import next_steps, transition_problem
 from models import AppointmentStatus as A
 from models import Grade, UserRole
 

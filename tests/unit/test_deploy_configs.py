@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from bot.cli import main as cli_main
-from bot.settings import ConfigError, load_settings
-from bot.survey_seal import generate_key
+from core.settings import ConfigError, load_settings
+from core.surveys.seal_key import generate_key
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 SYSTEMD_UNITS = ("banzhuren-web.service", "banzhuren-worker.service", "banzhuren-beat.service")
@@ -37,8 +37,8 @@ VARIABLE = re.compile(r"\bBANZHUREN_[A-Z0-9_]+\b")
 
 
 def read_by_settings() -> set[str]:
-    """Every variable ``bot/settings.py`` reads (the contract plus its documented extras)."""
-    source = Path(importlib.import_module("bot.settings").__file__).read_text(encoding="utf-8")
+    """Every variable ``core/settings.py`` reads (the contract plus its documented extras)."""
+    source = Path(importlib.import_module("core.settings").__file__).read_text(encoding="utf-8")
     return set(VARIABLE.findall(source))
 
 
@@ -233,7 +233,7 @@ def test_nginx_proxies_webhook_and_dashboard_to_the_web_service() -> None:
 
 def test_the_app_serves_what_nginx_proxies(tmp_path: Path) -> None:
     from bot import create_app
-    from bot.settings import Settings
+    from core.settings import Settings
 
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", secret_key="k"))
     rules = {rule.rule for rule in app.url_map.iter_rules()}

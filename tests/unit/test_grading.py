@@ -6,8 +6,7 @@ import datetime as dt
 
 import pytest
 
-from models.evaluation import Grade
-from worker.evaluation.grading import (
+from core.evaluation.grading import (
     REASON_LOW_SATISFACTION,
     REASON_NO_WORK,
     REASON_OTHER,
@@ -23,6 +22,7 @@ from worker.evaluation.grading import (
     quality_flags,
     uncorroborated,
 )
+from models.evaluation import Grade
 
 WORKING = dict(log_entries=3)
 

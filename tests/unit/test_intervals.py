@@ -9,7 +9,7 @@ import statistics
 
 import pytest
 
-from worker.evaluation.intervals import mean_interval, t_cdf, t_quantile, wilson_interval
+from core.evaluation.intervals import mean_interval, t_cdf, t_quantile, wilson_interval
 
 
 @pytest.mark.parametrize(

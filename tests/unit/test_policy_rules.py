@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from worker.evaluation import employment, grading, meetings
-from worker.evaluation.grading import QualityFacts, quality_flags
-from worker.evaluation.meetings import MeetingFact
+from core.evaluation import employment, grading, meetings
+from core.evaluation.grading import QualityFacts, quality_flags
+from core.evaluation.meetings import MeetingFact
 
 D = dt.date
 START, END = D(2026, 9, 1), D(2027, 1, 20)

@@ -3,7 +3,7 @@ the teachers, and absent when every round is closed (pure rendering, no database
 
 from __future__ import annotations
 
-from bot.reports.render import open_round_rows, render
+from core.reports.render import open_round_rows, render
 
 
 def _row(staff_no: str, open_rounds: list[dict]) -> dict:

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from openpyxl import Workbook
 
-from bot.roster.importer import parse_date, parse_yes_no
-from bot.roster.reader import RosterReadError, cell_text, decode_csv, read_roster, sheet_kind
+from core.roster.importer import parse_date, parse_yes_no
+from core.roster.reader import RosterReadError, cell_text, decode_csv, read_roster, sheet_kind
 
 
 def write_workbook(path, sheets: dict[str, list[list]]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.roster.sample import generated_school, sample_school, write_csv_folder, write_xlsx
+from core.roster.sample import generated_school, sample_school, write_csv_folder, write_xlsx
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "roster"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.settings import ConfigError, load_settings
+from core.settings import ConfigError, load_settings
 
 BASE = {"BANZHUREN_SECRET_KEY": "k"}
 

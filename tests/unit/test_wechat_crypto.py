@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import xmltodict
 
-from bot.wechat import crypto
-from bot.wechat.simulate import WeChatSimulator
+from core.wechat import crypto
+from core.wechat.simulate import WeChatSimulator
 
 # PROTOCOL.md: URL check vector.
 URL_TOKEN, URL_TS, URL_NONCE = "AAAAA", "1714036504", "1514711492"

@@ -1,7 +1,6 @@
 """The official account's menu: every button's key is one the router answers."""
 
-from bot.chat.menu import menu_definition, menu_problems
-from bot.chat.router import CLICK_TEXTS
+from core.wechat.menu import CLICK_TEXTS, menu_definition, menu_problems
 
 
 def test_default_menu_is_valid_and_covers_every_click_key():

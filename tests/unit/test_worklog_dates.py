@@ -1,4 +1,4 @@
-"""Dates as head teachers write them (bot/worklog/dates.py), relative to the school's today."""
+"""Dates as head teachers write them (core/worklog/dates.py), relative to the school's today."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from bot.worklog.dates import DateMatch, DateProblem, check_date, format_day, match_date
+from core.worklog.dates import DateMatch, DateProblem, check_date, format_day, match_date
 
 # A Thursday.
 TODAY = dt.date(2026, 11, 26)

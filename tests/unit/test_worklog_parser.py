@@ -1,4 +1,4 @@
-"""What real-looking log messages must become (bot/worklog/parser.py): kind, date, students,
+"""What real-looking log messages must become (core/worklog/parser.py): kind, date, students,
 place and content, or a refusal with its reason. Today is Thursday 26 November 2026; the
 teacher has been in office since 1 September 2026."""
 
@@ -9,8 +9,8 @@ from typing import NamedTuple
 
 import pytest
 
-from bot.worklog.kinds import KIND_WORDS, match_kind
-from bot.worklog.parser import ParsedEntry, ParseError, parse_entry
+from core.worklog.kinds import KIND_WORDS, match_kind
+from core.worklog.parser import ParsedEntry, ParseError, parse_entry
 from models.worklog import LogKind as K
 
 TODAY = dt.date(2026, 11, 26)

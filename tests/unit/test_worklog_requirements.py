@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.worklog.counts import Progress, monthly_progress, months_between
-from bot.worklog.requirements import FINAL_YEAR, Requirement, TeacherScope, resolve
+from core.worklog.counts import Progress, monthly_progress, months_between
+from core.worklog.requirements import FINAL_YEAR, Requirement, TeacherScope, resolve
 from models.worklog import LogKind as K
 
 SECOND_YEAR = TeacherScope(frozenset({1}), frozenset({2}))

@@ -1,8 +1,8 @@
-"""The text of a head teacher's own published result (bot/worklog/result.py, pure part)."""
+"""The text of a head teacher's own published result (core/worklog/result.py, pure part)."""
 
 from __future__ import annotations
 
-from bot.worklog.result import OwnResult, format_result
+from core.worklog.result import OwnResult, format_result
 from models.evaluation import Grade
 
 

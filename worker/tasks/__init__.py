@@ -1,5 +1,2 @@
-"""Celery tasks, one module per concern. Importing this package registers them all."""
-
-from worker.tasks import evaluation, feedback, maintenance, outbound, reminders, rounds
-
-__all__ = ["evaluation", "feedback", "maintenance", "outbound", "reminders", "rounds"]
+"""Celery tasks, one module per area, each task named in core.jobs. Celery imports them through
+the app's ``include`` (core.celery_app.TASK_MODULES)."""

@@ -12,17 +12,18 @@ from celery import chord
 from celery.utils.log import get_task_logger
 from sqlalchemy import select
 
-import models.db
-from models import Reminder, Term, TermEvaluation
-from worker.celery_app import celery, settings
-from worker.evaluation import run
+import core.db
+from core import jobs, publication
+from core.celery_app import celery, settings
+from core.evaluation import run
+from models import Term
 from worker.tasks.common import RETRYING
 
 log = get_task_logger(__name__)
 
 
 @celery.task(
-    name="worker.tasks.evaluation.evaluate_term_task",
+    name=jobs.EVALUATE_TERM,
     time_limit=300,
     soft_time_limit=270,
     **RETRYING,
@@ -34,7 +35,7 @@ def evaluate_term_task(self, term_code: str) -> dict[str, Any]:
     min_respondents = settings().min_respondents
     if self.request.is_eager or celery.conf.task_always_eager:
         return {"term": term_code, "summary": run.evaluate_term(term_code, min_respondents)}
-    with models.db.session_scope() as session:
+    with core.db.session_scope() as session:
         plan = run.plan_term(session, term_code)
     log.info(
         "task %s: term %s over %d departments", self.request.id, term_code, len(plan.departments)
@@ -53,7 +54,7 @@ def evaluate_term_task(self, term_code: str) -> dict[str, Any]:
 
 
 @celery.task(
-    name="worker.tasks.evaluation.evaluate_department_task",
+    name=jobs.EVALUATE_DEPARTMENT,
     time_limit=600,
     soft_time_limit=570,
     **RETRYING,
@@ -67,9 +68,7 @@ def evaluate_department_task(self, term_id: int, department_id: int) -> int:
     return n
 
 
-@celery.task(
-    name="worker.tasks.evaluation.finish_term_task", time_limit=300, soft_time_limit=270, **RETRYING
-)
+@celery.task(name=jobs.FINISH_TERM, time_limit=300, soft_time_limit=270, **RETRYING)
 def finish_term_task(self, _department_counts: list[int], term_id: int) -> dict[str, Any]:
     """Chord callback: stale rows, award candidates, evaluated_at."""
     summary = run.finish_term(term_id)
@@ -78,7 +77,7 @@ def finish_term_task(self, _department_counts: list[int], term_id: int) -> dict[
 
 
 @celery.task(
-    name="worker.tasks.evaluation.evaluate_ended_terms",
+    name=jobs.EVALUATE_ENDED_TERMS,
     time_limit=60,
     soft_time_limit=50,
     **RETRYING,
@@ -87,7 +86,7 @@ def evaluate_ended_terms(self) -> list[str]:
     """Beat, daily (第十七条 考核于每学期末进行): evaluate every term that has ended on the
     school's calendar and has not been evaluated yet."""
     today = dt.datetime.now(settings().tz).date()
-    with models.db.session_scope() as session:
+    with core.db.session_scope() as session:
         codes = list(
             session.scalars(
                 select(Term.code).where(Term.end_date < today, Term.evaluated_at.is_(None))
@@ -99,47 +98,15 @@ def evaluate_ended_terms(self) -> list[str]:
     return codes
 
 
-def result_text(row: dict[str, Any], term_code: str) -> str:
-    """The message a head teacher gets about their own published result."""
-    parts = [f"【学期考核结果】{term_code} 学期：{row['grade']}"]
-    if row["satisfaction_pct"] is not None:
-        parts.append(f"学生满意度 {row['satisfaction_pct']:.1f}%")
-    if row["reasons"]:
-        parts.append("原因：" + "、".join(row["reasons"]))
-    parts.append(f"工作日志 {sum(row['logs'].values())} 条")
-    return "；".join(parts) + "。如有疑问请联系所在党总支。"
-
-
 @celery.task(
-    name="worker.tasks.evaluation.announce_published_results",
+    name=jobs.ANNOUNCE_RESULTS,
     time_limit=300,
     soft_time_limit=270,
     **RETRYING,
 )
 def announce_published_results(self) -> int:
-    """Beat, hourly: tell each head teacher their own result once the term is published. A
-    Reminder row (kind ``result:<term>``) records who was told, so nobody is told twice; a
-    teacher without a bound WeChat is tried again on a later run."""
-    from bot.reports import evaluation_rows
-    from worker.outbox import queue_text_for
-
-    sent = 0
-    with models.db.session_scope() as session:
-        terms = session.scalars(select(Term).where(Term.published_at.is_not(None))).all()
-        for term in terms:
-            kind = f"result:{term.code}"
-            told = set(session.scalars(select(Reminder.teacher_id).where(Reminder.kind == kind)))
-            pending = session.scalars(
-                select(TermEvaluation.teacher_id).where(TermEvaluation.term_id == term.id)
-            ).all()
-            if not set(pending) - told:
-                continue
-            for row in evaluation_rows(session, term.code):
-                tid = row["teacher_id"]
-                if tid in told:
-                    continue
-                if queue_text_for(session, teacher_id=tid, text=result_text(row, term.code)):
-                    session.add(Reminder(teacher_id=tid, kind=kind))
-                    sent += 1
+    """Beat, hourly: core.publication.announce_results."""
+    with core.db.session_scope() as session:
+        sent = publication.announce_results(session)
     log.info("task %s: announced %d results", self.request.id, sent)
     return sent

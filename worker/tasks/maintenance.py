@@ -7,10 +7,11 @@ import datetime as dt
 from celery.utils.log import get_task_logger
 from sqlalchemy import delete
 
-import models.db
+import core.db
+from core import jobs
+from core.celery_app import celery
 from models import ReceivedMessage
 from models.base import utcnow
-from worker.celery_app import celery
 from worker.tasks.common import RETRYING
 
 log = get_task_logger(__name__)
@@ -20,14 +21,14 @@ KEEP_RECEIVED = dt.timedelta(days=2)
 
 
 @celery.task(
-    name="worker.tasks.maintenance.cleanup_received_messages",
+    name=jobs.CLEANUP_RECEIVED,
     time_limit=120,
     soft_time_limit=90,
     **RETRYING,
 )
 def cleanup_received_messages(self) -> int:
     """Delete dedup rows of received messages older than two days."""
-    with models.db.session_scope() as session:
+    with core.db.session_scope() as session:
         result = session.execute(
             delete(ReceivedMessage).where(ReceivedMessage.received_at < utcnow() - KEEP_RECEIVED)
         )
@@ -43,16 +44,16 @@ UNSENT_AFTER_SECONDS = 1800
 
 
 @celery.task(
-    name="worker.tasks.maintenance.retry_unsent_outbound",
+    name=jobs.RETRY_UNSENT,
     time_limit=120,
     soft_time_limit=90,
     **RETRYING,
 )
 def retry_unsent_outbound(self) -> int:
-    """Enqueue again outbound WeChat messages neither sent nor given up (worker.outbox)."""
-    from worker.outbox import enqueue_unsent
+    """Enqueue again outbound WeChat messages neither sent nor given up (core.outbox)."""
+    from core.outbox import enqueue_unsent
 
-    with models.db.session_scope() as session:
+    with core.db.session_scope() as session:
         n = enqueue_unsent(session, older_than_seconds=UNSENT_AFTER_SECONDS)
     log.info("task %s: re-enqueued %d outbound messages", self.request.id, n)
     return n

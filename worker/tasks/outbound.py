@@ -1,16 +1,17 @@
 """``send_outbound(message_id)``: send one outbox row through WeChat's customer-service API.
 
-Enqueued by :mod:`worker.outbox` after the commit that wrote the row. Idempotent (a row sent
+Enqueued by :mod:`core.outbox` after the commit that wrote the row. Idempotent (a row sent
 or given up is skipped; on PostgreSQL a row being sent by another worker is skipped too);
 network errors and WeChat's "system busy" are retried with exponential backoff; token errors
-(40001/40014/42001) refresh the shared token once inside :class:`bot.wechat.api.WeChatApi`;
+(40001/40014/42001) refresh the shared token once inside :class:`core.wechat.api.WeChatApi`;
 45015/45047 and other refusals are recorded on the row and not retried.
 """
 
 from __future__ import annotations
 
-from worker.celery_app import celery
-from worker.outbox import RETRY, deliver
+from core import jobs
+from core.celery_app import celery
+from core.outbox import RETRY, deliver
 
 MAX_RETRIES = 6
 
@@ -22,7 +23,7 @@ def backoff_seconds(retries: int) -> int:
 
 @celery.task(
     bind=True,
-    name="banzhuren.send_outbound",
+    name=jobs.SEND_OUTBOUND,
     max_retries=MAX_RETRIES,
     time_limit=60,
     soft_time_limit=45,

@@ -8,12 +8,13 @@ import datetime as dt
 
 from sqlalchemy import select
 
-import models.db
-from bot.wechat.locks import begin_write
-from bot.worklog.counts import inactive_teachers
+import core.db
+from core import jobs
+from core.celery_app import celery, settings
+from core.db import begin_write
+from core.worklog.counts import inactive_teachers
 from models import Reminder
 from models.base import utcnow
-from worker.celery_app import celery, settings
 from worker.tasks.common import RETRYING
 
 INACTIVE_DAYS = 14
@@ -31,7 +32,7 @@ def remind(session, today: dt.date, now: dt.datetime) -> list[int]:
     """Queue a reminder to each inactive teacher not reminded in the last week; returns their
     ids. A teacher without a bound WeChat gets none (and no Reminder row, so one goes out
     once they bind)."""
-    from worker.outbox import queue_text_for
+    from core.outbox import queue_text_for
 
     recent = set(
         session.scalars(
@@ -55,14 +56,12 @@ def remind(session, today: dt.date, now: dt.datetime) -> list[int]:
     return reminded
 
 
-@celery.task(
-    name="worklog.remind_inactive_teachers", time_limit=300, soft_time_limit=270, **RETRYING
-)
+@celery.task(name=jobs.REMIND_INACTIVE_TEACHERS, time_limit=300, soft_time_limit=270, **RETRYING)
 def remind_inactive_teachers(self) -> int:
     """Beat task: remind the teachers with no entry in 14 days; returns how many."""
     now = utcnow()
     today = now.astimezone(settings().tz).date()
-    with models.db.SessionFactory() as session:
+    with core.db.SessionFactory() as session:
         begin_write(session)  # SQLite: write lock up front (see worker.tasks.feedback)
         reminded = remind(session, today, now)
         session.commit()

@@ -1,0 +1,191 @@
+"""Builds the .docx templates in ``templates/`` (run by hand after changing their layout:
+``python -m core.documents.make_templates``). Each ``{{字段}}`` placeholder is written as one run
+so that filling keeps its font. Chinese text is set in 宋体 (SimSun) through ``w:eastAsia``, titles
+in 黑体 (SimHei), as Word on Chinese Windows expects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docx import Document
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt
+
+TEMPLATES = Path(__file__).parent / "templates"
+BODY_FONT = ("Times New Roman", "宋体")
+TITLE_FONT = ("Times New Roman", "黑体")
+
+
+def set_font(run_or_style, fonts: tuple[str, str], size: float | None = None, bold=None) -> None:
+    """Latin and East Asian font of a run or style (python-docx sets only the Latin one)."""
+    font = run_or_style.font
+    font.name = fonts[0]
+    if size is not None:
+        font.size = Pt(size)
+    if bold is not None:
+        font.bold = bold
+    element = run_or_style.element
+    rpr = element.get_or_add_rPr()
+    rfonts = rpr.find(qn("w:rFonts"))
+    if rfonts is None:
+        rfonts = rpr.makeelement(qn("w:rFonts"), {})
+        rpr.insert(0, rfonts)
+    rfonts.set(qn("w:eastAsia"), fonts[1])
+    rfonts.set(qn("w:ascii"), fonts[0])
+    rfonts.set(qn("w:hAnsi"), fonts[0])
+
+
+def _document():
+    doc = Document()
+    set_font(doc.styles["Normal"], BODY_FONT, 12)
+    section = doc.sections[0]
+    section.page_width, section.page_height = Cm(21), Cm(29.7)  # A4
+    section.left_margin = section.right_margin = Cm(2.5)
+    section.top_margin = section.bottom_margin = Cm(2.5)
+    return doc
+
+
+def _para(doc_or_cell, parts, align=None, fonts=BODY_FONT, size=12, bold=False, space=6):
+    """A paragraph of text and placeholders, each part one run."""
+    p = doc_or_cell.add_paragraph()
+    if align is not None:
+        p.alignment = align
+    p.paragraph_format.space_after = Pt(space)
+    for part in parts if isinstance(parts, list | tuple) else [parts]:
+        set_font(p.add_run(part), fonts, size, bold)
+    return p
+
+
+def _cell(cell, parts, bold=False, align=None) -> None:
+    cell.text = ""
+    p = cell.paragraphs[0]
+    if align is not None:
+        p.alignment = align
+    for part in parts if isinstance(parts, list | tuple) else [parts]:
+        set_font(p.add_run(part), BODY_FONT, 11, bold)
+
+
+def application_form() -> None:
+    """第六条 附件：哈尔滨音乐学院兼职班主任业务审批表."""
+    doc = _document()
+    _para(doc, "{{学校}}兼职班主任业务审批表", WD_ALIGN_PARAGRAPH.CENTER, TITLE_FONT, 18, True, 12)
+    _para(doc, ["填表日期：", "{{填表日期}}"], WD_ALIGN_PARAGRAPH.RIGHT, size=10.5)
+    rows = [
+        (("姓名", "{{姓名}}"), ("工号", "{{工号}}")),
+        (("所在党总支", "{{党总支}}"), ("角色", "兼职班主任")),
+        (("拟带班级", "{{班级}}"), ("班级类型", "{{班级类型}}")),
+        (("年级", "{{年级}}"), ("岗前培训", "{{岗前培训}}")),
+        (("拟聘期", "{{聘期}}"), ("流程状态", "{{流程状态}}")),
+    ]
+    table = doc.add_table(rows=0, cols=4)
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for (k1, v1), (k2, v2) in rows:
+        cells = table.add_row().cells
+        _cell(cells[0], k1, bold=True)
+        _cell(cells[1], v1)
+        _cell(cells[2], k2, bold=True)
+        _cell(cells[3], v2)
+    boxes = [
+        (
+            "个人申请",
+            [
+                "{{申请说明}}",
+                "\n\n本人自愿申请担任兼职班主任，符合第五条所列条件。",
+                "\n\n申请人签字：              日期：",
+            ],
+        ),
+        ("党总支初审意见", ["{{党总支意见}}", "\n\n负责人签字（盖章）：          日期："]),
+        ("学生处审核意见", ["{{学生处意见}}", "\n\n负责人签字（盖章）：          日期："]),
+        ("人事处备案", ["{{人事处意见}}", "\n\n经办人签字：                  日期："]),
+    ]
+    for label, text in boxes:
+        cells = table.add_row().cells
+        _cell(cells[0], label, bold=True)
+        merged = cells[1].merge(cells[2]).merge(cells[3])
+        _cell(merged, text)
+    for row in table.rows:
+        row.cells[0].width = Cm(3.2)
+    _para(
+        doc,
+        "说明：依据《{{学校}}本科生兼职班主任队伍建设实施办法（试行）》第六条、第九条，"
+        "由专业教师本人申请，党总支择优录用，聘任结果报学生处和人事处备案。",
+        size=10,
+        space=0,
+    )
+    doc.save(TEMPLATES / "application.docx")
+
+
+def appointment_letter() -> None:
+    """第九条 3：学院统一签发兼职班主任任职聘书."""
+    doc = _document()
+    for _ in range(3):
+        _para(doc, "")
+    _para(doc, "聘　书", WD_ALIGN_PARAGRAPH.CENTER, TITLE_FONT, 36, True, 30)
+    _para(doc, ["{{姓名}}", " 老师："], size=16, space=18)
+    body = _para(
+        doc,
+        [
+            "兹聘请您为",
+            "{{学校}}",
+            " ",
+            "{{班级}}",
+            " 兼职班主任，聘期自 ",
+            "{{开始日期}}",
+            " 至 ",
+            "{{结束日期}}",
+            "。",
+        ],
+        size=16,
+        space=18,
+    )
+    body.paragraph_format.first_line_indent = Pt(32)
+    _para(doc, ["编号：", "{{编号}}"], size=12, space=48)
+    _para(doc, "{{学校}}", WD_ALIGN_PARAGRAPH.RIGHT, size=16)
+    _para(doc, "{{签发日期}}", WD_ALIGN_PARAGRAPH.RIGHT, size=16)
+    doc.save(TEMPLATES / "appointment.docx")
+
+
+def honour_certificate() -> None:
+    """第十九条：为优秀兼职班主任颁发荣誉证书."""
+    doc = _document()
+    for _ in range(3):
+        _para(doc, "")
+    _para(doc, "荣誉证书", WD_ALIGN_PARAGRAPH.CENTER, TITLE_FONT, 36, True, 30)
+    _para(doc, ["{{姓名}}", " 老师（", "{{党总支}}", "）："], size=16, space=18)
+    body = _para(
+        doc,
+        [
+            "您在 ",
+            "{{学年}}",
+            " 学年担任 ",
+            "{{班级}}",
+            " 兼职班主任期间（",
+            "{{任职期间}}",
+            "），工作成绩突出，连续两个学期考核为优秀，被评为 ",
+            "{{学年}}",
+            " 学年度“先进兼职班主任”。",
+        ],
+        size=16,
+        space=12,
+    )
+    body.paragraph_format.first_line_indent = Pt(32)
+    _para(doc, "特发此证，以资鼓励。", size=16, space=48).paragraph_format.first_line_indent = Pt(
+        32
+    )
+    _para(doc, "{{学校}}", WD_ALIGN_PARAGRAPH.RIGHT, size=16)
+    _para(doc, "{{颁发日期}}", WD_ALIGN_PARAGRAPH.RIGHT, size=16)
+    doc.save(TEMPLATES / "award.docx")
+
+
+def main() -> None:
+    TEMPLATES.mkdir(exist_ok=True)
+    application_form()
+    appointment_letter()
+    honour_certificate()
+
+
+if __name__ == "__main__":
+    main()

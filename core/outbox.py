@@ -1,0 +1,538 @@
+"""The outbox: WeChat messages sent later than the reply (survey-round notices, a head
+teacher's feedback for the counsellor, the rest of a reply too long for one message).
+
+:func:`queue_text` adds an ``outbound_messages`` row in the caller's transaction; only after that
+transaction commits is the ``banzhuren.outbox.send`` task enqueued (core.jobs) with the row's id (a
+task never looks for a row that is not committed, and a rolled-back message is never sent).
+With Redis the task goes to the Celery workers; in embedded mode (no Redis) it runs on a
+background thread of this process, so that a web request never waits for WeChat's API.
+
+:func:`deliver` sends one row: idempotent (a row already sent or given up is skipped), it
+records the outcome on the row — ``sent_at``; or ``last_error`` and ``failed_at`` for errors
+that will not go away (45015 outside the 48-hour window, 45047 too many messages, an unknown
+openid...); or ``last_error`` only, for network errors and WeChat's "system busy", which the
+caller retries with backoff; 45009 (the daily quota) leaves the row for after midnight
+(``not_before``), when the beat sweep (:func:`enqueue_unsent`) sends it.
+
+Issue 15: ``reach`` rows (round notices and reminders, :func:`queue_reach`) choose between a
+customer-service and a template message by the user's 48-hour window (core.reach.window), fall
+back to the template on 45015, drop on 43004, back off on 45047 (a few times), and record the
+``channel`` that reached the user; ``menu`` rows (tap-to-answer) fall back to text.
+
+Duplicates: a send whose outcome is unknown (a timeout after the request went out, the process
+killed mid-send) is retried once, so the user may get such a message twice; never three times.
+A message carrying a 反馈 marks the feedback forwarded only once WeChat accepted it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from zoneinfo import ZoneInfo
+
+from requests import RequestException
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import ConnectTimeout
+from sqlalchemy import or_, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from wechatpy.exceptions import WeChatClientException
+
+import core.db
+from core import jobs
+from core.celery_app import dispatch, settings
+from core.db import begin_write
+from core.reach import window
+from core.settings import Settings
+from core.surveys import seal as survey_seal
+from core.surveys.drafts import reply_delivered
+from core.wechat.api import WeChatApi, scrub
+from models import StudentFeedback
+from models.base import utcnow
+from models.binding import WeChatBinding
+from models.messaging import OutboundMessage
+
+log = logging.getLogger(__name__)
+
+SENT, SKIPPED, RETRY, FAILED = "sent", "skipped", "retry", "failed"
+# WeChat errcodes worth retrying later: -1 system busy. (None = HTTP-level failure.)
+TRANSIENT_ERRCODES = frozenset({-1, None})
+# The account's daily quota for this API is used up: retried after it resets.
+QUOTA_ERRCODE = 45009
+# Backoff between tries in embedded mode, in seconds (Celery uses its own countdowns).
+EMBEDDED_BACKOFF = (1.0, 3.0, 9.0)
+# SQLite: pauses between tries of recording a send while the write lock stays busy, in seconds.
+SQLITE_WRITE_RETRY = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def queue_text(
+    session: Session,
+    openid: str,
+    text: str,
+    *,
+    seal_with: Settings | None = None,
+    confirms_survey: bool = False,
+) -> OutboundMessage:
+    """Queue a customer-service text to ``openid``; sent after ``session`` commits.
+
+    ``seal_with``: the text quotes a student's survey answers (issue 11): it is stored sealed
+    with these settings' seal key and blanked once sent or given up."""
+    if seal_with is not None:
+        sealed = survey_seal.seal(
+            seal_with, {"content": text}, survey_seal.draft_context(f"outbound:{openid}")
+        )
+        payload = {"sealed": base64.b64encode(sealed).decode()}
+    else:
+        payload = {"content": text}
+    if confirms_survey:
+        # Issue 13.5: once sent, the survey dialogue knows the student saw the next question.
+        payload["confirms_survey"] = True
+    message = OutboundMessage(openid=openid, kind="text", payload=payload)
+    session.add(message)
+    session.flush()
+    _enqueue_after_commit(session, message.id)
+    return message
+
+
+def queue_text_for(
+    session: Session,
+    *,
+    student_id: int | None = None,
+    teacher_id: int | None = None,
+    text: str,
+) -> OutboundMessage | None:
+    """Queue a text to the WeChat account bound to a student or teacher; None when that person
+    has not bound WeChat."""
+    if (student_id is None) == (teacher_id is None):
+        raise ValueError("give exactly one of student_id, teacher_id")
+    column = WeChatBinding.student_id if student_id is not None else WeChatBinding.teacher_id
+    openid = session.scalar(
+        select(WeChatBinding.openid).where(column == (student_id or teacher_id))
+    )
+    if openid is None:
+        return None
+    return queue_text(session, openid, text)
+
+
+def queue_reach(
+    session: Session,
+    openid: str,
+    text: str,
+    fields: dict[str, str],
+    *,
+    not_before: dt.datetime | None = None,
+) -> OutboundMessage:
+    """Queue a message that must reach a student whether or not they wrote lately (a round
+    notice, a reminder; issue 15): a customer-service ``text`` while their 48-hour window is
+    open (or not known to be closed), else the template message of
+    ``BANZHUREN_WECHAT_TEMPLATE_REMIND`` filled from ``fields`` (title, term, deadline, hint),
+    else nothing (``channel`` "unreachable"). Not sent before ``not_before`` (the night)."""
+    message = OutboundMessage(
+        openid=openid,
+        kind="reach",
+        payload={"content": text, "reach": fields},
+        not_before=not_before,
+    )
+    session.add(message)
+    session.flush()
+    _enqueue_after_commit(session, message.id)
+    return message
+
+
+def queue_menu(session: Session, openid: str, menu: dict, fallback: str) -> OutboundMessage:
+    """Queue a customer-service menu message (tap-to-answer); when WeChat refuses it (e.g. no
+    permission for menu messages), ``fallback`` is sent as text instead."""
+    message = OutboundMessage(
+        openid=openid, kind="menu", payload={"menu": menu, "content": fallback}
+    )
+    session.add(message)
+    session.flush()
+    _enqueue_after_commit(session, message.id)
+    return message
+
+
+def _enqueue_after_commit(session: Session, message_id: int) -> None:
+    # If enqueueing fails the row is still committed: enqueue_unsent() picks it up later.
+    core.db.after_commit(session, functools.partial(enqueue, message_id))
+
+
+def _settings() -> Settings:
+    return settings()
+
+
+def enqueue(message_id: int) -> None:
+    """Have the row sent: a Celery task with Redis, a background thread in embedded mode."""
+    settings = _settings()
+    if settings.embedded:
+        _embedded_executor().submit(deliver_with_retries, message_id)
+        return
+    dispatch(jobs.SEND_OUTBOUND, message_id)
+
+
+def enqueue_unsent(session: Session, older_than_seconds: int = 300) -> int:
+    """Enqueue rows neither sent nor given up, older than ``older_than_seconds`` (e.g. the
+    broker was down at commit time); for a periodic maintenance task. Returns how many."""
+    now = utcnow()
+    cutoff = now - dt.timedelta(seconds=older_than_seconds)
+    ids = list(
+        session.scalars(
+            select(OutboundMessage.id).where(
+                OutboundMessage.sent_at.is_(None),
+                OutboundMessage.failed_at.is_(None),
+                OutboundMessage.created_at < cutoff,
+                # 45009: not before the quota resets.
+                or_(OutboundMessage.not_before.is_(None), OutboundMessage.not_before <= now),
+            )
+        )
+    )
+    for message_id in ids:
+        enqueue(message_id)
+    return len(ids)
+
+
+def deliver(message_id: int, api=None) -> str:
+    """Send outbound message ``message_id`` once; returns SENT, SKIPPED, RETRY or FAILED.
+
+    A send that may have reached the user without our knowing (the API call timed out after
+    the request went out, or the process died mid-send: ``send_started_at`` still set) is
+    retried at most once (:data:`MAX_UNCERTAIN_SENDS`): the user may then get the message
+    twice, which is better than never; after a second uncertain send it is given up."""
+    settings = _settings()
+    with core.db.SessionFactory() as session:
+        begun = _write_retrying(session, message_id, _begin_send, skip_locked=True)
+        if isinstance(begun, str):
+            return begun
+        openid, payload = begun
+        outcome, error, channel = _send(settings, api, openid, payload)
+        return _write_retrying(
+            session, message_id, lambda m: _record(session, m, outcome, error, channel)
+        )
+
+
+# Sends whose outcome is unknown that a message may have had and still be sent again.
+MAX_UNCERTAIN_SENDS = 1
+# A send started less than this long ago is taken to be still in flight on another worker
+# (longer than the send task's time limit); older, its process died mid-send.
+IN_FLIGHT = dt.timedelta(seconds=90)
+MAYBE = "maybe"  # _send: the request went out, the answer did not come back
+QUOTA = "quota"  # _send: 45009, the daily API quota is used up
+BACKOFF = "backoff"  # _send: 45047, too many messages to this user: later, a few times
+BACKOFF_DELAY = dt.timedelta(minutes=30)
+MAX_BACKOFFS = 4
+# WeChat's daily API quota resets at midnight Beijing time; a few minutes' margin.
+QUOTA_ZONE = "Asia/Shanghai"
+QUOTA_MARGIN = dt.timedelta(minutes=5)
+
+
+def _begin_send(message: OutboundMessage | None) -> str | tuple[str, dict]:
+    """Inside a write transaction: decide whether to send ``message`` now and mark it as
+    being sent; returns what to send, or the outcome when nothing is to be sent."""
+    now = utcnow()
+    if message is None or message.sent_at is not None or message.failed_at is not None:
+        return SKIPPED
+    if message.not_before is not None and message.not_before > now:
+        return SKIPPED  # the sweep enqueues it again after the quota reset
+    if message.send_started_at is not None:
+        if now - message.send_started_at < IN_FLIGHT:
+            return SKIPPED  # another worker is sending it right now
+        # The process sending it died before recording the outcome: it may have arrived.
+        message.uncertain_sends += 1
+        message.send_started_at = None
+        if message.uncertain_sends > MAX_UNCERTAIN_SENDS:
+            _give_up(message, "发送结果不明（可能已送达），为免重复不再发送")
+            return FAILED
+    message.send_started_at = now
+    return message.openid, dict(message.payload)
+
+
+def _record(
+    session: Session,
+    message: OutboundMessage | None,
+    outcome: str,
+    error: str | None,
+    channel: str | None = None,
+):
+    """Inside a write transaction: the outcome of the send that :func:`_begin_send` marked."""
+    if message is None or message.sent_at is not None:
+        return SKIPPED
+    message.attempts += 1
+    message.send_started_at = None
+    if channel is not None:
+        message.channel = channel
+    if outcome == SENT and message.payload.get("confirms_survey"):
+        reply_delivered(session, _settings(), message.openid)
+    if "sealed" in message.payload and outcome in (SENT, FAILED):
+        # It quoted survey answers: nothing of it is kept once it is out (or never will be).
+        message.payload = {"content": "", "blanked": True}
+    if outcome == SENT:
+        message.sent_at = utcnow()
+        message.last_error = None
+        _feedback_outcome(session, message, delivered=True)
+        return SENT
+    message.last_error = error
+    if outcome == MAYBE:
+        message.uncertain_sends += 1
+        if message.uncertain_sends > MAX_UNCERTAIN_SENDS:
+            _give_up(message, error)
+            _feedback_outcome(session, message, delivered=False)
+            return FAILED
+        return RETRY
+    if outcome == QUOTA:
+        message.not_before = next_quota_reset(utcnow())
+        return RETRY
+    if outcome == BACKOFF:
+        # 45047: WeChat refuses more messages to this user for now; a few later tries, then
+        # given up (never retried forever).
+        if message.attempts > MAX_BACKOFFS:
+            _give_up(message, error)
+            return FAILED
+        message.not_before = utcnow() + BACKOFF_DELAY
+        return RETRY
+    if outcome == FAILED:
+        _give_up(message, error)
+        _feedback_outcome(session, message, delivered=False)
+    return outcome
+
+
+def _give_up(message: OutboundMessage, error: str | None) -> None:
+    message.failed_at = utcnow()
+    message.last_error = error
+    message.send_started_at = None
+
+
+def next_quota_reset(now: dt.datetime) -> dt.datetime:
+    """The next midnight in Beijing (when WeChat resets the daily quota), plus a margin."""
+    zone = ZoneInfo(QUOTA_ZONE)
+    local = now.astimezone(zone)
+    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), zone)
+    return (midnight + QUOTA_MARGIN).astimezone(dt.UTC)
+
+
+def _feedback_outcome(session: Session, message: OutboundMessage, delivered: bool) -> None:
+    """A 反馈 carried by ``message`` is forwarded only once WeChat accepted it; given up, it
+    is marked failed with the reason (shown to the teacher and on the dashboard)."""
+    rows = session.scalars(select(StudentFeedback).where(StudentFeedback.outbound_id == message.id))
+    for feedback in rows:
+        if delivered:
+            feedback.forwarded_at = message.sent_at
+            feedback.failed_at = None
+            feedback.note = None
+        else:
+            feedback.failed_at = message.failed_at
+            feedback.note = _failure_note(message.last_error)
+
+
+def _failure_note(error: str | None) -> str:
+    if error and "45015" in error:
+        return "未送达：辅导员48小时内未与公众号互动，微信不允许发送"
+    if error and "45047" in error:
+        return "未送达：发给辅导员的消息过多，微信拒收"
+    return f"未送达：{(error or '发送失败')[:150]}"
+
+
+def _write_retrying(session: Session, message_id: int, change, skip_locked: bool = False):
+    """Run ``change(row)`` in a write transaction on the row (locked on PostgreSQL; with
+    ``skip_locked`` a row being worked on elsewhere is None) and commit; returns what
+    ``change`` returned.
+
+    On SQLite the write transaction starts with ``BEGIN IMMEDIATE`` (a read upgraded to a
+    write fails at once if anyone wrote meanwhile) and, when the lock stays busy past the busy
+    timeout ("database is locked" under a burst of requests), is tried again after each of
+    :data:`SQLITE_WRITE_RETRY`: the outcome of a send that went out must not be lost."""
+    for delay in (*SQLITE_WRITE_RETRY, None):
+        try:
+            begin_write(session)
+            query = select(OutboundMessage).where(OutboundMessage.id == message_id)
+            if core.db.is_postgresql(session):
+                query = query.with_for_update(skip_locked=skip_locked)
+            result = change(session.execute(query).scalar_one_or_none())
+            session.commit()
+            return result
+        except OperationalError as exc:
+            session.rollback()
+            if delay is None or "locked" not in str(exc.orig):
+                raise
+            log.warning("database busy recording outbound message %s; retrying", message_id)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+class Unreachable(Exception):
+    """A reach message whose user's window is closed, with no template configured."""
+
+
+NOT_FOLLOWING = 43004  # the user has unfollowed the account: nothing will ever reach them
+OUT_OF_WINDOW = 45015  # more than 48 hours since the user's last interaction
+TOO_MANY = 45047  # too many customer-service messages to this user
+
+
+def _send(
+    settings: Settings, api, openid: str, payload: dict
+) -> tuple[str, str | None, str | None]:
+    """Send one message; returns (outcome, error, channel)."""
+    reach = "reach" in payload
+    channel = ["custom"]
+    try:
+        if api is None:
+            api = WeChatApi(settings)
+        if reach:
+            _send_reach(settings, api, openid, payload, channel)
+            return SENT, None, channel[0]
+        if "menu" in payload:
+            try:
+                api.message.send_msg_menu(openid, payload["menu"])
+                return SENT, None, "menu"
+            except WeChatClientException as exc:
+                if exc.errcode in TRANSIENT_ERRCODES or exc.errcode == QUOTA_ERRCODE:
+                    raise
+                log.info("menu message refused (%s): sending the text instead", exc.errcode)
+        content = payload.get("content", "")
+        if "sealed" in payload:
+            content = survey_seal.unseal(
+                settings,
+                base64.b64decode(payload["sealed"]),
+                survey_seal.draft_context(f"outbound:{openid}"),
+            )["content"]
+        api.message.send_text(openid, content)
+    except Unreachable as exc:
+        return FAILED, str(exc), "unreachable"
+    except WeChatClientException as exc:
+        error = scrub(f"errcode {exc.errcode}: {exc.errmsg}")
+        if reach and exc.errcode == NOT_FOLLOWING:
+            log.info("user has unfollowed the account: message dropped")
+            return FAILED, error, "unfollowed"
+        if reach and exc.errcode == TOO_MANY:
+            log.warning("too many messages to one user; backing off: %s", error)
+            return BACKOFF, error, channel[0]
+        if exc.errcode == QUOTA_ERRCODE:
+            log.warning("WeChat's daily API quota is used up; sending after midnight: %s", error)
+            return QUOTA, error, None
+        if exc.errcode in TRANSIENT_ERRCODES:
+            log.warning("sending to WeChat failed, will retry: %s", error)
+            return RETRY, error, None
+        log.warning("WeChat refused the message, giving up: %s", error)
+        return FAILED, error, channel[0] if reach else None
+    except (ConnectTimeout, RequestsConnectionError) as exc:
+        if isinstance(exc, ConnectTimeout) or _before_sending(exc):
+            error = scrub(f"network: {type(exc).__name__}: {exc}")
+            log.warning("network error sending to WeChat, will retry: %s", error)
+            return RETRY, error, None
+        error = scrub(f"network after sending: {type(exc).__name__}: {exc}")
+        log.warning("WeChat may have received the message (%s); retried at most once", error)
+        return MAYBE, error, None
+    except RequestException as exc:  # read timeout, broken response: it may have arrived
+        error = scrub(f"network after sending: {type(exc).__name__}: {exc}")
+        log.warning("WeChat may have received the message (%s); retried at most once", error)
+        return MAYBE, error, None
+    except RuntimeError as exc:  # not configured (no AppID/secret)
+        return FAILED, str(exc), None
+    return SENT, None, "custom"
+
+
+def _send_reach(settings: Settings, api, openid: str, payload: dict, channel: list) -> None:
+    """Customer-service text while the user's window is open or unknown (45015: it was
+    closed after all), else the remind template; raises :class:`Unreachable` when neither
+    can be sent, WeChatClientException for WeChat's other refusals. ``channel[0]`` is set to
+    the channel tried last."""
+    with core.db.SessionFactory() as session:
+        state = window.state(session, openid, utcnow())
+    if state != window.CLOSED:
+        channel[0] = "custom"
+        try:
+            api.message.send_text(openid, payload.get("content", ""))
+            return
+        except WeChatClientException as exc:
+            if exc.errcode != OUT_OF_WINDOW:
+                raise
+    template = settings.wechat_template_remind
+    if not template:
+        raise Unreachable(
+            "48小时互动窗口已关闭，且未配置模板消息（BANZHUREN_WECHAT_TEMPLATE_REMIND）"
+        )
+    channel[0] = "template"
+    api.message.send_template(
+        openid,
+        template,
+        template_data(settings, payload["reach"]),
+        url=settings.wechat_template_url,
+    )
+
+
+def template_data(settings: Settings, values: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The template's ``data``: each configured field filled from its variable."""
+    from core.settings import parse_template_fields
+
+    fields = parse_template_fields(settings.wechat_template_remind_fields)
+    return {name: {"value": values.get(variable, "")} for name, variable in fields.items()}
+
+
+def _before_sending(exc: BaseException) -> bool:
+    """True when a requests ConnectionError happened before the request went out (refused,
+    DNS, TLS handshake), not after (a connection reset while waiting for the answer)."""
+    text = repr(exc)
+    return any(
+        marker in text
+        for marker in ("NewConnectionError", "NameResolutionError", "Max retries", "SSLError")
+    )
+
+
+def deliver_with_retries(message_id: int, backoff: tuple[float, ...] = EMBEDDED_BACKOFF) -> str:
+    """:func:`deliver`, retried after each delay in ``backoff`` while it says RETRY."""
+    outcome = deliver(message_id)
+    for delay in backoff:
+        if outcome != RETRY:
+            break
+        time.sleep(delay)
+        outcome = deliver(message_id)
+    return outcome
+
+
+_executor: ThreadPoolExecutor | None = None
+_futures: set[Future] = set()
+_executor_lock = threading.Lock()
+
+
+class _TrackingExecutor(ThreadPoolExecutor):
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future = super().submit(fn, *args, **kwargs)
+        with _executor_lock:
+            _futures.add(future)
+        future.add_done_callback(_forget_future)
+        return future
+
+
+def _forget_future(future: Future) -> None:
+    with _executor_lock:
+        _futures.discard(future)
+    if future.exception() is not None:
+        log.error("outbound delivery failed", exc_info=future.exception())
+
+
+def _embedded_executor() -> ThreadPoolExecutor:
+    # One thread: in embedded mode sends are rare, and one sender cannot race itself.
+    # ThreadPoolExecutor's threads are joined at interpreter exit, so a CLI command that
+    # queued messages waits for them to go out before the process ends.
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = _TrackingExecutor(max_workers=1, thread_name_prefix="outbox")
+        return _executor
+
+
+def drain(timeout: float = 30.0) -> bool:
+    """Wait until the embedded sender has nothing left to do (for tests and the CLI)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _executor_lock:
+            pending = list(_futures)
+        if not pending:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        wait(pending, timeout=remaining)

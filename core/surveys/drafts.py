@@ -1,0 +1,63 @@
+"""A student's survey draft in progress: sealed (core.surveys.seal) in ``survey_drafts``, one
+row per openid, read and written in the caller's transaction (the webhook's, under the
+per-sender lock). Redis never holds one (issue 11)."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from core.surveys import seal as survey_seal
+from models import SurveyDraft
+
+# The sealed draft is read and written on every answer: Core statements on the table, not
+# Session.get and a unit-of-work flush of an ORM row (issue 17: a third of the web process's
+# time per answer). One statement each; the per-sender lock serialises a person's messages.
+_DRAFTS = SurveyDraft.__table__
+_DRAFT_SEALED = select(_DRAFTS.c.sealed).where(_DRAFTS.c.openid == bindparam("openid"))
+_DELETE_DRAFT = _DRAFTS.delete().where(_DRAFTS.c.openid == bindparam("openid"))
+
+
+def _upsert_draft(insert):
+    stmt = insert(_DRAFTS).values(
+        openid=bindparam("openid"), round_id=bindparam("round_id"), sealed=bindparam("sealed")
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[_DRAFTS.c.openid],
+        set_={"round_id": stmt.excluded.round_id, "sealed": stmt.excluded.sealed},
+    )
+
+
+_UPSERT_DRAFT = {"postgresql": _upsert_draft(pg_insert), "sqlite": _upsert_draft(sqlite_insert)}
+
+
+def load_draft(session: Session, settings, openid: str) -> dict | None:
+    """The student's draft in progress, unsealed; None when there is none."""
+    sealed = session.execute(_DRAFT_SEALED, {"openid": openid}).scalar()
+    if sealed is None:
+        return None
+    return survey_seal.unseal(settings, sealed, survey_seal.draft_context(openid))
+
+
+def drop_draft(session: Session, openid: str) -> None:
+    session.execute(_DELETE_DRAFT, {"openid": openid})
+
+
+def save_draft(session: Session, settings, openid: str, draft: dict) -> None:
+    """Seal and store the draft (in the caller's transaction)."""
+    sealed = survey_seal.seal(settings, draft, survey_seal.draft_context(openid))
+    session.execute(
+        _UPSERT_DRAFT[session.get_bind().dialect.name],
+        {"openid": openid, "round_id": draft["round_id"], "sealed": sealed},
+    )
+
+
+def reply_delivered(session: Session, settings, openid: str) -> None:
+    """For the outbox (core.outbox): a customer-service message that carried the next question was
+    accepted by WeChat, so the dialogue may go on from it."""
+    draft = load_draft(session, settings, openid)
+    if draft is not None and draft.get("undelivered"):
+        draft["undelivered"] = False
+        save_draft(session, settings, openid, draft)
