@@ -1,4 +1,6 @@
-"""The web app (WeChat webhook, dashboard, API) and the command line."""
+"""The edges that face people: the WeChat webhook and chat (``wechat``, ``chat``), the
+dashboard and API (``dashboard``, ``api``), assembled into one WSGI app by ``app``; and the
+``banzhuren`` command line (``cli``, with ``demo``)."""
 
 from __future__ import annotations
 

@@ -8,8 +8,11 @@ How a chat message becomes a stored answer, module by module:
 3. :mod:`core.locks` — opens the handling transaction holding a per-sender lock;
 4. :mod:`bot.chat.router` — builds a :class:`bot.chat.context.ChatContext` and dispatches by
    message type and role: :mod:`bot.chat.binding`, :mod:`bot.chat.help`, then the role's
-   handler (``bot.chat.survey_dialogue.handle`` for students stores survey answers,
-   ``bot.chat.worklog.handle`` for head teachers stores work-log entries);
+   handler: ``bot.chat.survey_dialogue.handle`` for students keeps each answer in the sealed
+   draft (:mod:`core.surveys.drafts`) and, on 确认, stores the submission
+   (:mod:`core.surveys.submission`: the Ballot and the sealed envelope);
+   ``bot.chat.worklog.handle`` for head teachers stores work-log entries
+   (:mod:`core.worklog.record`);
 5. back in the webhook: the reply is recorded with the key, the transaction commits, the
    reply is rendered (``wechatpy.replies.TextReply``) and encrypted when the message was.
 
