@@ -43,7 +43,7 @@ def test_evaluation_runs_on_the_worker(celery_worker, session):
     assert summary["teachers"] == 4
     assert _grades(session) == EXPECTED
     log = celery_worker.log()
-    assert "evaluate_department_task" in log and plan["finish_id"] in log
+    assert "banzhuren.evaluation.evaluate_department" in log and plan["finish_id"] in log
 
 
 def test_cli_evaluate_enqueues_and_waits(celery_worker, session, monkeypatch):

@@ -296,7 +296,7 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path)
     yield server
     server.stop()
-    from bot import redis_client
+    from core import redis_client
     from bot.wechat import dedup
 
     # Forget the clients of this server (their connections point at a dead port).
