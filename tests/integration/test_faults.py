@@ -296,8 +296,8 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path)
     yield server
     server.stop()
-    from core import redis_client
     from bot.wechat import dedup
+    from core import redis_client
 
     # Forget the clients of this server (their connections point at a dead port).
     for clients in (redis_client._clients, dedup._fast_clients):
