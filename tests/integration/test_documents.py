@@ -155,7 +155,7 @@ def test_dashboard_downloads(session, school, app, client):
 
 
 def test_templates_are_in_the_package():
-    folder = Path(__file__).resolve().parents[2] / "bot" / "documents" / "templates"
+    folder = Path(__file__).resolve().parents[2] / "core" / "documents" / "templates"
     assert {p.name for p in folder.glob("*.docx")} == {
         "application.docx",
         "appointment.docx",
