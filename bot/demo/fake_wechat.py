@@ -1,59 +1,78 @@
-"""A stand-in for WeChat's API servers on 127.0.0.1, so that the demo's outbound messages
-(survey notices, feedback forwarded to counsellors) go somewhere real without leaving the
-machine. It speaks the calls the bot makes: the access token, customer-service and template
-sends (both recorded in ``sent``), and ``qrcode/create`` for class posters."""
+"""The one stand-in for WeChat's API servers: a real HTTP server on 127.0.0.1 (in a thread) that
+speaks the calls the product makes, so that outbound messages go somewhere real without leaving
+the machine. Point ``BANZHUREN_WECHAT_API_BASE`` at :attr:`FakeWeChatApi.base_url`.
+
+Who uses it:
+
+- ``banzhuren demo`` (``bot.demo.run``): survey notices, feedback forwarded to counsellors and
+  class posters' QR codes; it reports :meth:`FakeWeChatApi.count` at the end. The demo's AppID
+  may come from the environment, so it accepts any credentials (``appid=None``).
+- the tests, through the ``fake_wechat_api`` fixture (``tests/support/wechat.py``), which read
+  what arrived and make WeChat fail on purpose.
+- the benches send nothing: they point the API base at a closed port instead.
+
+What it speaks: ``cgi-bin/token`` (only the latest token is accepted, like WeChat after its
+overlap), ``message/custom/send`` (text and ``msgmenu``; recorded in ``sent``),
+``message/template/send`` (``templates``), ``qrcode/create`` (``qrcodes``) and ``menu/create``
+(``menus``). Failures on request: ``inject(errcode, times)``, ``inject_http_status(502)``,
+``inject_slow_ack(seconds)`` (the message arrives, the answer comes too late for the sender),
+``expire_token()``; users WeChat would refuse: ``closed_windows`` (45015 on customer-service
+sends) and ``unfollowed`` (43004 on every send).
+
+Reading ``sent``, ``templates`` or ``count()`` first waits for this process's embedded outbox
+sender (``core.outbox``) to finish, so what was queued here has arrived.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 import secrets
 import threading
-from dataclasses import dataclass, field
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
-from werkzeug.serving import BaseWSGIServer, make_server
-from werkzeug.wrappers import Request, Response
+Answer = tuple[int, dict]
+OK = {"errcode": 0, "errmsg": "ok"}
 
 
-@dataclass
-class FakeWeChat:
-    """Records every customer-service message it is asked to send."""
+def _drain() -> None:
+    from core.outbox import drain
 
-    sent: list[dict] = field(default_factory=list)
-    token: str = field(default_factory=lambda: "demo-" + secrets.token_hex(16))
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: BaseWSGIServer | None = None
+    drain()
 
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_port}/"
 
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        path = request.path.rstrip("/")
-        if path in ("/cgi-bin/token", "/cgi-bin/stable_token"):
-            body = {"access_token": self.token, "expires_in": 7200}
-        elif path in ("/cgi-bin/message/custom/send", "/cgi-bin/message/template/send"):
-            if request.args.get("access_token") != self.token:
-                body = {"errcode": 40001, "errmsg": "invalid credential"}
-            else:
-                with self._lock:
-                    self.sent.append(json.loads(request.get_data() or b"{}"))
-                body = {"errcode": 0, "errmsg": "ok"}
-        elif path == "/cgi-bin/qrcode/create":
-            ticket = secrets.token_hex(8)
-            body = {"ticket": ticket, "url": f"http://weixin.qq.com/q/demo-{ticket}"}
-        else:
-            body = {"errcode": 0, "errmsg": "ok"}
-        response = Response(json.dumps(body), content_type="application/json")
-        return response(environ, start_response)
+class FakeWeChatApi:
+    """State and server of the fake (see the module docstring)."""
 
-    def start(self) -> FakeWeChat:
-        # werkzeug logs every request (with the access token in the URL) at INFO.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = make_server("127.0.0.1", 0, self, threaded=True)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+    def __init__(self, appid: str | None = None, secret: str | None = None) -> None:
+        self.appid = appid
+        self.secret = secret
+        self.url = ""
+        self._server: ThreadingHTTPServer | None = None
+        self._lock = threading.Lock()
+        self._sent: list[dict] = []
+        self._templates: list[dict] = []
+        self.menus: list[dict] = []  # posted to cgi-bin/menu/create, in order
+        self.qrcodes: list[dict] = []
+        self.closed_windows: set[str] = set()
+        self.unfollowed: set[str] = set()
+        self._errcodes: list[int] = []
+        self._statuses: list[int] = []
+        self._slow_acks: list[float] = []
+        self.token_requests = 0
+        self.send_requests = 0
+        self.current_token: str | None = None
+
+    # --- running it ---------------------------------------------------------------------------
+
+    def start(self) -> FakeWeChatApi:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        threading.Thread(
+            target=self._server.serve_forever, name="fake-wechat-api", daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -61,6 +80,210 @@ class FakeWeChat:
             self._server.shutdown()
             self._server.server_close()
 
-    def count(self) -> int:
+    @property
+    def base_url(self) -> str:
+        """The server's URL with a trailing slash (for ``wechat_api_base``)."""
+        return self.url
+
+    # --- what arrived -------------------------------------------------------------------------
+
+    @property
+    def sent(self) -> list[dict]:
+        """Customer-service messages accepted so far."""
+        _drain()
         with self._lock:
-            return len(self.sent)
+            return list(self._sent)
+
+    @property
+    def templates(self) -> list[dict]:
+        """Template messages accepted so far."""
+        _drain()
+        with self._lock:
+            return list(self._templates)
+
+    def count(self) -> int:
+        """Messages delivered: customer-service and template."""
+        _drain()
+        with self._lock:
+            return len(self._sent) + len(self._templates)
+
+    def texts_to(self, openid: str) -> list[str]:
+        return [
+            m["text"]["content"]
+            for m in self.sent
+            if m.get("touser") == openid and m.get("msgtype") == "text"
+        ]
+
+    def menus_to(self, openid: str) -> list[dict]:
+        """``msgmenu`` bodies sent to ``openid``."""
+        return [
+            m["msgmenu"]
+            for m in self.sent
+            if m.get("touser") == openid and m.get("msgtype") == "msgmenu"
+        ]
+
+    def templates_to(self, openid: str) -> list[dict]:
+        return [m for m in self.templates if m.get("touser") == openid]
+
+    def messages_to(self, openid: str) -> int:
+        """Everything that reached ``openid``: customer-service and template messages."""
+        return sum(1 for m in self.sent if m.get("touser") == openid) + len(
+            self.templates_to(openid)
+        )
+
+    # --- failures on request ------------------------------------------------------------------
+
+    def inject(self, errcode: int, times: int = 1) -> None:
+        """The next ``times`` authenticated calls are answered with ``errcode``."""
+        with self._lock:
+            self._errcodes.extend([errcode] * times)
+
+    def inject_http_status(self, status: int, times: int = 1) -> None:
+        """The next ``times`` authenticated calls get an HTTP error status (a network-level
+        failure)."""
+        with self._lock:
+            self._statuses.extend([status] * times)
+
+    def inject_slow_ack(self, seconds: float, times: int = 1) -> None:
+        """The next ``times`` sends are delivered, but answered only after ``seconds``."""
+        with self._lock:
+            self._slow_acks.extend([seconds] * times)
+
+    def expire_token(self) -> None:
+        """The token handed out is no longer accepted (errcode 40001 until a new fetch)."""
+        with self._lock:
+            self.current_token = None
+
+    # --- the server side (each handler takes the query and the body) --------------------------
+
+    def handle_token(self, query: dict[str, str], _body: bytes) -> Answer:
+        with self._lock:
+            self.token_requests += 1
+            if query.get("grant_type") != "client_credential":
+                return 200, {"errcode": 40002, "errmsg": "invalid grant_type"}
+            if self.appid is not None and query.get("appid") != self.appid:
+                return 200, {"errcode": 40013, "errmsg": "invalid appid"}
+            if self.secret is not None and query.get("secret") != self.secret:
+                return 200, {"errcode": 40125, "errmsg": "invalid appsecret"}
+            self.current_token = f"TOKEN-{self.token_requests}-{secrets.token_hex(6)}"
+            return 200, {"access_token": self.current_token, "expires_in": 7200}
+
+    def _refusal(self, query: dict[str, str]) -> Answer | None:
+        """What WeChat answers an authenticated call before looking at its body, if not OK
+        (caller holds the lock)."""
+        if self._statuses:
+            return self._statuses.pop(0), {}
+        token = query.get("access_token")
+        if not token or token != self.current_token:
+            return 200, {"errcode": 40001, "errmsg": "invalid credential"}
+        if self._errcodes:
+            code = self._errcodes.pop(0)
+            return 200, {"errcode": code, "errmsg": f"injected {code}"}
+        return None
+
+    def handle_send(self, query: dict[str, str], body: bytes) -> Answer:
+        with self._lock:
+            self.send_requests += 1
+            refusal = self._refusal(query)
+            if refusal is not None:
+                return refusal
+            payload = _json(body)
+            if payload is None:
+                return 200, {"errcode": 47001, "errmsg": "data format error"}
+            if not payload.get("touser") or payload.get("msgtype") not in ("text", "msgmenu"):
+                return 200, {"errcode": 40003, "errmsg": "invalid openid"}
+            if payload["touser"] in self.unfollowed:
+                return 200, {"errcode": 43004, "errmsg": "require subscribe"}
+            if payload["touser"] in self.closed_windows:
+                return 200, {"errcode": 45015, "errmsg": "response out of time limit"}
+            self._sent.append(payload)
+            delay = self._slow_acks.pop(0) if self._slow_acks else 0.0
+        if delay:
+            time.sleep(delay)  # delivered; the answer comes too late for the sender
+        return 200, OK
+
+    def handle_template(self, query: dict[str, str], body: bytes) -> Answer:
+        with self._lock:
+            self.send_requests += 1
+            refusal = self._refusal(query)
+            if refusal is not None:
+                return refusal
+            payload = _json(body)
+            if payload is None:
+                return 200, {"errcode": 47001, "errmsg": "data format error"}
+            if not payload.get("touser"):
+                return 200, {"errcode": 40003, "errmsg": "invalid openid"}
+            if not payload.get("template_id"):
+                return 200, {"errcode": 40037, "errmsg": "invalid template_id"}
+            if payload["touser"] in self.unfollowed:
+                return 200, {"errcode": 43004, "errmsg": "require subscribe"}
+            self._templates.append(payload)
+            return 200, OK | {"msgid": len(self._templates)}
+
+    def handle_qrcode(self, query: dict[str, str], body: bytes) -> Answer:
+        with self._lock:
+            refusal = self._refusal(query)
+            if refusal is not None:
+                return refusal
+            payload = json.loads(body.decode("utf-8") or "{}")
+            scene = payload.get("action_info", {}).get("scene", {})
+            if payload.get("action_name") != "QR_LIMIT_STR_SCENE" or not scene.get("scene_str"):
+                return 200, {"errcode": 40053, "errmsg": "invalid action name"}
+            ticket = f"TICKET-{secrets.token_hex(8)}"
+            url = f"http://weixin.qq.com/q/{secrets.token_hex(10)}"
+            self.qrcodes.append({"scene": scene["scene_str"], "ticket": ticket, "url": url})
+            return 200, {"ticket": ticket, "url": url}
+
+    def handle_menu(self, query: dict[str, str], body: bytes) -> Answer:
+        with self._lock:
+            refusal = self._refusal(query)
+            if refusal is not None:
+                return refusal
+            menu = _json(body)
+            if menu is None:
+                return 200, {"errcode": 47001, "errmsg": "data format error"}
+            if not 1 <= len(menu.get("button", [])) <= 3:
+                return 200, {"errcode": 40016, "errmsg": "invalid button size"}
+            self.menus.append(menu)
+            return 200, OK
+
+
+def _json(body: bytes) -> dict | None:
+    try:
+        return json.loads(body.decode("utf-8"))
+    except ValueError:
+        return None
+
+
+def _handler_for(api: FakeWeChatApi) -> type[BaseHTTPRequestHandler]:
+    routes = {
+        ("GET", "/cgi-bin/token"): api.handle_token,
+        ("POST", "/cgi-bin/message/custom/send"): api.handle_send,
+        ("POST", "/cgi-bin/message/template/send"): api.handle_template,
+        ("POST", "/cgi-bin/qrcode/create"): api.handle_qrcode,
+        ("POST", "/cgi-bin/menu/create"): api.handle_menu,
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            url = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            route = routes.get((self.command, url.path))
+            if route is None:
+                status, payload = 404, {"errcode": 404, "errmsg": "no such api"}
+            else:
+                status, payload = route(query, body)
+            data = json.dumps(payload).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *_args) -> None:  # no line per request (with the token in it)
+            pass
+
+    return Handler

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 import core.db
 import surveys.definition
-from bot.demo.fake_wechat import FakeWeChat
+from bot.demo.fake_wechat import FakeWeChatApi
 from bot.demo.player import Player, Transcript, take_survey
 from bot.demo.school import PROFILES, TERM_CODE, TERM_END, TERM_START, School, make_school
 from bot.demo.script import worklog_messages
@@ -328,7 +328,7 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
             )
         database_url = fresh_sqlite(options.workdir, echo)
 
-    fake = FakeWeChat().start()
+    fake = FakeWeChatApi().start()
     stack.callback(fake.stop)
     env = demo_environment(base, database_url, fake.base_url, redis)
     settings: Settings = load_settings(env)
