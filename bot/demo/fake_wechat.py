@@ -181,15 +181,24 @@ class FakeWeChatApi:
             return 200, {"errcode": code, "errmsg": f"injected {code}"}
         return None
 
+    def _payload(self, query: dict[str, str], body: bytes, send: bool = False) -> dict | Answer:
+        """The call's JSON body, or WeChat's answer when it goes no further (caller holds the
+        lock). ``send``: counted in ``send_requests``."""
+        if send:
+            self.send_requests += 1
+        refusal = self._refusal(query)
+        if refusal is not None:
+            return refusal
+        try:
+            return json.loads(body.decode("utf-8"))
+        except ValueError:
+            return 200, {"errcode": 47001, "errmsg": "data format error"}
+
     def handle_send(self, query: dict[str, str], body: bytes) -> Answer:
         with self._lock:
-            self.send_requests += 1
-            refusal = self._refusal(query)
-            if refusal is not None:
-                return refusal
-            payload = _json(body)
-            if payload is None:
-                return 200, {"errcode": 47001, "errmsg": "data format error"}
+            payload = self._payload(query, body, send=True)
+            if isinstance(payload, tuple):
+                return payload
             if not payload.get("touser") or payload.get("msgtype") not in ("text", "msgmenu"):
                 return 200, {"errcode": 40003, "errmsg": "invalid openid"}
             if payload["touser"] in self.unfollowed:
@@ -204,13 +213,9 @@ class FakeWeChatApi:
 
     def handle_template(self, query: dict[str, str], body: bytes) -> Answer:
         with self._lock:
-            self.send_requests += 1
-            refusal = self._refusal(query)
-            if refusal is not None:
-                return refusal
-            payload = _json(body)
-            if payload is None:
-                return 200, {"errcode": 47001, "errmsg": "data format error"}
+            payload = self._payload(query, body, send=True)
+            if isinstance(payload, tuple):
+                return payload
             if not payload.get("touser"):
                 return 200, {"errcode": 40003, "errmsg": "invalid openid"}
             if not payload.get("template_id"):
@@ -222,10 +227,9 @@ class FakeWeChatApi:
 
     def handle_qrcode(self, query: dict[str, str], body: bytes) -> Answer:
         with self._lock:
-            refusal = self._refusal(query)
-            if refusal is not None:
-                return refusal
-            payload = json.loads(body.decode("utf-8") or "{}")
+            payload = self._payload(query, body)
+            if isinstance(payload, tuple):
+                return payload
             scene = payload.get("action_info", {}).get("scene", {})
             if payload.get("action_name") != "QR_LIMIT_STR_SCENE" or not scene.get("scene_str"):
                 return 200, {"errcode": 40053, "errmsg": "invalid action name"}
@@ -236,23 +240,13 @@ class FakeWeChatApi:
 
     def handle_menu(self, query: dict[str, str], body: bytes) -> Answer:
         with self._lock:
-            refusal = self._refusal(query)
-            if refusal is not None:
-                return refusal
-            menu = _json(body)
-            if menu is None:
-                return 200, {"errcode": 47001, "errmsg": "data format error"}
+            menu = self._payload(query, body)
+            if isinstance(menu, tuple):
+                return menu
             if not 1 <= len(menu.get("button", [])) <= 3:
                 return 200, {"errcode": 40016, "errmsg": "invalid button size"}
             self.menus.append(menu)
             return 200, OK
-
-
-def _json(body: bytes) -> dict | None:
-    try:
-        return json.loads(body.decode("utf-8"))
-    except ValueError:
-        return None
 
 
 def _handler_for(api: FakeWeChatApi) -> type[BaseHTTPRequestHandler]:
