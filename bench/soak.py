@@ -45,6 +45,8 @@ from webhook import (  # noqa: E402  (bench/webhook.py: the same setup as the lo
     stored_counts,
 )
 
+from bot.demo.fake_wechat import FakeWeChatApi  # noqa: E402
+
 LOG_LINES = (
     "班会 学风建设主题班会，全班到齐",
     "走访寝室 6号楼302 卫生良好",
@@ -192,11 +194,14 @@ def main() -> int:
     options = parser.parse_args()
     shared_window = options.window
 
+    from core.surveys.seal_key import generate_key
     from core.wechat.crypto import random_aes_key
 
     keys = Keys(token="soaktoken", aes_key=random_aes_key(), appid="wx" + secrets.token_hex(8))
     run = secrets.token_hex(4)
     queue = f"bzrsoak-{run}"
+    # What the worker sends (反馈 forwarded to counsellors) goes to the one fake WeChat API.
+    fake = FakeWeChatApi().start()
     env = dict(
         os.environ,
         BANZHUREN_REDIS_URL=REDIS_URL,
@@ -207,7 +212,8 @@ def main() -> int:
         BANZHUREN_WECHAT_AES_KEY=keys.aes_key,
         BANZHUREN_WECHAT_APPID=keys.appid,
         BANZHUREN_WECHAT_SECRET="soaksecret",
-        BANZHUREN_WECHAT_API_BASE="http://127.0.0.1:9/",
+        BANZHUREN_WECHAT_API_BASE=fake.base_url,
+        BANZHUREN_SEAL_KEY=generate_key(),
     )
     name, url = scratch_database()
     env["BANZHUREN_DATABASE_URL"] = url
@@ -267,6 +273,7 @@ def main() -> int:
             stop(web)
         counts = stored_counts(url)
     finally:
+        fake.stop()
         drop_database(name)
         import redis
 
@@ -278,7 +285,8 @@ def main() -> int:
     print(
         f"stored: {counts['ballots']} ballots ({counts['distinct_ballots']} distinct), "
         f"{counts['responses']} responses, {counts['answers']} answers; "
-        f"{shared.submitted} 已提交 replies; {shared.retry_mismatches} retries answered otherwise"
+        f"{shared.submitted} 已提交 replies; {shared.retry_mismatches} retries answered otherwise; "
+        f"{fake.count()} messages reached the fake WeChat API"
     )
     if not (counts["ballots"] == counts["responses"] == shared.submitted):
         problems.append("answers lost or doubled")

@@ -9,7 +9,7 @@ Who uses it:
   may come from the environment, so it accepts any credentials (``appid=None``).
 - the tests, through the ``fake_wechat_api`` fixture (``tests/support/wechat.py``), which read
   what arrived and make WeChat fail on purpose.
-- the benches send nothing: they point the API base at a closed port instead.
+- `bench/soak.py`: what its worker sends (反馈 forwarded to counsellors) arrives here.
 
 What it speaks: ``cgi-bin/token`` (only the latest token is accepted, like WeChat after its
 overlap), ``message/custom/send`` (text and ``msgmenu``; recorded in ``sent``),
