@@ -203,56 +203,64 @@ def response_sums(
     return out
 
 
+def kind_value(kind: object) -> str:
+    """A kind column's value as a plain string (an enum member, or the stored text)."""
+    return str(getattr(kind, "value", kind))
+
+
+def _counts_by_kind(
+    session: Session, teacher, kind, *conditions, join: tuple = ()
+) -> dict[int, dict[str, int]]:
+    """teacher id → kind value → rows meeting ``conditions`` (``join``: the table to join to
+    ``teacher``'s, and how), counted by the database."""
+    query = select(teacher, kind, func.count())
+    if join:
+        query = query.join(*join)
+    rows = session.execute(query.where(*conditions).group_by(teacher, kind))
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for tid, value, n in rows:
+        out[tid][kind_value(value)] = n
+    return dict(out)
+
+
 def log_counts(
     session: Session, term: Term, teacher_ids: Collection[int] | None
 ) -> dict[int, dict[str, int]]:
     """teacher id → LogKind value → entries dated in the term."""
-    rows = session.execute(
-        select(WorkLogEntry.teacher_id, WorkLogEntry.kind, func.count())
-        .where(
-            of_teachers(WorkLogEntry.teacher_id, teacher_ids),
-            WorkLogEntry.occurred_on.between(term.start_date, term.end_date),
-        )
-        .group_by(WorkLogEntry.teacher_id, WorkLogEntry.kind)
+    return _counts_by_kind(
+        session,
+        WorkLogEntry.teacher_id,
+        WorkLogEntry.kind,
+        of_teachers(WorkLogEntry.teacher_id, teacher_ids),
+        WorkLogEntry.occurred_on.between(term.start_date, term.end_date),
     )
-    out: dict[int, dict[str, int]] = defaultdict(dict)
-    for tid, kind, n in rows:
-        out[tid][str(kind.value if hasattr(kind, "value") else kind)] = n
-    return dict(out)
 
 
 def meeting_counts(
     session: Session, term: Term, teacher_ids: Collection[int] | None
 ) -> dict[int, dict[str, int]]:
     """teacher id → MeetingKind value → meetings attended, held within the term's dates."""
-    rows = session.execute(
-        select(meeting_attendance.c.teacher_id, Meeting.kind, func.count())
-        .join(Meeting, Meeting.id == meeting_attendance.c.meeting_id)
-        .where(
-            of_teachers(meeting_attendance.c.teacher_id, teacher_ids),
-            Meeting.held_on.between(term.start_date, term.end_date),
-        )
-        .group_by(meeting_attendance.c.teacher_id, Meeting.kind)
+    return _counts_by_kind(
+        session,
+        meeting_attendance.c.teacher_id,
+        Meeting.kind,
+        of_teachers(meeting_attendance.c.teacher_id, teacher_ids),
+        Meeting.held_on.between(term.start_date, term.end_date),
+        join=(Meeting, Meeting.id == meeting_attendance.c.meeting_id),
     )
-    out: dict[int, dict[str, int]] = defaultdict(dict)
-    for tid, kind, n in rows:
-        out[tid][str(kind.value if hasattr(kind, "value") else kind)] = n
-    return dict(out)
 
 
 def incident_counts(
     session: Session, term: Term, teacher_ids: Collection[int] | None
 ) -> dict[int, dict[str, int]]:
     """teacher id → IncidentKind value → incidents recorded for the term."""
-    rows = session.execute(
-        select(Incident.teacher_id, Incident.kind, func.count())
-        .where(Incident.term_id == term.id, of_teachers(Incident.teacher_id, teacher_ids))
-        .group_by(Incident.teacher_id, Incident.kind)
+    return _counts_by_kind(
+        session,
+        Incident.teacher_id,
+        Incident.kind,
+        Incident.term_id == term.id,
+        of_teachers(Incident.teacher_id, teacher_ids),
     )
-    out: dict[int, dict[str, int]] = defaultdict(dict)
-    for tid, kind, n in rows:
-        out[tid][str(kind.value if hasattr(kind, "value") else kind)] = n
-    return dict(out)
 
 
 def corroboration_counts(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.evaluation import queries
 from models import Appointment, AppointmentStatus, LogKind, Term, WorkLogEntry
 
 
@@ -18,15 +19,7 @@ def log_counts(session: Session, term_id: int) -> dict[int, dict[str, int]]:
     term = session.get(Term, term_id)
     if term is None:
         raise LookupError(f"no term with id {term_id}")
-    rows = session.execute(
-        select(WorkLogEntry.teacher_id, WorkLogEntry.kind, func.count(WorkLogEntry.id))
-        .where(WorkLogEntry.occurred_on.between(term.start_date, term.end_date))
-        .group_by(WorkLogEntry.teacher_id, WorkLogEntry.kind)
-    )
-    out: dict[int, dict[str, int]] = {}
-    for teacher_id, kind, count in rows:
-        out.setdefault(teacher_id, {})[LogKind(kind).value] = count
-    return out
+    return queries.log_counts(session, term, None)
 
 
 def kind_counts(
