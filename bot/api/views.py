@@ -15,7 +15,7 @@ from bot.request_session import db, settings
 from core.accounts import user_for_token
 from core.evaluation import policy
 from core.surveys.rounds import round_progress
-from models import Grade, SurveyRound, Teacher, Term
+from models import Grade, Incident, Meeting, SurveyRound, Teacher, Term, WorkLogEntry
 from models.evaluation import GRADE_LABELS
 from models.meetings import meetings_attended
 from models.term import find_term
@@ -94,7 +94,7 @@ def evaluations(code: str):
 @bp.get("/terms/<code>/overview")
 def overview(code: str):
     term = _term(code)
-    summary = queries.summarize(queries.evaluation_rows(db(), term.id, scope()))
+    summary = queries.summarize(queries.visible_evaluations(db(), term.id, scope()))
     return jsonify(
         term=term.code,
         teachers=summary.teachers,
@@ -127,7 +127,7 @@ def teachers(code: str):
         abort(400)
     if department and not (department.isdigit() and department.isascii() and len(department) <= 9):
         abort(400)
-    rows = queries.evaluation_rows(
+    rows = queries.visible_evaluations(
         db(),
         term.id,
         scope(),
@@ -149,7 +149,7 @@ def teacher(code: str, staff_no: str):
     person = visible_teacher(session, scope(), teacher_id)
     if is_foreign(scope(), person):
         return jsonify(_foreign_teacher(session, person, term))
-    rows = queries.evaluation_rows(session, term.id, None, teacher_id=person.id)
+    rows = queries.visible_evaluations(session, term.id, None, teacher_id=person.id)
     respondents = queries.respondent_count(session, term.id, person.id)
     shown = respondents >= settings().min_respondents
     entries, counts = queries.worklog(session, person.id, term)
@@ -171,19 +171,12 @@ def teacher(code: str, staff_no: str):
         if shown
         else None,
         "comments": queries.comments(session, term.id, person.id) if shown else None,
-        "logs": counts,
-        "worklog": [
-            {"date": e.occurred_on.isoformat(), "kind": e.kind.value, "text": e.text}
-            for e in entries
-        ],
-        "meetings": [
-            {"date": m.held_on.isoformat(), "kind": m.kind.value, "title": m.title}
-            for m in meetings_attended(session, person.id, term)
-        ],
-        "incidents": [
-            {"date": i.occurred_on.isoformat(), "kind": i.kind.value, "description": i.description}
-            for i in queries.incidents(session, person.id, term.id)
-        ],
+        **_work(
+            entries,
+            counts,
+            meetings_attended(session, person.id, term),
+            queries.incidents(session, person.id, term.id),
+        ),
     }
     return jsonify(body)
 
@@ -191,7 +184,7 @@ def teacher(code: str, staff_no: str):
 def _foreign_teacher(session, person: Teacher, term: Term) -> dict[str, Any]:
     """Another department's teacher seen by a branch through its classes: only their work in
     those classes (no evaluation, survey breakdown or comments)."""
-    entries, counts = access.worklog_in_classes(session, scope(), person.id, term)
+    entries, counts = queries.worklog(session, person.id, term, access.worklog_condition(scope()))
     return {
         "staff_no": person.staff_no,
         "teacher": person.name,
@@ -200,6 +193,24 @@ def _foreign_teacher(session, person: Teacher, term: Term) -> dict[str, Any]:
         "breakdown_shown": False,
         "questions": None,
         "comments": None,
+        **_work(
+            entries,
+            counts,
+            access.meetings_in_scope(session, scope(), person.id, term),
+            access.incidents_in_scope(session, scope(), person.id, term.id),
+        ),
+    }
+
+
+def _work(
+    entries: list[WorkLogEntry],
+    counts: dict[str, int],
+    meetings: list[Meeting],
+    incidents: list[Incident],
+) -> dict[str, Any]:
+    """A teacher's work in the term as the API shows it: log counts by kind, entries,
+    meetings attended and incidents."""
+    return {
         "logs": counts,
         "worklog": [
             {"date": e.occurred_on.isoformat(), "kind": e.kind.value, "text": e.text}
@@ -207,11 +218,11 @@ def _foreign_teacher(session, person: Teacher, term: Term) -> dict[str, Any]:
         ],
         "meetings": [
             {"date": m.held_on.isoformat(), "kind": m.kind.value, "title": m.title}
-            for m in access.meetings_in_scope(session, scope(), person.id, term)
+            for m in meetings
         ],
         "incidents": [
             {"date": i.occurred_on.isoformat(), "kind": i.kind.value, "description": i.description}
-            for i in access.incidents_in_scope(session, scope(), person.id, term.id)
+            for i in incidents
         ],
     }
 

@@ -269,11 +269,7 @@ def _my_logs(ctx: ChatContext, teacher_id: int) -> str:
     lines = [f"最近的工作日志（最多显示{RECENT}条）："]
     failed = undelivered_feedback(ctx.session, [e.id for e in entries])
     for i, e in enumerate(entries, 1):
-        parts = [f"{format_day(e.occurred_on, ctx.today)} {e.kind.label}"]
-        if e.students:
-            parts.append("学生：" + "、".join(s.name for s in e.students))
-        if e.place:
-            parts.append(f"地点：{e.place}")
+        parts = record.entry_parts(e, ctx.today)
         if e.text:
             parts.append(_short(e.text))
         if e.id in failed:

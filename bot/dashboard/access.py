@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, or_, select, true
 from sqlalchemy.orm import Session
 
 from models import (
@@ -75,31 +75,9 @@ def is_foreign(department_id: int | None, teacher: Teacher) -> bool:
     return department_id is not None and teacher.department_id != department_id
 
 
-def worklog_in_classes(
-    session: Session, department_id: int, teacher_id: int, term: Term, limit: int = 300
-) -> tuple[list[WorkLogEntry], dict[str, int]]:
-    """A foreign teacher's entries in the term that concern the department's classes."""
-    where = (
-        WorkLogEntry.teacher_id == teacher_id,
-        WorkLogEntry.occurred_on >= term.start_date,
-        WorkLogEntry.occurred_on <= term.end_date,
-        WorkLogEntry.class_id.in_(class_ids(department_id)),
-    )
-    entries = list(
-        session.scalars(
-            select(WorkLogEntry)
-            .where(*where)
-            .order_by(WorkLogEntry.occurred_on.desc(), WorkLogEntry.id.desc())
-            .limit(limit)
-        )
-    )
-    counts = {
-        str(getattr(kind, "value", kind)): n
-        for kind, n in session.execute(
-            select(WorkLogEntry.kind, func.count()).where(*where).group_by(WorkLogEntry.kind)
-        )
-    }
-    return entries, counts
+def worklog_condition(department_id: int) -> ColumnElement[bool]:
+    """A foreign teacher's work-log entries a department may see: those about its classes."""
+    return WorkLogEntry.class_id.in_(class_ids(department_id))
 
 
 def meetings_in_scope(

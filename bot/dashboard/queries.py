@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from bot.dashboard.access import evaluation_condition, teacher_condition
 from core.evaluation.policy import report_fields, resolve_branch_attendees
+from core.evaluation.queries import kind_value
 from models import (
     Answer,
     Appointment,
@@ -162,7 +163,43 @@ def _grade_expr():
     return func.coalesce(TermEvaluation.override_grade, TermEvaluation.computed_grade)
 
 
-def evaluation_rows(
+# EvaluationRow fields that are the stored TermEvaluation columns of the same name, as stored.
+_AS_STORED = (
+    "respondents",
+    "eligible",
+    "satisfaction",
+    "grade",
+    "computed_grade",
+    "override_reason",
+    "meetings_attended",
+    "trainings_attended",
+    "months_in_office",
+    "allowance",
+    "ci_low",
+    "ci_high",
+)
+
+
+def _evaluation_row(
+    ev: TermEvaluation, staff_no: str, name: str, dep_name: str | None
+) -> EvaluationRow:
+    return EvaluationRow(
+        teacher_id=ev.teacher_id,
+        staff_no=staff_no,
+        teacher=name,
+        department_id=ev.department_id,
+        department=dep_name or "",
+        classes=ev.classes or "",
+        stored_response_rate=ev.response_rate,
+        reasons=[reason_text(r) for r in ev.reasons or []],
+        flags=[flag_text(f) for f in ev.flags or []],
+        logs={str(k): int(v) for k, v in (ev.logs or {}).items()},
+        details=dict(ev.details or {}),
+        **{column: getattr(ev, column) for column in _AS_STORED},
+    )
+
+
+def visible_evaluations(
     session: Session,
     term_id: int,
     scope: int | None,
@@ -189,35 +226,7 @@ def evaluation_rows(
     if search:
         like = f"%{search.strip()}%"
         query = query.where(Teacher.name.like(like) | Teacher.staff_no.like(like))
-    rows = []
-    for ev, staff_no, name, dep_name in session.execute(query):
-        rows.append(
-            EvaluationRow(
-                teacher_id=ev.teacher_id,
-                staff_no=staff_no,
-                teacher=name,
-                department_id=ev.department_id,
-                department=dep_name or "",
-                classes=ev.classes or "",
-                respondents=ev.respondents,
-                eligible=ev.eligible,
-                stored_response_rate=ev.response_rate,
-                satisfaction=ev.satisfaction,
-                grade=ev.grade,
-                computed_grade=ev.computed_grade,
-                override_reason=ev.override_reason,
-                reasons=[reason_text(r) for r in ev.reasons or []],
-                flags=[flag_text(f) for f in ev.flags or []],
-                logs={str(k): int(v) for k, v in (ev.logs or {}).items()},
-                meetings_attended=ev.meetings_attended,
-                trainings_attended=ev.trainings_attended,
-                months_in_office=ev.months_in_office,
-                allowance=ev.allowance,
-                ci_low=ev.ci_low,
-                ci_high=ev.ci_high,
-                details=dict(ev.details or {}),
-            )
-        )
+    rows = [_evaluation_row(*found) for found in session.execute(query)]
     # The branch months' attendees are stored once, by meeting id: named here in one query.
     resolve_branch_attendees(session, [r.details for r in rows])
     return rows
@@ -383,31 +392,36 @@ def evaluation_of(session: Session, term_id: int, teacher_id: int) -> TermEvalua
 
 
 def worklog(
-    session: Session, teacher_id: int, term: Term, limit: int = 300
+    session: Session,
+    teacher_id: int,
+    term: Term,
+    condition: ColumnElement[bool] | None = None,
+    limit: int = 300,
 ) -> tuple[list[WorkLogEntry], dict[str, int]]:
-    """The teacher's entries in the term, newest first, and counts by kind."""
-    in_term = (
+    """The teacher's entries in the term (those meeting ``condition`` too, e.g. a branch's
+    :func:`~bot.dashboard.access.worklog_condition`), newest first, and counts by kind."""
+    where = [
         WorkLogEntry.teacher_id == teacher_id,
         WorkLogEntry.occurred_on >= term.start_date,
         WorkLogEntry.occurred_on <= term.end_date,
-    )
+    ]
+    if condition is not None:
+        where.append(condition)
     entries = list(
         session.scalars(
             select(WorkLogEntry)
-            .where(*in_term)
+            .where(*where)
             .order_by(WorkLogEntry.occurred_on.desc(), WorkLogEntry.id.desc())
             .limit(limit)
         )
     )
-    counts = Counter(
-        {
-            str(kind.value if hasattr(kind, "value") else kind): n
-            for kind, n in session.execute(
-                select(WorkLogEntry.kind, func.count()).where(*in_term).group_by(WorkLogEntry.kind)
-            )
-        }
-    )
-    return entries, dict(counts)
+    counts = {
+        kind_value(kind): n
+        for kind, n in session.execute(
+            select(WorkLogEntry.kind, func.count()).where(*where).group_by(WorkLogEntry.kind)
+        )
+    }
+    return entries, counts
 
 
 def incidents(session: Session, teacher_id: int, term_id: int) -> list[Incident]:

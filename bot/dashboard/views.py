@@ -209,7 +209,7 @@ def overview_charts(overview: queries.Overview) -> dict[str, Any]:
 @bp.route("/")
 def overview():
     term = term_or_404()
-    rows = queries.evaluation_rows(db(), term.id, scope()) if term else []
+    rows = queries.visible_evaluations(db(), term.id, scope()) if term else []
     summary = queries.summarize(rows)
     return render_template(
         "dashboard/overview.html",
@@ -249,7 +249,7 @@ def teachers():
     descending = request.args.get("dir") == "desc"
     rows = []
     if term:
-        rows = queries.evaluation_rows(
+        rows = queries.visible_evaluations(
             db(),
             term.id,
             scope(),
@@ -278,7 +278,9 @@ def teacher(teacher_id: int):
     term = term_or_404()
     context: dict[str, Any] = {"person": person, "term": term, "foreign": foreign}
     if term and foreign:
-        entries, counts = access.worklog_in_classes(session, scope(), teacher_id, term)
+        entries, counts = queries.worklog(
+            session, teacher_id, term, access.worklog_condition(scope())
+        )
         context.update(
             evaluation=None,
             respondents=0,
