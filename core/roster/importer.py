@@ -144,6 +144,10 @@ def entry_year_range(today: dt.date | None = None) -> range:
 # What the database already holds, loaded once (no per-row queries).
 
 
+# A teacher as the importer compares and remembers it (loaded, and returned by the insert).
+_TEACHER_COLUMNS = (Teacher.id, Teacher.staff_no, Teacher.name, Teacher.department_id, Teacher.role)
+
+
 @dataclass
 class _Existing:
     departments: dict[str, int]
@@ -156,14 +160,7 @@ class _Existing:
     @classmethod
     def load(cls, session: Session, roster: RawRoster) -> _Existing:
         departments = dict(session.execute(select(Department.name, Department.id)).all())
-        teachers = {
-            r.staff_no: r._asdict()
-            for r in session.execute(
-                select(
-                    Teacher.id, Teacher.staff_no, Teacher.name, Teacher.department_id, Teacher.role
-                )
-            )
-        }
+        teachers = {r.staff_no: r._asdict() for r in session.execute(select(*_TEACHER_COLUMNS))}
         classes = {
             r.code: r._asdict()
             for r in session.execute(
@@ -496,6 +493,26 @@ def _rows(sheets: dict[str, Sheet], kind: str) -> list[Row]:
 # Writing: a few batched statements per sheet.
 
 
+@dataclass
+class _Batch:
+    """One sheet's rows to insert and updates to make, and its counts."""
+
+    counts: SheetCounts = field(default_factory=SheetCounts)
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+
+    def compare(self, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        """Queue an update of ``old``'s row to the values of ``new`` that differ, and count the
+        row as updated or unchanged; returns the changed values."""
+        changed = {k: v for k, v in new.items() if old[k] != v}
+        if changed:
+            self.updates.append({"id": old["id"], **changed})
+            self.counts.updated += 1
+        else:
+            self.counts.unchanged += 1
+        return changed
+
+
 class _Writer:
     def __init__(self, session: Session, existing: _Existing, plan: _Plan) -> None:
         self.s = session
@@ -520,13 +537,25 @@ class _Writer:
             return current
         return self.existing.departments[name] if name else None
 
+    def _write(self, model: type, batch: _Batch, *returning: Any) -> list[Any]:
+        """Insert the batch's new rows (returning ``returning`` of each) and update its changed
+        ones, one statement each; returns the inserted rows' ``returning`` values."""
+        created = []
+        if batch.inserts:
+            statement = insert(model).returning(*returning) if returning else insert(model)
+            result = self.s.execute(statement, batch.inserts)
+            created = result.all() if returning else []
+            batch.counts.created = len(batch.inserts)
+        if batch.updates:
+            self.s.execute(update(model), batch.updates)
+        return created
+
     def teachers(self) -> SheetCounts:
-        counts = SheetCounts()
-        inserts, updates = [], []
+        batch = _Batch()
         for staff_no, rec in self.plan.teachers.items():
             old = self.existing.teachers.get(staff_no)
             if old is None:
-                inserts.append(
+                batch.inserts.append(
                     {
                         "staff_no": staff_no,
                         "name": rec["name"],
@@ -543,30 +572,14 @@ class _Writer:
                 "department_id": self._department_id(rec["department"], old["department_id"]),
                 "role": old["role"] if rec["role"] is _UNSET else rec["role"],
             }
-            changed = {k: v for k, v in new.items() if old[k] != v}
-            if changed:
-                updates.append({"id": old["id"], **changed})
-                old.update(changed)
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
-        if inserts:
-            rows = self.s.execute(
-                insert(Teacher).returning(
-                    Teacher.id, Teacher.staff_no, Teacher.name, Teacher.department_id, Teacher.role
-                ),
-                inserts,
-            )
-            for r in rows:
-                self.existing.teachers[r.staff_no] = r._asdict()
-            counts.created = len(inserts)
-        if updates:
-            self.s.execute(update(Teacher), updates)
-        return counts
+            old.update(batch.compare(old, new))
+        created = self._write(Teacher, batch, *_TEACHER_COLUMNS)
+        for r in created:
+            self.existing.teachers[r.staff_no] = r._asdict()
+        return batch.counts
 
     def classes(self) -> SheetCounts:
-        counts = SheetCounts()
-        inserts, updates = [], []
+        batch = _Batch()
         teachers = self.existing.teachers
         for code, rec in self.plan.classes.items():
             old = self.existing.classes.get(code)
@@ -585,35 +598,24 @@ class _Writer:
             if old is None:
                 new.setdefault("years", 4)
                 new.setdefault("counsellor_id", None)
-                inserts.append({"code": code, **new})
+                batch.inserts.append({"code": code, **new})
                 continue
-            changed = {k: v for k, v in new.items() if old[k] != v}
-            if changed:
-                updates.append({"id": old["id"], **changed})
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
-        if inserts:
-            rows = self.s.execute(
-                insert(SchoolClass).returning(SchoolClass.code, SchoolClass.id), inserts
-            )
-            for code, class_id in rows:
-                self.existing.classes[code] = {"id": class_id}
-            counts.created = len(inserts)
-        if updates:
-            self.s.execute(update(SchoolClass), updates)
-        return counts
+            batch.compare(old, new)
+        created = self._write(SchoolClass, batch, SchoolClass.code, SchoolClass.id)
+        for code, class_id in created:
+            self.existing.classes[code] = {"id": class_id}
+        return batch.counts
 
     def students(self) -> SheetCounts:
-        counts = SheetCounts()
+        batch = _Batch()
         class_ids = {code: c["id"] for code, c in self.existing.classes.items()}
-        inserts, updates, add_members, drop_members = [], [], [], []
+        add_members, drop_members = [], []
         new_classes: dict[str, set[int]] = {}
         for student_no, rec in self.plan.students.items():
             wanted = {class_ids[c] for c in rec["classes"]}
             old = self.existing.students.get(student_no)
             if old is None:
-                inserts.append(
+                batch.inserts.append(
                     {
                         "student_no": student_no,
                         "name": rec["name"],
@@ -625,27 +627,21 @@ class _Writer:
             have = self.existing.members.get(old["id"], set())
             changed = False
             if old["name"] != rec["name"]:
-                updates.append({"id": old["id"], "name": rec["name"]})
+                batch.updates.append({"id": old["id"], "name": rec["name"]})
                 changed = True
             if wanted != have:
                 add_members += [{"student_id": old["id"], "class_id": c} for c in wanted - have]
                 drop_members += [{"sid": old["id"], "cid": c} for c in have - wanted]
                 changed = True
             if changed:
-                counts.updated += 1
+                batch.counts.updated += 1
             else:
-                counts.unchanged += 1
-        if inserts:
-            rows = self.s.execute(
-                insert(Student).returning(Student.student_no, Student.id), inserts
-            )
-            for student_no, student_id in rows:
-                add_members += [
-                    {"student_id": student_id, "class_id": c} for c in new_classes[student_no]
-                ]
-            counts.created = len(inserts)
-        if updates:
-            self.s.execute(update(Student), updates)
+                batch.counts.unchanged += 1
+        created = self._write(Student, batch, Student.student_no, Student.id)
+        for student_no, student_id in created:
+            add_members += [
+                {"student_id": student_id, "class_id": c} for c in new_classes[student_no]
+            ]
         if drop_members:
             self.s.execute(
                 delete(class_members).where(
@@ -656,17 +652,16 @@ class _Writer:
             )
         if add_members:
             self.s.execute(insert(class_members), add_members)
-        return counts
+        return batch.counts
 
     def appointments(self) -> SheetCounts:
-        counts = SheetCounts()
-        inserts, updates = [], []
+        batch = _Batch()
         teachers, classes = self.existing.teachers, self.existing.classes
         for (staff_no, code, start), rec in self.plan.appointments.items():
             teacher_id, class_id = teachers[staff_no]["id"], classes[code]["id"]
             old = self.existing.appointments.get((teacher_id, class_id, start))
             if old is None:
-                inserts.append(
+                batch.inserts.append(
                     {
                         "teacher_id": teacher_id,
                         "class_id": class_id,
@@ -680,18 +675,9 @@ class _Writer:
                 )
                 continue
             new = {k: v for k, v in rec.items() if v is not _UNSET}
-            changed = {k: v for k, v in new.items() if old[k] != v}
-            if changed:
-                updates.append({"id": old["id"], **changed})
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
-        if inserts:
-            self.s.execute(insert(Appointment), inserts)
-            counts.created = len(inserts)
-        if updates:
-            self.s.execute(update(Appointment), updates)
-        return counts
+            batch.compare(old, new)
+        self._write(Appointment, batch)
+        return batch.counts
 
 
 # ---------------------------------------------------------------------------------------------
