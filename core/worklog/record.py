@@ -36,13 +36,20 @@ class Saved:
     feedback_ids: list[int] = field(default_factory=list)
 
 
-def describe(entry: WorkLogEntry, today: dt.date) -> str:
-    """``11月20日 谈心谈话｜学生：张三、李四｜地点：6号楼302｜内容：…`` — what is stored."""
+def entry_parts(entry: WorkLogEntry, today: dt.date) -> list[str]:
+    """``11月20日 谈心谈话``, ``学生：张三、李四``, ``地点：6号楼302``: an entry's day and kind,
+    and its students and place when it has them (the content is left to the caller)."""
     parts = [f"{format_day(entry.occurred_on, today)} {entry.kind.label}"]
     if entry.students:
         parts.append("学生：" + "、".join(s.name for s in entry.students))
     if entry.place:
         parts.append(f"地点：{entry.place}")
+    return parts
+
+
+def describe(entry: WorkLogEntry, today: dt.date) -> str:
+    """``11月20日 谈心谈话｜学生：张三、李四｜地点：6号楼302｜内容：…`` — what is stored."""
+    parts = entry_parts(entry, today)
     if entry.text:
         parts.append(f"内容：{entry.text}")
     return "｜".join(parts)
