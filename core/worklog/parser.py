@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from core.worklog import names as names_mod
 from core.worklog.dates import DateMatch, DateProblem, check_date, match_date
-from core.worklog.kinds import EMPLOYMENT_OUTCOME_WORD, match_kind
+from core.worklog.kinds import EMPLOYMENT_OUTCOME_WORD, KindMatch, match_kind
 from models.worklog import LogKind
 
 # The longest content kept; a WeChat text message is at most 2048 characters anyway.
@@ -126,33 +126,82 @@ def parse_entry(
     """
     original = message.strip()
     norm = to_halfwidth(original)
+    problem = _message_problem(norm, today)
+    if problem:
+        return problem
+
+    found = _leading_date(norm, today)
+    if isinstance(found, ParseError):
+        return found
+    day, pos = found
+
+    found = _kind(norm, pos, day)
+    if isinstance(found, ParseError):
+        return found
+    kind, pos = found
+    example = EXAMPLES.get(kind.kind, f"{kind.word} {EXAMPLE.split(' ', 1)[1]}")
+
+    if day is None:
+        found = _date_after_kind(norm, pos, today, example)
+        if isinstance(found, ParseError):
+            return found
+        day, pos = found
+    if day is None:
+        day = today
+    problem = check_date(day, today, earliest)
+    if problem:
+        return ParseError(problem, example)
+
+    found_names, place, pos = _names_and_place(norm, pos, known_names)
+    unknown = _unknown_name(norm, original, pos)
+    text = original[pos:].rstrip(_TRAILING).strip()
+    if place is None:
+        m = find_place(norm[pos:])
+        if m:
+            place = _clean_place(m.group(0))
+
+    problem = _content_problem(kind, found_names, place, text, unknown, example)
+    if problem:
+        return problem
+    return ParsedEntry(
+        kind=kind.kind,
+        kind_word=kind.word,
+        date=day,
+        names=tuple(found_names),
+        place=place,
+        text=text,
+        unknown_name=unknown,
+    )
+
+
+def _message_problem(norm: str, today: dt.date) -> ParseError | None:
+    """An empty message, or one with more than one entry: one message, one entry (a later line
+    that starts like an entry would be swallowed into this one's content)."""
     if not norm.strip(_TRAILING):
         return ParseError("消息是空的")
-
-    # One message, one entry: a later line that starts like an entry would be swallowed
-    # into this one's content.
     for line in norm.splitlines()[1:]:
         if _starts_like_entry(line.strip(), today):
             return ParseError("一条消息只能记一条日志，请分开发送")
+    return None
 
-    pos = 0
-    day: dt.date | None = None
+
+def _leading_date(norm: str, today: dt.date) -> tuple[dt.date | None, int] | ParseError:
+    """The date the message starts with (None without one) and where what follows starts."""
     found = match_date(norm, today)
-    if found is not None:
-        if isinstance(found, DateProblem):
-            return ParseError(found.reason, "11月20日 班会 学风建设主题班会")
-        day = found.day
-        pos = names_mod._skip(norm, found.length)
+    if found is None:
+        return None, 0
+    if isinstance(found, DateProblem):
+        return ParseError(found.reason, "11月20日 班会 学风建设主题班会")
+    return found.day, names_mod._skip(norm, found.length)
 
-    # 【班会】学风建设 / [谈心] 张三: the kind in brackets.
+
+def _kind(norm: str, pos: int, day: dt.date | None) -> tuple[KindMatch, int] | ParseError:
+    """The kind word at ``pos``, in brackets or not (【班会】学风建设 / [谈心] 张三), and where
+    what follows it starts."""
     bracketed = pos < len(norm) and norm[pos] in _OPEN
     if bracketed:
         pos += 1
     kind = match_kind(norm[pos:])
-    if kind is not None and bracketed:
-        end = pos + len(kind.word)
-        if end < len(norm) and norm[end] in _CLOSE:
-            pos += 1  # the closing bracket is skipped with the kind word below
     if kind is None:
         if day is not None:
             return ParseError(
@@ -162,27 +211,30 @@ def parse_entry(
         return ParseError(
             "日志要以工作类型开头（如 谈心、班会、走访寝室、家访、就业、反馈），可以在前面加日期",
         )
-    pos = names_mod._skip(norm, pos + len(kind.word))
-    example = EXAMPLES.get(kind.kind, f"{kind.word} {EXAMPLE.split(' ', 1)[1]}")
+    if bracketed:
+        end = pos + len(kind.word)
+        if end < len(norm) and norm[end] in _CLOSE:
+            pos += 1  # the closing bracket is skipped with the kind word below
+    return kind, names_mod._skip(norm, pos + len(kind.word))
 
-    # A date right after the kind ("班会 11月20日 ...") when none came before it.
-    if day is None:
-        after = match_date(norm[pos:], today)
-        if after is not None and (
-            _boundary(norm, pos + after.length) or norm[pos : pos + 1].isdigit()
-        ):
-            if isinstance(after, DateProblem):
-                return ParseError(after.reason, example)
-            assert isinstance(after, DateMatch)
-            day = after.day
-            pos = names_mod._skip(norm, pos + after.length)
-    if day is None:
-        day = today
-    problem = check_date(day, today, earliest)
-    if problem:
-        return ParseError(problem, example)
 
-    # Leading names and place, in either order.
+def _date_after_kind(
+    norm: str, pos: int, today: dt.date, example: str
+) -> tuple[dt.date | None, int] | ParseError:
+    """A date right after the kind ("班会 11月20日 ...") when none came before it."""
+    after = match_date(norm[pos:], today)
+    if after is None or not (_boundary(norm, pos + after.length) or norm[pos : pos + 1].isdigit()):
+        return None, pos
+    if isinstance(after, DateProblem):
+        return ParseError(after.reason, example)
+    assert isinstance(after, DateMatch)
+    return after.day, names_mod._skip(norm, pos + after.length)
+
+
+def _names_and_place(
+    norm: str, pos: int, known_names: Iterable[str]
+) -> tuple[list[str], str | None, int]:
+    """The leading names and place, in either order, and where the content starts."""
     found_names: list[str] = []
     place: str | None = None
     while True:
@@ -199,22 +251,30 @@ def parse_entry(
                 continue
         if not got:
             break
+    return found_names, place, pos
 
-    unknown: str | None = None
+
+def _unknown_name(norm: str, original: str, pos: int) -> str | None:
+    """A standalone token at ``pos`` that looks like a name (but is none of the known ones)."""
     token, token_end = names_mod.next_token(norm, pos)
     if token and _boundary(norm, token_end) and names_mod.looks_like_name(token):
-        unknown = names_mod.normalize_name(original[pos:token_end])
+        return names_mod.normalize_name(original[pos:token_end])
+    return None
 
-    text = original[pos:].rstrip(_TRAILING).strip()
-    if place is None:
-        m = find_place(norm[pos:])
-        if m:
-            place = _clean_place(m.group(0))
+
+def _content_problem(
+    kind: KindMatch,
+    found_names: list[str],
+    place: str | None,
+    text: str,
+    unknown: str | None,
+    example: str,
+) -> ParseError | None:
+    """What the entry lacks (or has too much of) for its kind."""
     if len(text) > MAX_TEXT:
         return ParseError(
             f"内容太长（{len(text)}字），请分成几条发送，每条不超过{MAX_TEXT}字", example
         )
-
     if kind.kind == LogKind.FEEDBACK:
         if not found_names:
             if unknown:
@@ -230,15 +290,7 @@ def parse_entry(
         )
     if not found_names and place is None and not text:
         return ParseError(f"只写了“{kind.word}”，请写明做了什么", example)
-    return ParsedEntry(
-        kind=kind.kind,
-        kind_word=kind.word,
-        date=day,
-        names=tuple(found_names),
-        place=place,
-        text=text,
-        unknown_name=unknown,
-    )
+    return None
 
 
 def _boundary_after_place(text: str, pos: int) -> bool:
