@@ -7,26 +7,22 @@ Seeds a whole term in bulk (``tests/support/dashboard_seed.py``: departments, cl
 students, head teachers, appointments, a survey round with answers, work logs, meetings and
 evaluations) into a fresh migrated database, logs in as a Student Affairs user, warms up, then
 times ``GET /dashboard/`` (and, for comparison, the teachers table, a teacher page and the xlsx
-download). PostgreSQL runs in a scratch database ``banzhuren_bench_dash_<pid>``, dropped after.
+download). PostgreSQL runs in a scratch database ``banzhuren_bench_dash_<random>``, dropped after.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, text
+from common import PG_ADMIN, scratch_database, stats, time_requests
 from werkzeug.serving import make_server
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import core.db
 from bot import create_app
@@ -36,14 +32,7 @@ from models.migrate import upgrade
 from tests.support.dashboard import PASSWORD, csrf_from, login, make_user
 from tests.support.dashboard_seed import seed_school
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TARGET_MS = 300
-
-
-def stats(samples: list[float]) -> str:
-    ms = sorted(s * 1000 for s in samples)
-    p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
-    return f"median {statistics.median(ms):6.1f} ms  p95 {p95:6.1f} ms  max {ms[-1]:6.1f} ms"
 
 
 def run(url: str, students: int, n: int) -> float:
@@ -69,14 +58,7 @@ def run(url: str, students: int, n: int) -> float:
     client = app.test_client()
     assert login(client, "bench").status_code == 302
     for name, path in paths.items():
-        for _ in range(3):
-            assert client.get(path).status_code == 200
-        samples = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            response = client.get(path)
-            samples.append(time.perf_counter() - t0)
-            assert response.status_code == 200
+        samples = time_requests(lambda path=path: client.get(path).status_code, n)
         print(f"  in-process {name:15s} {stats(samples)}")
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -93,14 +75,7 @@ def run(url: str, students: int, n: int) -> float:
             )
             for name in ("overview", "teachers table"):
                 url_ = base + paths[name]
-                for _ in range(3):
-                    assert http.get(url_).status_code == 200
-                samples = []
-                for _ in range(n):
-                    t0 = time.perf_counter()
-                    response = http.get(url_)
-                    samples.append(time.perf_counter() - t0)
-                    assert response.status_code == 200
+                samples = time_requests(lambda url_=url_: http.get(url_).status_code, n)
                 print(f"  over HTTP  {name:15s} {stats(samples)}")
                 if name == "overview":
                     overview_median = statistics.median(samples) * 1000
@@ -116,7 +91,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=3000)
     parser.add_argument("--requests", type=int, default=50)
-    parser.add_argument("--pg", default=os.environ.get("BANZHUREN_TEST_POSTGRES_URL", PG_ADMIN))
+    parser.add_argument("--pg", default=PG_ADMIN)
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
 
@@ -126,19 +101,9 @@ def main() -> int:
         results["sqlite"] = run(f"sqlite:///{tmp}/bench.db", args.students, args.requests)
 
     if not args.sqlite_only:
-        name = f"banzhuren_bench_dash_{os.getpid()}"
-        admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
+        with scratch_database(args.pg, "banzhuren_bench_dash") as url:
             print(f"PostgreSQL ({args.students} students)")
-            results["postgresql"] = run(
-                args.pg.rsplit("/", 1)[0] + "/" + name, args.students, args.requests
-            )
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            results["postgresql"] = run(url, args.students, args.requests)
 
     ok = all(ms < TARGET_MS for ms in results.values())
     summary = ", ".join(f"{k} {v:.1f} ms" for k, v in results.items())

@@ -38,16 +38,13 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import common
+import psycopg
+from common import ROOT, scratch_database
+from sqlalchemy import create_engine, text
 
-import psycopg  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-
-ADMIN_URL = os.environ.get(
-    "BANZHUREN_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_URL = os.environ.get("BANZHUREN_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+ADMIN_URL = os.environ.get("BANZHUREN_BENCH_POSTGRES_URL", common.PG_ADMIN)
+REDIS_URL = os.environ.get("BANZHUREN_BENCH_REDIS_URL", common.REDIS_URL)
 TERM_CODE = "2026-2027-1"
 GOALS_S = {30_000: 1.0, 100_000: 3.0}  # students → the in-process evaluation's goal, seconds
 TERM_START, TERM_END = dt.date(2026, 9, 1), dt.date(2027, 1, 20)
@@ -364,12 +361,7 @@ def time_on_worker(url: str) -> dict:
 def bench(students: int, use_worker: bool, runs: int = 1) -> dict:
     from models.migrate import upgrade
 
-    name = f"banzhuren_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    try:
+    with scratch_database(ADMIN_URL) as url:
         upgrade(url)
         loaded = build(url, students)
         result = {"students": students, **loaded}
@@ -383,10 +375,6 @@ def bench(students: int, use_worker: bool, runs: int = 1) -> dict:
             result["worker"] = time_on_worker(url)
             check_against_baseline(url, expected)
         return result
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> None:

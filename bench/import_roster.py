@@ -12,21 +12,18 @@ runs in a scratch database ``banzhuren_bench_<pid>`` that is dropped afterwards.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from common import PG_ADMIN, scratch_database
 
 import core.db
 from core.roster.importer import import_roster
 from core.roster.reader import read_roster
 from core.roster.sample import generated_school, write_csv_folder, write_xlsx
 from models.migrate import upgrade
-
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def timed_import(url: str, *sources: Path) -> list[float | int]:
@@ -62,7 +59,7 @@ def sqlite_url(workdir: Path, name: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=3000)
-    parser.add_argument("--pg", default=os.environ.get("BANZHUREN_TEST_POSTGRES_URL", PG_ADMIN))
+    parser.add_argument("--pg", default=PG_ADMIN)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-roster-") as tmp:
@@ -89,22 +86,12 @@ def main() -> int:
             url = sqlite_url(workdir, f"bench-{label}")
             rows.append(("sqlite", label, *timed_import(url, source, source, later_sources[label])))
 
-        name = f"banzhuren_bench_{os.getpid()}"
-        admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-        try:
-            for label, source in (("xlsx", xlsx), ("csv", folder)):
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-                    conn.execute(text(f'CREATE DATABASE "{name}"'))
-                url = args.pg.rsplit("/", 1)[0] + "/" + name
+        for label, source in (("xlsx", xlsx), ("csv", folder)):
+            with scratch_database(args.pg) as url:
                 upgrade(url)
                 rows.append(
                     ("postgresql", label, *timed_import(url, source, source, later_sources[label]))
                 )
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
     print(
         f"{'backend':<11} {'format':<6} {'fresh':>8} {'changes':>8} {'re-import':>10} "

@@ -27,18 +27,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from webhook import (  # noqa: E402  (bench/webhook.py: the same setup as the load benchmark)
-    REDIS_URL,
+from common import REDIS_URL, ROOT, create_database, drop_database
+from webhook import (  # bench/webhook.py: the same setup as the load benchmark
     Client,
     Keys,
     Outcome,
-    drop_database,
     free_port,
-    scratch_database,
     seed,
     start_gunicorn,
     stop,
@@ -215,7 +209,7 @@ def main() -> int:
         BANZHUREN_WECHAT_API_BASE=fake.base_url,
         BANZHUREN_SEAL_KEY=generate_key(),
     )
-    name, url = scratch_database()
+    name, url = create_database()
     env["BANZHUREN_DATABASE_URL"] = url
     shared = Shared()
     rows: list[str] = []

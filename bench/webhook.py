@@ -35,13 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import PG_ADMIN, REDIS_URL, ROOT, drop_database
+from common import create_database as scratch_database
 
-PG_ADMIN = os.environ.get(
-    "BANZHUREN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_URL = os.environ.get("BANZHUREN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TERM = "2026-2027-1"
 TARGET_RATE, TARGET_P99_MS, TARGET_RATIO = 300.0, 50.0, 0.5
 
@@ -67,26 +63,6 @@ class Outcome:
 
 
 # --- setup ---------------------------------------------------------------------------------
-
-
-def scratch_database() -> tuple[str, str]:
-    from sqlalchemy import create_engine, text
-
-    name = f"banzhuren_bench_{secrets.token_hex(4)}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name, PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(name: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def seed(url: str, students: int) -> list[str]:

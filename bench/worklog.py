@@ -20,7 +20,8 @@ import argparse
 import datetime as dt
 import random
 import time
-import uuid
+
+from common import PG_ADMIN, scratch_database
 
 from core.worklog.parser import ParsedEntry, parse_entry
 
@@ -62,98 +63,96 @@ def bench_parser() -> None:
 
 
 def bench_counts(admin_url: str) -> None:
-    from sqlalchemy import create_engine, insert, text
+    from sqlalchemy import insert, text
 
     import core.db
     import models
     from core.worklog.counts import inactive_teachers, log_counts
     from models.migrate import upgrade
 
-    name = f"banzhuren_bench_worklog_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    try:
-        upgrade(url)
-        engine = core.db.configure(url)
-        rng = random.Random(2)
-        kinds = list(models.LogKind)
-        start_day = dt.date(2026, 9, 1)
-        with engine.begin() as conn:
-            dep = conn.execute(
-                insert(models.Department).values(name="d").returning(models.Department.id)
-            ).scalar_one()
-            conn.execute(
-                insert(models.Term).values(
-                    code="2026-2027-1", start_date=start_day, end_date=dt.date(2027, 1, 20)
+    with scratch_database(admin_url, "banzhuren_bench_worklog") as url:
+        try:
+            upgrade(url)
+            engine = core.db.configure(url)
+            rng = random.Random(2)
+            kinds = list(models.LogKind)
+            start_day = dt.date(2026, 9, 1)
+            with engine.begin() as conn:
+                dep = conn.execute(
+                    insert(models.Department).values(name="d").returning(models.Department.id)
+                ).scalar_one()
+                conn.execute(
+                    insert(models.Term).values(
+                        code="2026-2027-1", start_date=start_day, end_date=dt.date(2027, 1, 20)
+                    )
                 )
-            )
-            teachers = [
-                {"staff_no": f"T{i}", "name": f"t{i}", "role": "head_teacher", "binding_code": "1"}
-                for i in range(1500)
-            ]
-            conn.execute(insert(models.Teacher), teachers)
-            classes = [
-                {
-                    "code": f"C{i}",
-                    "name": f"c{i}",
-                    "department_id": dep,
-                    "kind": "admin",
-                    "entry_year": 2024,
-                    "years": 4,
-                }
-                for i in range(1500)
-            ]
-            conn.execute(insert(models.SchoolClass), classes)
-            conn.execute(
-                insert(models.Appointment),
-                [
+                teachers = [
                     {
-                        "teacher_id": i + 1,
-                        "class_id": i + 1,
-                        "start_date": start_day,
-                        "end_date": dt.date(2027, 9, 1),
-                        "trained": True,
-                        "status": "appointed",
+                        "staff_no": f"T{i}",
+                        "name": f"t{i}",
+                        "role": "head_teacher",
+                        "binding_code": "1",
                     }
                     for i in range(1500)
-                ],
-            )
-            rows = [
-                {
-                    "teacher_id": rng.randrange(1, 1501),
-                    "kind": rng.choice(kinds).value,
-                    "occurred_on": start_day + dt.timedelta(days=rng.randrange(0, 80)),
-                    "text": "x",
-                    "raw": "x",
-                    "source": "text",
-                }
-                for _ in range(100_000)
-            ]
-            conn.execute(insert(models.WorkLogEntry), rows)  # fmt: skip
-        with core.db.SessionFactory() as session:
-            term_id = session.scalar(text("SELECT id FROM terms"))
-            t0 = time.perf_counter()
-            counts = log_counts(session, term_id)
-            t1 = time.perf_counter()
-            quiet = inactive_teachers(session, dt.date(2026, 11, 26))
-            t2 = time.perf_counter()
-        print(f"log_counts: {len(counts)} teachers, 100,000 entries in {t1 - t0:.3f} s")
-        print(f"inactive_teachers: {len(quiet)} of 1,500 in {t2 - t1:.3f} s")
-    finally:
-        core.db.dispose()
-        if core.db._engine is not None:
-            core.db._engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+                ]
+                conn.execute(insert(models.Teacher), teachers)
+                classes = [
+                    {
+                        "code": f"C{i}",
+                        "name": f"c{i}",
+                        "department_id": dep,
+                        "kind": "admin",
+                        "entry_year": 2024,
+                        "years": 4,
+                    }
+                    for i in range(1500)
+                ]
+                conn.execute(insert(models.SchoolClass), classes)
+                conn.execute(
+                    insert(models.Appointment),
+                    [
+                        {
+                            "teacher_id": i + 1,
+                            "class_id": i + 1,
+                            "start_date": start_day,
+                            "end_date": dt.date(2027, 9, 1),
+                            "trained": True,
+                            "status": "appointed",
+                        }
+                        for i in range(1500)
+                    ],
+                )
+                rows = [
+                    {
+                        "teacher_id": rng.randrange(1, 1501),
+                        "kind": rng.choice(kinds).value,
+                        "occurred_on": start_day + dt.timedelta(days=rng.randrange(0, 80)),
+                        "text": "x",
+                        "raw": "x",
+                        "source": "text",
+                    }
+                    for _ in range(100_000)
+                ]
+                conn.execute(insert(models.WorkLogEntry), rows)  # fmt: skip
+            with core.db.SessionFactory() as session:
+                term_id = session.scalar(text("SELECT id FROM terms"))
+                t0 = time.perf_counter()
+                counts = log_counts(session, term_id)
+                t1 = time.perf_counter()
+                quiet = inactive_teachers(session, dt.date(2026, 11, 26))
+                t2 = time.perf_counter()
+            print(f"log_counts: {len(counts)} teachers, 100,000 entries in {t1 - t0:.3f} s")
+            print(f"inactive_teachers: {len(quiet)} of 1,500 in {t2 - t1:.3f} s")
+        finally:
+            core.db.dispose()
+            if core.db._engine is not None:
+                core.db._engine.dispose()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--postgres", action="store_true", help="also time the counting queries")
-    ap.add_argument("--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--admin-url", default=PG_ADMIN)
     args = ap.parse_args()
     bench_parser()
     if args.postgres:
