@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, Subquery, func, select
 from sqlalchemy.orm import Session
 
 from core.db import begin_write
@@ -61,6 +61,19 @@ def send_time(local_now: dt.datetime) -> tuple[dt.datetime, bool]:
     return dt.datetime.combine(day, QUIET_END, local_now.tzinfo), True
 
 
+def _pending_pairs(session: Session, rnd: SurveyRound) -> tuple[Subquery, Select]:
+    """The round's eligible (student, class, teacher) pairs as a subquery, and the ballot of
+    each pair in ``rnd`` (``~answered.exists()``: the student has not rated the teacher yet)."""
+    term = session.get(Term, rnd.term_id)
+    pairs = eligibility(term).subquery()
+    answered = select(Ballot.id).where(
+        Ballot.round_id == rnd.id,
+        Ballot.student_id == pairs.c.student_id,
+        Ballot.teacher_id == pairs.c.teacher_id,
+    )
+    return pairs, answered
+
+
 def pending_students(
     session: Session,
     rnd: SurveyRound,
@@ -70,13 +83,7 @@ def pending_students(
 ) -> list[tuple[int, int, str | None]]:
     """(student id, class id, openid or None) of each student with a head teacher still
     unrated in ``rnd`` through a class in scope; one row per student (their first class)."""
-    term = session.get(Term, rnd.term_id)
-    pairs = eligibility(term).subquery()
-    answered = select(Ballot.id).where(
-        Ballot.round_id == rnd.id,
-        Ballot.student_id == pairs.c.student_id,
-        Ballot.teacher_id == pairs.c.teacher_id,
-    )
+    pairs, answered = _pending_pairs(session, rnd)
     query = (
         select(pairs.c.student_id, func.min(pairs.c.class_id), func.min(WeChatBinding.openid))
         .outerjoin(WeChatBinding, WeChatBinding.student_id == pairs.c.student_id)
@@ -277,13 +284,7 @@ def unbound_by_class(
 ) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """(department, class name, [(student no, name)]) of pending students without a binding,
     for counsellors; ``department_ids`` restricts to those departments (None: all)."""
-    term = session.get(Term, rnd.term_id)
-    pairs = eligibility(term).subquery()
-    answered = select(Ballot.id).where(
-        Ballot.round_id == rnd.id,
-        Ballot.student_id == pairs.c.student_id,
-        Ballot.teacher_id == pairs.c.teacher_id,
-    )
+    pairs, answered = _pending_pairs(session, rnd)
     bound = select(WeChatBinding.id).where(WeChatBinding.student_id == pairs.c.student_id)
     query = (
         select(Department.name, SchoolClass.name, Student.student_no, Student.name)
