@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -231,14 +231,7 @@ def parse_survey(data: Any) -> SurveyDefinition:
     definition = SurveyDefinition(
         id=survey_id, title=title, method=method, questions=tuple(questions), top_box=top_box
     )
-    return SurveyDefinition(
-        id=definition.id,
-        title=definition.title,
-        method=definition.method,
-        questions=definition.questions,
-        top_box=definition.top_box,
-        source=definition.to_dict(),
-    )
+    return replace(definition, source=definition.to_dict())
 
 
 def _parse_question(n: int, raw: Any, problems: list[str]) -> Question | None:
