@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Enum, MetaData, func
+from sqlalchemy import JSON, Column, DateTime, Enum, ForeignKey, MetaData, Table, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -51,6 +51,19 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON,
         list[Any]: JSON,
     }
+
+
+def link_table(name: str, *keys: tuple[str, str]) -> Table:
+    """A many-to-many table: one (column, referenced "table.id") pair per side, the columns
+    together its primary key, each row deleted with either side."""
+    return Table(
+        name,
+        Base.metadata,
+        *(
+            Column(column, ForeignKey(target, ondelete="CASCADE"), primary_key=True)
+            for column, target in keys
+        ),
+    )
 
 
 def str_enum(enum_cls: type[enum.Enum], length: int = 32, name: str | None = None) -> Enum:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text, select
+from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from models.base import Base, CreatedAt, str_enum
+from models.base import Base, CreatedAt, link_table, str_enum
 from models.org import Teacher
 from models.term import Term
 
@@ -26,11 +26,8 @@ class MeetingKind(enum.StrEnum):
         ]
 
 
-meeting_attendance = Table(
-    "meeting_attendance",
-    Base.metadata,
-    Column("meeting_id", ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True),
-    Column("teacher_id", ForeignKey("teachers.id", ondelete="CASCADE"), primary_key=True),
+meeting_attendance = link_table(
+    "meeting_attendance", ("meeting_id", "meetings.id"), ("teacher_id", "teachers.id")
 )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, CreatedAt, str_enum
+from models.base import Base, CreatedAt, link_table, str_enum
 
 
 class ClassKind(enum.StrEnum):
@@ -57,11 +57,8 @@ class Department(Base):
     classes: Mapped[list[SchoolClass]] = relationship(back_populates="department")
 
 
-class_members = Table(
-    "class_members",
-    Base.metadata,
-    Column("class_id", ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True),
-    Column("student_id", ForeignKey("students.id", ondelete="CASCADE"), primary_key=True),
+class_members = link_table(
+    "class_members", ("class_id", "classes.id"), ("student_id", "students.id")
 )
 
 

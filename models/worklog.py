@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, CreatedAt, str_enum, utcnow
+from models.base import Base, CreatedAt, link_table, str_enum, utcnow
 from models.org import SchoolClass, Student, Teacher
 
 
@@ -57,11 +57,8 @@ LOG_KIND_LABELS: dict[LogKind, str] = {
 }
 
 
-worklog_students = Table(
-    "worklog_students",
-    Base.metadata,
-    Column("entry_id", ForeignKey("worklog_entries.id", ondelete="CASCADE"), primary_key=True),
-    Column("student_id", ForeignKey("students.id", ondelete="CASCADE"), primary_key=True),
+worklog_students = link_table(
+    "worklog_students", ("entry_id", "worklog_entries.id"), ("student_id", "students.id")
 )
 
 
