@@ -118,15 +118,29 @@ def application_form() -> None:
     doc.save(TEMPLATES / "application.docx")
 
 
-def appointment_letter() -> None:
-    """第九条 3：学院统一签发兼职班主任任职聘书."""
+def _certificate(title: str, salutation: list[str], body: list[str], space: float):
+    """A certificate page: its title, the salutation, and the body paragraph (indented)."""
     doc = _document()
     for _ in range(3):
         _para(doc, "")
-    _para(doc, "聘　书", WD_ALIGN_PARAGRAPH.CENTER, TITLE_FONT, 36, True, 30)
-    _para(doc, ["{{姓名}}", " 老师："], size=16, space=18)
-    body = _para(
-        doc,
+    _para(doc, title, WD_ALIGN_PARAGRAPH.CENTER, TITLE_FONT, 36, True, 30)
+    _para(doc, salutation, size=16, space=18)
+    _para(doc, body, size=16, space=space).paragraph_format.first_line_indent = Pt(32)
+    return doc
+
+
+def _sign_and_save(doc, date: str, name: str) -> None:
+    """The school and the date at the bottom right, then save as ``templates/<name>``."""
+    _para(doc, "{{学校}}", WD_ALIGN_PARAGRAPH.RIGHT, size=16)
+    _para(doc, date, WD_ALIGN_PARAGRAPH.RIGHT, size=16)
+    doc.save(TEMPLATES / name)
+
+
+def appointment_letter() -> None:
+    """第九条 3：学院统一签发兼职班主任任职聘书."""
+    doc = _certificate(
+        "聘　书",
+        ["{{姓名}}", " 老师："],
         [
             "兹聘请您为",
             "{{学校}}",
@@ -138,25 +152,17 @@ def appointment_letter() -> None:
             "{{结束日期}}",
             "。",
         ],
-        size=16,
         space=18,
     )
-    body.paragraph_format.first_line_indent = Pt(32)
     _para(doc, ["编号：", "{{编号}}"], size=12, space=48)
-    _para(doc, "{{学校}}", WD_ALIGN_PARAGRAPH.RIGHT, size=16)
-    _para(doc, "{{签发日期}}", WD_ALIGN_PARAGRAPH.RIGHT, size=16)
-    doc.save(TEMPLATES / "appointment.docx")
+    _sign_and_save(doc, "{{签发日期}}", "appointment.docx")
 
 
 def honour_certificate() -> None:
     """第十九条：为优秀兼职班主任颁发荣誉证书."""
-    doc = _document()
-    for _ in range(3):
-        _para(doc, "")
-    _para(doc, "荣誉证书", WD_ALIGN_PARAGRAPH.CENTER, TITLE_FONT, 36, True, 30)
-    _para(doc, ["{{姓名}}", " 老师（", "{{党总支}}", "）："], size=16, space=18)
-    body = _para(
-        doc,
+    doc = _certificate(
+        "荣誉证书",
+        ["{{姓名}}", " 老师（", "{{党总支}}", "）："],
         [
             "您在 ",
             "{{学年}}",
@@ -168,16 +174,12 @@ def honour_certificate() -> None:
             "{{学年}}",
             " 学年度“先进兼职班主任”。",
         ],
-        size=16,
         space=12,
     )
-    body.paragraph_format.first_line_indent = Pt(32)
     _para(doc, "特发此证，以资鼓励。", size=16, space=48).paragraph_format.first_line_indent = Pt(
         32
     )
-    _para(doc, "{{学校}}", WD_ALIGN_PARAGRAPH.RIGHT, size=16)
-    _para(doc, "{{颁发日期}}", WD_ALIGN_PARAGRAPH.RIGHT, size=16)
-    doc.save(TEMPLATES / "award.docx")
+    _sign_and_save(doc, "{{颁发日期}}", "award.docx")
 
 
 def main() -> None:
