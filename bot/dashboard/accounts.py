@@ -4,6 +4,8 @@ the same transaction; passwords and tokens are shown once, on the response to th
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -72,6 +74,14 @@ def _users_page(errors: list[str] | None = None, form: dict | None = None, statu
         ),
         status,
     )
+
+
+def _back_to_users(action: str, target: str, message: str, **detail: Any):
+    """After a change by the signed-in user: audit it, commit, say so and show the user list."""
+    audit.record(db(), current_user.username, action, target, **detail)
+    db().commit()
+    flash(message, "ok")
+    return redirect(url_for("dashboard.users"))
 
 
 def _secret_page(title: str, secret: str, note: str):
@@ -151,39 +161,36 @@ def user_reset(user_id: int):
 @bp.route("/users/<int:user_id>/unlock", methods=["POST"])
 @affairs_only
 def user_unlock(user_id: int):
-    session = db()
     user = _user_or_404(user_id, for_update=True)
-    lifted = unlock(session, user)
-    audit.record(session, current_user.username, "user.unlock", user.username, locks=lifted)
-    session.commit()
-    flash(f"已解锁 {user.username}（{lifted} 处锁定），其已登录的会话已结束", "ok")
-    return redirect(url_for("dashboard.users"))
+    lifted = unlock(db(), user)
+    return _back_to_users(
+        "user.unlock",
+        user.username,
+        f"已解锁 {user.username}（{lifted} 处锁定），其已登录的会话已结束",
+        locks=lifted,
+    )
 
 
 @bp.route("/users/<int:user_id>/disable", methods=["POST"])
 @affairs_only
 def user_disable(user_id: int):
-    session = db()
     user = _user_or_404(user_id, for_update=True)
     if user.id == current_user.id:
         return _users_page(["不能停用自己的账户"], status=409)
-    disable_user(session, user)
-    audit.record(session, current_user.username, "user.disable", user.username)
-    session.commit()
-    flash(f"已停用 {user.username}：不能再登录，API 令牌失效，已登录的会话已结束", "ok")
-    return redirect(url_for("dashboard.users"))
+    disable_user(db(), user)
+    return _back_to_users(
+        "user.disable",
+        user.username,
+        f"已停用 {user.username}：不能再登录，API 令牌失效，已登录的会话已结束",
+    )
 
 
 @bp.route("/users/<int:user_id>/enable", methods=["POST"])
 @affairs_only
 def user_enable(user_id: int):
-    session = db()
     user = _user_or_404(user_id, for_update=True)
-    enable_user(session, user)
-    audit.record(session, current_user.username, "user.enable", user.username)
-    session.commit()
-    flash(f"已恢复 {user.username}", "ok")
-    return redirect(url_for("dashboard.users"))
+    enable_user(db(), user)
+    return _back_to_users("user.enable", user.username, f"已恢复 {user.username}")
 
 
 @bp.route("/users/<int:user_id>/tokens", methods=["POST"])
@@ -229,12 +236,12 @@ def token_revoke(token_id: int):
     if row is None:
         abort(404)
     revoke_token(session, row)
-    audit.record(
-        session, current_user.username, "user.token_revoke", row.user.username, token_id=row.id
+    return _back_to_users(
+        "user.token_revoke",
+        row.user.username,
+        f"已吊销 {row.user.username} 的令牌 #{row.id}",
+        token_id=row.id,
     )
-    session.commit()
-    flash(f"已吊销 {row.user.username} 的令牌 #{row.id}", "ok")
-    return redirect(url_for("dashboard.users"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
