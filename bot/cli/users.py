@@ -9,21 +9,7 @@ import click
 from sqlalchemy import select
 
 from bot.cli.common import CliContext, fail, pass_cli
-from core import audit
-from core.accounts import (
-    TOKEN_DAYS,
-    active_locks,
-    create_user,
-    disable_user,
-    enable_user,
-    issue_token,
-    password_problem,
-    revoke_token,
-    set_password,
-    token_usable,
-    unlock,
-    username_problem,
-)
+from core import accounts, audit
 from models import ApiToken, Department, User, UserRole
 from models.base import utcnow
 
@@ -63,7 +49,7 @@ def user_add(
     cli: CliContext, name: str, role: str, department: str | None, password_stdin: bool
 ) -> None:
     """添加后台用户 NAME。未给 --password-stdin 时会提示两次输入密码（不回显）。"""
-    problem = username_problem(name)
+    problem = accounts.username_problem(name)
     if problem:
         fail(f"{name}: {problem}")
     user_role = UserRole(role)
@@ -82,13 +68,13 @@ def user_add(
                 names = "、".join(s.scalars(select(Department.name).order_by(Department.name)))
                 fail(f"没有党总支“{department}”；现有：{names or '（无，请先导入名册）'}")
     password = _read_password(password_stdin)
-    problem = password_problem(password, name)
+    problem = accounts.password_problem(password, name)
     if problem:
         fail(problem)
     with cli.session() as s:
         if s.scalar(select(User.id).where(User.username == name)) is not None:
             fail(f"用户 {name} 已存在")
-        create_user(s, name, password, user_role, department_id)
+        accounts.create_user(s, name, password, user_role, department_id)
         audit.record(s, "cli", "user.add", name, role=role, department=department)
     scope = f"，{department}" if department else ""
     click.echo(f"已添加用户 {name}（{user_role.label}{scope}）")
@@ -103,7 +89,7 @@ def _user(s, name: str) -> User:
 
 @user_group.command("token")
 @click.argument("name")
-@click.option("--days", type=click.IntRange(1, 366), default=TOKEN_DAYS, show_default=True)
+@click.option("--days", type=click.IntRange(1, 366), default=accounts.TOKEN_DAYS, show_default=True)
 @click.option("--label", default="", help="用途（显示在用户管理页）")
 @click.option("--revoke", "revoke_id", type=int, help="吊销该用户编号为 ID 的令牌（见 user list）")
 @pass_cli
@@ -117,13 +103,13 @@ def user_token(cli: CliContext, name: str, days: int, label: str, revoke_id: int
             )
             if row is None:
                 fail(f"{name} 没有编号为 {revoke_id} 的令牌")
-            revoke_token(s, row)
+            accounts.revoke_token(s, row)
             audit.record(s, "cli", "user.token_revoke", name, token_id=row.id)
             click.echo(f"已吊销 {name} 的令牌 #{row.id}")
             return
         if user.disabled_at is not None:
             fail(f"{name} 已停用，不能签发令牌")
-        token, row = issue_token(s, user, days=days, label=label)
+        token, row = accounts.issue_token(s, user, days=days, label=label)
         audit.record(s, "cli", "user.token", name, token_id=row.id, label=label)
     click.echo(token)
     click.echo(
@@ -140,7 +126,7 @@ def user_disable(cli: CliContext, name: str) -> None:
     """停用用户 NAME：不能再登录，API 令牌失效，已登录的会话结束。"""
     with cli.session() as s:
         user = _user(s, name)
-        disable_user(s, user)
+        accounts.disable_user(s, user)
         audit.record(s, "cli", "user.disable", name)
     click.echo(f"已停用 {name}")
 
@@ -151,7 +137,7 @@ def user_disable(cli: CliContext, name: str) -> None:
 def user_enable(cli: CliContext, name: str) -> None:
     """恢复被停用的用户 NAME。"""
     with cli.session() as s:
-        enable_user(s, _user(s, name))
+        accounts.enable_user(s, _user(s, name))
         audit.record(s, "cli", "user.enable", name)
     click.echo(f"已恢复 {name}")
 
@@ -162,7 +148,7 @@ def user_enable(cli: CliContext, name: str) -> None:
 def user_unlock(cli: CliContext, name: str) -> None:
     """解除 NAME 因密码错误过多造成的锁定（同时结束其已登录的会话）。"""
     with cli.session() as s:
-        lifted = unlock(s, _user(s, name))
+        lifted = accounts.unlock(s, _user(s, name))
         audit.record(s, "cli", "user.unlock", name, locks=lifted)
     click.echo(f"已解锁 {name}（{lifted} 处锁定）")
 
@@ -176,11 +162,11 @@ def user_passwd(cli: CliContext, name: str, password_stdin: bool) -> None:
     with cli.session() as s:
         _user(s, name)
     password = _read_password(password_stdin)
-    problem = password_problem(password, name)
+    problem = accounts.password_problem(password, name)
     if problem:
         fail(problem)
     with cli.session() as s:
-        set_password(s, _user(s, name), password)
+        accounts.set_password(s, _user(s, name), password)
         audit.record(s, "cli", "user.reset", name)
     click.echo(f"已设置 {name} 的新密码；其已登录的会话已结束")
 
@@ -191,7 +177,7 @@ def user_list(cli: CliContext) -> None:
     """列出后台用户：角色、党总支、最近登录、状态、有效令牌（编号）。"""
     with cli.session() as s:
         now = utcnow()
-        locks = active_locks(s, now)
+        locks = accounts.active_locks(s, now)
         tz = cli.settings.tz
         for user in s.scalars(select(User).order_by(User.username)):
             dep = user.department.name if user.department else "全部"
@@ -206,7 +192,7 @@ def user_list(cli: CliContext) -> None:
             tokens = [
                 f"#{t.id}"
                 for t in s.scalars(select(ApiToken).where(ApiToken.user_id == user.id))
-                if token_usable(t, now)
+                if accounts.token_usable(t, now)
             ]
             click.echo(
                 f"{user.username}\t{user.role.label}\t{dep}\t{seen}\t{state}\t"
