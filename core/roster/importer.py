@@ -288,16 +288,31 @@ class _Validator:
             return ""
         return value
 
+    def _repeated(self, sheet: Sheet, row: Row, seen: dict[Any, int], key: Any, what: str) -> bool:
+        """Whether ``key`` was on an earlier row of the sheet (an error ``<what>重复``, naming
+        that row); else this row is remembered as its first."""
+        if key in seen:
+            self.error(sheet, row, f"{what}重复（第 {seen[key]} 行已有）")
+            return True
+        seen[key] = row.number
+        return False
+
+    def _person(self, sheet: Sheet, row: Row, number: str) -> tuple[str, str]:
+        """A teacher's or a student's row: their number (``staff_no``, ``student_no``) and
+        name, checked ("" when wrong)."""
+        return (
+            self._number(sheet, row, number, number),
+            self._required(sheet, row, "name", MAX_LEN["person_name"]),
+        )
+
     def departments(self, sheet: Sheet) -> None:
         seen: dict[str, int] = {}
         for row in sheet.rows:
             name = self._required(sheet, row, "name", MAX_LEN["department"])
             if not name:
                 continue
-            if name in seen:
-                self.error(sheet, row, f"党总支 {name} 重复（第 {seen[name]} 行已有）")
+            if self._repeated(sheet, row, seen, name, f"党总支 {name} "):
                 continue
-            seen[name] = row.number
             self.plan.departments.append(name)
 
     def _department(self, sheet: Sheet, row: Row) -> str | None:
@@ -310,8 +325,7 @@ class _Validator:
         seen: dict[str, int] = {}
         for row in sheet.rows:
             errors_before = len(self.errors)
-            staff_no = self._number(sheet, row, "staff_no", "staff_no")
-            name = self._required(sheet, row, "name", MAX_LEN["person_name"])
+            staff_no, name = self._person(sheet, row, "staff_no")
             department = self._department(sheet, row) if "department" in sheet.fields else _UNSET
             role: Any = _UNSET
             if "role" in sheet.fields:
@@ -322,10 +336,8 @@ class _Validator:
                     self.error(sheet, row, f"角色 {text} 无效，应为 班主任 或 辅导员")
                     role = None
             if staff_no:
-                if staff_no in seen:
-                    self.error(sheet, row, f"工号 {staff_no} 重复（第 {seen[staff_no]} 行已有）")
+                if self._repeated(sheet, row, seen, staff_no, f"工号 {staff_no} "):
                     continue
-                seen[staff_no] = row.number
                 if role is _UNSET:
                     existing = self.existing.teachers.get(staff_no)
                     self.teacher_roles[staff_no] = (
@@ -388,11 +400,8 @@ class _Validator:
                         self.error(sheet, row, f"辅导员工号 {counsellor} 不存在")
                     elif self.teacher_roles[counsellor] not in (TeacherRole.COUNSELLOR, None):
                         self.error(sheet, row, f"工号 {counsellor} 的角色不是辅导员")
-            if code:
-                if code in seen:
-                    self.error(sheet, row, f"班级代码 {code} 重复（第 {seen[code]} 行已有）")
-                    continue
-                seen[code] = row.number
+            if code and self._repeated(sheet, row, seen, code, f"班级代码 {code} "):
+                continue
             if len(self.errors) == errors_before:
                 self.plan.classes[code] = {
                     "name": name,
@@ -407,8 +416,7 @@ class _Validator:
         seen: dict[str, int] = {}
         for row in sheet.rows:
             errors_before = len(self.errors)
-            student_no = self._number(sheet, row, "student_no", "student_no")
-            name = self._required(sheet, row, "name", MAX_LEN["person_name"])
+            student_no, name = self._person(sheet, row, "student_no")
             codes_text = self._required(sheet, row, "class_code")
             codes: list[str] = []
             for code in CLASS_SEPARATORS.split(codes_text):
@@ -420,13 +428,8 @@ class _Validator:
                 codes.append(code)
             if codes_text and not codes:
                 self.error(sheet, row, f"班级代码 {codes_text} 里没有班级")
-            if student_no:
-                if student_no in seen:
-                    self.error(
-                        sheet, row, f"学号 {student_no} 重复（第 {seen[student_no]} 行已有）"
-                    )
-                    continue
-                seen[student_no] = row.number
+            if student_no and self._repeated(sheet, row, seen, student_no, f"学号 {student_no} "):
+                continue
             if len(self.errors) == errors_before:
                 self.plan.students[student_no] = {"name": name, "classes": codes}
 
@@ -474,14 +477,10 @@ class _Validator:
             if len(self.errors) > errors_before or start is None:
                 continue
             key = (staff_no, code, start)
-            if key in seen:
-                self.error(
-                    sheet,
-                    row,
-                    f"工号 {staff_no} 在班级 {code} 自 {start} 的聘任重复（第 {seen[key]} 行已有）",
-                )
+            if self._repeated(
+                sheet, row, seen, key, f"工号 {staff_no} 在班级 {code} 自 {start} 的聘任"
+            ):
                 continue
-            seen[key] = row.number
             self.plan.appointments[key] = {"end_date": end, "trained": trained}
 
 
