@@ -42,6 +42,11 @@ class SheetSpec:
         return next(c.chinese for c in self.columns if c.field == field_name)
 
 
+# Columns of more than one sheet.
+STAFF_NO = Column("staff_no", "工号")
+PERSON_NAME = Column("name", "姓名")
+CLASS_CODE = Column("class_code", "班级代码")
+
 # The contract of DESIGN.md "Roster": sheet names and headers, English or Chinese.
 SHEETS: dict[str, SheetSpec] = {
     spec.kind: spec
@@ -65,16 +70,16 @@ SHEETS: dict[str, SheetSpec] = {
             "学生",
             (
                 Column("student_no", "学号"),
-                Column("name", "姓名"),
-                Column("class_code", "班级代码"),
+                PERSON_NAME,
+                CLASS_CODE,
             ),
         ),
         SheetSpec(
             "teachers",
             "教师",
             (
-                Column("staff_no", "工号"),
-                Column("name", "姓名"),
+                STAFF_NO,
+                PERSON_NAME,
                 Column("department", "党总支", required=False),
                 Column("role", "角色", required=False),
             ),
@@ -83,8 +88,8 @@ SHEETS: dict[str, SheetSpec] = {
             "appointments",
             "聘任",
             (
-                Column("staff_no", "工号"),
-                Column("class_code", "班级代码"),
+                STAFF_NO,
+                CLASS_CODE,
                 Column("start_date", "聘任开始"),
                 Column("end_date", "聘任结束", required=False),
                 Column("trained", "岗前培训", required=False),
