@@ -158,13 +158,18 @@ def _roster(a: str, t: str, d: Mapping[str, Any]) -> str:
     return f"{a} 导入了名册 {t}：{summary}（共 {d.get('changes', 0)} 处变化）"
 
 
+def _changed(
+    a: str, t: str, d: Mapping[str, Any], what: str, verb: str, note: str, why: str
+) -> str:
+    """``<a> 将 <t> 的<what>由<before><verb>为<after><note>``, then ``，<why>：<reason>`` when
+    the row gives a reason."""
+    text = f"{a} 将 {t} 的{what}由{_label(d.get('before'))}{verb}为{_label(d.get('after'))}{note}"
+    return text + f"，{why}：{d['reason']}" if d.get("reason") else text
+
+
 def _transition(a: str, t: str, d: Mapping[str, Any]) -> str:
-    text = f"{a} 将 {t} 的聘任由{_label(d.get('before'))}改为{_label(d.get('after'))}"
-    if d.get("ended_on"):
-        text += f"，结束日期 {d['ended_on']}"
-    if d.get("reason"):
-        text += f"，原因：{d['reason']}"
-    return text
+    ended = f"，结束日期 {d['ended_on']}" if d.get("ended_on") else ""
+    return _changed(a, t, d, "聘任", "改", ended, "原因")
 
 
 def _meeting(a: str, t: str, d: Mapping[str, Any]) -> str:
@@ -182,12 +187,8 @@ def _incident(a: str, t: str, d: Mapping[str, Any]) -> str:
 
 
 def _override(a: str, t: str, d: Mapping[str, Any]) -> str:
-    text = f"{a} 将 {t} 的考核等级由{_label(d.get('before'))}调整为{_label(d.get('after'))}"
-    if d.get("computed"):
-        text += f"（计算结果为{_label(d.get('computed'))}）"
-    if d.get("reason"):
-        text += f"，理由：{d['reason']}"
-    return text
+    computed = f"（计算结果为{_label(d.get('computed'))}）" if d.get("computed") else ""
+    return _changed(a, t, d, "考核等级", "调整", computed, "理由")
 
 
 def _override_clear(a: str, t: str, d: Mapping[str, Any]) -> str:
