@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, CreatedAt, str_enum, utcnow
+from models.base import Base, CreatedAt, LabelledEnum, str_enum, utcnow
 from models.org import Department
 
 
-class UserRole(enum.StrEnum):
-    AFFAIRS = "affairs"  # 学生处: everything
-    BRANCH = "branch"  # 党总支: its own department only
-
-    @property
-    def label(self) -> str:
-        return {"affairs": "学生处", "branch": "党总支"}[self.value]
+class UserRole(LabelledEnum):
+    AFFAIRS = "affairs", "学生处"  # everything
+    BRANCH = "branch", "党总支"  # its own department only
 
 
 class User(CreatedAt, Base):

@@ -3,42 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, CreatedAt, str_enum
+from models.base import Base, CreatedAt, LabelledEnum, str_enum
 from models.org import SchoolClass, Teacher
 
 
-class AppointmentStatus(enum.StrEnum):
+class AppointmentStatus(LabelledEnum):
     """第九条: 申请 → 党总支初审 → 学生处审核 → 人事处备案 → 聘任; then 解聘 or 辞职 ends it early."""
 
-    APPLIED = "applied"
-    BRANCH_REVIEWED = "branch_reviewed"
-    AFFAIRS_APPROVED = "affairs_approved"
-    HR_FILED = "hr_filed"
-    APPOINTED = "appointed"
-    REJECTED = "rejected"
-    DISMISSED = "dismissed"
-    RESIGNED = "resigned"
-
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS[self]
+    APPLIED = "applied", "申请"
+    BRANCH_REVIEWED = "branch_reviewed", "党总支初审"
+    AFFAIRS_APPROVED = "affairs_approved", "学生处审核"
+    HR_FILED = "hr_filed", "人事处备案"
+    APPOINTED = "appointed", "聘任"
+    REJECTED = "rejected", "驳回"
+    DISMISSED = "dismissed", "解聘"
+    RESIGNED = "resigned", "辞职"
 
 
-STATUS_LABELS = {
-    AppointmentStatus.APPLIED: "申请",
-    AppointmentStatus.BRANCH_REVIEWED: "党总支初审",
-    AppointmentStatus.AFFAIRS_APPROVED: "学生处审核",
-    AppointmentStatus.HR_FILED: "人事处备案",
-    AppointmentStatus.APPOINTED: "聘任",
-    AppointmentStatus.REJECTED: "驳回",
-    AppointmentStatus.DISMISSED: "解聘",
-    AppointmentStatus.RESIGNED: "辞职",
-}
+STATUS_LABELS = {status: status.label for status in AppointmentStatus}
 
 # Which step may follow which; the dashboard and CLI refuse anything else.
 TRANSITIONS: dict[AppointmentStatus, tuple[AppointmentStatus, ...]] = {

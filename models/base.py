@@ -80,5 +80,18 @@ def str_enum(enum_cls: type[enum.Enum], length: int = 32, name: str | None = Non
     )
 
 
+class LabelledEnum(enum.StrEnum):
+    """A string enum declared as ``NAME = "value", "中文"``: the value is what is stored and
+    sent, ``label`` what a person reads."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> LabelledEnum:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+
 class CreatedAt:
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), default=utcnow)

@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, str_enum, utcnow
+from models.base import Base, LabelledEnum, str_enum, utcnow
 from models.org import Teacher
 
 
-class Grade(enum.StrEnum):
-    EXCELLENT = "excellent"  # 优秀
-    GOOD = "good"  # 良好
-    PASS = "pass"  # 合格
-    FAIL = "fail"  # 不合格
-
-    @property
-    def label(self) -> str:
-        return GRADE_LABELS[self]
+class Grade(LabelledEnum):
+    EXCELLENT = "excellent", "优秀"
+    GOOD = "good", "良好"
+    PASS = "pass", "合格"
+    FAIL = "fail", "不合格"
 
 
-GRADE_LABELS = {
-    Grade.EXCELLENT: "优秀",
-    Grade.GOOD: "良好",
-    Grade.PASS: "合格",
-    Grade.FAIL: "不合格",
-}
+GRADE_LABELS = {grade: grade.label for grade in Grade}
 
 
 class TermEvaluation(Base):

@@ -4,26 +4,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from models.base import Base, CreatedAt, link_table, str_enum
+from models.base import Base, CreatedAt, LabelledEnum, link_table, str_enum
 from models.org import Teacher
 from models.term import Term
 
 
-class MeetingKind(enum.StrEnum):
-    STAFF_MEETING = "staff_meeting"  # 党总支兼职班主任工作例会 (at least monthly)
-    TRAINING = "training"  # 学院兼职班主任培训会 (at least once a term), 岗前培训
-    SEMINAR = "seminar"  # 工作研讨会 / 交流会 (第十三条)
-
-    @property
-    def label(self) -> str:
-        return {"staff_meeting": "工作例会", "training": "培训会", "seminar": "研讨交流会"}[
-            self.value
-        ]
+class MeetingKind(LabelledEnum):
+    STAFF_MEETING = "staff_meeting", "工作例会"  # 党总支兼职班主任工作例会 (at least monthly)
+    TRAINING = "training", "培训会"  # 学院兼职班主任培训会 (at least once a term), 岗前培训
+    SEMINAR = "seminar", "研讨交流会"  # 工作研讨会 / 交流会 (第十三条)
 
 
 meeting_attendance = link_table(
@@ -44,13 +37,9 @@ class Meeting(CreatedAt, Base):
     attendees: Mapped[list[Teacher]] = relationship(secondary=meeting_attendance)
 
 
-class IncidentKind(enum.StrEnum):
-    SERIOUS = "serious"  # 严重责任事件或事故 (第十五条（二）3)
-    OTHER = "other"  # 学院或党总支认为其他不称职行为 (第十五条（二）5)
-
-    @property
-    def label(self) -> str:
-        return {"serious": "严重责任事件或事故", "other": "其他不称职行为"}[self.value]
+class IncidentKind(LabelledEnum):
+    SERIOUS = "serious", "严重责任事件或事故"  # 第十五条（二）3
+    OTHER = "other", "其他不称职行为"  # 学院或党总支认为其他不称职行为 (第十五条（二）5)
 
 
 class Incident(CreatedAt, Base):

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, CreatedAt, link_table, str_enum
+from models.base import Base, CreatedAt, LabelledEnum, link_table, str_enum
 
 
-class ClassKind(enum.StrEnum):
+class ClassKind(LabelledEnum):
     """第一条: head teachers are set up per 行政班级, 小乐团 or 专业."""
 
-    ADMIN = "admin"
-    ENSEMBLE = "ensemble"
-    MAJOR = "major"
-
-    @property
-    def label(self) -> str:
-        return {"admin": "行政班级", "ensemble": "小乐团", "major": "专业"}[self.value]
+    ADMIN = "admin", "行政班级"
+    ENSEMBLE = "ensemble", "小乐团"
+    MAJOR = "major", "专业"
 
     @classmethod
     def from_label(cls, text: str) -> ClassKind:
@@ -30,13 +25,9 @@ class ClassKind(enum.StrEnum):
         raise ValueError(text)
 
 
-class TeacherRole(enum.StrEnum):
-    HEAD_TEACHER = "head_teacher"  # 兼职班主任
-    COUNSELLOR = "counsellor"  # 辅导员
-
-    @property
-    def label(self) -> str:
-        return {"head_teacher": "班主任", "counsellor": "辅导员"}[self.value]
+class TeacherRole(LabelledEnum):
+    HEAD_TEACHER = "head_teacher", "班主任"  # 兼职班主任
+    COUNSELLOR = "counsellor", "辅导员"
 
     @classmethod
     def from_label(cls, text: str) -> TeacherRole:

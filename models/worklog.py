@@ -3,58 +3,36 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, CreatedAt, link_table, str_enum, utcnow
+from models.base import Base, CreatedAt, LabelledEnum, link_table, str_enum, utcnow
 from models.org import SchoolClass, Student, Teacher
 
 
-class LogKind(enum.StrEnum):
+class LogKind(LabelledEnum):
     """The kinds of work in 第八条, plus meetings and training (第十四条) and 反馈 (第七条)."""
 
-    TALK = "talk"  # 谈心谈话
-    CLASS_MEETING = "class_meeting"  # 班会
-    DORM_VISIT = "dorm_visit"  # 走访寝室
-    HOME_VISIT = "home_visit"  # 家访
-    PRACTICE = "practice"  # 社会实践
-    ACADEMIC = "academic"  # 学术活动指导
-    ASSESSMENT = "assessment"  # 综合测评
-    AWARDS = "awards"  # 评奖评优
-    DISCIPLINE = "discipline"  # 违纪处理
-    CADRES = "cadres"  # 班干部培养
-    AID = "aid"  # 资助建议
-    FRESHMEN = "freshmen"  # 新生入学指导
-    EMPLOYMENT = "employment"  # 就业指导
-    STAFF_MEETING = "staff_meeting"  # 参加例会
-    TRAINING = "training"  # 参加培训
-    FEEDBACK = "feedback"  # 反馈
-
-    @property
-    def label(self) -> str:
-        return LOG_KIND_LABELS[self]
+    TALK = "talk", "谈心谈话"
+    CLASS_MEETING = "class_meeting", "班会"
+    DORM_VISIT = "dorm_visit", "走访寝室"
+    HOME_VISIT = "home_visit", "家访"
+    PRACTICE = "practice", "社会实践"
+    ACADEMIC = "academic", "学术活动指导"
+    ASSESSMENT = "assessment", "综合测评"
+    AWARDS = "awards", "评奖评优"
+    DISCIPLINE = "discipline", "违纪处理"
+    CADRES = "cadres", "班干部培养"
+    AID = "aid", "资助建议"
+    FRESHMEN = "freshmen", "新生入学指导"
+    EMPLOYMENT = "employment", "就业指导"
+    STAFF_MEETING = "staff_meeting", "参加例会"
+    TRAINING = "training", "参加培训"
+    FEEDBACK = "feedback", "反馈"
 
 
-LOG_KIND_LABELS: dict[LogKind, str] = {
-    LogKind.TALK: "谈心谈话",
-    LogKind.CLASS_MEETING: "班会",
-    LogKind.DORM_VISIT: "走访寝室",
-    LogKind.HOME_VISIT: "家访",
-    LogKind.PRACTICE: "社会实践",
-    LogKind.ACADEMIC: "学术活动指导",
-    LogKind.ASSESSMENT: "综合测评",
-    LogKind.AWARDS: "评奖评优",
-    LogKind.DISCIPLINE: "违纪处理",
-    LogKind.CADRES: "班干部培养",
-    LogKind.AID: "资助建议",
-    LogKind.FRESHMEN: "新生入学指导",
-    LogKind.EMPLOYMENT: "就业指导",
-    LogKind.STAFF_MEETING: "参加例会",
-    LogKind.TRAINING: "参加培训",
-    LogKind.FEEDBACK: "反馈",
-}
+LOG_KIND_LABELS: dict[LogKind, str] = {kind: kind.label for kind in LogKind}
 
 
 worklog_students = link_table(
