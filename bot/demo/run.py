@@ -269,25 +269,37 @@ def record_meetings(school: School) -> None:
         for t in school.teachers:
             row = ids[t.number]
             by_department.setdefault(row.department_id, []).append(row)
-        for department_id, members in by_department.items():
+        # (department, kind, day, title, attendees): each branch's staff meeting, where the
+        # silent teachers are missing, and the school's training, which everyone attended.
+        meetings = [
+            (
+                department_id,
+                MeetingKind.STAFF_MEETING,
+                dt.date(2026, 10, 15),
+                "十月兼职班主任工作例会",
+                [m for m in members if m.staff_no not in silent],
+            )
+            for department_id, members in by_department.items()
+        ]
+        meetings.append(
+            (
+                None,
+                MeetingKind.TRAINING,
+                dt.date(2026, 9, 20),
+                "兼职班主任岗前与业务培训",
+                [ids[t.number] for t in school.teachers],
+            )
+        )
+        for department_id, kind, held_on, title, attendees in meetings:
             s.add(
                 Meeting(
                     department_id=department_id,
-                    kind=MeetingKind.STAFF_MEETING,
-                    held_on=dt.date(2026, 10, 15),
-                    title="十月兼职班主任工作例会",
-                    attendees=[m for m in members if m.staff_no not in silent],
+                    kind=kind,
+                    held_on=held_on,
+                    title=title,
+                    attendees=attendees,
                 )
             )
-        s.add(
-            Meeting(
-                department_id=None,
-                kind=MeetingKind.TRAINING,
-                held_on=dt.date(2026, 9, 20),
-                title="兼职班主任岗前与业务培训",
-                attendees=[ids[t.number] for t in school.teachers],
-            )
-        )
 
 
 def count_rows(model) -> int:
