@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import click
 from sqlalchemy import select
@@ -52,6 +53,12 @@ def round_group() -> None:
     """测评轮次：开放、关闭、进度。"""
 
 
+def _which_round(command: Callable) -> Callable:
+    """``--term`` and ``--survey``: the round a command is about."""
+    command = click.option("--survey", "survey_id", required=True, help="问卷 id")(command)
+    return click.option("--term", "term_code", required=True, help="学期编号")(command)
+
+
 def _today(cli: CliContext) -> dt.date:
     return dt.datetime.now(cli.settings.tz).date()
 
@@ -90,8 +97,7 @@ def round_open(cli: CliContext, term_code: str, survey_id: str, closes: str | No
 
 
 @round_group.command("close")
-@click.option("--term", "term_code", required=True, help="学期编号")
-@click.option("--survey", "survey_id", required=True, help="问卷 id")
+@_which_round
 @pass_cli
 def round_close(cli: CliContext, term_code: str, survey_id: str) -> None:
     """关闭测评：解封已提交的答卷（随机顺序写入匿名结果）；未提交的草稿不计入。"""
@@ -114,8 +120,7 @@ def round_close(cli: CliContext, term_code: str, survey_id: str) -> None:
 
 
 @round_group.command("status")
-@click.option("--term", "term_code", required=True, help="学期编号")
-@click.option("--survey", "survey_id", required=True, help="问卷 id")
+@_which_round
 @pass_cli
 def round_status(cli: CliContext, term_code: str, survey_id: str) -> None:
     """每位班主任的应评人数、已评人数和参评率。"""
@@ -142,8 +147,7 @@ def round_status(cli: CliContext, term_code: str, survey_id: str) -> None:
 
 
 @round_group.command("remind")
-@click.option("--term", "term_code", required=True, help="学期编号")
-@click.option("--survey", "survey_id", required=True, help="问卷 id")
+@_which_round
 @click.option("--department", default=None, help="只催本学院（名称或编号）")
 @click.option("--class", "class_code", default=None, help="只催本班（班级代码）")
 @click.option("--dry-run", is_flag=True, help="只统计人数，不发送")
