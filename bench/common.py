@@ -54,6 +54,19 @@ def drop_database(name: str, admin_url: str = PG_ADMIN) -> None:
     _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def delete_redis_keys(*patterns: str) -> None:
+    """Delete the keys matching ``patterns`` (a run's key prefix, its Celery queue)."""
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        left = [key for pattern in patterns for key in r.scan_iter(pattern)]
+        if left:
+            r.delete(*left)
+    finally:
+        r.close()
+
+
 @contextmanager
 def scratch_database(admin_url: str = PG_ADMIN, prefix: str = "banzhuren_bench") -> Iterator[str]:
     """The URL of a new empty PostgreSQL database, dropped (connections and all) afterwards."""

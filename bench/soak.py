@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import REDIS_URL, ROOT, create_database, drop_database
+from common import REDIS_URL, ROOT, create_database, delete_redis_keys, drop_database
 from webhook import (  # bench/webhook.py: the same setup as the load benchmark
     Client,
     Keys,
@@ -39,7 +39,7 @@ from webhook import (  # bench/webhook.py: the same setup as the load benchmark
     stored_counts,
 )
 
-from bot.demo.fake_wechat import FakeWeChatApi  # noqa: E402
+from bot.demo.fake_wechat import FakeWeChatApi
 
 LOG_LINES = (
     "班会 学风建设主题班会，全班到齐",
@@ -269,13 +269,7 @@ def main() -> int:
     finally:
         fake.stop()
         drop_database(name)
-        import redis
-
-        r = redis.Redis.from_url(REDIS_URL)
-        left = [*r.scan_iter(f"bzrsoak:{run}*"), *r.scan_iter(f"*{queue}*")]
-        if left:
-            r.delete(*left)
-        r.close()
+        delete_redis_keys(f"bzrsoak:{run}*", f"*{queue}*")
     print(
         f"stored: {counts['ballots']} ballots ({counts['distinct_ballots']} distinct), "
         f"{counts['responses']} responses, {counts['answers']} answers; "

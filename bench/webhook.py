@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from common import PG_ADMIN, REDIS_URL, ROOT, drop_database
+from common import PG_ADMIN, REDIS_URL, ROOT, delete_redis_keys, drop_database
 from common import create_database as scratch_database
 
 TERM = "2026-2027-1"
@@ -446,14 +446,8 @@ def main() -> int:
     finally:
         if not options.keep:
             drop_database(name)
-        import redis
-
-        r = redis.Redis.from_url(REDIS_URL)
         # Our prefix, and the Celery queue with kombu's binding of it.
-        keys_left = [*r.scan_iter(f"bzrbench:{run}*"), *r.scan_iter(f"*bzrbench-{run}*")]
-        if keys_left:
-            r.delete(*keys_left)
-        r.close()
+        delete_redis_keys(f"bzrbench:{run}*", f"*bzrbench-{run}*")
 
     ratio = app.rate / floor.rate
     print()
