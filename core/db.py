@@ -1,12 +1,32 @@
 """The database: engine, sessions, and the one way to open a transaction.
 
-One session per web request (bot/request_session.py) and per task or command
-(:func:`session_scope`). A transaction that will write and may first read what it writes begins
-with :func:`begin_write`: on SQLite that is ``BEGIN IMMEDIATE``, which takes the database's
-single write lock up front (a read upgraded to a write fails at once with "database is locked"
-when anyone wrote meanwhile); on PostgreSQL an ordinary transaction, with row or advisory locks
-where needed (core.locks). Work to do once a transaction has committed (enqueue a Celery task,
-send an outbox row) is registered with :func:`after_commit`, the only after-commit hook.
+Two forms, one for each kind of caller:
+
+- **Tasks, CLI commands and services** (worker/tasks, bot/cli, core's own steps such as
+  closing due rounds or refreshing the WeChat token): :func:`session_scope`, a session in one
+  transaction that commits when the block ends and rolls back when it raises. ``write=True``
+  when the transaction reads what it then writes: it begins with :func:`begin_write`. A loop
+  over items that must not undo each other (one round, one department) opens one scope per
+  item. The CLI's ``CliContext.session(write=...)`` is this with the database configured.
+- **A web request** (the webhook, the dashboard, the API): the request's session
+  (bot/request_session.py), opened on first use and closed at teardown. A view commits as it
+  goes, and one that writes after reading ends the read transaction (login check) and starts
+  again with :func:`begin_write` (or core.locks.lock_sender, which is begin_write plus the
+  per-sender advisory lock on PostgreSQL). Only code that deliberately commits several times
+  in one session stays on a bare ``SessionFactory()``: the outbox's ``deliver`` (two write
+  transactions around the WeChat call, each retried on SQLite's "database is locked"), and
+  tests and benchmarks.
+
+A transaction that will write and may first read what it writes begins with
+:func:`begin_write`: on SQLite that is ``BEGIN IMMEDIATE``, which takes the database's single
+write lock up front (a read upgraded to a write fails at once with "database is locked" when
+anyone wrote meanwhile; waiting for the lock up front uses the busy timeout instead); on
+PostgreSQL an ordinary transaction, with row or advisory locks where needed (core.locks).
+
+Work to do once a transaction has committed (enqueue a Celery task, send an outbox row,
+forward a 反馈) is registered with :func:`after_commit`, the only after-commit hook: it runs
+after the commit and is dropped on rollback, whichever of the two forms opened the session.
+
 No Flask here."""
 
 from __future__ import annotations
@@ -84,9 +104,11 @@ def dispose() -> None:
 
 @contextmanager
 def session_scope(*, write: bool = False) -> Iterator[Session]:
-    """A session in one transaction: commits on success, rolls back on error.
+    """A session in one transaction: commits on success, rolls back on error (then
+    re-raises). The way tasks, CLI commands and services open a transaction (module docstring).
 
-    ``write``: the transaction writes after reading; it begins with :func:`begin_write`."""
+    ``write``: the transaction writes after reading; it begins with :func:`begin_write`.
+    :func:`after_commit` callbacks registered in the block run once the commit succeeded."""
     with SessionFactory() as session:
         if write:
             begin_write(session)

@@ -203,6 +203,9 @@ def deliver(message_id: int, api=None) -> str:
     retried at most once (:data:`MAX_UNCERTAIN_SENDS`): the user may then get the message
     twice, which is better than never; after a second uncertain send it is given up."""
     settings = _settings()
+    # Not core.db.session_scope: two write transactions in one session (mark the row as being
+    # sent, then record the outcome), with the WeChat call between them outside any
+    # transaction, each retried on SQLite's "database is locked" by _write_retrying.
     with core.db.SessionFactory() as session:
         begun = _write_retrying(session, message_id, _begin_send, skip_locked=True)
         if isinstance(begun, str):
@@ -439,7 +442,7 @@ def _send_reach(settings: Settings, api, openid: str, payload: dict, channel: li
     closed after all), else the remind template; raises :class:`Unreachable` when neither
     can be sent, WeChatClientException for WeChat's other refusals. ``channel[0]`` is set to
     the channel tried last."""
-    with core.db.SessionFactory() as session:
+    with core.db.session_scope() as session:
         state = window.state(session, openid, utcnow())
     if state != window.CLOSED:
         channel[0] = "custom"

@@ -41,10 +41,12 @@ class CliContext:
         return self.settings.database_url
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction; commits only if the block finishes."""
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """:func:`core.db.session_scope` on the settings' database: a session in one
+        transaction that commits only if the block finishes. ``write``: the command reads what
+        it then writes, so the transaction takes the write lock up front (SQLite)."""
         self.database()
-        with core.db.session_scope() as session:
+        with core.db.session_scope(write=write) as session:
             yield session
 
 

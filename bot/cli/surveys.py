@@ -8,9 +8,7 @@ from collections.abc import Callable
 import click
 from sqlalchemy import select
 
-import core.db
 from bot.cli.common import CliContext, fail, pass_cli
-from core.db import begin_write
 from core.surveys import seal as survey_seal
 from core.surveys import seal_key
 from core.surveys.rounds import (
@@ -101,20 +99,15 @@ def round_open(cli: CliContext, term_code: str, survey_id: str, closes: str | No
 @pass_cli
 def round_close(cli: CliContext, term_code: str, survey_id: str) -> None:
     """关闭测评：解封已提交的答卷（随机顺序写入匿名结果）；未提交的草稿不计入。"""
-    cli.database()
-    with core.db.SessionFactory() as s:
-        # A write transaction from the start: on SQLite a read cannot become a write once a
-        # student has submitted meanwhile.
-        begin_write(s)
+    # A write transaction from the start: on SQLite a read cannot become a write once a
+    # student has submitted meanwhile.
+    with cli.session(write=True) as s:
         try:
             rnd = close_round(s, term_code, survey_id, settings=cli.settings)
             rows = round_progress(s, rnd.id)
         except RoundError as exc:
-            s.rollback()
-            fail(str(exc))
-        s.commit()
-    with cli.session() as s:
-        after_close(s)
+            fail(str(exc))  # raises: the transaction rolls back
+    after_close(s)
     answered, eligible = sum(r["answered"] for r in rows), sum(r["eligible"] for r in rows)
     click.echo(f"已关闭 {term_code} 的问卷 {survey_id}：已评 {answered}/{eligible} 人次")
 
@@ -167,9 +160,8 @@ def round_remind(
     from models import Department, SchoolClass
 
     configure_celery(cli.settings)  # the outbox sends with these settings
-    cli.database()
-    with core.db.SessionFactory() as s:
-        begin_write(s)  # one reminder per student per day: no two runs at once
+    # A write transaction: one reminder per student per day, no two runs at once.
+    with cli.session(write=True) as s:
         rnd = s.scalar(
             select(SurveyRound)
             .join(Term, Term.id == SurveyRound.term_id)
@@ -203,12 +195,9 @@ def round_remind(
                 dry_run=dry_run,
             )
         except ReachError as exc:
-            s.rollback()
-            fail(str(exc))
+            fail(str(exc))  # raises: the transaction rolls back
         if dry_run:
-            s.rollback()
-        else:
-            s.commit()
+            s.rollback()  # nothing of a trial run is kept, nor sent (the outbox waits for a commit)
     if result.closed_reason is not None:
         word = {"exam": "考试日"}.get(result.closed_reason, "节假日")
         click.echo(f"今天是学期设定的{word}，不发送催填提醒。")
@@ -228,11 +217,11 @@ def round_remind(
         click.echo("已交给后台任务发送；送达情况见管理后台的测评页面。")
         return
     drain(timeout=120)
-    with core.db.SessionFactory() as s:
+    with cli.session() as s:
         # Embedded mode has no beat: reminders deferred from the night go out now.
         enqueue_unsent(s, older_than_seconds=0)
     drain(timeout=120)
-    with core.db.SessionFactory() as s:
+    with cli.session() as s:
         counts = channel_counts(s, result.outbound_ids)
     click.echo(
         f"送达：客服消息 {counts['custom']} 人，模板消息 {counts['template']} 人；"

@@ -303,7 +303,7 @@ def record_meetings(school: School) -> None:
 
 
 def count_rows(model) -> int:
-    with core.db.SessionFactory() as s:
+    with core.db.session_scope() as s:
         return s.scalar(select(func.count()).select_from(model)) or 0
 
 

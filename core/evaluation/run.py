@@ -6,14 +6,16 @@ task; ``evaluate_term`` runs the same code in this process (embedded mode, tests
 with every department in one step, so that each grouped query runs once for the whole school
 rather than once per department (issue 17). Each step opens
 its own transaction and is idempotent: rows are upserted on (term, teacher), so running a step
-twice, or a redelivered task after a worker died, leaves the same rows.
+twice, or a redelivered task after a worker died, leaves the same rows. The writing steps are
+write transactions (``core.db.session_scope(write=True)``): on SQLite a concurrent writer makes
+them wait (busy timeout) instead of failing their read-then-write at once with "database is
+locked".
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +24,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import core.db
-from core.db import begin_write
 from core.evaluation import grading, intervals, policy, queries
 from core.evaluation.awards import award_candidates
 from models import Award, SurveyRound, Term, TermEvaluation
@@ -293,21 +294,6 @@ def upsert_evaluations(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(stmt, rows[i : i + 200])
 
 
-@contextmanager
-def write_scope() -> Iterator[Session]:
-    """A session in one write transaction. On SQLite it begins ``BEGIN IMMEDIATE`` so that a
-    concurrent writer makes us wait (busy timeout) instead of failing our read-then-write
-    transaction at once with "database is locked"."""
-    with core.db.SessionFactory() as session:
-        begin_write(session)
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-
-
 def evaluate_departments(
     term_id: int,
     department_ids: Collection[int] | None,
@@ -318,7 +304,7 @@ def evaluate_departments(
     in one transaction; returns department id → how many teachers. The grouped queries run
     once for all the departments, then each department's rows are upserted in one statement
     (``progress`` is called with its id after each)."""
-    with write_scope() as session:
+    with core.db.session_scope(write=True) as session:
         term = session.get(Term, term_id)
         if term is None:
             raise LookupError(f"term id {term_id} no longer exists")
@@ -349,7 +335,7 @@ def evaluate_department(term_id: int, department_id: int, min_respondents: int) 
 def finish_term(term_id: int) -> dict[str, Any]:
     """Remove rows of teachers no longer in office in the term, record the award candidates of
     the academic year, and mark the term evaluated."""
-    with write_scope() as session:
+    with core.db.session_scope(write=True) as session:
         term = session.get(Term, term_id)
         if term is None:
             raise LookupError(f"term id {term_id} no longer exists")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Select, Subquery, func, select
 from sqlalchemy.orm import Session
 
-from core.db import begin_write
+import core.db
 from core.outbox import queue_reach
 from core.settings import Settings
 from core.surveys.eligibility import eligibility
@@ -315,11 +315,9 @@ def remind_rounds_closing_soon(
     time); returns round id → students reminded. Each round in a transaction of its own."""
     import logging
 
-    import core.db
-
     now = now or utcnow()
     due = now.astimezone(settings.tz).date() + dt.timedelta(days=AUTO_REMIND_DAYS_BEFORE)
-    with core.db.SessionFactory() as session:
+    with core.db.session_scope() as session:
         ids = list(
             session.scalars(
                 select(SurveyRound.id).where(
@@ -329,14 +327,11 @@ def remind_rounds_closing_soon(
         )
     out = {}
     for round_id in ids:
-        with core.db.SessionFactory() as session:
-            begin_write(session)
-            try:
+        try:
+            with core.db.session_scope(write=True) as session:
                 result = remind(session, settings, session.get(SurveyRound, round_id), now=now)
-            except ReachError:
-                logging.getLogger(__name__).exception("could not remind round %s", round_id)
-                session.rollback()
-                continue
-            session.commit()
+        except ReachError:  # rolled back; the other rounds are still reminded
+            logging.getLogger(__name__).exception("could not remind round %s", round_id)
+            continue
         out[round_id] = result.reminded
     return out

@@ -20,7 +20,7 @@ from sqlalchemy import Date, Text, bindparam, cast, delete, distinct, func, sele
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from core.db import begin_write
+import core.db
 from core.reach.rounds import notify_opened
 from core.settings import Settings
 from core.surveys import seal as survey_seal
@@ -323,10 +323,8 @@ def close_round(
 def close_due_rounds(settings: Settings, today: dt.date | None = None) -> list[int]:
     """Close every open round whose closing day is before ``today`` (the school's date), each
     in a transaction of its own; returns the ids closed. For beat."""
-    import core.db
-
     today = today or dt.datetime.now(settings.tz).date()
-    with core.db.SessionFactory() as session:
+    with core.db.session_scope() as session:
         due = session.execute(
             select(Term.code, SurveyRound.survey_id, SurveyRound.id)
             .join(Term, Term.id == SurveyRound.term_id)
@@ -335,16 +333,13 @@ def close_due_rounds(settings: Settings, today: dt.date | None = None) -> list[i
         ).all()
     closed = []
     for term_code, survey_id, round_id in due:
-        with core.db.SessionFactory() as session:
-            begin_write(session)
-            try:
+        try:
+            with core.db.session_scope(write=True) as session:
                 close_round(session, term_code, survey_id, actor="beat", settings=settings)
-            except RoundError:
-                log.exception("could not close survey round %s", round_id)
-                session.rollback()
-                continue
-            session.commit()
-            after_close(session)
+        except RoundError:  # rolled back; the other rounds are still closed
+            log.exception("could not close survey round %s", round_id)
+            continue
+        after_close(session)
         closed.append(round_id)
     return closed
 
@@ -439,10 +434,8 @@ def envelope_status(session: Session, settings: Settings) -> dict[int, tuple[int
 def refuse_without_seal_keys(settings: Settings) -> None:
     """At process start (web app, worker): :func:`check_seal_keys` on a session of its own.
     A database not reachable or not initialised yet is not this check's business (logged)."""
-    import core.db
-
     try:
-        with core.db.SessionFactory() as session:
+        with core.db.session_scope() as session:
             check_seal_keys(session, settings)
     except DBAPIError as exc:
         log.warning("seal key check skipped: %s", str(exc).splitlines()[0])

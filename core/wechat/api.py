@@ -25,7 +25,6 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 import core.db
-from core.db import begin_write
 from core.locks import LOCK_ACCESS_TOKEN, advisory_lock
 from core.redis_client import redis_client, rkey
 from core.settings import Settings
@@ -89,27 +88,26 @@ class DbTokenStore:
         self._appid = appid
 
     def get(self) -> str | None:
-        with core.db.SessionFactory() as s:
+        with core.db.session_scope() as s:
             row = s.get(WeChatAccessToken, self._appid)
             if row is None or row.expires_at <= utcnow():
                 return None
             return row.token
 
     def refresh(self, fetch: Fetch, stale: str | None) -> str:
-        with core.db.SessionFactory() as s:
-            begin_write(s)
+        # One write transaction holding the token lock: the first process to find the token
+        # stale fetches a new one, the others wait for it and read it.
+        with core.db.session_scope(write=True) as s:
             advisory_lock(s, LOCK_ACCESS_TOKEN, self._appid, HTTP_TIMEOUT + 5)
             row = s.get(WeChatAccessToken, self._appid)
             if row is not None and row.expires_at > utcnow() and row.token != stale:
-                s.rollback()
-                return row.token
+                return row.token  # another process refreshed while we waited
             token, expires_in = fetch()
             expires_at = utcnow() + dt.timedelta(seconds=max(60, expires_in - EXPIRY_MARGIN))
             if row is None:
                 s.add(WeChatAccessToken(appid=self._appid, token=token, expires_at=expires_at))
             else:
                 row.token, row.expires_at = token, expires_at
-            s.commit()
             return token
 
 

@@ -105,8 +105,9 @@ def evaluate_ended_terms(self) -> list[str]:
     **RETRYING,
 )
 def announce_published_results(self) -> int:
-    """Beat, hourly: core.publication.announce_results."""
-    with core.db.session_scope() as session:
+    """Beat, hourly: core.publication.announce_results (reads who was told, then writes
+    Reminder and outbox rows: a write transaction, as in ``publication.announce_now``)."""
+    with core.db.session_scope(write=True) as session:
         sent = publication.announce_results(session)
     log.info("task %s: announced %d results", self.request.id, sent)
     return sent

@@ -11,7 +11,6 @@ from sqlalchemy import select
 import core.db
 from core import jobs
 from core.celery_app import celery
-from core.db import begin_write
 from core.worklog.feedback import forward_one
 from models import StudentFeedback
 from models.base import utcnow
@@ -25,18 +24,15 @@ RETRY_DAYS = 30
 @celery.task(name=jobs.FORWARD_FEEDBACK, time_limit=60, soft_time_limit=50, **RETRYING)
 def forward_feedback(self, feedback_id: int) -> bool:
     """Forward one feedback row (safe to run twice)."""
-    with core.db.SessionFactory() as session:
-        # SQLite: take the write lock first (a read-then-write transaction fails at once when
-        # the embedded outbox sender has written meanwhile); PostgreSQL: lock the row.
-        begin_write(session)
+    # SQLite: take the write lock first (a read-then-write transaction fails at once when
+    # the embedded outbox sender has written meanwhile); PostgreSQL: lock the row.
+    with core.db.session_scope(write=True) as session:
         feedback = session.scalar(
             select(StudentFeedback).where(StudentFeedback.id == feedback_id).with_for_update()
         )
         if feedback is None:  # undone (撤销) before the task ran
             return False
-        forwarded = forward_one(session, feedback, utcnow())
-        session.commit()
-        return forwarded
+        return forward_one(session, feedback, utcnow())
 
 
 @celery.task(name=jobs.FORWARD_PENDING_FEEDBACK, time_limit=300, soft_time_limit=270, **RETRYING)
@@ -44,8 +40,7 @@ def forward_pending_feedback(self) -> int:
     """Forward every feedback of the last 30 days not forwarded yet; returns how many went."""
     now = utcnow()
     sent = 0
-    with core.db.SessionFactory() as session:
-        begin_write(session)
+    with core.db.session_scope(write=True) as session:
         rows = session.scalars(
             select(StudentFeedback)
             .where(
@@ -59,5 +54,4 @@ def forward_pending_feedback(self) -> int:
         )
         for feedback in rows:
             sent += forward_one(session, feedback, now)
-        session.commit()
     return sent

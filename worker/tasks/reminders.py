@@ -11,7 +11,6 @@ from sqlalchemy import select
 import core.db
 from core import jobs
 from core.celery_app import celery, settings
-from core.db import begin_write
 from core.worklog.counts import inactive_teachers
 from models import Reminder
 from models.base import utcnow
@@ -61,8 +60,7 @@ def remind_inactive_teachers(self) -> int:
     """Beat task: remind the teachers with no entry in 14 days; returns how many."""
     now = utcnow()
     today = now.astimezone(settings().tz).date()
-    with core.db.SessionFactory() as session:
-        begin_write(session)  # SQLite: write lock up front (see worker.tasks.feedback)
+    # SQLite: write lock up front (see worker.tasks.feedback).
+    with core.db.session_scope(write=True) as session:
         reminded = remind(session, today, now)
-        session.commit()
     return len(reminded)
