@@ -6,8 +6,9 @@ modules under ``worker/tasks`` that do it: callers send a name, never import a t
 below the worker depends on it. ``tests/unit/test_layout.py`` checks that every name here is
 registered by a task and every task has a name from here.
 
-Renaming a task changes what is in the queues: drain them before deploying a rename
-(deploy/RUNBOOK.md, "Upgrades").
+Renaming a task changes what is in the queues: drain them before deploying a rename (a worker
+deletes a task whose name it does not know; deploy/RUNBOOK.md, "Upgrading to the release that
+renamed the Celery tasks").
 """
 
 from __future__ import annotations
