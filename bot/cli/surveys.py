@@ -16,11 +16,12 @@ from core.surveys.rounds import (
     after_close,
     close_round,
     envelope_status,
+    find_round,
     open_round,
     register_survey,
     round_progress,
 )
-from models import SurveyRound, Term
+from models import SurveyRound
 from surveys.definition import SurveyDefinitionError, load_survey_file
 
 
@@ -118,13 +119,7 @@ def round_close(cli: CliContext, term_code: str, survey_id: str) -> None:
 def round_status(cli: CliContext, term_code: str, survey_id: str) -> None:
     """每位班主任的应评人数、已评人数和参评率。"""
     with cli.session() as s:
-        rnd = s.scalar(
-            select(SurveyRound)
-            .join(Term, Term.id == SurveyRound.term_id)
-            .where(Term.code == term_code, SurveyRound.survey_id == survey_id)
-        )
-        if rnd is None:
-            fail(f"学期 {term_code} 没有问卷 {survey_id} 的测评轮次")
+        rnd = _round_or_fail(s, term_code, survey_id)
         rows = round_progress(s, rnd.id)
         sealed = envelope_status(s, cli.settings).get(rnd.id, (0, 0)) if rnd.is_open else None
     for r in rows:
@@ -162,13 +157,7 @@ def round_remind(
     configure_celery(cli.settings)  # the outbox sends with these settings
     # A write transaction: one reminder per student per day, no two runs at once.
     with cli.session(write=True) as s:
-        rnd = s.scalar(
-            select(SurveyRound)
-            .join(Term, Term.id == SurveyRound.term_id)
-            .where(Term.code == term_code, SurveyRound.survey_id == survey_id)
-        )
-        if rnd is None:
-            fail(f"学期 {term_code} 没有问卷 {survey_id} 的测评轮次")
+        rnd = _round_or_fail(s, term_code, survey_id)
         department_id = class_id = None
         if department is not None:
             dept = s.scalar(
@@ -232,3 +221,10 @@ def round_remind(
 def register(main: click.Group) -> None:
     main.add_command(survey_group)
     main.add_command(round_group)
+
+
+def _round_or_fail(session, term_code: str, survey_id: str) -> SurveyRound:
+    rnd = find_round(session, term_code, survey_id)
+    if rnd is None:
+        fail(f"学期 {term_code} 没有问卷 {survey_id} 的测评轮次")
+    return rnd

@@ -14,6 +14,7 @@ locked".
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -107,17 +108,57 @@ def teacher_rows(
     """The term_evaluations values for the teachers of ``departments`` (teacher id → the
     department they are evaluated under), from grouped queries run once for all of them.
     ``everyone``: they are all the term's teachers, so the queries carry no teacher-id list."""
-    teacher_ids = sorted(departments)
-    ids = None if everyone else teacher_ids
-    rounds = term_rounds(session, term)
-    appts = queries.appointments(session, term, ids)
-    eligible = queries.eligible_students(session, term, ids)
-    sums = queries.response_sums(session, rounds.round_ids, ids)
-    logs = queries.log_counts(session, term, ids)
-    meetings = queries.meeting_counts(session, term, ids)
-    incidents = queries.incident_counts(session, term, ids)
-    rules = policy.teacher_policy(session, term, departments, appts, everyone=everyone)
-    in_progress = queries.open_round_ballots(session, term, teacher_ids)
+    facts = _TermFacts.load(session, term, departments, everyone)
+    now = utcnow()
+    return [
+        _teacher_row(facts, term, tid, departments[tid], min_respondents, now)
+        for tid in sorted(departments)
+    ]
+
+
+@dataclass(frozen=True)
+class _TermFacts:
+    """What the grouped queries found for the teachers being evaluated, by teacher id."""
+
+    rounds: RoundSet
+    appointments: dict[int, queries.AppointmentFacts]
+    eligible: dict[int, int]
+    sums: dict[int, queries.ResponseSums]
+    logs: dict[int, dict[str, int]]
+    meetings: dict[int, dict[str, int]]
+    incidents: dict[int, dict[str, int]]
+    rules: dict[int, policy.TeacherPolicy]
+    in_progress: dict[int, list[tuple[int, str, int]]]
+    # work-log kind → [students who answered its corroborating questions, who confirmed it]
+    corroborated: dict[int, dict[str, list[int]]]
+
+    @classmethod
+    def load(
+        cls, session: Session, term: Term, departments: dict[int, int], everyone: bool
+    ) -> _TermFacts:
+        teacher_ids = sorted(departments)
+        ids = None if everyone else teacher_ids
+        rounds = term_rounds(session, term)
+        appts = queries.appointments(session, term, ids)
+        return cls(
+            rounds=rounds,
+            appointments=appts,
+            eligible=queries.eligible_students(session, term, ids),
+            sums=queries.response_sums(session, rounds.round_ids, ids),
+            logs=queries.log_counts(session, term, ids),
+            meetings=queries.meeting_counts(session, term, ids),
+            incidents=queries.incident_counts(session, term, ids),
+            rules=policy.teacher_policy(session, term, departments, appts, everyone=everyone),
+            in_progress=queries.open_round_ballots(session, term, teacher_ids),
+            corroborated=_corroborated(session, rounds, ids),
+        )
+
+
+def _corroborated(
+    session: Session, rounds: RoundSet, ids: list[int] | None
+) -> dict[int, dict[str, list[int]]]:
+    """teacher id → work-log kind → [answered, confirmed], summed over the corroborating
+    questions of the counted rounds (one grouped query a round)."""
     corroborated: dict[int, dict[str, list[int]]] = {}
     by_round: dict[int, list[tuple[str, str, tuple[int, ...]]]] = {}
     for round_id, question_id, kind, yes in rounds.corroborations:
@@ -131,120 +172,151 @@ def teacher_rows(
                 acc = corroborated.setdefault(tid, {}).setdefault(kind, [0, 0])
                 acc[0] += answered
                 acc[1] += confirmed
-    now = utcnow()
-    rows = []
-    for tid in teacher_ids:
-        a = appts.get(tid, queries.AppointmentFacts())
-        p = rules[tid]
-        n_eligible = eligible.get(tid, 0)
-        s = sums.get(tid, queries.ResponseSums())
-        satisfaction: float | None = None
-        ci: tuple[float, float] | None = None
-        if rounds.method == "top_box":
-            if s.top_box_n:
-                satisfaction = 100.0 * s.top_box_yes / s.top_box_n
-                ci = intervals.wilson_interval(s.top_box_yes, s.top_box_n)
-        elif s.scored:
-            satisfaction = s.score_sum / s.scored
-            ci = intervals.mean_interval(
-                s.scored, s.score_sum, s.score_sq_sum, population=n_eligible * len(rounds.round_ids)
+    return corroborated
+
+
+def _satisfaction(
+    rounds: RoundSet, s: queries.ResponseSums, n_eligible: int
+) -> tuple[float | None, tuple[float, float] | None]:
+    """The satisfaction (top-box percentage or mean score) and its 95% interval; None, None
+    without answers that count."""
+    if rounds.method == "top_box":
+        if s.top_box_n:
+            return (
+                100.0 * s.top_box_yes / s.top_box_n,
+                intervals.wilson_interval(s.top_box_yes, s.top_box_n),
             )
-        expected = n_eligible * len(rounds.round_ids)
-        rate = s.responses / expected if expected else None
-        teacher_logs = logs.get(tid, {})
-        teacher_incidents = incidents.get(tid, {})
-        facts = grading.TeacherFacts(
+    elif s.scored:
+        return s.score_sum / s.scored, intervals.mean_interval(
+            s.scored, s.score_sum, s.score_sq_sum, population=n_eligible * len(rounds.round_ids)
+        )
+    return None, None
+
+
+def _corroboration(
+    shown: dict[str, list[int]], teacher_logs: dict[str, int]
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Per work-log kind: how often it was logged and what the students said of it; and a flag
+    for each kind that no answering student confirmed."""
+    corroboration: dict[str, dict[str, Any]] = {}
+    flags = []
+    for kind, (answered, confirmed) in sorted(shown.items()):
+        logged = teacher_logs.get(kind, 0)
+        corroboration[kind] = {
+            "logged": logged,
+            "answered": answered,
+            "confirmed": confirmed,
+            "share": confirmed / answered if answered else None,
+        }
+        if grading.uncorroborated(logged, answered, confirmed):
+            flags.append(
+                f"{_kind_label(kind)}日志未获学生印证（记录{logged}次，"
+                f"{answered}名答题学生无人确认）"
+            )
+    return corroboration, flags
+
+
+def _open_rounds(in_progress: list[tuple[int, str, int]], n_eligible: int) -> list[dict]:
+    """Rounds still open: shown as 进行中 with their response rate so far; they change no
+    grade, rate or flag until they close."""
+    return [
+        {
+            "status": "进行中",
+            "round_id": round_id,
+            "survey": title,
+            "answered": answered,
+            "eligible": n_eligible,
+            "rate": answered / n_eligible if n_eligible else None,
+        }
+        for round_id, title, answered in in_progress
+    ]
+
+
+def _teacher_row(
+    facts: _TermFacts,
+    term: Term,
+    tid: int,
+    department_id: int,
+    min_respondents: int,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """One teacher's term_evaluations values: grade, flags and the details behind them."""
+    a = facts.appointments.get(tid, queries.AppointmentFacts())
+    p = facts.rules[tid]
+    n_eligible = facts.eligible.get(tid, 0)
+    s = facts.sums.get(tid, queries.ResponseSums())
+    satisfaction, ci = _satisfaction(facts.rounds, s, n_eligible)
+    expected = n_eligible * len(facts.rounds.round_ids)
+    rate = s.responses / expected if expected else None
+    teacher_logs = facts.logs.get(tid, {})
+    teacher_incidents = facts.incidents.get(tid, {})
+    grade, reasons = grading.grade_teacher(
+        grading.TeacherFacts(
             satisfaction=satisfaction,
             ended_within_first_year=a.ended_within_first_year,
             serious_incidents=teacher_incidents.get("serious", 0),
             other_incidents=teacher_incidents.get("other", 0),
             log_entries=sum(teacher_logs.values()),
         )
-        grade, reasons = grading.grade_teacher(facts)
-        # Privacy (DESIGN.md): below min_respondents only the percentage and the grade are
-        # shown; anything finer (interval, answer-quality counts, how many students confirmed
-        # a kind of work) could point at what one of a handful of students answered.
-        detailed = s.responses >= min_respondents
-        if not detailed:
-            ci = None
-        flags = grading.quality_flags(
-            grading.QualityFacts(
-                respondents=s.responses,
-                eligible=n_eligible,
-                response_rate=rate,
-                trained=p.trained,
-                missed_term_training=p.missed_term_training,
-                straight_lined=s.straight_lined if detailed else 0,
-                too_fast=s.too_fast if detailed else 0,
-            ),
-            min_respondents,
-        )
-        corroboration = {}
-        shown = corroborated.get(tid, {}) if detailed else {}
-        for kind, (answered, confirmed) in sorted(shown.items()):
-            logged = teacher_logs.get(kind, 0)
-            corroboration[kind] = {
-                "logged": logged,
-                "answered": answered,
-                "confirmed": confirmed,
-                "share": confirmed / answered if answered else None,
-            }
-            if grading.uncorroborated(logged, answered, confirmed):
-                flags.append(
-                    f"{_kind_label(kind)}日志未获学生印证（记录{logged}次，"
-                    f"{answered}名答题学生无人确认）"
-                )
-        meeting_kinds = meetings.get(tid, {})
-        months = grading.months_in_office(a.periods, term.start_date, term.end_date)
-        rows.append(
-            {
-                "term_id": term.id,
-                "teacher_id": tid,
-                "department_id": departments[tid],
-                "classes": "、".join(a.class_codes),
-                "respondents": s.responses,
-                "eligible": n_eligible,
-                "response_rate": rate,
-                "satisfaction": satisfaction,
-                "ci_low": ci[0] if ci else None,
-                "ci_high": ci[1] if ci else None,
-                "computed_grade": grade,
-                "reasons": reasons,
-                "logs": dict(sorted(teacher_logs.items())),
-                "meetings_attended": meeting_kinds.get("staff_meeting", 0)
-                + meeting_kinds.get("seminar", 0),
-                "trainings_attended": meeting_kinds.get("training", 0),
-                "flags": flags,
-                "details": {
-                    "method": rounds.method,
-                    "scored_respondents": s.scored,
-                    "straight_lined": s.straight_lined if detailed else None,
-                    "too_fast": s.too_fast if detailed else None,
-                    "trained": a.trained,
-                    "incidents": teacher_incidents,
-                    "corroboration": corroboration,
-                    "months": months,
-                    **p.details(),
-                    # Rounds still open: shown as 进行中 with their response rate so far; they
-                    # change no grade, rate or flag until they close.
-                    "open_rounds": [
-                        {
-                            "status": "进行中",
-                            "round_id": round_id,
-                            "survey": title,
-                            "answered": answered,
-                            "eligible": n_eligible,
-                            "rate": answered / n_eligible if n_eligible else None,
-                        }
-                        for round_id, title, answered in in_progress.get(tid, [])
-                    ],
-                },
-                "months_in_office": len(months),
-                "allowance": grading.allowance(months),
-                "computed_at": now,
-            }
-        )
-    return rows
+    )
+    # Privacy (DESIGN.md): below min_respondents only the percentage and the grade are
+    # shown; anything finer (interval, answer-quality counts, how many students confirmed
+    # a kind of work) could point at what one of a handful of students answered.
+    detailed = s.responses >= min_respondents
+    if not detailed:
+        ci = None
+    flags = grading.quality_flags(
+        grading.QualityFacts(
+            respondents=s.responses,
+            eligible=n_eligible,
+            response_rate=rate,
+            trained=p.trained,
+            missed_term_training=p.missed_term_training,
+            straight_lined=s.straight_lined if detailed else 0,
+            too_fast=s.too_fast if detailed else 0,
+        ),
+        min_respondents,
+    )
+    corroboration, unconfirmed = _corroboration(
+        facts.corroborated.get(tid, {}) if detailed else {}, teacher_logs
+    )
+    flags += unconfirmed
+    meeting_kinds = facts.meetings.get(tid, {})
+    months = grading.months_in_office(a.periods, term.start_date, term.end_date)
+    return {
+        "term_id": term.id,
+        "teacher_id": tid,
+        "department_id": department_id,
+        "classes": "、".join(a.class_codes),
+        "respondents": s.responses,
+        "eligible": n_eligible,
+        "response_rate": rate,
+        "satisfaction": satisfaction,
+        "ci_low": ci[0] if ci else None,
+        "ci_high": ci[1] if ci else None,
+        "computed_grade": grade,
+        "reasons": reasons,
+        "logs": dict(sorted(teacher_logs.items())),
+        "meetings_attended": meeting_kinds.get("staff_meeting", 0)
+        + meeting_kinds.get("seminar", 0),
+        "trainings_attended": meeting_kinds.get("training", 0),
+        "flags": flags,
+        "details": {
+            "method": facts.rounds.method,
+            "scored_respondents": s.scored,
+            "straight_lined": s.straight_lined if detailed else None,
+            "too_fast": s.too_fast if detailed else None,
+            "trained": a.trained,
+            "incidents": teacher_incidents,
+            "corroboration": corroboration,
+            "months": months,
+            **p.details(),
+            "open_rounds": _open_rounds(facts.in_progress.get(tid, []), n_eligible),
+        },
+        "months_in_office": len(months),
+        "allowance": grading.allowance(months),
+        "computed_at": now,
+    }
 
 
 # Columns an evaluation run writes; override_grade/override_reason are Student Affairs' own and

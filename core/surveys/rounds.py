@@ -215,6 +215,12 @@ def _round(session: Session, term: Term, survey_id: str) -> SurveyRound | None:
     )
 
 
+def find_round(session: Session, term_code: str, survey_id: str) -> SurveyRound | None:
+    """The round of survey ``survey_id`` in the term coded ``term_code``, if there is one."""
+    term = find_term(session, term_code)
+    return None if term is None else _round(session, term, survey_id)
+
+
 def round_is_open(rnd: SurveyRound | RoundState, today: dt.date) -> bool:
     """Open for students: not closed, and its closing day (if any) not yet past."""
     return rnd.closed_at is None and (rnd.closes_on is None or today <= rnd.closes_on)
