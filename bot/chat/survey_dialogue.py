@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from bot.chat.context import ChatContext
 from core.reach.menus import parse_menu_id, queue_question_menu
 from core.surveys import submission
-from core.surveys.drafts import drop_draft, load_draft, save_draft
+from core.surveys.drafts import drop_draft, load_draft, save_draft, unseal_draft
 from core.surveys.rounds import (
     RoundState,
     TeacherToRate,
@@ -68,6 +68,27 @@ class QuotingReply(str):
     quotes_answers = True
 
 
+def _load(ctx: ChatContext) -> dict | None:
+    """The sender's draft, unsealed: from what the webhook read with the sender when it did (the
+    handlers' first read of this message), else from the database."""
+    state = ctx.state
+    if state is None:
+        return load_draft(ctx.session, ctx.settings, ctx.sender.openid)
+    if state.draft_sealed is None:
+        return None
+    return unseal_draft(ctx.settings, ctx.sender.openid, state.draft_sealed)
+
+
+def _round(ctx: ChatContext, round_id: int) -> RoundState | None:
+    """The round ``round_id``: the draft's round as read with the sender, else from the database."""
+    state = ctx.state
+    if state is not None:
+        rnd = state.draft_round
+        if rnd is not None and rnd.id == round_id:
+            return rnd
+    return round_state(ctx.session, round_id)
+
+
 def _drop_draft(ctx: ChatContext) -> None:
     drop_draft(ctx.session, ctx.sender.openid)
 
@@ -98,7 +119,7 @@ def handle(ctx: ChatContext) -> str | None:
     if ctx.sender.student_id is None:
         return None
     text = normalize(ctx.incoming.text)
-    draft = load_draft(ctx.session, ctx.settings, ctx.sender.openid)
+    draft = _load(ctx)
     if text in START:
         reply = _start(ctx, draft)
     elif draft is None or not draft.get("active"):
@@ -119,10 +140,10 @@ def pending_question(ctx: ChatContext) -> str | None:
     summary it says how to go on without quoting the answers (nothing stored may quote them)."""
     if ctx.sender.student_id is None:
         return None
-    draft = load_draft(ctx.session, ctx.settings, ctx.sender.openid)
+    draft = _load(ctx)
     if draft is None or not draft.get("active"):
         return None
-    rnd = round_state(ctx.session, draft["round_id"])
+    rnd = _round(ctx, draft["round_id"])
     if rnd is None or not round_is_open(rnd, ctx.today):
         return None
     if draft["mode"] == "summary":
@@ -132,7 +153,7 @@ def pending_question(ctx: ChatContext) -> str | None:
 
 def _start(ctx: ChatContext, draft: dict | None) -> str:
     if draft is not None:
-        rnd = round_state(ctx.session, draft["round_id"])
+        rnd = _round(ctx, draft["round_id"])
         if rnd is not None and round_is_open(rnd, ctx.today):
             draft["active"] = True
             _save(ctx, draft)
@@ -220,7 +241,7 @@ def _save(ctx: ChatContext, draft: dict) -> None:
 
 
 def _go_on(ctx: ChatContext, draft: dict, text: str) -> str:
-    rnd = round_state(ctx.session, draft["round_id"])
+    rnd = _round(ctx, draft["round_id"])
     if rnd is None or not round_is_open(rnd, ctx.today):
         _drop_draft(ctx)
         return "本轮测评已结束，未提交的回答没有计入。"
@@ -409,7 +430,7 @@ def _render_current(
     ctx: ChatContext, draft: dict, definition: SurveyDefinition | None = None
 ) -> str:
     if definition is None:
-        definition = round_definition(round_state(ctx.session, draft["round_id"]))
+        definition = round_definition(_round(ctx, draft["round_id"]))
     if draft["mode"] == "summary":
         ctx.quotes_answers = True  # type: ignore[attr-defined]  # see QuotingReply
         return render_summary(definition, draft)

@@ -4,7 +4,7 @@ per-sender lock). Redis never holds one (issue 11)."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -33,12 +33,30 @@ def _upsert_draft(insert):
 _UPSERT_DRAFT = {"postgresql": _upsert_draft(pg_insert), "sqlite": _upsert_draft(sqlite_insert)}
 
 
+# The sealed draft, read by the webhook with the sender in the one statement after the per-sender
+# lock (:func:`join_draft`; issue 17), the draft's round joined on :data:`DRAFT_ROUND_ID`: the
+# dialogue then reads neither again for the message.
+DRAFT_SEALED = _DRAFTS.c.sealed.label("draft_sealed")
+DRAFT_ROUND_ID = _DRAFTS.c.round_id
+
+
+def join_draft(stmt: Select, openid) -> Select:
+    """``stmt`` (selecting :data:`DRAFT_SEALED`) outer-joined to the draft of the openid column
+    ``openid``."""
+    return stmt.outerjoin(_DRAFTS, _DRAFTS.c.openid == openid)
+
+
+def unseal_draft(settings, openid: str, sealed: bytes) -> dict:
+    """The draft ``sealed`` holds (stored for ``openid``)."""
+    return survey_seal.unseal(settings, sealed, survey_seal.draft_context(openid))
+
+
 def load_draft(session: Session, settings, openid: str) -> dict | None:
     """The student's draft in progress, unsealed; None when there is none."""
     sealed = session.execute(_DRAFT_SEALED, {"openid": openid}).scalar()
     if sealed is None:
         return None
-    return survey_seal.unseal(settings, sealed, survey_seal.draft_context(openid))
+    return unseal_draft(settings, openid, sealed)
 
 
 def drop_draft(session: Session, openid: str) -> None:

@@ -16,7 +16,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Date, Text, bindparam, cast, delete, distinct, func, select
+from sqlalchemy import Date, Select, Text, bindparam, cast, delete, distinct, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -103,19 +103,41 @@ class RoundState:
 
 
 _ROUNDS = SurveyRound.__table__
-_ROUND_STATE = select(
-    _ROUNDS.c.id,
-    _ROUNDS.c.term_id,
-    _ROUNDS.c.closes_on,
-    _ROUNDS.c.closed_at,
-    cast(_ROUNDS.c.definition, Text),
-).where(_ROUNDS.c.id == bindparam("round_id"))
+# A RoundState's columns, labelled, so that a statement reading other things too can read the
+# round through :func:`join_round_state` (the webhook reads a draft's round with the sender).
+ROUND_STATE_COLUMNS = (
+    _ROUNDS.c.id.label("round_id"),
+    _ROUNDS.c.term_id.label("round_term_id"),
+    _ROUNDS.c.closes_on.label("round_closes_on"),
+    _ROUNDS.c.closed_at.label("round_closed_at"),
+    cast(_ROUNDS.c.definition, Text).label("round_snapshot"),
+)
+_ROUND_STATE = select(*ROUND_STATE_COLUMNS).where(_ROUNDS.c.id == bindparam("round_id"))
+
+
+def join_round_state(stmt: Select, round_id) -> Select:
+    """``stmt`` (selecting :data:`ROUND_STATE_COLUMNS`) outer-joined to the round whose id is
+    the column ``round_id``."""
+    return stmt.outerjoin(_ROUNDS, _ROUNDS.c.id == round_id)
+
+
+def round_state_of(row) -> RoundState | None:
+    """The :class:`RoundState` in a row selecting :data:`ROUND_STATE_COLUMNS` (None: no round)."""
+    if row.round_id is None:
+        return None
+    return RoundState(
+        row.round_id,
+        row.round_term_id,
+        row.round_closes_on,
+        row.round_closed_at,
+        row.round_snapshot,
+    )
 
 
 def round_state(session: Session, round_id: int) -> RoundState | None:
     """The round ``round_id`` as a :class:`RoundState`, or None when there is no such round."""
     row = session.execute(_ROUND_STATE, {"round_id": round_id}).first()
-    return None if row is None else RoundState(*row)
+    return None if row is None else round_state_of(row)
 
 
 @functools.lru_cache(maxsize=32)
