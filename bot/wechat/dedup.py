@@ -43,6 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import begin_write
+from core.fastsql import FastStatement
 from core.redis_client import rkey
 from core.settings import Settings
 from core.surveys import seal as survey_seal
@@ -215,7 +216,10 @@ def _record_statement(insert):
     )
 
 
-_RECORD = {"postgresql": _record_statement(pg_insert), "sqlite": _record_statement(sqlite_insert)}
+_RECORD = {
+    "postgresql": FastStatement(_record_statement(pg_insert)),
+    "sqlite": FastStatement(_record_statement(sqlite_insert)),
+}
 
 
 def stored_reply(reply: str) -> str:
@@ -229,9 +233,8 @@ def record_reply(session: Session, key: str, reply: str) -> None:
 
     One statement whether or not the key has a row yet (with Redis it has none; without, the
     claim inserted it): an upsert on the primary key."""
-    session.execute(
-        _RECORD[session.get_bind().dialect.name],
-        {"key": key, "received_at": utcnow(), "reply": stored_reply(reply)},
+    _RECORD[session.get_bind().dialect.name].execute(
+        session, {"key": key, "received_at": utcnow(), "reply": stored_reply(reply)}
     )
 
 

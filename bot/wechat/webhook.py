@@ -47,6 +47,7 @@ from bot.chat.router import handle_incoming
 from bot.request_session import db, settings
 from bot.wechat import dedup, outage
 from bot.wechat.textlimit import fit_messages, shorten
+from core.fastsql import FastStatement
 from core.locks import LockTimeout, lock_sender
 from core.reach import window
 from core.settings import Settings
@@ -394,7 +395,7 @@ _SENDER_STATE = join_sender(_SENDER_STATE, _M.c.openid)
 _SENDER_STATE = rounds.join_round_state(
     drafts.join_draft(_SENDER_STATE, _M.c.openid), drafts.DRAFT_ROUND_ID
 )
-_SENDER_STATE = _SENDER_STATE.outerjoin(_CONTACTS, _CONTACTS.c.openid == _M.c.openid)
+_SENDER_STATE = FastStatement(_SENDER_STATE.outerjoin(_CONTACTS, _CONTACTS.c.openid == _M.c.openid))
 
 
 def _earlier_reply_and_sender(
@@ -402,7 +403,7 @@ def _earlier_reply_and_sender(
 ) -> tuple[str | None, Sender, SenderState]:
     """The reply stored if ``key`` was already handled (else None), who sent it, and what the
     handlers would otherwise read of the sender one statement each."""
-    row = session.execute(_SENDER_STATE, {"openid": openid, "key": key}).one()
+    row = _SENDER_STATE.first(session, {"openid": openid, "key": key})
     state = SenderState(
         draft_sealed=row.draft_sealed,
         draft_round=rounds.round_state_of(row),

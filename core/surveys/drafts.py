@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from core.fastsql import FastStatement
 from core.surveys import seal as survey_seal
 from models import SurveyDraft
 
@@ -30,7 +31,10 @@ def _upsert_draft(insert):
     )
 
 
-_UPSERT_DRAFT = {"postgresql": _upsert_draft(pg_insert), "sqlite": _upsert_draft(sqlite_insert)}
+_UPSERT_DRAFT = {
+    "postgresql": FastStatement(_upsert_draft(pg_insert)),
+    "sqlite": FastStatement(_upsert_draft(sqlite_insert)),
+}
 
 
 # The sealed draft, read by the webhook with the sender in the one statement after the per-sender
@@ -66,9 +70,8 @@ def drop_draft(session: Session, openid: str) -> None:
 def save_draft(session: Session, settings, openid: str, draft: dict) -> None:
     """Seal and store the draft (in the caller's transaction)."""
     sealed = survey_seal.seal(settings, draft, survey_seal.draft_context(openid))
-    session.execute(
-        _UPSERT_DRAFT[session.get_bind().dialect.name],
-        {"openid": openid, "round_id": draft["round_id"], "sealed": sealed},
+    _UPSERT_DRAFT[session.get_bind().dialect.name].execute(
+        session, {"openid": openid, "round_id": draft["round_id"], "sealed": sealed}
     )
 
 
