@@ -16,7 +16,7 @@ session's transaction and connection) and drops the per-call machinery:
 - rows are named tuples with the statement's column labels, values processed by the columns'
   types (e.g. SQLite's dates and UTC timestamps).
 
-Only for statements run on every message with plain parameters (no expanding IN lists, no ORM
+Only for statements run on every message with plain parameters (no IN lists, no ORM
 entities); anything else goes through the session as usual.
 """
 

@@ -22,19 +22,21 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.chat.context import ChatContext
+from core.fastsql import FastStatement
 from core.reach.menus import parse_menu_id, queue_question_menu
 from core.surveys import submission
 from core.surveys.drafts import drop_draft, load_draft, save_draft, unseal_draft
 from core.surveys.rounds import (
     RoundState,
     TeacherToRate,
-    open_rounds,
+    open_round_states,
     round_definition,
     round_is_open,
     round_state,
     teachers_for_student,
+    term_dates,
 )
-from models import Ballot, SurveyRound, Term
+from models import Ballot, SurveyRound
 from surveys import scoring
 from surveys.definition import SurveyDefinition
 
@@ -43,9 +45,11 @@ Round = SurveyRound | RoundState
 _BALLOTS = Ballot.__table__
 
 
-_RATED_TEACHERS = select(_BALLOTS.c.teacher_id).where(
-    _BALLOTS.c.round_id == bindparam("round_id"),
-    _BALLOTS.c.student_id == bindparam("student_id"),
+_RATED_TEACHERS = FastStatement(
+    select(_BALLOTS.c.teacher_id).where(
+        _BALLOTS.c.round_id == bindparam("round_id"),
+        _BALLOTS.c.student_id == bindparam("student_id"),
+    )
 )
 
 START = ("测评", "评价")
@@ -159,13 +163,12 @@ def _start(ctx: ChatContext, draft: dict | None) -> str:
             _save(ctx, draft)
             return "继续上次的测评。\n\n" + _render_current(ctx, draft)
         _drop_draft(ctx)
-    rounds = open_rounds(ctx.session)
+    rounds = open_round_states(ctx.session)
     if not rounds:
         return "目前没有进行中的满意度测评，开放时会通知你。"
-    past_due: list[SurveyRound] = []
+    past_due: list[RoundState] = []
     rated = 0
-    for rnd in rounds:
-        term = ctx.session.get(Term, rnd.term_id)
+    for rnd, term in rounds:
         teachers = teachers_for_student(ctx.session, term, ctx.sender.student_id)
         if not teachers:
             continue
@@ -195,11 +198,12 @@ def _start(ctx: ChatContext, draft: dict | None) -> str:
 
 
 def _pending(ctx: ChatContext, rnd: Round, teachers: list[TeacherToRate]) -> list:
-    done = set(
-        ctx.session.scalars(
-            _RATED_TEACHERS, {"round_id": rnd.id, "student_id": ctx.sender.student_id}
+    done = {
+        row[0]
+        for row in _RATED_TEACHERS.execute(
+            ctx.session, {"round_id": rnd.id, "student_id": ctx.sender.student_id}
         )
-    )
+    }
     return [t for t in teachers if t.teacher_id not in done]
 
 
@@ -412,7 +416,7 @@ def _submit(ctx: ChatContext, rnd: Round, definition: SurveyDefinition, draft: d
 
 
 def _start_next(ctx: ChatContext, rnd: Round, definition: SurveyDefinition) -> str | None:
-    term = ctx.session.get(Term, rnd.term_id)
+    term = term_dates(ctx.session, rnd.term_id)
     teachers = teachers_for_student(ctx.session, term, ctx.sender.student_id)
     pending = _pending(ctx, rnd, teachers)
     if not pending:

@@ -18,7 +18,7 @@ from models import SurveyDraft
 # time per answer). One statement each; the per-sender lock serialises a person's messages.
 _DRAFTS = SurveyDraft.__table__
 _DRAFT_SEALED = select(_DRAFTS.c.sealed).where(_DRAFTS.c.openid == bindparam("openid"))
-_DELETE_DRAFT = _DRAFTS.delete().where(_DRAFTS.c.openid == bindparam("openid"))
+_DELETE_DRAFT = FastStatement(_DRAFTS.delete().where(_DRAFTS.c.openid == bindparam("openid")))
 
 
 def _upsert_draft(insert):
@@ -64,7 +64,7 @@ def load_draft(session: Session, settings, openid: str) -> dict | None:
 
 
 def drop_draft(session: Session, openid: str) -> None:
-    session.execute(_DELETE_DRAFT, {"openid": openid})
+    _DELETE_DRAFT.execute(session, {"openid": openid})
 
 
 def save_draft(session: Session, settings, openid: str, draft: dict) -> None:
