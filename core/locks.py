@@ -19,15 +19,18 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from core.db import begin_write, is_postgresql
+from core.fastsql import FastStatement
 
 # Advisory lock classes (first key of the two-key form), so our locks never collide.
 LOCK_SENDER = 1
 LOCK_ACCESS_TOKEN = 2
 
 
-_LOCK_WITH_TIMEOUT = text(
-    "SELECT set_config('lock_timeout', :timeout, true), "
-    "pg_advisory_xact_lock(:lock_class, hashtext(:name))"
+_LOCK_WITH_TIMEOUT = FastStatement(
+    text(
+        "SELECT set_config('lock_timeout', :timeout, true), "
+        "pg_advisory_xact_lock(:lock_class, hashtext(:name))"
+    )
 )
 
 
@@ -45,8 +48,8 @@ def advisory_lock(session: Session, lock_class: int, name: str, timeout_s: float
         # One round trip: set_config(..., true) is SET LOCAL (it lasts until the end of this
         # transaction, so handlers' row locks are bounded by the same wait) and takes effect
         # before the lock call to its right is evaluated.
-        session.execute(
-            _LOCK_WITH_TIMEOUT,
+        _LOCK_WITH_TIMEOUT.execute(
+            session,
             {"timeout": f"{int(timeout_s * 1000)}ms", "lock_class": lock_class, "name": name},
         )
     except OperationalError as exc:

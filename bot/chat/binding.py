@@ -97,13 +97,27 @@ def role_of(binding: WeChatBinding) -> str:
 # its dedup check, to read both in one round trip).
 # Table columns, not ORM attributes: a Core select skips the ORM's result processing.
 _BINDINGS, _STUDENTS, _TEACHERS = WeChatBinding.__table__, Student.__table__, Teacher.__table__
-SENDER_QUERY: Select = (
-    select(
-        _BINDINGS.c.student_id,
-        _BINDINGS.c.teacher_id,
-        _TEACHERS.c.role.label("teacher_role"),
-        func.coalesce(_STUDENTS.c.name, _TEACHERS.c.name).label("name"),
+# The columns :func:`sender_from_row` reads, for a select that :func:`join_sender` joins.
+SENDER_COLUMNS = (
+    _BINDINGS.c.student_id,
+    _BINDINGS.c.teacher_id,
+    _TEACHERS.c.role.label("teacher_role"),
+    func.coalesce(_STUDENTS.c.name, _TEACHERS.c.name).label("name"),
+)
+
+
+def join_sender(stmt: Select, openid) -> Select:
+    """``stmt`` (selecting :data:`SENDER_COLUMNS`) outer-joined to the binding of the openid
+    column ``openid`` and its person (the webhook reads the sender with other things)."""
+    return (
+        stmt.outerjoin(_BINDINGS, _BINDINGS.c.openid == openid)
+        .outerjoin(_STUDENTS, _STUDENTS.c.id == _BINDINGS.c.student_id)
+        .outerjoin(_TEACHERS, _TEACHERS.c.id == _BINDINGS.c.teacher_id)
     )
+
+
+SENDER_QUERY: Select = (
+    select(*SENDER_COLUMNS)
     .select_from(_BINDINGS)
     .outerjoin(_STUDENTS, _STUDENTS.c.id == _BINDINGS.c.student_id)
     .outerjoin(_TEACHERS, _TEACHERS.c.id == _BINDINGS.c.teacher_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -60,6 +60,20 @@ class Sender:
     role: str | None = None
 
 
+@dataclass(frozen=True)
+class SenderState:
+    """What the webhook read of the sender together with the sender, in the one statement after
+    the per-sender lock (issue 17: one round trip instead of one per handler). Valid until a
+    handler writes what it describes, so the handlers read it once, first thing."""
+
+    # The survey dialogue's draft as stored (sealed), None when the sender has none; and the
+    # draft's round (``core.surveys.rounds.RoundState``).
+    draft_sealed: bytes | None = None
+    draft_round: Any = None
+    # When the sender last wrote (``wechat_contacts``), None when never recorded.
+    last_interaction_at: dt.datetime | None = None
+
+
 class DialogueStore(Protocol):
     """Per-openid dialogue state (survey drafts, pending questions). Backed by Redis when
     configured, else by the ``dialogue_states`` table; the per-sender lock makes plain get/set
@@ -79,6 +93,8 @@ class ChatContext:
     incoming: Incoming
     sender: Sender
     store: DialogueStore
+    # Read by the webhook with the sender (None: the handlers read from the database).
+    state: SenderState | None = None
 
     @property
     def today(self) -> dt.date:

@@ -33,7 +33,7 @@ from bot.chat.binding import (
     is_unbind_command,
     lookup_sender,
 )
-from bot.chat.context import ChatContext, Incoming, Sender
+from bot.chat.context import ChatContext, Incoming, Sender, SenderState
 from bot.chat.state import store_for
 from bot.chat.survey_dialogue import handle as handle_student
 from bot.chat.survey_dialogue import pending_question
@@ -68,26 +68,36 @@ def is_help(text: str) -> bool:
 
 
 def build_context(
-    session: Session, settings: Settings, incoming: Incoming, sender: Sender | None = None
+    session: Session,
+    settings: Settings,
+    incoming: Incoming,
+    sender: Sender | None = None,
+    state: SenderState | None = None,
 ) -> ChatContext:
-    """The handlers' context; ``sender`` when the caller has already looked it up (in the
-    handling transaction), else it is looked up here."""
+    """The handlers' context; ``sender`` (and ``state``) when the caller has already looked
+    them up in the handling transaction, else the sender is looked up here."""
     if sender is None:
         sender, _name = lookup_sender(session, incoming.openid)
+        state = None
     return ChatContext(
         session=session,
         settings=settings,
         incoming=incoming,
         sender=sender,
         store=store_for(settings, session),
+        state=state,
     )
 
 
 def handle_incoming(
-    session: Session, settings: Settings, incoming: Incoming, sender: Sender | None = None
+    session: Session,
+    settings: Settings,
+    incoming: Incoming,
+    sender: Sender | None = None,
+    state: SenderState | None = None,
 ) -> str | None:
     """The reply to ``incoming`` (None: answer ``success``, nothing to say)."""
-    return route(build_context(session, settings, incoming, sender))
+    return route(build_context(session, settings, incoming, sender, state))
 
 
 def route(ctx: ChatContext) -> str | None:

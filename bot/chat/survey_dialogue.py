@@ -22,19 +22,21 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.chat.context import ChatContext
+from core.fastsql import FastStatement
 from core.reach.menus import parse_menu_id, queue_question_menu
 from core.surveys import submission
-from core.surveys.drafts import drop_draft, load_draft, save_draft
+from core.surveys.drafts import drop_draft, load_draft, save_draft, unseal_draft
 from core.surveys.rounds import (
     RoundState,
     TeacherToRate,
-    open_rounds,
+    open_round_states,
     round_definition,
     round_is_open,
     round_state,
     teachers_for_student,
+    term_dates,
 )
-from models import Ballot, SurveyRound, Term
+from models import Ballot, SurveyRound
 from surveys import scoring
 from surveys.definition import SurveyDefinition
 
@@ -43,9 +45,11 @@ Round = SurveyRound | RoundState
 _BALLOTS = Ballot.__table__
 
 
-_RATED_TEACHERS = select(_BALLOTS.c.teacher_id).where(
-    _BALLOTS.c.round_id == bindparam("round_id"),
-    _BALLOTS.c.student_id == bindparam("student_id"),
+_RATED_TEACHERS = FastStatement(
+    select(_BALLOTS.c.teacher_id).where(
+        _BALLOTS.c.round_id == bindparam("round_id"),
+        _BALLOTS.c.student_id == bindparam("student_id"),
+    )
 )
 
 START = ("测评", "评价")
@@ -66,6 +70,27 @@ class QuotingReply(str):
     """A reply that quotes a student's answers: sent, never stored (the webhook keeps a marker)."""
 
     quotes_answers = True
+
+
+def _load(ctx: ChatContext) -> dict | None:
+    """The sender's draft, unsealed: from what the webhook read with the sender when it did (the
+    handlers' first read of this message), else from the database."""
+    state = ctx.state
+    if state is None:
+        return load_draft(ctx.session, ctx.settings, ctx.sender.openid)
+    if state.draft_sealed is None:
+        return None
+    return unseal_draft(ctx.settings, ctx.sender.openid, state.draft_sealed)
+
+
+def _round(ctx: ChatContext, round_id: int) -> RoundState | None:
+    """The round ``round_id``: the draft's round as read with the sender, else from the database."""
+    state = ctx.state
+    if state is not None:
+        rnd = state.draft_round
+        if rnd is not None and rnd.id == round_id:
+            return rnd
+    return round_state(ctx.session, round_id)
 
 
 def _drop_draft(ctx: ChatContext) -> None:
@@ -98,7 +123,7 @@ def handle(ctx: ChatContext) -> str | None:
     if ctx.sender.student_id is None:
         return None
     text = normalize(ctx.incoming.text)
-    draft = load_draft(ctx.session, ctx.settings, ctx.sender.openid)
+    draft = _load(ctx)
     if text in START:
         reply = _start(ctx, draft)
     elif draft is None or not draft.get("active"):
@@ -119,10 +144,10 @@ def pending_question(ctx: ChatContext) -> str | None:
     summary it says how to go on without quoting the answers (nothing stored may quote them)."""
     if ctx.sender.student_id is None:
         return None
-    draft = load_draft(ctx.session, ctx.settings, ctx.sender.openid)
+    draft = _load(ctx)
     if draft is None or not draft.get("active"):
         return None
-    rnd = round_state(ctx.session, draft["round_id"])
+    rnd = _round(ctx, draft["round_id"])
     if rnd is None or not round_is_open(rnd, ctx.today):
         return None
     if draft["mode"] == "summary":
@@ -132,19 +157,18 @@ def pending_question(ctx: ChatContext) -> str | None:
 
 def _start(ctx: ChatContext, draft: dict | None) -> str:
     if draft is not None:
-        rnd = round_state(ctx.session, draft["round_id"])
+        rnd = _round(ctx, draft["round_id"])
         if rnd is not None and round_is_open(rnd, ctx.today):
             draft["active"] = True
             _save(ctx, draft)
             return "继续上次的测评。\n\n" + _render_current(ctx, draft)
         _drop_draft(ctx)
-    rounds = open_rounds(ctx.session)
+    rounds = open_round_states(ctx.session)
     if not rounds:
         return "目前没有进行中的满意度测评，开放时会通知你。"
-    past_due: list[SurveyRound] = []
+    past_due: list[RoundState] = []
     rated = 0
-    for rnd in rounds:
-        term = ctx.session.get(Term, rnd.term_id)
+    for rnd, term in rounds:
         teachers = teachers_for_student(ctx.session, term, ctx.sender.student_id)
         if not teachers:
             continue
@@ -174,11 +198,12 @@ def _start(ctx: ChatContext, draft: dict | None) -> str:
 
 
 def _pending(ctx: ChatContext, rnd: Round, teachers: list[TeacherToRate]) -> list:
-    done = set(
-        ctx.session.scalars(
-            _RATED_TEACHERS, {"round_id": rnd.id, "student_id": ctx.sender.student_id}
+    done = {
+        row[0]
+        for row in _RATED_TEACHERS.execute(
+            ctx.session, {"round_id": rnd.id, "student_id": ctx.sender.student_id}
         )
-    )
+    }
     return [t for t in teachers if t.teacher_id not in done]
 
 
@@ -220,7 +245,7 @@ def _save(ctx: ChatContext, draft: dict) -> None:
 
 
 def _go_on(ctx: ChatContext, draft: dict, text: str) -> str:
-    rnd = round_state(ctx.session, draft["round_id"])
+    rnd = _round(ctx, draft["round_id"])
     if rnd is None or not round_is_open(rnd, ctx.today):
         _drop_draft(ctx)
         return "本轮测评已结束，未提交的回答没有计入。"
@@ -391,7 +416,7 @@ def _submit(ctx: ChatContext, rnd: Round, definition: SurveyDefinition, draft: d
 
 
 def _start_next(ctx: ChatContext, rnd: Round, definition: SurveyDefinition) -> str | None:
-    term = ctx.session.get(Term, rnd.term_id)
+    term = term_dates(ctx.session, rnd.term_id)
     teachers = teachers_for_student(ctx.session, term, ctx.sender.student_id)
     pending = _pending(ctx, rnd, teachers)
     if not pending:
@@ -409,7 +434,7 @@ def _render_current(
     ctx: ChatContext, draft: dict, definition: SurveyDefinition | None = None
 ) -> str:
     if definition is None:
-        definition = round_definition(round_state(ctx.session, draft["round_id"]))
+        definition = round_definition(_round(ctx, draft["round_id"]))
     if draft["mode"] == "summary":
         ctx.quotes_answers = True  # type: ignore[attr-defined]  # see QuotingReply
         return render_summary(definition, draft)

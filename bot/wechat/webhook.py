@@ -35,22 +35,26 @@ import time
 import unicodedata
 
 from flask import Blueprint, Flask, Response, request
+from sqlalchemy import String, bindparam, select
 from wechatpy import parse_message
 from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply
 
 from bot.chat import help as texts
-from bot.chat.binding import SENDER_QUERY, sender_from_row
-from bot.chat.context import Incoming, Sender
+from bot.chat.binding import SENDER_COLUMNS, join_sender, sender_from_row
+from bot.chat.context import Incoming, Sender, SenderState
 from bot.chat.router import handle_incoming
 from bot.request_session import db, settings
 from bot.wechat import dedup, outage
 from bot.wechat.textlimit import fit_messages, shorten
+from core.fastsql import FastStatement
 from core.locks import LockTimeout, lock_sender
-from core.reach.window import record_interaction
+from core.reach import window
 from core.settings import Settings
+from core.surveys import drafts, rounds
 from core.wechat import crypto
 from models.base import utcnow
+from models.reach import WeChatContact
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,7 @@ _NO_TOKEN_LOG_EVERY = 60.0
 _no_token_logged_at: float | None = None
 
 bp = Blueprint("wechat", __name__)
+_CONTACTS = WeChatContact.__table__
 
 
 class BadRequest(Exception):
@@ -334,14 +339,14 @@ def answer(s: Settings, incoming: Incoming, key: str, started: float | None = No
         _release(session, s, claim)
         return texts.BUSY
     try:
-        earlier, sender = _earlier_reply_and_sender(session, incoming.openid, key)
+        earlier, sender, state = _earlier_reply_and_sender(session, incoming.openid, key)
         if earlier is not None:
             # Handled before (a retry that took over the claim of a slow or dead holder, or
             # a claim that outlived its record): answer as the first time, handle nothing.
             session.rollback()
             first = dedup.readable(s, key, earlier)
         else:
-            first = _handle(session, s, incoming, key, started, sender)
+            first = _handle(session, s, incoming, key, started, sender, state)
     except Exception as exc:
         if outage.is_outage(exc):
             _failed(exc, "handling a message", key)
@@ -373,18 +378,38 @@ def _rollback(session) -> None:
         session.rollback()
 
 
-# After the sender lock, in one round trip: who sent the message and, when its key was already
-# handled, the reply stored then (parameters ``openid`` and ``key``).
-_SENDER_AND_EARLIER = SENDER_QUERY.add_columns(dedup.HANDLED_REPLY.label("earlier"))
+# After the sender lock, in one round trip (issue 17): when the message's key was already
+# handled, the reply stored then; who sent it; the sender's sealed survey draft and its round;
+# when the sender last wrote (the 48-hour window). Parameters ``openid`` and ``key``. Always
+# one row: the sender's openid is the row every lookup joins to. Read after the lock, so it
+# sees whatever the sender's previous message committed.
+_M = select(bindparam("openid", type_=String(64)).label("openid")).subquery("m")
+_SENDER_STATE = select(
+    dedup.HANDLED_REPLY.label("earlier"),
+    *SENDER_COLUMNS,
+    drafts.DRAFT_SEALED,
+    *rounds.ROUND_STATE_COLUMNS,
+    _CONTACTS.c.last_interaction_at,
+).select_from(_M)
+_SENDER_STATE = join_sender(_SENDER_STATE, _M.c.openid)
+_SENDER_STATE = rounds.join_round_state(
+    drafts.join_draft(_SENDER_STATE, _M.c.openid), drafts.DRAFT_ROUND_ID
+)
+_SENDER_STATE = FastStatement(_SENDER_STATE.outerjoin(_CONTACTS, _CONTACTS.c.openid == _M.c.openid))
 
 
-def _earlier_reply_and_sender(session, openid: str, key: str) -> tuple[str | None, Sender]:
-    """The reply stored if ``key`` was already handled (else None), and who sent it. An
-    unbound sender has no row: the dedup check then runs on its own."""
-    row = session.execute(_SENDER_AND_EARLIER, {"openid": openid, "key": key}).first()
-    if row is None:
-        return dedup.handled_reply(session, key), Sender(openid=openid)
-    return row.earlier, sender_from_row(openid, row)[0]
+def _earlier_reply_and_sender(
+    session, openid: str, key: str
+) -> tuple[str | None, Sender, SenderState]:
+    """The reply stored if ``key`` was already handled (else None), who sent it, and what the
+    handlers would otherwise read of the sender one statement each."""
+    row = _SENDER_STATE.first(session, {"openid": openid, "key": key})
+    state = SenderState(
+        draft_sealed=row.draft_sealed,
+        draft_round=rounds.round_state_of(row),
+        last_interaction_at=row.last_interaction_at,
+    )
+    return row.earlier, sender_from_row(openid, row)[0], state
 
 
 def _handle(
@@ -394,10 +419,11 @@ def _handle(
     key: str,
     started: float | None,
     sender: Sender | None = None,
+    state: SenderState | None = None,
 ) -> str:
     """Dispatch, queue what does not fit in the reply, record the reply with the key, commit."""
-    record_interaction(session, incoming)  # issue 15: the 48-hour customer-service window
-    reply = handle_incoming(session, s, incoming, sender) or ""
+    _record_interaction(session, incoming, state)
+    reply = handle_incoming(session, s, incoming, sender, state) or ""
     # Issue 11: a reply quoting survey answers is sent, never stored as text (see dedup).
     quotes = dedup.quotes_answers(reply)
     sealed = s if quotes else None
@@ -416,6 +442,16 @@ def _handle(
     )
     session.commit()
     return dedup.quoting(first) if quotes else first
+
+
+def _record_interaction(session, incoming: Incoming, state: SenderState | None) -> None:
+    """Issue 15: the 48-hour customer-service window. Its upsert writes only when the time
+    stored is older than ``window.TOUCH_EVERY``; with that time read under the sender lock,
+    a recent one skips the statement (same outcome, one round trip less on most messages)."""
+    last = state.last_interaction_at if state is not None else None
+    if last is not None and last >= incoming.now - window.TOUCH_EVERY:
+        return
+    window.record_interaction(session, incoming)
 
 
 def _release(session, s: Settings, claim: dedup.Claim) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.fastsql import FastStatement
 from models.base import utcnow
 from models.reach import WINDOW, WeChatContact
 
@@ -24,17 +25,32 @@ MARGIN = dt.timedelta(minutes=10)
 OPEN, CLOSED, UNKNOWN = "open", "closed", "unknown"
 
 
+_CONTACTS = WeChatContact.__table__
+_AT = _CONTACTS.c.last_interaction_at.type
+
+
+def _touch_statement(dialect):
+    stmt = dialect.insert(_CONTACTS).values(
+        openid=bindparam("openid"), last_interaction_at=bindparam("now", type_=_AT)
+    )
+    return FastStatement(
+        stmt.on_conflict_do_update(
+            index_elements=[_CONTACTS.c.openid],
+            set_={"last_interaction_at": stmt.excluded.last_interaction_at},
+            where=_CONTACTS.c.last_interaction_at < bindparam("cutoff", type_=_AT),
+        )
+    )
+
+
+# Built once: the webhook runs it on a sender's first message in a while (issue 17).
+_TOUCH = {"postgresql": _touch_statement(postgresql), "sqlite": _touch_statement(sqlite)}
+
+
 def touch(session: Session, openid: str, now: dt.datetime) -> None:
     """Record that ``openid`` interacted at ``now`` (an upsert, skipped when recent)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = WeChatContact.__table__
-    stmt = dialect.insert(table).values(openid=openid, last_interaction_at=now)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.openid],
-        set_={"last_interaction_at": now},
-        where=table.c.last_interaction_at < now - TOUCH_EVERY,
+    _TOUCH[session.get_bind().dialect.name].execute(
+        session, {"openid": openid, "now": now, "cutoff": now - TOUCH_EVERY}
     )
-    session.execute(stmt)
 
 
 def state(session: Session, openid: str, now: dt.datetime) -> str:

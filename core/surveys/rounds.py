@@ -15,12 +15,14 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import Date, Text, bindparam, cast, delete, distinct, func, select
+from sqlalchemy import Date, Select, Text, bindparam, cast, delete, distinct, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 import core.db
+from core.fastsql import FastStatement
 from core.reach.rounds import notify_opened
 from core.settings import Settings
 from core.surveys import seal as survey_seal
@@ -102,20 +104,42 @@ class RoundState:
     snapshot: str
 
 
-_ROUNDS = SurveyRound.__table__
-_ROUND_STATE = select(
-    _ROUNDS.c.id,
-    _ROUNDS.c.term_id,
-    _ROUNDS.c.closes_on,
-    _ROUNDS.c.closed_at,
-    cast(_ROUNDS.c.definition, Text),
-).where(_ROUNDS.c.id == bindparam("round_id"))
+_ROUNDS, _TERMS = SurveyRound.__table__, Term.__table__
+# A RoundState's columns, labelled, so that a statement reading other things too can read the
+# round through :func:`join_round_state` (the webhook reads a draft's round with the sender).
+ROUND_STATE_COLUMNS = (
+    _ROUNDS.c.id.label("round_id"),
+    _ROUNDS.c.term_id.label("round_term_id"),
+    _ROUNDS.c.closes_on.label("round_closes_on"),
+    _ROUNDS.c.closed_at.label("round_closed_at"),
+    cast(_ROUNDS.c.definition, Text).label("round_snapshot"),
+)
+_ROUND_STATE = select(*ROUND_STATE_COLUMNS).where(_ROUNDS.c.id == bindparam("round_id"))
+
+
+def join_round_state(stmt: Select, round_id) -> Select:
+    """``stmt`` (selecting :data:`ROUND_STATE_COLUMNS`) outer-joined to the round whose id is
+    the column ``round_id``."""
+    return stmt.outerjoin(_ROUNDS, _ROUNDS.c.id == round_id)
+
+
+def round_state_of(row) -> RoundState | None:
+    """The :class:`RoundState` in a row selecting :data:`ROUND_STATE_COLUMNS` (None: no round)."""
+    if row.round_id is None:
+        return None
+    return RoundState(
+        row.round_id,
+        row.round_term_id,
+        row.round_closes_on,
+        row.round_closed_at,
+        row.round_snapshot,
+    )
 
 
 def round_state(session: Session, round_id: int) -> RoundState | None:
     """The round ``round_id`` as a :class:`RoundState`, or None when there is no such round."""
     row = session.execute(_ROUND_STATE, {"round_id": round_id}).first()
-    return None if row is None else RoundState(*row)
+    return None if row is None else round_state_of(row)
 
 
 @functools.lru_cache(maxsize=32)
@@ -458,6 +482,45 @@ def check_seal_keys(session: Session, settings: Settings) -> None:
             f"测评密封密钥不对：进行中的测评有答卷无法打开（{detail}）。"
             "请设置开放这些测评时的 BANZHUREN_SEAL_KEY（轮换后旧密钥放在 BANZHUREN_SEAL_PREVIOUS_KEY）"
         )
+
+
+class TermDates(NamedTuple):
+    """What the chat needs of a round's term (:func:`open_round_states`)."""
+
+    id: int
+    code: str
+    start_date: dt.date
+    end_date: dt.date
+
+
+_OPEN_ROUND_STATES = FastStatement(
+    select(*ROUND_STATE_COLUMNS, _TERMS.c.code, _TERMS.c.start_date, _TERMS.c.end_date)
+    .join(_TERMS, _TERMS.c.id == _ROUNDS.c.term_id)
+    .where(_ROUNDS.c.closed_at.is_(None))
+    .order_by(_ROUNDS.c.id)
+)
+
+
+def open_round_states(session: Session) -> list[tuple[RoundState, TermDates]]:
+    """:func:`open_rounds` as :class:`RoundState` with their terms' dates, in one statement and
+    without ORM objects (the survey dialogue's 测评)."""
+    return [
+        (round_state_of(row), TermDates(row.round_term_id, row.code, row.start_date, row.end_date))
+        for row in _OPEN_ROUND_STATES.execute(session, {})
+    ]
+
+
+_TERM_DATES = FastStatement(
+    select(_TERMS.c.id, _TERMS.c.code, _TERMS.c.start_date, _TERMS.c.end_date).where(
+        _TERMS.c.id == bindparam("term_id")
+    )
+)
+
+
+def term_dates(session: Session, term_id: int) -> TermDates | None:
+    """The term ``term_id``'s dates, without an ORM object."""
+    row = _TERM_DATES.first(session, {"term_id": term_id})
+    return None if row is None else TermDates(*row)
 
 
 def open_rounds(session: Session) -> list[SurveyRound]:

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from core.fastsql import FastStatement
 from core.surveys import seal as survey_seal
 from models import Ballot, SealedEnvelope, SurveyRound
 from surveys.definition import Question
@@ -39,13 +40,20 @@ def _insert_ballot(insert):
     )
 
 
-_INSERT_BALLOT = {"postgresql": _insert_ballot(pg_insert), "sqlite": _insert_ballot(sqlite_insert)}
-_INSERT_ENVELOPE = _ENVELOPES.insert()
+_INSERT_BALLOT = {
+    "postgresql": FastStatement(_insert_ballot(pg_insert)),
+    "sqlite": FastStatement(_insert_ballot(sqlite_insert)),
+}
+_INSERT_ENVELOPE = FastStatement(
+    _ENVELOPES.insert().values(
+        id=bindparam("id"), round_id=bindparam("round_id"), sealed=bindparam("sealed")
+    )
+)
 
 # Held until the submission commits: closing the round (which locks the row for update) waits
 # for it, and a submission after the close sees the round closed (PostgreSQL; SQLite's write
 # transactions are serialised anyway).
-_ROUND_OPEN_FOR_SHARE = (
+_ROUND_OPEN_FOR_SHARE = FastStatement(
     select(SurveyRound.__table__.c.id)
     .where(
         SurveyRound.__table__.c.id == bindparam("round_id"),
@@ -57,7 +65,7 @@ _ROUND_OPEN_FOR_SHARE = (
 
 def round_still_open(session: Session, round_id: int) -> bool:
     """Whether the round is open, holding it open (FOR SHARE) until this transaction ends."""
-    return session.execute(_ROUND_OPEN_FOR_SHARE, {"round_id": round_id}).first() is not None
+    return _ROUND_OPEN_FOR_SHARE.first(session, {"round_id": round_id}) is not None
 
 
 def store_submission(
@@ -83,20 +91,20 @@ def store_submission(
     Core statements, no ORM objects (this runs once per submitted survey on the webhook's hot
     path): the ballot is ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, so a double submit
     is seen without a savepoint and leaves the caller's transaction usable."""
-    ballot_id = session.execute(
-        _INSERT_BALLOT[session.get_bind().dialect.name],
+    ballot = _INSERT_BALLOT[session.get_bind().dialect.name].first(
+        session,
         {
             "round_id": round_id,
             "student_id": student_id,
             "teacher_id": teacher_id,
             "submitted_on": submitted_on,
         },
-    ).scalar()
-    if ballot_id is None:
+    )
+    if ballot is None:
         return False
     content = {"teacher_id": teacher_id, "response": response, "answers": answers}
-    session.execute(
-        _INSERT_ENVELOPE,
+    _INSERT_ENVELOPE.execute(
+        session,
         {
             "id": uuid.uuid4().hex,
             "round_id": round_id,
