@@ -297,7 +297,7 @@ def report_command(
 def publish_command(cli: CliContext, term_code: str, unpublish: bool) -> None:
     """向兼职班主任发布学期考核结果（或 --unpublish 撤回）。"""
     try:
-        with cli.session() as s:
+        with cli.session(write=True) as s:
             term = set_published(
                 s, term_code, publish=not unpublish, actor="cli", settings=cli.settings
             )

@@ -19,7 +19,7 @@ from core.roster.importer import STEPS, RosterError, import_roster
 def import_roster_command(cli: CliContext, path: Path) -> None:
     """导入花名册：.xlsx 工作簿，或存放 .csv 文件的文件夹。全部检查通过才写入。"""
     try:
-        with cli.session() as session:
+        with cli.session(write=True) as session:
             if sys.stderr.isatty():
                 with click.progressbar(length=STEPS, label="导入花名册", file=sys.stderr) as bar:
                     summary = import_roster(session, path, progress=lambda _step: bar.update(1))

@@ -41,7 +41,7 @@ def survey_load(cli: CliContext, path: str) -> None:
         for problem in exc.problems:
             click.echo(f"{path}: {problem}", err=True)
         raise click.exceptions.Exit(1) from None
-    with cli.session() as s:
+    with cli.session(write=True) as s:
         _, status = register_survey(s, definition)
     word = {"created": "已导入", "updated": "已更新", "unchanged": "无变化"}[status]
     click.echo(f"问卷 {definition.id}（{definition.title}）{word}：{len(definition.questions)} 题")
@@ -86,7 +86,7 @@ def round_open(cli: CliContext, term_code: str, survey_id: str, closes: str | No
     # The notices are sent after the commit by the outbox, with these settings.
     configure_celery(cli.settings)
     try:
-        with cli.session() as s:
+        with cli.session(write=True) as s:
             rnd = open_round(s, term_code, survey_id, closes_on=closes_on, today=_today(cli))
             eligible = sum(row["eligible"] for row in round_progress(s, rnd.id))
     except RoundError as exc:

@@ -37,7 +37,7 @@ def term_add(cli: CliContext, term_id: str, start: str, end: str) -> None:
     start_date, end_date = parse_date(start, "--start"), parse_date(end, "--end")
     if end_date <= start_date:
         fail(f"--end {end_date} 应晚于 --start {start_date}")
-    with cli.session() as s:
+    with cli.session(write=True) as s:
         term = find_term(s, term_id)
         if term is None:
             s.add(Term(code=term_id, start_date=start_date, end_date=end_date))
@@ -76,7 +76,7 @@ def term_holiday(
         if end < start:
             fail(f"{item}：结束日期早于开始日期")
         wanted += [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-    with cli.session() as s:
+    with cli.session(write=True) as s:
         term = find_term(s, term_id)
         if term is None:
             fail(f"学期 {term_id} 不存在")

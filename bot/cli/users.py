@@ -71,7 +71,7 @@ def user_add(
     problem = accounts.password_problem(password, name)
     if problem:
         fail(problem)
-    with cli.session() as s:
+    with cli.session(write=True) as s:
         if s.scalar(select(User.id).where(User.username == name)) is not None:
             fail(f"用户 {name} 已存在")
         accounts.create_user(s, name, password, user_role, department_id)
@@ -95,7 +95,7 @@ def _user(s, name: str) -> User:
 @pass_cli
 def user_token(cli: CliContext, name: str, days: int, label: str, revoke_id: int | None) -> None:
     """为用户 NAME 签发一个 API 令牌（只显示这一次），或用 --revoke ID 吊销一个。"""
-    with cli.session() as s:
+    with cli.session(write=True) as s:
         user = _user(s, name)
         if revoke_id is not None:
             row = s.scalar(
@@ -124,7 +124,7 @@ def user_token(cli: CliContext, name: str, days: int, label: str, revoke_id: int
 @pass_cli
 def user_disable(cli: CliContext, name: str) -> None:
     """停用用户 NAME：不能再登录，API 令牌失效，已登录的会话结束。"""
-    with cli.session() as s:
+    with cli.session(write=True) as s:
         user = _user(s, name)
         accounts.disable_user(s, user)
         audit.record(s, "cli", "user.disable", name)
@@ -136,7 +136,7 @@ def user_disable(cli: CliContext, name: str) -> None:
 @pass_cli
 def user_enable(cli: CliContext, name: str) -> None:
     """恢复被停用的用户 NAME。"""
-    with cli.session() as s:
+    with cli.session(write=True) as s:
         accounts.enable_user(s, _user(s, name))
         audit.record(s, "cli", "user.enable", name)
     click.echo(f"已恢复 {name}")
@@ -147,7 +147,7 @@ def user_enable(cli: CliContext, name: str) -> None:
 @pass_cli
 def user_unlock(cli: CliContext, name: str) -> None:
     """解除 NAME 因密码错误过多造成的锁定（同时结束其已登录的会话）。"""
-    with cli.session() as s:
+    with cli.session(write=True) as s:
         lifted = accounts.unlock(s, _user(s, name))
         audit.record(s, "cli", "user.unlock", name, locks=lifted)
     click.echo(f"已解锁 {name}（{lifted} 处锁定）")
@@ -165,7 +165,7 @@ def user_passwd(cli: CliContext, name: str, password_stdin: bool) -> None:
     problem = accounts.password_problem(password, name)
     if problem:
         fail(problem)
-    with cli.session() as s:
+    with cli.session(write=True) as s:
         accounts.set_password(s, _user(s, name), password)
         audit.record(s, "cli", "user.reset", name)
     click.echo(f"已设置 {name} 的新密码；其已登录的会话已结束")
