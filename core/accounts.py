@@ -76,7 +76,7 @@ def is_locked(locked_until: dt.datetime | None, now: dt.datetime) -> bool:
 
 
 class FailureCounter(Protocol):
-    """Counts wrong passwords per (name, address) across every web process (Flask-Limiter's
+    """Counts wrong passwords per (name, address) across every web process (a ``limits``
     rate-limit storage: Redis when set, process memory otherwise)."""
 
     def failed(self, username: str, address: str) -> bool:

@@ -32,10 +32,12 @@ No Flask here."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import Pool
 
@@ -72,8 +74,41 @@ def make_engine(url: str, **kwargs) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    # Room for every thread of a gunicorn worker (deploy/gunicorn.conf.py: 8) without closing
+    # and reopening overflow connections under load.
+    kwargs.setdefault("pool_size", 10)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection given back less than this long ago is taken as alive; one idle for
+# longer is pinged on checkout (issue 17). SQLAlchemy's ``pool_pre_ping`` pinged on every
+# checkout, a round trip on every webhook message. A connection that died while in use
+# (PostgreSQL restarted a moment ago) fails on its first statement instead: SQLAlchemy and
+# core.fastsql then invalidate the whole pool, and the webhook's first statement
+# (core.locks.lock_sender) is retried once on a new connection.
+PING_AFTER_IDLE_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _given_back(_dbapi_conn, record) -> None:
+        if record is not None:
+            record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+        given_back = record.info.get("checked_in_at")
+        # A new connection has no time: it was just opened.
+        if given_back is None or time.monotonic() - given_back < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool drops this connection and checks out another (a new one if need be).
+            raise DisconnectionError(f"pooled connection lost: {exc}") from exc
 
 
 def configure(url: str, **kwargs) -> Engine:

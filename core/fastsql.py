@@ -11,16 +11,17 @@ session's transaction and connection) and drops the per-call machinery:
 - it runs on ``session.connection()``'s DBAPI connection, so inside the session's transaction
   (begun by it when none is, as ``Session.execute`` would), on either backend;
 - a DBAPI error is raised as SQLAlchemy's exception (``OperationalError``, ``IntegrityError``...)
-  and a lost connection is invalidated, as ``Session.execute`` does, so callers and
+  and a lost connection is invalidated with the rest of the pool, as ``Session.execute`` does, so callers and
   :func:`bot.wechat.outage.is_outage` see the same errors;
 - rows are named tuples with the statement's column labels, values processed by the columns'
   types (e.g. SQLite's dates and UTC timestamps).
 
 Only for statements run on every message with plain parameters (no IN lists, no ORM
 entities); anything else goes through the session as usual. It uses parts of SQLAlchemy's
-compiler that are not public API (``_bind_processors``, ``_result_columns``,
-``construct_params(_check=False)``, ``TypeEngine._cached_result_processor``; the same in 2.0 and
-2.1): the webhook's tests on both backends run every statement built on it.
+compiler and pool that are not public API (``Pool._invalidate``, ``_bind_processors``,
+``_result_columns``, ``construct_params(_check=False)``,
+``TypeEngine._cached_result_processor``; the same in 2.0 and 2.1): the webhook's tests on both
+backends run every statement built on it.
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ class FastStatement:
         except dialect.loaded_dbapi.Error as exc:
             lost = dialect.is_disconnect(exc, dbapi_conn, cursor)
             if lost:
+                # As Session.execute does: every connection opened before this one is
+                # recycled on its next checkout (after a PostgreSQL restart they are all dead).
+                conn.engine.pool._invalidate(conn.connection, exc)
                 conn.invalidate(exc)
             raise DBAPIError.instance(
                 compiled.sql,

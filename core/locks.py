@@ -15,7 +15,7 @@ The SQLite part is :func:`core.db.begin_write`.
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from core.db import begin_write, is_postgresql
@@ -53,6 +53,8 @@ def advisory_lock(session: Session, lock_class: int, name: str, timeout_s: float
             {"timeout": f"{int(timeout_s * 1000)}ms", "lock_class": lock_class, "name": name},
         )
     except OperationalError as exc:
+        if exc.connection_invalidated:  # the connection was lost, not the lock refused
+            raise
         session.rollback()
         raise LockTimeout(f"lock {lock_class}:{name} not granted in {timeout_s} s") from exc
 
@@ -63,9 +65,19 @@ def lock_sender(session: Session, openid: str, timeout_s: float = 3.5) -> None:
     Everything the handlers do for this message happens in this transaction; the webhook
     commits it (releasing the lock) before replying. Raises :class:`LockTimeout`.
     """
-    try:
-        begin_write(session)
-    except OperationalError as exc:  # SQLite: the write lock stayed busy past its timeout
-        session.rollback()
-        raise LockTimeout("database write lock not granted") from exc
-    advisory_lock(session, LOCK_SENDER, openid, timeout_s)
+    for attempt in (1, 2):
+        try:
+            begin_write(session)
+        except OperationalError as exc:  # SQLite: the write lock stayed busy past its timeout
+            session.rollback()
+            raise LockTimeout("database write lock not granted") from exc
+        try:
+            advisory_lock(session, LOCK_SENDER, openid, timeout_s)
+            return
+        except DBAPIError as exc:
+            # The first statement of the transaction found its pooled connection dead
+            # (PostgreSQL restarted; pooled connections are not pinged before use, see
+            # core.db.PING_AFTER_IDLE_S): nothing was done yet, so once more on a new one.
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+            session.rollback()
