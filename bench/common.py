@@ -96,3 +96,45 @@ def time_requests(get: Callable[[], int], n: int, warm_up: int = 3) -> list[floa
         samples.append(time.perf_counter() - t0)
         assert status == 200
     return samples
+
+
+def pg_backends_cpu(url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving the bench database (the web
+    workers' pooled connections, opened during the run)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN)
+    with engine.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :d"),
+            {"d": url.rsplit("/", 1)[1]},
+        ).scalars()
+        total = sum(cpu_seconds(only_pid=pid) for pid in pids)
+    engine.dispose()
+    return total
+
+
+def cpu_seconds(
+    root_pid: int | None = None, name: str | None = None, only_pid: int | None = None
+) -> float:
+    """User+system CPU seconds of ``root_pid`` and its children, or of every process whose
+    command is ``name`` (e.g. postgres, redis-server), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid, ppid = int(entry.name), int(fields[1])
+        if (
+            (root_pid is not None and root_pid in (pid, ppid))
+            or (name and comm.startswith(name))
+            or pid == only_pid
+        ):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total

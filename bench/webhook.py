@@ -35,7 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from common import PG_ADMIN, REDIS_URL, ROOT, delete_redis_keys, drop_database
+from common import (
+    REDIS_URL,
+    ROOT,
+    cpu_seconds,
+    delete_redis_keys,
+    drop_database,
+    pg_backends_cpu,
+)
 from common import create_database as scratch_database
 
 TERM = "2026-2027-1"
@@ -177,48 +184,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def pg_backends_cpu(url: str) -> float:
-    """CPU seconds used so far by the PostgreSQL backends serving the bench database (the web
-    workers' pooled connections, opened during the run)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(PG_ADMIN)
-    with engine.connect() as conn:
-        pids = conn.execute(
-            text("SELECT pid FROM pg_stat_activity WHERE datname = :d"),
-            {"d": url.rsplit("/", 1)[1]},
-        ).scalars()
-        total = sum(cpu_seconds(only_pid=pid) for pid in pids)
-    engine.dispose()
-    return total
-
-
-def cpu_seconds(
-    root_pid: int | None = None, name: str | None = None, only_pid: int | None = None
-) -> float:
-    """User+system CPU seconds of ``root_pid`` and its children, or of every process whose
-    command is ``name`` (e.g. postgres, redis-server), from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        pid, ppid = int(entry.name), int(fields[1])
-        if (
-            (root_pid is not None and root_pid in (pid, ppid))
-            or (name and comm.startswith(name))
-            or pid == only_pid
-        ):
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
 
 
 # --- load ----------------------------------------------------------------------------------

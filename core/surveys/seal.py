@@ -47,7 +47,9 @@ def _keys(current: str | None, previous: str | None, file: str) -> tuple[AESGCM,
 
 def keys(settings: Settings) -> tuple[AESGCM, ...]:
     """The keys, current first; raises :class:`SealError` when there is none."""
-    found = _keys(settings.seal_key, settings.seal_previous_key, str(key_file_path()))
+    # The key file's path only matters (and is only worked out) without a configured key.
+    file = "" if settings.seal_key else str(key_file_path())
+    found = _keys(settings.seal_key, settings.seal_previous_key, file)
     if not found:
         raise SealError(
             f"没有测评密封密钥：请设置 BANZHUREN_SEAL_KEY，或在工作目录运行 banzhuren init 生成 {KEY_FILE}"
