@@ -61,6 +61,8 @@ class Outcome:
     """What one client thread saw."""
 
     latencies: list[float] = field(default_factory=list)
+    # The same latencies by kind of message (start, answer, submit, retry; echo for the floor).
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
     submitted: int = 0
     retries: int = 0
     retry_mismatches: int = 0
@@ -199,7 +201,7 @@ class Client:
         self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def post(self, query: dict, body: bytes, out: Outcome) -> str:
+    def post(self, query: dict, body: bytes, out: Outcome, kind: str = "echo") -> str:
         path = "/wechat?" + urlencode(query)
         began = time.perf_counter()
         try:
@@ -214,6 +216,7 @@ class Client:
             response = self.conn.getresponse()
             data = response.read()
         out.latencies.append(time.perf_counter() - began)
+        out.by_kind.setdefault(kind, []).append(out.latencies[-1])
         if response.status != 200:
             out.errors.append(f"HTTP {response.status}: {data[:100]!r}")
             return ""
@@ -221,11 +224,12 @@ class Client:
 
     def say(self, openid: str, text: str, out: Outcome, rng: random.Random, retry: float) -> str:
         query, body = self.sim.text(openid, text)
-        reply = self.post(query, body, out)
+        kind = {"测评": "start", "确认": "submit"}.get(text, "answer") if retry else "echo"
+        reply = self.post(query, body, out, kind)
         if rng.random() < retry:
             # WeChat's retry: the very same request again; it must get the same answer.
             out.retries += 1
-            again = self.post(query, body, out)
+            again = self.post(query, body, out, "retry")
             if again not in (reply, ""):
                 out.retry_mismatches += 1
         return reply
@@ -313,6 +317,21 @@ class Figures:
     p50_ms: float
     p99_ms: float
     errors: int
+
+
+def latency_by_kind(outcomes: list[Outcome]) -> str:
+    """``kind n p50/p99 ms`` for each kind of message, most frequent first."""
+    kinds: dict[str, list[float]] = {}
+    for o in outcomes:
+        for kind, values in o.by_kind.items():
+            kinds.setdefault(kind, []).extend(values)
+    parts = []
+    for kind, values in sorted(kinds.items(), key=lambda kv: -len(kv[1])):
+        p99 = statistics.quantiles(values, n=100)[98] if len(values) > 1 else values[0]
+        parts.append(
+            f"{kind} {len(values)} {statistics.median(values) * 1000:.0f}/{p99 * 1000:.0f} ms"
+        )
+    return ", ".join(parts)
 
 
 def figures(outcomes: list[Outcome]) -> Figures:
@@ -425,6 +444,7 @@ def main() -> int:
             f"{f.p99_ms:8.1f} {f.errors:7d}"
         )
     print(f"app / floor rate: {ratio:.2f}")
+    print("app by kind of message: " + latency_by_kind(app_outcomes))
     web_cpu, pg_cpu, redis_cpu = (a - b for a, b in zip(after, before, strict=True))
     per = 1000 / app.messages
     print(

@@ -74,9 +74,6 @@ def make_engine(url: str, **kwargs) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
 
         return engine
-    # Room for every thread of a gunicorn worker (deploy/gunicorn.conf.py: 8) without closing
-    # and reopening overflow connections under load.
-    kwargs.setdefault("pool_size", 10)
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_when_idle(engine)

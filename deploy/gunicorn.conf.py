@@ -16,12 +16,10 @@ wsgi_app = "bot:create_app()"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 
 # Threads let one worker overlap its waits on PostgreSQL and Redis; the per-openid lock and
-# the database, not the process, serialise what must be serialised. A webhook message waits
-# on a commit (the WAL flush) for about as long as it computes, so 8 threads a worker: on
-# bench/webhook.py 4 threads left half the load queued (issue 17; core.db keeps a pool of 10).
+# the database, not the process, serialise what must be serialised.
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
 # WeChat gives up after 5 seconds and retries; a request still running after 30 s is stuck.
 timeout = 30
