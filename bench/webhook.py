@@ -47,6 +47,7 @@ from common import create_database as scratch_database
 
 TERM = "2026-2027-1"
 TARGET_RATE, TARGET_P99_MS, TARGET_RATIO = 300.0, 50.0, 0.5
+FLOOR_REPEAT = 3
 
 
 @dataclass
@@ -144,6 +145,9 @@ def start_gunicorn(
         sys.executable, "-m", "gunicorn",
         "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
         "--access-logfile", "/dev/null",
+        # No worker recycling within a run (deploy's max_requests): a worker that restarts
+        # mid-phase costs that phase its start-up and takes its CPU time out of /proc.
+        "--max-requests", "0",
         *(["--chdir", str(chdir)] if chdir else []),
         app,
     ]  # fmt: skip
@@ -298,15 +302,30 @@ def client_process(
 def run_load(
     kind: str, port: int, keys: Keys, groups: list, clients: int, retry: float, limit: float
 ) -> list[Outcome]:
+    """The outcomes of every client thread. The load generators' CPU seconds are added to
+    ``LOAD_CPU[kind]`` (their processes are children of this one, reaped when the pool ends)."""
     per_process = [groups[i::clients] for i in range(clients)]
     deadline = time.time() + limit
+    before = _children_cpu()
     with ProcessPoolExecutor(clients) as pool:
         futures = [
             pool.submit(client_process, kind, port, keys, chunk, retry, deadline)
             for chunk in per_process
             if chunk
         ]
-        return [o for f in futures for o in f.result()]
+        outcomes = [o for f in futures for o in f.result()]
+    LOAD_CPU[kind] = LOAD_CPU.get(kind, 0.0) + _children_cpu() - before
+    return outcomes
+
+
+LOAD_CPU: dict[str, float] = {}
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -417,7 +436,9 @@ def main() -> int:
 
         port = free_port()
         floor_app = start_gunicorn("floor_app:app", env, port, ROOT / "bench")
-        per_thread = app.messages // options.concurrency
+        # Three times the app's messages: the floor's phase is otherwise under 2 s, and its rate
+        # (the ratio's denominator) varied 1,700-2,900 msg/s from one run to the next.
+        per_thread = FLOOR_REPEAT * app.messages // options.concurrency
         echo_groups = [(g, per_thread) for g in groups]
         floor_before = cpu_seconds(floor_app.pid)
         try:
@@ -450,8 +471,9 @@ def main() -> int:
     print(
         f"CPU per message: app web {web_cpu * per:.2f} ms, postgres {pg_cpu * per:.2f} ms "
         f"(its backends), redis {redis_cpu * per:.2f} ms; floor web "
-        f"{floor_cpu * 1000 / floor.messages:.2f} ms; load average {os.getloadavg()[0]:.1f} "
-        f"on {os.cpu_count()} CPUs"
+        f"{floor_cpu * 1000 / floor.messages:.2f} ms; load generators {LOAD_CPU['survey'] * per:.2f} "
+        f"ms (app), {LOAD_CPU['echo'] * 1000 / floor.messages:.2f} ms (floor); load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     print(
         f"stored: {counts['ballots']} ballots ({counts['distinct_ballots']} distinct), "
