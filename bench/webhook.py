@@ -226,9 +226,17 @@ class Client:
             return ""
         return self.sim.read_reply(data).get("Content", "")
 
-    def say(self, openid: str, text: str, out: Outcome, rng: random.Random, retry: float) -> str:
+    def say(
+        self,
+        openid: str,
+        text: str,
+        out: Outcome,
+        rng: random.Random,
+        retry: float,
+        kind: str | None = None,
+    ) -> str:
         query, body = self.sim.text(openid, text)
-        kind = {"测评": "start", "确认": "submit"}.get(text, "answer") if retry else "echo"
+        kind = kind or {"测评": "start", "确认": "submit"}.get(text, "answer")
         reply = self.post(query, body, out, kind)
         if rng.random() < retry:
             # WeChat's retry: the very same request again; it must get the same answer.
@@ -274,7 +282,7 @@ def echo_thread(
         if time.time() > deadline:
             out.errors.append("time limit reached")
             break
-        reply = client.say(openids[i % len(openids)], rng.choice("12"), out, rng, 0.0)
+        reply = client.say(openids[i % len(openids)], rng.choice("12"), out, rng, 0.0, "echo")
         if not reply:
             out.errors.append("empty echo")
     out.ended = time.time()

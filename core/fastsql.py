@@ -11,8 +11,8 @@ session's transaction and connection) and drops the per-call machinery:
 - it runs on ``session.connection()``'s DBAPI connection, so inside the session's transaction
   (begun by it when none is, as ``Session.execute`` would), on either backend;
 - a DBAPI error is raised as SQLAlchemy's exception (``OperationalError``, ``IntegrityError``...)
-  and a lost connection is invalidated with the rest of the pool, as ``Session.execute`` does, so callers and
-  :func:`bot.wechat.outage.is_outage` see the same errors;
+  and a lost connection is invalidated with the rest of the pool, as ``Session.execute`` does,
+  so callers and :func:`bot.wechat.outage.is_outage` see the same errors;
 - rows are named tuples with the statement's column labels, values processed by the columns'
   types (e.g. SQLite's dates and UTC timestamps).
 
