@@ -1,9 +1,9 @@
 """The database floor of a webhook message: what PostgreSQL and its Python driver cost for the
 statements the webhook's guarantees need (issue 17), with nothing of banzhuren around them.
 
-    python bench/db_floor.py [--seconds 6] [--processes 2] [--threads 8]
+    python bench/db_floor.py [--seconds 6] [--processes 2] [--threads 4]
 
-Each of ``processes`` x ``threads`` (the gunicorn setting of bench/webhook.py: 2 workers of 8
+Each of ``processes`` x ``threads`` (the gunicorn setting of bench/webhook.py: 2 workers of 4
 threads) loops on its own psycopg connection over one transaction per "message", the shape of
 a survey answer in bot/wechat/webhook.py: the per-sender advisory lock (with its lock_timeout),
 one read joining the earlier reply, the sealed draft and the contact time, the upsert of a
@@ -108,7 +108,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
 
     import psycopg
