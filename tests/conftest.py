@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 import core.db
@@ -49,8 +49,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", backends, scope="session")
 
 
-def _pg_url(name: str) -> str:
+def pg_database_url(name: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def create_pg_database(name: str) -> Engine:
+    """Create the empty PostgreSQL database ``name``; the admin engine (autocommit) that can
+    drop it. Fails the test loudly when PostgreSQL is not reachable: never a skip."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - environment problem, reported loudly
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}. Start it (see .ci/run); "
+            "these tests are never skipped.",
+            pytrace=False,
+        )
+    return admin
 
 
 @pytest.fixture(scope="session")
@@ -63,17 +79,8 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield url
         return
     name = f"banzhuren_test_{RUN_ID}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - environment problem, reported loudly
-        pytest.fail(
-            f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}. Start it (see .ci/run); "
-            "these tests are never skipped.",
-            pytrace=False,
-        )
-    url = _pg_url(name)
+    admin = create_pg_database(name)
+    url = pg_database_url(name)
     upgrade(url)
     yield url
     # Close (not just forget) pooled connections before dropping the database.

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 import core.db
 from core.fastsql import FastStatement
 from core.locks import lock_sender
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import PG_ADMIN_URL, create_pg_database, pg_database_url
 
 _SELECT_ONE = FastStatement(text("SELECT 1"))
 _OWN_ADVISORY_LOCKS = text(
@@ -32,13 +32,8 @@ _OWN_ADVISORY_LOCKS = text(
 def pg() -> Iterator[Engine]:
     """An engine made as the app makes it, on a scratch database dropped afterwards."""
     name = f"banzhuren_pool_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - environment problem, reported loudly
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}", pytrace=False)
-    engine = core.db.make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+    admin = create_pg_database(name)
+    engine = core.db.make_engine(pg_database_url(name))
     try:
         yield engine
     finally:
