@@ -7,10 +7,12 @@ A malformed value fails fast with the variable's name in the message.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com/"
@@ -71,6 +73,19 @@ class Settings:
     wechat_template_url: str | None = None
     # Issue 15.3: survey questions go out as tappable menu messages (needs 客服消息 permission).
     wechat_tap_to_answer: bool = False
+    # Issue 23.4: binding by campus login. The https address the account's pages are served
+    # under (no trailing slash; its host is the account's 网页授权域名), the school's CAS prefix
+    # (with a trailing slash, as python-cas joins paths onto it), the CAS protocol version and
+    # the attribute holding the 学号/工号 when ``cas:user`` is not it.
+    public_url: str | None = None
+    cas_url: str | None = None
+    cas_version: int = 3
+    cas_user_attribute: str | None = None
+
+    @property
+    def campus_login(self) -> bool:
+        """True when students and staff bind by campus login (CAS) rather than by code only."""
+        return bool(self.cas_url and self.public_url)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -186,7 +201,62 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         wechat_template_url=get("BANZHUREN_WECHAT_TEMPLATE_URL"),
         wechat_tap_to_answer=_bool(env, "BANZHUREN_WECHAT_TAP_TO_ANSWER", False),
+        **_campus_login(get),
     )
+
+
+_CAS_ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
+
+
+def _http_url(name: str, raw: str) -> str:
+    """``raw`` as an absolute http(s) URL without query or fragment, else ConfigError."""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(
+            f"{name} 应为完整的 http(s) 地址（例如 https://bzr.example.edu.cn），不含 ? 和 #，"
+            f"现为 {raw!r}"
+        )
+    return raw
+
+
+def _campus_login(get) -> dict[str, Any]:
+    """The campus-login settings, checked together: CAS needs the public address (its service
+    URL and WeChat's redirect are built on it) and the AppID and secret (the openid comes from
+    WeChat's web authorisation)."""
+    public_url = get("BANZHUREN_PUBLIC_URL")
+    if public_url is not None:
+        public_url = _http_url("BANZHUREN_PUBLIC_URL", public_url).rstrip("/")
+    cas_url = get("BANZHUREN_CAS_URL")
+    if cas_url is not None:
+        cas_url = _http_url("BANZHUREN_CAS_URL", cas_url).rstrip("/") + "/"
+        if public_url is None:
+            raise ConfigError(
+                "设置了 BANZHUREN_CAS_URL（校园统一身份认证）就必须同时设置 BANZHUREN_PUBLIC_URL："
+                "本系统对外的 https 地址（例如 https://bzr.example.edu.cn），"
+                "CAS 登录后回到它，微信网页授权也回到它"
+            )
+        if not (get("BANZHUREN_WECHAT_APPID") and get("BANZHUREN_WECHAT_SECRET")):
+            raise ConfigError(
+                "设置了 BANZHUREN_CAS_URL 还需要 BANZHUREN_WECHAT_APPID 和 BANZHUREN_WECHAT_SECRET："
+                "微信网页授权用它们取得学生的 openid"
+            )
+    raw_version = get("BANZHUREN_CAS_VERSION") or "3"
+    if raw_version not in ("2", "3"):
+        raise ConfigError(
+            f"BANZHUREN_CAS_VERSION 只能是 2 或 3（CAS 协议版本），现为 {raw_version!r}"
+        )
+    attribute = get("BANZHUREN_CAS_USER_ATTRIBUTE")
+    if attribute is not None and not _CAS_ATTRIBUTE.match(attribute):
+        raise ConfigError(
+            "BANZHUREN_CAS_USER_ATTRIBUTE 应为 CAS 属性名（字母、数字、下划线，例如 employeeNumber），"
+            f"现为 {attribute!r}"
+        )
+    return {
+        "public_url": public_url,
+        "cas_url": cas_url,
+        "cas_version": int(raw_version),
+        "cas_user_attribute": attribute,
+    }
 
 
 TEMPLATE_VARIABLES = ("title", "term", "deadline", "hint")

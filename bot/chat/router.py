@@ -107,7 +107,11 @@ def route(ctx: ChatContext) -> str | None:
     if inc.msg_type == "event":
         if inc.event in SUBSCRIBE_EVENTS or inc.event == "scan":
             # Issue 15.4: a class poster's QR code greets with that class's binding steps.
-            greeting = None if role else class_greeting(ctx.session, inc.event_key)
+            greeting = (
+                None
+                if role
+                else class_greeting(ctx.session, inc.event_key, ctx.settings.campus_login)
+            )
             if greeting is not None:
                 return greeting
             _sender, name = lookup_sender(ctx.session, inc.openid)

@@ -13,8 +13,11 @@ Who uses it:
 
 What it speaks: ``cgi-bin/token`` (only the latest token is accepted, like WeChat after its
 overlap), ``message/custom/send`` (text and ``msgmenu``; recorded in ``sent``),
-``message/template/send`` (``templates``), ``qrcode/create`` (``qrcodes``) and ``menu/create``
-(``menus``). Failures on request: ``inject(errcode, times)``, ``inject_http_status(502)``,
+``message/template/send`` (``templates``), ``qrcode/create`` (``qrcodes``), ``menu/create``
+(``menus``) and web authorisation's ``sns/oauth2/access_token`` (a code works once: 40163 when
+used again, 40029 when unknown or older than five minutes). :meth:`FakeWeChatApi.authorize`
+plays the phone's side of web authorisation: given the ``open.weixin.qq.com`` URL a page sent
+the phone to, it checks the URL and returns where WeChat would send the phone back, with a code. Failures on request: ``inject(errcode, times)``, ``inject_http_status(502)``,
 ``inject_slow_ack(seconds)`` (the message arrives, the answer comes too late for the sender),
 ``expire_token()``; users WeChat would refuse: ``closed_windows`` (45015 on customer-service
 sends) and ``unfollowed`` (43004 on every send).
@@ -30,7 +33,7 @@ import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 Answer = tuple[int, dict]
 OK = {"errcode": 0, "errmsg": "ok"}
@@ -63,6 +66,9 @@ class FakeWeChatApi:
         self.token_requests = 0
         self.send_requests = 0
         self.current_token: str | None = None
+        # Web authorisation: code -> (openid, issued at); codes spent move to _used_codes.
+        self._oauth_codes: dict[str, tuple[str, float]] = {}
+        self._used_codes: set[str] = set()
 
     # --- running it ---------------------------------------------------------------------------
 
@@ -153,6 +159,69 @@ class FakeWeChatApi:
         """The token handed out is no longer accepted (errcode 40001 until a new fetch)."""
         with self._lock:
             self.current_token = None
+
+    # --- web authorisation (网页授权) ----------------------------------------------------------
+
+    OAUTH_CODE_SECONDS = 300
+
+    def issue_oauth_code(self, openid: str) -> str:
+        """A web-authorisation code for ``openid`` (what WeChat appends to the redirect)."""
+        code = "CODE" + secrets.token_hex(12)
+        with self._lock:
+            self._oauth_codes[code] = (openid, time.monotonic())
+        return code
+
+    def authorize(self, openid: str, authorize_url: str) -> str:
+        """The phone of ``openid`` opened ``authorize_url``: where WeChat sends it back
+        (``redirect_uri?code=…&state=…``). ValueError when WeChat would show an error page
+        instead (another host, AppID or scope, no ``#wechat_redirect``)."""
+        url = urlsplit(authorize_url)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if (url.scheme, url.netloc, url.path) != (
+            "https",
+            "open.weixin.qq.com",
+            "/connect/oauth2/authorize",
+        ):
+            raise ValueError(f"not WeChat's authorisation page: {authorize_url}")
+        if url.fragment != "wechat_redirect":
+            raise ValueError("the URL must end with #wechat_redirect")
+        if self.appid is not None and query.get("appid") != self.appid:
+            raise ValueError("appid 参数错误")
+        if query.get("response_type") != "code" or query.get("scope") not in (
+            "snsapi_base",
+            "snsapi_userinfo",
+        ):
+            raise ValueError("scope 参数错误或没有 scope 权限")
+        redirect = query.get("redirect_uri", "")
+        if not redirect.startswith(("http://", "https://")):
+            raise ValueError("redirect_uri 参数错误")
+        back = {"code": self.issue_oauth_code(openid), "state": query.get("state", "")}
+        return redirect + ("&" if urlsplit(redirect).query else "?") + urlencode(back)
+
+    def handle_oauth_token(self, query: dict[str, str], _body: bytes) -> Answer:
+        with self._lock:
+            if self._statuses:
+                return self._statuses.pop(0), {}
+            if query.get("grant_type") != "authorization_code":
+                return 200, {"errcode": 40002, "errmsg": "invalid grant_type"}
+            if self.appid is not None and query.get("appid") != self.appid:
+                return 200, {"errcode": 40013, "errmsg": "invalid appid"}
+            if self.secret is not None and query.get("secret") != self.secret:
+                return 200, {"errcode": 40125, "errmsg": "invalid appsecret"}
+            code = query.get("code", "")
+            if code in self._used_codes:
+                return 200, {"errcode": 40163, "errmsg": "code been used"}
+            issued = self._oauth_codes.pop(code, None)
+            if issued is None or time.monotonic() - issued[1] > self.OAUTH_CODE_SECONDS:
+                return 200, {"errcode": 40029, "errmsg": "invalid code"}
+            self._used_codes.add(code)
+            return 200, {
+                "access_token": "OAUTH-" + secrets.token_hex(12),
+                "expires_in": 7200,
+                "refresh_token": "REFRESH-" + secrets.token_hex(12),
+                "openid": issued[0],
+                "scope": "snsapi_base",
+            }
 
     # --- the server side (each handler takes the query and the body) --------------------------
 
@@ -256,6 +325,7 @@ def _handler_for(api: FakeWeChatApi) -> type[BaseHTTPRequestHandler]:
         ("POST", "/cgi-bin/message/template/send"): api.handle_template,
         ("POST", "/cgi-bin/qrcode/create"): api.handle_qrcode,
         ("POST", "/cgi-bin/menu/create"): api.handle_menu,
+        ("GET", "/sns/oauth2/access_token"): api.handle_oauth_token,
     }
 
     class Handler(BaseHTTPRequestHandler):
