@@ -351,3 +351,74 @@ def test_a_hostile_campus_id_is_escaped_on_the_page(campus, session):
     page = campus.phone("o-1").bind("<script>alert(1)</script>")
     assert page.status_code == 404
     assert "<script>" not in text_of(page) and "&lt;script&gt;" in text_of(page)
+
+
+def test_the_menu_command_creates_the_bind_button(db_url, fake_wechat_api, fake_cas):
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    env = {
+        "BANZHUREN_DATABASE_URL": db_url,
+        "BANZHUREN_SECRET_KEY": "test-secret",
+        "BANZHUREN_WECHAT_APPID": fake_wechat_api.appid,
+        "BANZHUREN_WECHAT_SECRET": fake_wechat_api.secret,
+        "BANZHUREN_WECHAT_API_BASE": fake_wechat_api.url,
+        "BANZHUREN_PUBLIC_URL": "https://bzr.example.edu.cn",
+        "BANZHUREN_CAS_URL": fake_cas.url,
+    }
+    result = CliRunner().invoke(main, ["wechat", "menu"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "帮助（绑定身份、使用帮助）" in result.output
+    [menu] = fake_wechat_api.menus
+    assert {"type": "view", "name": "绑定身份", "url": "https://bzr.example.edu.cn/bind/start"} in (
+        menu["button"][2]["sub_button"]
+    )
+    # CAS without the public address stops the command with a Chinese message.
+    env.pop("BANZHUREN_PUBLIC_URL")
+    result = CliRunner().invoke(main, ["wechat", "menu"], env=env)
+    assert result.exit_code != 0 and "必须同时设置 BANZHUREN_PUBLIC_URL" in result.output
+
+
+def test_the_poster_command_draws_the_campus_instructions(
+    db_url, fake_wechat_api, fake_cas, tmp_path, monkeypatch
+):
+    from click.testing import CliRunner
+
+    import core.db
+    import core.reach.poster as poster
+    from bot.cli import main
+    from tests.factories import make_class
+
+    with core.db.SessionFactory() as s:
+        make_class(s, code="GQ2601", name="钢琴2601班")
+        s.commit()
+    drawn = []
+    real = poster.draw_poster
+    monkeypatch.setattr(poster, "draw_poster", lambda *a, **k: drawn.append(a[3]) or real(*a, **k))
+    env = {
+        "BANZHUREN_DATABASE_URL": db_url,
+        "BANZHUREN_SECRET_KEY": "x",
+        "BANZHUREN_WECHAT_APPID": fake_wechat_api.appid,
+        "BANZHUREN_WECHAT_SECRET": fake_wechat_api.secret,
+        "BANZHUREN_WECHAT_API_BASE": fake_wechat_api.url,
+    }
+    args = ["wechat", "poster", "--class", "GQ2601", "-o", str(tmp_path / "p.png")]
+    assert CliRunner().invoke(main, args, env=env).exit_code == 0
+    campus_env = {
+        **env,
+        "BANZHUREN_PUBLIC_URL": "https://bzr.example.edu.cn",
+        "BANZHUREN_CAS_URL": fake_cas.url,
+    }
+    assert CliRunner().invoke(main, args, env=campus_env).exit_code == 0
+    assert drawn == [poster.INSTRUCTIONS, poster.CAMPUS_INSTRUCTIONS]
+
+
+def test_scanning_a_poster_greets_with_the_campus_login(campus, session):
+    from tests.factories import make_class
+
+    make_class(session, code="GQ2601", name="钢琴2601班")
+    session.commit()
+    reply = campus.wechat.event("subscribe", "qrscene_class:GQ2601", openid="o-new")
+    assert reply.startswith("欢迎钢琴2601班的同学") and "绑定身份" in reply
+    assert "统一身份认证" in reply and "绑定 学号 绑定码" in reply
