@@ -25,6 +25,7 @@ from flask import Blueprint, redirect, render_template, request, session
 from bot.request_session import db, settings
 from core.binding import campus
 from core.binding.service import ROLE_NAMES, BindResult, Outcome, bind_number
+from core.locks import LockTimeout, lock_sender
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +175,13 @@ def cas():
             code_route=True,
         )
     s = db()
+    s.rollback()  # nothing read yet that matters: the binding's own transaction comes next
+    try:
+        # The write lock up front (SQLite: BEGIN IMMEDIATE), and this openid's chat lock, so a
+        # 绑定 message of the same WeChat account in the same instant waits its turn.
+        lock_sender(s, openid)
+    except LockTimeout:
+        return page(503, "系统繁忙", "这次未能绑定，请稍后再试。", restart=True)
     result = bind_number(s, openid, number, via="cas")
     s.commit()
     return _result_page(result)

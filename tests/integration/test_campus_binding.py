@@ -422,3 +422,32 @@ def test_scanning_a_poster_greets_with_the_campus_login(campus, session):
     reply = campus.wechat.event("subscribe", "qrscene_class:GQ2601", openid="o-new")
     assert reply.startswith("欢迎钢琴2601班的同学") and "绑定身份" in reply
     assert "统一身份认证" in reply and "绑定 学号 绑定码" in reply
+
+
+def test_phones_racing_for_one_campus_id_bind_exactly_one(campus, session):
+    import threading
+
+    student = make_student(session, student_no="S1")
+    session.commit()
+    phones = [campus.phone(f"o-race-{i}") for i in range(4)]
+    walks = []
+    for phone in phones:
+        service = phone.to_cas()
+        walks.append((phone, service, campus.fake_cas.login("S1", service)))
+    barrier = threading.Barrier(len(walks))
+    statuses: list[int] = []
+
+    def finish(phone, service, ticket):
+        barrier.wait()
+        statuses.append(phone.finish(service, ticket).status_code)
+
+    threads = [threading.Thread(target=finish, args=walk) for walk in walks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [200, 409, 409, 409]
+    [(openid, student_id, _)] = bindings(session)
+    assert student_id == student.id and openid.startswith("o-race-")
+    actions = [row[1] for row in audit_rows(session)]
+    assert sorted(actions) == ["binding.bind"] + ["binding.refused"] * 3
