@@ -21,6 +21,7 @@ import secrets
 import time
 
 from flask import Blueprint, redirect, render_template, request, session
+from werkzeug.wrappers import Response
 
 from bot.request_session import db, settings
 from core.binding import campus
@@ -48,7 +49,11 @@ NEXT_STEP = {
 }
 
 
-def page(status: int, title: str, *lines: str, restart: bool = False, code_route: bool = False):
+def page(
+    status: int, title: str, *lines: str, restart: bool = False, code_route: bool = False
+) -> tuple[str, int]:
+    """A Chinese page for the phone: ``title``, then ``lines``; ``restart`` adds how to start
+    over, ``code_route`` how to bind with a code instead."""
     return (
         render_template(
             "bind/page.html",
@@ -68,7 +73,8 @@ def _headers(response):
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault(
-        "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
     )
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     return response
@@ -84,7 +90,7 @@ def _not_configured():
 
 
 @bp.get("/start")
-def start():
+def start() -> Response | tuple[str, int]:
     config = settings()
     if not config.campus_login:
         return _not_configured()
@@ -96,7 +102,7 @@ def start():
 
 
 @bp.get("/wechat")
-def wechat():
+def wechat() -> Response | tuple[str, int]:
     config = settings()
     if not config.campus_login:
         return _not_configured()
@@ -126,7 +132,7 @@ def wechat():
 
 
 @bp.get("/cas")
-def cas():
+def cas() -> tuple[str, int]:
     config = settings()
     if not config.campus_login:
         return _not_configured()
@@ -187,7 +193,7 @@ def cas():
     return _result_page(result)
 
 
-def _result_page(result: BindResult):
+def _result_page(result: BindResult) -> tuple[str, int]:
     if result.outcome in (Outcome.BOUND, Outcome.ALREADY_BOUND):
         assert result.role is not None
         who = f"{result.name}（{ROLE_NAMES[result.role]}，{result.number}）"
