@@ -148,10 +148,12 @@ def cas() -> tuple[str, int]:
     if time.time() - started > FLOW_SECONDS:
         return page(400, "绑定已超时", "从微信授权到登录完成超过了 15 分钟。", restart=True)
     ticket = request.args.get("ticket", "")
-    if not ticket or len(ticket) > 256:
+    if not ticket:
         return page(
             400, "没有收到登录凭据", "统一身份认证没有返回登录凭据（ticket）。", restart=True
         )
+    if not campus.plausible_ticket(ticket):
+        return page(400, "登录凭据无效", "这不是统一身份认证发出的登录凭据。", restart=True)
     try:
         number = campus.validate_ticket(config, ticket)
     except campus.TicketRefused as exc:

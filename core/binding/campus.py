@@ -10,6 +10,7 @@ the web edge shows a page, never a 500.
 
 from __future__ import annotations
 
+import re
 from xml.etree import ElementTree
 
 import requests
@@ -138,6 +139,17 @@ def _cas_client(settings: Settings):
 def cas_login_url(settings: Settings) -> str:
     """The school's CAS login page, coming back to /bind/cas with a ticket."""
     return _cas_client(settings).get_login_url()
+
+
+# CAS protocol 3.0 (3.1.1, 3.7): tickets are letters, digits and hyphens, and a client should
+# accept up to 256 characters; Apereo CAS appends its host name (dots), so the URL-unreserved
+# characters are let through. Anything else never came from CAS: it is refused without asking
+# CAS (which might echo it back in a reply that is not well-formed XML).
+_TICKET = re.compile(r"[A-Za-z0-9._~-]{1,256}")
+
+
+def plausible_ticket(ticket: str) -> bool:
+    return bool(_TICKET.fullmatch(ticket))
 
 
 def failure_code(xml: bytes) -> tuple[str, str] | None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.bind import views
 from bot.chat import help as texts
+from core.binding import campus as campus_rules
 from models import AuditLog, TeacherRole, WeChatBinding
 from tests.factories import make_student, make_teacher
 from tests.support.campus import PUBLIC_URL
@@ -451,3 +452,45 @@ def test_phones_racing_for_one_campus_id_bind_exactly_one(campus, session):
     assert student_id == student.id and openid.startswith("o-race-")
     actions = [row[1] for row in audit_rows(session)]
     assert sorted(actions) == ["binding.bind"] + ["binding.refused"] * 3
+
+
+def test_hostile_query_strings_get_a_page_never_a_5xx_and_bind_nothing(campus, session):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    make_student(session, student_no="S1")
+    session.commit()
+    junk = st.text(max_size=300) | st.binary(max_size=100).map(lambda b: b.decode("latin-1"))
+
+    @settings(
+        max_examples=30,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(state=junk, code=junk, ticket=junk)
+    def walk(state: str, code: str, ticket: str) -> None:
+        phone = campus.phone("o-hostile")
+        phone.start()  # a state of the phone's own, which the junk must not match
+        page = phone.client.get("/bind/wechat", query_string={"state": state, "code": code})
+        assert page.status_code == 400, text_of(page)
+        # And with a real walk up to CAS, a junk ticket.
+        service = phone.to_cas()
+        page = phone.client.get(service, query_string={"ticket": ticket})
+        assert page.status_code in (400, 403), text_of(page)
+        assert "<h1" in text_of(page)
+        if page.status_code == 400:
+            assert not campus_rules.plausible_ticket(ticket)
+
+    walk()
+    assert bindings(session) == []
+
+
+def test_a_ticket_cas_could_not_have_issued_never_reaches_cas(campus, session):
+    make_student(session, student_no="S1")
+    session.commit()
+    phone = campus.phone("o-1")
+    page = phone.finish(phone.to_cas(), "ST-1<script>")
+    assert page.status_code == 400 and "不是统一身份认证发出的登录凭据" in text_of(page)
+    assert campus.fake_cas.validations == []
+    assert bindings(session) == []

@@ -182,3 +182,22 @@ def test_the_login_url_comes_back_to_bind_cas(cas_server):
     settings = cas_settings(cas_server)
     url = campus.cas_login_url(settings)
     assert url == cas_server.url + "login?service=http%3A%2F%2Fapp.test%2Fbind%2Fcas"
+
+
+@pytest.mark.parametrize(
+    ("ticket", "plausible"),
+    [
+        # Apereo CAS appends its host name.
+        ("ST-1-u4hrm3td92cLxpCvrjylcas.example.com", True),
+        ("ST-1-u4hrm3td92cLxpCvrjyl/cas", False),
+        ("ST-1 2", False),
+        ("ST-1-u4hrm3td92cLxpCvrjyl-fakecas", True),
+        ("ST-" + "a" * 253, True),
+        ("ST-" + "a" * 254, False),
+        ("ST-1\x00", False),
+        ("ST-1<x>", False),
+        ("ST-１", False),  # a full-width digit
+    ],
+)
+def test_only_ticket_characters_go_to_cas(ticket, plausible):
+    assert campus.plausible_ticket(ticket) is plausible
