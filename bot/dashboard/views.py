@@ -36,6 +36,7 @@ from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
 from core import audit
 from core.accounts import authenticate, end_sessions
+from core.evaluation.grading import details_shown, participation_short
 from core.worklog.feedback import undelivered_feedback
 from models import Grade, Term, User
 from models.base import utcnow
@@ -295,10 +296,14 @@ def teacher(teacher_id: int):
         )
     elif term:
         respondents = queries.respondent_count(session, term.id, teacher_id)
-        shown = respondents >= settings().min_respondents
+        evaluation = queries.evaluation_of(session, term.id, teacher_id)
+        config = settings()
+        rate = evaluation.response_rate if evaluation is not None else None
+        shown = details_shown(respondents, rate, config.min_respondents, config.min_participation)
         entries, counts = queries.worklog(session, teacher_id, term)
         context.update(
-            evaluation=queries.evaluation_of(session, term.id, teacher_id),
+            evaluation=evaluation,
+            participation_short=participation_short(rate, config.min_participation),
             respondents=respondents,
             breakdown_shown=shown,
             questions=queries.question_stats(session, term.id, teacher_id) if shown else [],
@@ -316,6 +321,7 @@ def teacher(teacher_id: int):
         if foreign
         else queries.appointments_of(session, teacher_id),
         min_respondents=settings().min_respondents,
+        min_participation=settings().min_participation,
         grades=[(gr.value, GRADE_LABELS[gr]) for gr in queries.GRADE_ORDER],
         log_label=queries.log_label,
         reason_text=queries.reason_text,
