@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core import reports
-from core.reports.render import COLUMNS
+from core.reports.render import text_columns
 from models import Term
 
 # Dashboard URL name → core.reports kind, and the Chinese title used in file names.
@@ -33,8 +33,9 @@ def report_rows(session: Session, term: Term, scope: int | None, kind: str) -> l
 
 def table(rows: list[dict[str, Any]], kind: str) -> tuple[list[str], list[list[Any]]]:
     """Headers and cells as the downloaded files show them, for the report pages."""
-    columns = COLUMNS[KINDS[kind]]
-    return [c.header for c in columns], [[c.value(r) for c in columns] for r in rows]
+    columns = text_columns(KINDS[kind])
+    cells = [[c.value(r) for c in columns] for r in rows]
+    return [c.header for c in columns], [["" if v is None else v for v in line] for line in cells]
 
 
 def render(rows: list[dict[str, Any]], fmt: str, kind: str) -> bytes:
