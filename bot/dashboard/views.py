@@ -97,6 +97,12 @@ def _pct(value: float | None, decimals: int = 1) -> str:
     return "—" if value is None else f"{value:.{decimals}f}%"
 
 
+@bp.app_template_global()
+def school_name() -> str:
+    """BANZHUREN_SCHOOL_NAME, shown in the page titles and on the login page."""
+    return settings().school_name
+
+
 @bp.app_template_filter("local")
 def _local(value: dt.datetime | None) -> str:
     return "" if value is None else value.astimezone(settings().tz).strftime("%Y-%m-%d %H:%M")
