@@ -14,6 +14,12 @@ from models import Term
 # Dashboard URL name → core.reports kind, and the Chinese title used in file names.
 KINDS = {"evaluation": "evaluation", "award": "awards", "allowance": "allowance"}
 TITLES = {"evaluation": "考核结果", "award": "先进兼职班主任候选人", "allowance": "补贴发放表"}
+# The columns a report page keeps first and on screen on a phone (issue 24).
+KEY_HEADERS = {
+    "evaluation": {"姓名", "满意度", "考核等级"},
+    "award": {"姓名", "满意度", "状态"},
+    "allowance": {"姓名", "任职月数", "工作补贴(元)"},
+}
 FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",

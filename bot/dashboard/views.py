@@ -4,6 +4,7 @@ allowances, downloads."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from flask import (
 from flask import session as flask_session
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup, escape
 
 from bot.dashboard import (
     access,
@@ -101,6 +103,17 @@ def _pct(value: float | None, decimals: int = 1) -> str:
 def school_name() -> str:
     """BANZHUREN_SCHOOL_NAME, shown in the page titles and on the login page."""
     return settings().school_name
+
+
+_DATES = re.compile(r"\d{4}-\d{2}(?:-\d{2})?")
+
+
+@bp.app_template_filter("dates_nowrap")
+def _dates_nowrap(value: Any) -> Markup:
+    """The cell's text, escaped, with each date or month (``2026-09``) kept whole on a line: a
+    narrow column would otherwise break it at its hyphens."""
+    text = str(escape("" if value is None else value))
+    return Markup(_DATES.sub(lambda m: f'<span class="date">{m.group(0)}</span>', text))
 
 
 @bp.app_template_filter("local")
@@ -352,6 +365,7 @@ def _report_page(kind: str, title: str, note: str):
         note=note,
         headers=headers,
         cells=cells,
+        keys=exports.KEY_HEADERS[kind],
     )
 
 
