@@ -246,6 +246,11 @@ def _round(verb: str) -> Callable[[str, str, Mapping[str, Any]], str]:
     return sentence
 
 
+def _survey(t: str, d: Mapping[str, Any]) -> str:
+    """A survey by its title (older rows, without one, by the code they stored)."""
+    return f"「{d['survey']}」" if d.get("survey") else t
+
+
 def _remind(a: str, t: str, d: Mapping[str, Any]) -> str:
     n = f"，提醒 {d['reminded']} 人" if d.get("reminded") is not None else ""
     return f"{a} 为测评 {_round_name(t, d)} 一键催填{n}"
@@ -275,8 +280,12 @@ _SENTENCES: dict[str, Callable[[str, str, Mapping[str, Any]], str]] = {
     "round.remind": _remind,
     "term.closed_dates.add": _closed_dates("设置了"),
     "term.closed_dates.remove": _closed_dates("取消了"),
-    "survey.created": lambda a, t, d: f"{a} 新建了问卷 {t}（{d.get('questions', '?')} 题）",
-    "survey.updated": lambda a, t, d: f"{a} 更新了问卷 {t}（{d.get('questions', '?')} 题）",
+    "survey.created": lambda a, t, d: (
+        f"{a} 新建了问卷 {_survey(t, d)}（{d.get('questions', '?')} 题）"
+    ),
+    "survey.updated": lambda a, t, d: (
+        f"{a} 更新了问卷 {_survey(t, d)}（{d.get('questions', '?')} 题）"
+    ),
     "evaluate": lambda a, t, d: f"{a} 运行了 {t} 学期的考核",
     "meeting.add": _meeting,
     "incident.add": _incident,
@@ -309,8 +318,8 @@ _SAID: dict[str, tuple[str, ...]] = {
     "round.remind": ("reminded", "survey", "department"),
     "term.closed_dates.add": ("days", "exam"),
     "term.closed_dates.remove": ("days", "exam"),
-    "survey.created": ("questions",),
-    "survey.updated": ("questions",),
+    "survey.created": ("questions", "survey"),
+    "survey.updated": ("questions", "survey"),
     "meeting.add": ("kind", "attendees"),
     "incident.add": ("kind", "occurred_on", "description"),
     "grade.override": ("before", "after", "computed", "reason"),

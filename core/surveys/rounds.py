@@ -84,7 +84,7 @@ def register_survey(
                 actor=actor,
                 action=f"survey.{status}",
                 target=definition.id,
-                detail={"questions": len(definition.questions)},
+                detail={"questions": len(definition.questions), "survey": definition.title},
             )
         )
     session.flush()

@@ -12,7 +12,7 @@ from core.reports import evaluation_rows
 from models import TermEvaluation, UserRole
 from tests.conftest import make_settings
 from tests.integration.evaluation_school import build_scenario
-from tests.support.dashboard import build_world, login, make_user
+from tests.support.dashboard import build_world, login, make_token, make_user
 
 CODE = "2026-2027-1"
 
@@ -44,7 +44,7 @@ def test_evaluation_flags_and_hides_details_under_the_minimum(session, settings)
 
 def test_pages_and_api_follow_the_setting(db_url, session):
     world = build_world(session)
-    make_user(session, "xsc", UserRole.AFFAIRS)
+    token = make_token(session, make_user(session, "xsc", UserRole.AFFAIRS))
     ev = session.scalar(
         select(TermEvaluation).where(TermEvaluation.teacher_id == world.teacher_a.id)
     )
@@ -61,3 +61,10 @@ def test_pages_and_api_follow_the_setting(db_url, session):
     login(lax, "xsc")
     html = lax.get(path).get_data(as_text=True)
     assert "A意见0" in html and "低于 50%" not in html
+
+    api = f"/api/v1/terms/{CODE}/teachers/{world.teacher_a.staff_no}"
+    auth = {"Authorization": f"Bearer {token}"}
+    body = strict.get(api, headers=auth).get_json()
+    assert body["breakdown_shown"] is False and body["comments"] is None
+    body = lax.get(api, headers=auth).get_json()
+    assert body["breakdown_shown"] is True and "A意见0" in body["comments"]

@@ -138,3 +138,10 @@ def test_no_english_detail_key_reaches_the_page():
     assert dates == "命令行 设置了学期 2026-2027-1 的节假日（不催填）：2026-10-01。"
     unknown = describe("cli", "something.new", "x", {"weird_key": 5})
     assert "weird_key" not in unknown and "其他：5" in unknown
+
+
+def test_survey_rows_name_the_title():
+    text = describe(
+        "cli", "survey.created", "satisfaction", {"questions": 6, "survey": "满意度测评"}
+    )
+    assert text == "命令行 新建了问卷 「满意度测评」（6 题）。"
