@@ -121,8 +121,16 @@ def application_form() -> None:
         p.paragraph_format.space_before = height - Cm(2)
         p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         set_font(p.add_run(signature), BODY_FONT, 11)
-    for row in table.rows:
-        row.cells[0].width = Cm(3.2)
+    # Labels narrow, values wide (16 cm of text width), so that a class name or a period
+    # fits on one line; a merged box keeps the width of the three columns it spans.
+    widths = (Cm(3.0), Cm(5.6), Cm(2.6), Cm(4.8))
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = width
+    for row in table.rows[: len(rows)]:
+        for cell, width in zip(row.cells, widths, strict=True):
+            cell.width = width
+    for row in table.rows[len(rows) :]:
+        row.cells[0].width = widths[0]
     _para(
         doc,
         "说明：依据《{{学校}}本科生兼职班主任队伍建设实施办法（试行）》第六条、第九条，"
