@@ -40,7 +40,12 @@ class Settings:
     wechat_previous_aes_key: str | None = None
     wechat_api_base: str = DEFAULT_API_BASE
     min_respondents: int = 5
+    # Percent of eligible students (0-100): below it a teacher's satisfaction is 数据不足 and,
+    # as below min_respondents, only the percentage and the grade are shown.
+    min_participation: int = 0
     timezone: str = "Asia/Shanghai"
+    # Printed on documents and pages.
+    school_name: str = "哈尔滨音乐学院"
     # Not in the public contract: lets several test runs or deployments share one Redis
     # without seeing each other's keys or tasks.
     redis_prefix: str = "banzhuren"
@@ -100,7 +105,13 @@ class Settings:
         return replace(self, **changes)
 
 
-def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    environ: Mapping[str, str],
+    name: str,
+    default: int,
+    minimum: int = 0,
+    maximum: int | None = None,
+) -> int:
     raw = environ.get(name)
     if raw is None or raw == "":
         return default
@@ -110,6 +121,8 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) 
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -184,7 +197,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         wechat_previous_aes_key=previous_aes_key,
         wechat_api_base=api_base,
         min_respondents=_int(env, "BANZHUREN_MIN_RESPONDENTS", 5, minimum=1),
+        min_participation=_int(env, "BANZHUREN_MIN_PARTICIPATION", 0, maximum=100),
         timezone=tz,
+        school_name=_school_name(get("BANZHUREN_SCHOOL_NAME")),
         redis_prefix=get("BANZHUREN_REDIS_PREFIX") or "banzhuren",
         celery_queue=get("BANZHUREN_CELERY_QUEUE") or "banzhuren",
         secure_cookies=_bool(env, "BANZHUREN_SECURE_COOKIES", False),
@@ -257,6 +272,15 @@ def _campus_login(get) -> dict[str, Any]:
         "cas_version": int(raw_version),
         "cas_user_attribute": attribute,
     }
+
+
+def _school_name(raw: str | None) -> str:
+    name = (raw or "").strip()
+    if not name:
+        return Settings.school_name
+    if len(name) > 40 or any(not ch.isprintable() for ch in name):
+        raise ConfigError("BANZHUREN_SCHOOL_NAME must be one line of at most 40 characters")
+    return name
 
 
 TEMPLATE_VARIABLES = ("title", "term", "deadline", "hint")

@@ -62,6 +62,7 @@ def page(
             lines=[line for line in lines if line],
             restart=RESTART if restart else "",
             code_route=CODE_ROUTE if code_route else "",
+            school=settings().school_name,
         ),
         status,
     )
