@@ -9,15 +9,21 @@ background thread of this process, so that a web request never waits for WeChat'
 
 :func:`deliver` sends one row: idempotent (a row already sent or given up is skipped), it
 records the outcome on the row — ``sent_at``; or ``last_error`` and ``failed_at`` for errors
-that will not go away (45015 outside the 48-hour window, 45047 too many messages, an unknown
+that will not go away (no customer-service allowance left, WeChat's 45015 / 45047, an unknown
 openid...); or ``last_error`` only, for network errors and WeChat's "system busy", which the
 caller retries with backoff; 45009 (the daily quota) leaves the row for after midnight
 (``not_before``), when the beat sweep (:func:`enqueue_unsent`) sends it.
 
 Issue 15: ``reach`` rows (round notices and reminders, :func:`queue_reach`) choose between a
-customer-service and a template message by the user's 48-hour window (core.reach.window), fall
-back to the template on 45015, drop on 43004, back off on 45047 (a few times), and record the
-``channel`` that reached the user; ``menu`` rows (tap-to-answer) fall back to text.
+customer-service and a template message, drop on 43004, and record the ``channel`` that reached
+the user; ``menu`` rows (tap-to-answer) fall back to text.
+
+Issue 23: every customer-service message (text, menu, reach) is first spent from the user's
+allowance as WeChat counts it (``core.reach.window.spend``, atomic and committed before the
+call); with nothing left a text or menu is given up without calling WeChat and a reach row
+goes as the template message. A menu never takes the last message (:data:`MENU_RESERVE`).
+WeChat's 45015 / 45047 (our count was wrong) use the allowance up, are recorded on the row
+(``refused_errcode``) and send a reach row's template.
 
 Duplicates: a send whose outcome is unknown (a timeout after the request went out, the process
 killed mid-send) is retried once, so the user may get such a message twice; never three times.
@@ -128,8 +134,8 @@ def queue_reach(
     not_before: dt.datetime | None = None,
 ) -> OutboundMessage:
     """Queue a message that must reach a student whether or not they wrote lately (a round
-    notice, a reminder; issue 15): a customer-service ``text`` while their 48-hour window is
-    open (or not known to be closed), else the template message of
+    notice, a reminder; issue 15): a customer-service ``text`` while their customer-service
+    allowance lasts (issue 23), else the template message of
     ``BANZHUREN_WECHAT_TEMPLATE_REMIND`` filled from ``fields`` (title, term, deadline, hint),
     else nothing (``channel`` "unreachable"). Not sent before ``not_before`` (the night)."""
     message = OutboundMessage(
@@ -211,9 +217,10 @@ def deliver(message_id: int, api=None) -> str:
         if isinstance(begun, str):
             return begun
         openid, payload = begun
-        outcome, error, channel = _send(settings, api, openid, payload)
+        refused: list[int] = []
+        outcome, error, channel = _send(settings, api, openid, payload, refused)
         return _write_retrying(
-            session, message_id, lambda m: _record(session, m, outcome, error, channel)
+            session, message_id, lambda m: _record(session, m, outcome, error, channel, refused)
         )
 
 
@@ -259,10 +266,13 @@ def _record(
     outcome: str,
     error: str | None,
     channel: str | None = None,
+    refused: list[int] | None = None,
 ):
     """Inside a write transaction: the outcome of the send that :func:`_begin_send` marked."""
     if message is None or message.sent_at is not None:
         return SKIPPED
+    if refused:
+        message.refused_errcode = refused[-1]
     message.attempts += 1
     message.send_started_at = None
     if channel is not None:
@@ -331,8 +341,8 @@ def _feedback_outcome(session: Session, message: OutboundMessage, delivered: boo
 
 
 def _failure_note(error: str | None) -> str:
-    if error and "45015" in error:
-        return "未送达：辅导员48小时内未与公众号互动，微信不允许发送"
+    if error and ("45015" in error or NO_ALLOWANCE in error):
+        return "未送达：辅导员近期未与公众号互动，微信不允许发送客服消息"
     if error and "45047" in error:
         return "未送达：发给辅导员的消息过多，微信拒收"
     return f"未送达：{(error or '发送失败')[:150]}"
@@ -366,34 +376,83 @@ def _write_retrying(session: Session, message_id: int, change, skip_locked: bool
 
 
 class Unreachable(Exception):
-    """A reach message whose user's window is closed, with no template configured."""
+    """A reach message whose user has no customer-service allowance left, with no template
+    configured."""
 
 
 NOT_FOLLOWING = 43004  # the user has unfollowed the account: nothing will ever reach them
-OUT_OF_WINDOW = 45015  # more than 48 hours since the user's last interaction
-TOO_MANY = 45047  # too many customer-service messages to this user
+OUT_OF_WINDOW = 45015  # no grant of customer-service messages in force (WeChat's count)
+TOO_MANY = 45047  # the grant's messages are spent (WeChat's count)
+REFUSALS = frozenset({OUT_OF_WINDOW, TOO_MANY})
+# Issue 23: tap-to-answer menus leave this many customer-service messages for a late reply.
+MENU_RESERVE = 1
+# last_error of a message given up because the allowance was spent (WeChat not called).
+NO_ALLOWANCE = "no customer-service allowance"
+
+
+class NoAllowance(Exception):
+    """Nothing left of the user's customer-service allowance (as counted here)."""
+
+
+class _Taken:
+    """The allowance message a send took, given back or used up by what WeChat answered."""
+
+    def __init__(self) -> None:
+        self.spent: window.Spent | None = None
+
+    def take(self, openid: str, reserve: int = 0) -> None:
+        self.spent = window.spend(openid, reserve)
+        if self.spent is None:
+            raise NoAllowance(
+                f"{NO_ALLOWANCE}: 客服消息额度已用完或已过期（用户发消息后48小时内5条，"
+                "点菜单、关注、扫码后1分钟内3条）"
+            )
+
+    def settle(self, errcode: int | None, refused: list[int]) -> None:
+        """After WeChat's error ``errcode``: a refusal of the allowance uses it up (and is
+        recorded in ``refused``); any other error did not count, so it is given back."""
+        spent, self.spent = self.spent, None
+        if spent is None:
+            return
+        if errcode in REFUSALS:
+            refused.append(errcode)
+            window.exhaust(spent)
+        else:
+            window.refund(spent)
 
 
 def _send(
-    settings: Settings, api, openid: str, payload: dict
+    settings: Settings, api, openid: str, payload: dict, refused: list[int] | None = None
 ) -> tuple[str, str | None, str | None]:
-    """Send one message; returns (outcome, error, channel)."""
+    """Send one message; returns (outcome, error, channel). WeChat's refusals of the
+    allowance (45015 / 45047) are appended to ``refused``."""
     reach = "reach" in payload
     channel = ["custom"]
+    refused = refused if refused is not None else []
+    taken = _Taken()
     try:
         if api is None:
             api = WeChatApi(settings)
         if reach:
-            _send_reach(settings, api, openid, payload, channel)
+            _send_reach(settings, api, openid, payload, channel, taken, refused)
             return SENT, None, channel[0]
         if "menu" in payload:
+            taken.take(openid, reserve=MENU_RESERVE)
             try:
                 api.message.send_msg_menu(openid, payload["menu"])
                 return SENT, None, "menu"
             except WeChatClientException as exc:
-                if exc.errcode in TRANSIENT_ERRCODES or exc.errcode == QUOTA_ERRCODE:
+                if (
+                    exc.errcode in TRANSIENT_ERRCODES
+                    or exc.errcode == QUOTA_ERRCODE
+                    or exc.errcode in REFUSALS
+                ):
                     raise
+                taken.settle(exc.errcode, refused)
                 log.info("menu message refused (%s): sending the text instead", exc.errcode)
+            taken.take(openid, reserve=MENU_RESERVE)
+        else:
+            taken.take(openid)
         content = payload.get("content", "")
         if "sealed" in payload:
             content = survey_seal.unseal(
@@ -402,16 +461,15 @@ def _send(
                 survey_seal.draft_context(f"outbound:{openid}"),
             )["content"]
         api.message.send_text(openid, content)
-    except Unreachable as exc:
-        return FAILED, str(exc), "unreachable"
+    except (Unreachable, NoAllowance) as exc:
+        log.info("no customer-service allowance left: message not sent")
+        return FAILED, str(exc), "unreachable" if reach else None
     except WeChatClientException as exc:
+        taken.settle(exc.errcode, refused)
         error = scrub(f"errcode {exc.errcode}: {exc.errmsg}")
         if reach and exc.errcode == NOT_FOLLOWING:
             log.info("user has unfollowed the account: message dropped")
             return FAILED, error, "unfollowed"
-        if reach and exc.errcode == TOO_MANY:
-            log.warning("too many messages to one user; backing off: %s", error)
-            return BACKOFF, error, channel[0]
         if exc.errcode == QUOTA_ERRCODE:
             log.warning("WeChat's daily API quota is used up; sending after midnight: %s", error)
             return QUOTA, error, None
@@ -422,6 +480,7 @@ def _send(
         return FAILED, error, channel[0] if reach else None
     except (ConnectTimeout, RequestsConnectionError) as exc:
         if isinstance(exc, ConnectTimeout) or _before_sending(exc):
+            taken.settle(None, refused)
             error = scrub(f"network: {type(exc).__name__}: {exc}")
             log.warning("network error sending to WeChat, will retry: %s", error)
             return RETRY, error, None
@@ -433,29 +492,42 @@ def _send(
         log.warning("WeChat may have received the message (%s); retried at most once", error)
         return MAYBE, error, None
     except RuntimeError as exc:  # not configured (no AppID/secret)
+        taken.settle(None, refused)
         return FAILED, str(exc), None
     return SENT, None, "custom"
 
 
-def _send_reach(settings: Settings, api, openid: str, payload: dict, channel: list) -> None:
-    """Customer-service text while the user's window is open or unknown (45015: it was
-    closed after all), else the remind template; raises :class:`Unreachable` when neither
-    can be sent, WeChatClientException for WeChat's other refusals. ``channel[0]`` is set to
-    the channel tried last."""
-    with core.db.session_scope() as session:
-        state = window.state(session, openid, utcnow())
-    if state != window.CLOSED:
+def _send_reach(
+    settings: Settings,
+    api,
+    openid: str,
+    payload: dict,
+    channel: list,
+    taken: _Taken,
+    refused: list[int],
+) -> None:
+    """Customer-service text while the user's allowance lasts (WeChat's 45015 / 45047: it did
+    not after all), else the remind template; raises :class:`Unreachable` when neither can be
+    sent, WeChatClientException for WeChat's other refusals. ``channel[0]`` is set to the
+    channel tried last."""
+    try:
+        taken.take(openid)
+    except NoAllowance:
+        pass
+    else:
         channel[0] = "custom"
         try:
             api.message.send_text(openid, payload.get("content", ""))
             return
         except WeChatClientException as exc:
-            if exc.errcode != OUT_OF_WINDOW:
+            if exc.errcode not in REFUSALS:
                 raise
+            taken.settle(exc.errcode, refused)
+            log.warning("WeChat refused a customer-service message (%s)", exc.errcode)
     template = settings.wechat_template_remind
     if not template:
         raise Unreachable(
-            "48小时互动窗口已关闭，且未配置模板消息（BANZHUREN_WECHAT_TEMPLATE_REMIND）"
+            "客服消息额度已用完或已过期，且未配置模板消息（BANZHUREN_WECHAT_TEMPLATE_REMIND）"
         )
     channel[0] = "template"
     api.message.send_template(
@@ -467,11 +539,12 @@ def _send_reach(settings: Settings, api, openid: str, payload: dict, channel: li
 
 
 def template_data(settings: Settings, values: dict[str, str]) -> dict[str, dict[str, str]]:
-    """The template's ``data``: each configured field filled from its variable."""
+    """The template's ``data``: each configured field filled from its variable, within
+    WeChat's limits (``core.wechat.template``: 20 characters, one line, no emoji)."""
     from core.settings import parse_template_fields
+    from core.wechat.template import template_data as fill
 
-    fields = parse_template_fields(settings.wechat_template_remind_fields)
-    return {name: {"value": values.get(variable, "")} for name, variable in fields.items()}
+    return fill(parse_template_fields(settings.wechat_template_remind_fields), values)
 
 
 def _before_sending(exc: BaseException) -> bool:
