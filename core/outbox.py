@@ -213,14 +213,16 @@ def deliver(message_id: int, api=None) -> str:
     # sent, then record the outcome), with the WeChat call between them outside any
     # transaction, each retried on SQLite's "database is locked" by _write_retrying.
     with core.db.SessionFactory() as session:
-        begun = _write_retrying(session, message_id, _begin_send, skip_locked=True)
+        begun = _write_retrying(
+            session, message_id, lambda m: _begin_and_spend(session, m), skip_locked=True
+        )
         if isinstance(begun, str):
             return begun
         openid, payload = begun
-        refused: list[int] = []
-        outcome, error, channel = _send(settings, api, openid, payload, refused)
+        spent = _Spent(payload.pop(_GRANT, None))
+        outcome, error, channel = _send(settings, api, openid, payload, spent)
         return _write_retrying(
-            session, message_id, lambda m: _record(session, m, outcome, error, channel, refused)
+            session, message_id, lambda m: _record(session, m, outcome, error, channel, spent)
         )
 
 
@@ -266,13 +268,13 @@ def _record(
     outcome: str,
     error: str | None,
     channel: str | None = None,
-    refused: list[int] | None = None,
+    spent: _Spent | None = None,
 ):
     """Inside a write transaction: the outcome of the send that :func:`_begin_send` marked."""
+    if spent is not None and message is not None:
+        spent.settle(session, message)
     if message is None or message.sent_at is not None:
         return SKIPPED
-    if refused:
-        message.refused_errcode = refused[-1]
     message.attempts += 1
     message.send_started_at = None
     if channel is not None:
@@ -342,7 +344,7 @@ def _feedback_outcome(session: Session, message: OutboundMessage, delivered: boo
 
 def _failure_note(error: str | None) -> str:
     if error and ("45015" in error or NO_ALLOWANCE in error):
-        return "未送达：辅导员近期未与公众号互动，微信不允许发送客服消息"
+        return "未送达：辅导员48小时内未与公众号互动，微信不允许发送"
     if error and "45047" in error:
         return "未送达：发给辅导员的消息过多，微信拒收"
     return f"未送达：{(error or '发送失败')[:150]}"
@@ -394,50 +396,79 @@ class NoAllowance(Exception):
     """Nothing left of the user's customer-service allowance (as counted here)."""
 
 
-class _Taken:
-    """The allowance message a send took, given back or used up by what WeChat answered."""
+# The key under which _begin_and_spend hands _send the grant it spent from (never stored).
+_GRANT = "_allowance_grant"
 
-    def __init__(self) -> None:
-        self.spent: window.Spent | None = None
 
-    def take(self, openid: str, reserve: int = 0) -> None:
-        self.spent = window.spend(openid, reserve)
-        if self.spent is None:
+def _begin_and_spend(session: Session, message: OutboundMessage | None):
+    """:func:`_begin_send`, and in the same write transaction one customer-service message
+    taken from the user's allowance (a menu leaves :data:`MENU_RESERVE`): committed before
+    WeChat is called, so two senders never take the same last message."""
+    begun = _begin_send(message)
+    if isinstance(begun, str):
+        return begun
+    openid, payload = begun
+    reserve = MENU_RESERVE if "menu" in payload else 0
+    payload[_GRANT] = window.spend(session, openid, reserve)
+    return openid, payload
+
+
+class _Spent:
+    """The allowance message a send took (``granted_at``: the grant it came from; None: there
+    was none), and what WeChat's answer makes of it, settled with the outcome."""
+
+    def __init__(self, granted_at: dt.datetime | None) -> None:
+        self.granted_at = granted_at
+        self.used = False  # a customer-service call was made with it
+        self.refused: int | None = None  # WeChat's 45015 / 45047
+
+    def use(self) -> None:
+        """Before a customer-service call; raises :class:`NoAllowance` when there is none."""
+        if self.granted_at is None or self.refused is not None:
             raise NoAllowance(
                 f"{NO_ALLOWANCE}: 客服消息额度已用完或已过期（用户发消息后48小时内5条，"
                 "点菜单、关注、扫码后1分钟内3条）"
             )
+        self.used = True
 
-    def settle(self, errcode: int | None, refused: list[int]) -> None:
-        """After WeChat's error ``errcode``: a refusal of the allowance uses it up (and is
-        recorded in ``refused``); any other error did not count, so it is given back."""
-        spent, self.spent = self.spent, None
-        if spent is None:
+    def answered(self, errcode: int | None) -> None:
+        """WeChat (or the network) answered the call with an error: a refusal of the
+        allowance uses it up; any other error did not count, so the message is given back
+        (unless another call uses it)."""
+        if not self.used:
             return
+        self.used = False
         if errcode in REFUSALS:
-            refused.append(errcode)
-            window.exhaust(spent)
-        else:
-            window.refund(spent)
+            self.refused = errcode
+
+    def settle(self, session: Session, message: OutboundMessage) -> None:
+        """In the transaction that records the outcome: a refusal is recorded on the row and
+        uses the allowance up; a message taken but not counted by WeChat is given back."""
+        if self.granted_at is None:
+            return
+        if self.refused is not None:
+            message.refused_errcode = self.refused
+            window.exhaust(session, message.openid, self.granted_at)
+        elif not self.used:
+            window.refund(session, message.openid, self.granted_at)
 
 
 def _send(
-    settings: Settings, api, openid: str, payload: dict, refused: list[int] | None = None
+    settings: Settings, api, openid: str, payload: dict, spent: _Spent | None = None
 ) -> tuple[str, str | None, str | None]:
-    """Send one message; returns (outcome, error, channel). WeChat's refusals of the
-    allowance (45015 / 45047) are appended to ``refused``."""
+    """Send one message; returns (outcome, error, channel). ``spent``: the allowance message
+    taken for it (None: none was)."""
     reach = "reach" in payload
     channel = ["custom"]
-    refused = refused if refused is not None else []
-    taken = _Taken()
+    spent = spent if spent is not None else _Spent(None)
     try:
         if api is None:
             api = WeChatApi(settings)
         if reach:
-            _send_reach(settings, api, openid, payload, channel, taken, refused)
+            _send_reach(settings, api, openid, payload, channel, spent)
             return SENT, None, channel[0]
+        spent.use()
         if "menu" in payload:
-            taken.take(openid, reserve=MENU_RESERVE)
             try:
                 api.message.send_msg_menu(openid, payload["menu"])
                 return SENT, None, "menu"
@@ -448,11 +479,7 @@ def _send(
                     or exc.errcode in REFUSALS
                 ):
                     raise
-                taken.settle(exc.errcode, refused)
                 log.info("menu message refused (%s): sending the text instead", exc.errcode)
-            taken.take(openid, reserve=MENU_RESERVE)
-        else:
-            taken.take(openid)
         content = payload.get("content", "")
         if "sealed" in payload:
             content = survey_seal.unseal(
@@ -465,7 +492,7 @@ def _send(
         log.info("no customer-service allowance left: message not sent")
         return FAILED, str(exc), "unreachable" if reach else None
     except WeChatClientException as exc:
-        taken.settle(exc.errcode, refused)
+        spent.answered(exc.errcode)
         error = scrub(f"errcode {exc.errcode}: {exc.errmsg}")
         if reach and exc.errcode == NOT_FOLLOWING:
             log.info("user has unfollowed the account: message dropped")
@@ -480,7 +507,7 @@ def _send(
         return FAILED, error, channel[0] if reach else None
     except (ConnectTimeout, RequestsConnectionError) as exc:
         if isinstance(exc, ConnectTimeout) or _before_sending(exc):
-            taken.settle(None, refused)
+            spent.answered(None)
             error = scrub(f"network: {type(exc).__name__}: {exc}")
             log.warning("network error sending to WeChat, will retry: %s", error)
             return RETRY, error, None
@@ -492,26 +519,19 @@ def _send(
         log.warning("WeChat may have received the message (%s); retried at most once", error)
         return MAYBE, error, None
     except RuntimeError as exc:  # not configured (no AppID/secret)
-        taken.settle(None, refused)
         return FAILED, str(exc), None
     return SENT, None, "custom"
 
 
 def _send_reach(
-    settings: Settings,
-    api,
-    openid: str,
-    payload: dict,
-    channel: list,
-    taken: _Taken,
-    refused: list[int],
+    settings: Settings, api, openid: str, payload: dict, channel: list, spent: _Spent
 ) -> None:
     """Customer-service text while the user's allowance lasts (WeChat's 45015 / 45047: it did
     not after all), else the remind template; raises :class:`Unreachable` when neither can be
     sent, WeChatClientException for WeChat's other refusals. ``channel[0]`` is set to the
     channel tried last."""
     try:
-        taken.take(openid)
+        spent.use()
     except NoAllowance:
         pass
     else:
@@ -522,7 +542,7 @@ def _send_reach(
         except WeChatClientException as exc:
             if exc.errcode not in REFUSALS:
                 raise
-            taken.settle(exc.errcode, refused)
+            spent.answered(exc.errcode)
             log.warning("WeChat refused a customer-service message (%s)", exc.errcode)
     template = settings.wechat_template_remind
     if not template:

@@ -5,10 +5,11 @@ messages were spent since.
 - The webhook records every granting message or event with :func:`record` in its handling
   transaction: one upsert that resets the allowance (grants do not add up); WeChat's own
   pushes write nothing.
-- The outbox :func:`spend`\\ s one message, atomically and committed, before each
-  customer-service call; gives it back (:func:`refund`) when the call surely did not reach
-  WeChat's counter; and marks the allowance used up (:func:`exhaust`) when WeChat refused the
-  message (45015 / 45047), since WeChat's count is the one that holds.
+- The outbox takes one message (:func:`spend`) in the write transaction that marks a message as
+  being sent (committed before WeChat is called); in the one that records the outcome it gives
+  the message back (:func:`refund`) when the call surely did not reach WeChat's count, and
+  uses the allowance up (:func:`exhaust`) when WeChat refused (45015 / 45047): WeChat's count
+  is the one that holds.
 """
 
 from __future__ import annotations
@@ -87,53 +88,47 @@ def current(session: Session, openid: str, now: dt.datetime | None = None) -> ru
     return rule.remaining(row.grant_kind, row.last_interaction_at, row.spent, now or clock())
 
 
-class Spent:
-    """A message taken from a grant: what :func:`refund` and :func:`exhaust` need."""
-
-    def __init__(self, openid: str, granted_at: dt.datetime) -> None:
-        self.openid = openid
-        self.granted_at = granted_at
-
-
-def spend(openid: str, reserve: int = 0, now: dt.datetime | None = None) -> Spent | None:
-    """Take one message from ``openid``'s allowance, leaving at least ``reserve`` unspent, in a
-    committed transaction of its own (two senders never take the same last message); None
-    when there is not enough left."""
+def spend(
+    session: Session, openid: str, reserve: int = 0, now: dt.datetime | None = None
+) -> dt.datetime | None:
+    """Take one message from ``openid``'s allowance, leaving at least ``reserve`` unspent,
+    inside ``session``'s write transaction (the row locked on PostgreSQL; SQLite's write
+    transaction is exclusive): two senders never take the same last message. Returns the time
+    of the grant it was taken from (for :func:`refund` / :func:`exhaust`), or None when there
+    is not enough left."""
     now = now or clock()
-    with core.db.session_scope(write=True) as session:
-        query = select(WeChatContact).where(WeChatContact.openid == openid)
-        if core.db.is_postgresql(session):
-            query = query.with_for_update()
-        row = session.scalars(query).first()
-        if row is None:
-            return None
-        left = rule.remaining(row.grant_kind, row.last_interaction_at, row.spent, now)
-        if not left.allows(reserve):
-            return None
-        row.spent += 1
-        return Spent(openid, row.last_interaction_at)
+    query = select(WeChatContact).where(WeChatContact.openid == openid)
+    if core.db.is_postgresql(session):
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    if row is None:
+        return None
+    left = rule.remaining(row.grant_kind, row.last_interaction_at, row.spent, now)
+    if not left.allows(reserve):
+        return None
+    row.spent += 1
+    session.flush()
+    return row.last_interaction_at
 
 
-def _same_grant(spent: Spent):
-    return (WeChatContact.openid == spent.openid) & (
-        WeChatContact.last_interaction_at == spent.granted_at
+def _same_grant(openid: str, granted_at: dt.datetime):
+    return (WeChatContact.openid == openid) & (WeChatContact.last_interaction_at == granted_at)
+
+
+def refund(session: Session, openid: str, granted_at: dt.datetime) -> None:
+    """Give back a message that did not reach WeChat's count (refused for another reason, a
+    network error before the request went out); nothing when a new grant came meanwhile."""
+    session.execute(
+        update(WeChatContact)
+        .where(_same_grant(openid, granted_at), WeChatContact.spent > 0)
+        .values(spent=WeChatContact.spent - 1)
     )
 
 
-def refund(spent: Spent) -> None:
-    """Give back a message that did not reach WeChat (refused for another reason, or a network
-    error before the request went out); nothing when a new grant came meanwhile."""
-    with core.db.session_scope(write=True) as session:
-        session.execute(
-            update(WeChatContact)
-            .where(_same_grant(spent), WeChatContact.spent > 0)
-            .values(spent=WeChatContact.spent - 1)
-        )
-
-
-def exhaust(spent: Spent) -> None:
+def exhaust(session: Session, openid: str, granted_at: dt.datetime) -> None:
     """WeChat refused (45015 / 45047): nothing is left of this grant, whatever was counted
     here; a new grant since is kept."""
     limit = max(g.count for g in rule.GRANTS.values())
-    with core.db.session_scope(write=True) as session:
-        session.execute(update(WeChatContact).where(_same_grant(spent)).values(spent=limit))
+    session.execute(
+        update(WeChatContact).where(_same_grant(openid, granted_at)).values(spent=limit)
+    )
