@@ -5,6 +5,7 @@ most 20 characters, on one line, without emoji."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 VALUE_LIMIT = 20
 ELLIPSIS = "…"
@@ -17,11 +18,13 @@ _SPACES = re.compile(r"\s+")
 
 
 def is_emoji(ch: str) -> bool:
-    """Pictographs, dingbats, symbols and the invisible parts of emoji sequences (variation
-    selectors, the zero-width joiner, keycaps, tags, skin tones)."""
+    """Pictographs, dingbats, other symbols (Unicode "So": WeChat's check is not published, so
+    every such symbol goes) and the invisible parts of emoji sequences (variation selectors,
+    the zero-width joiner, keycaps, tags); private-use and lone surrogate code points too."""
     cp = ord(ch)
     return (
-        cp >= 0x1F000  # mahjong... pictographs, emoticons, transport, flags, skin tones
+        unicodedata.category(ch) in ("So", "Co", "Cs")
+        or cp >= 0x1F000  # mahjong... pictographs, emoticons, transport, flags, skin tones
         or 0x2600 <= cp <= 0x27BF  # miscellaneous symbols, dingbats
         or 0x2B00 <= cp <= 0x2BFF  # arrows and stars (⭐, ⬆)
         or 0x2300 <= cp <= 0x23FF  # technical (⌚, ⏰)
