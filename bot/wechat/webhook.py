@@ -392,7 +392,7 @@ def _rollback(session) -> None:
 
 # After the sender lock, in one round trip (issue 17): when the message's key was already
 # handled, the reply stored then; who sent it; the sender's sealed survey draft and its round;
-# when the sender last wrote (the 48-hour window). Parameters ``openid`` and ``key``. Always
+# the sender's customer-service allowance (issue 23). Parameters ``openid`` and ``key``. Always
 # one row: the sender's openid is the row every lookup joins to. Read after the lock, so it
 # sees whatever the sender's previous message committed.
 _M = select(bindparam("openid", type_=String(64)).label("openid")).subquery("m")
