@@ -360,6 +360,9 @@ def test_cli_round_open_notifies_then_remind_once_a_day(db_url, fake_wechat_api)
     assert [fake_wechat_api.messages_to(o) for o in bound_eligible] == [2, 2]
     out = cli(*args)
     assert "提醒 0 人" in out and "今天已提醒过 2 人" in out
+    status = cli("round", "status", "--term", school.term.code, "--survey", school.definition.id)
+    assert "通知 2 人次，催填 2 人次；送达：客服消息 4，模板消息 0" in status
+    assert "客服消息被微信拒收（45015/45047） 0" in status
     assert [fake_wechat_api.messages_to(o) for o in bound_eligible] == [2, 2]
     assert "提醒 0 人" in cli(*args, "--class", "GQ2601", "--dry-run")
 
