@@ -6,7 +6,8 @@ Who uses it:
 
 - ``banzhuren demo`` (``bot.demo.run``): survey notices, feedback forwarded to counsellors and
   class posters' QR codes; it reports :meth:`FakeWeChatApi.count` at the end. The demo's AppID
-  may come from the environment, so it accepts any credentials (``appid=None``).
+  may come from the environment, so it accepts any credentials (``appid=None``). It enforces
+  the allowance (its player reports what each user does) and counts a refusal as a problem.
 - the tests, through the ``fake_wechat_api`` fixture (``tests/support/wechat.py``), which read
   what arrived and make WeChat fail on purpose.
 - `bench/soak.py`: what its worker sends (反馈 forwarded to counsellors) arrives here.
