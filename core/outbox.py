@@ -233,9 +233,6 @@ MAX_UNCERTAIN_SENDS = 1
 IN_FLIGHT = dt.timedelta(seconds=90)
 MAYBE = "maybe"  # _send: the request went out, the answer did not come back
 QUOTA = "quota"  # _send: 45009, the daily API quota is used up
-BACKOFF = "backoff"  # _send: 45047, too many messages to this user: later, a few times
-BACKOFF_DELAY = dt.timedelta(minutes=30)
-MAX_BACKOFFS = 4
 # WeChat's daily API quota resets at midnight Beijing time; a few minutes' margin.
 QUOTA_ZONE = "Asia/Shanghai"
 QUOTA_MARGIN = dt.timedelta(minutes=5)
@@ -299,14 +296,6 @@ def _record(
         return RETRY
     if outcome == QUOTA:
         message.not_before = next_quota_reset(utcnow())
-        return RETRY
-    if outcome == BACKOFF:
-        # 45047: WeChat refuses more messages to this user for now; a few later tries, then
-        # given up (never retried forever).
-        if message.attempts > MAX_BACKOFFS:
-            _give_up(message, error)
-            return FAILED
-        message.not_before = utcnow() + BACKOFF_DELAY
         return RETRY
     if outcome == FAILED:
         _give_up(message, error)
