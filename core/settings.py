@@ -69,12 +69,13 @@ class Settings:
     # How many reverse proxies (nginx) sit in front and set X-Forwarded-For / -Proto: the login
     # lockout is per source address, so the address must be the client's, not nginx's.
     trusted_proxies: int = 0
-    # Issue 15: the template message used when a student's 48-hour customer-service window is
-    # closed (its id in the official account's 模板消息 list), how the template's fields are
-    # filled ("field=variable;...", variables: title, term, deadline, hint) and the page a tap
-    # on it opens (none when unset). Without a template id such students are unreachable.
+    # Issue 15: the template message used when a student's customer-service allowance is spent
+    # (its id in the official account's 模板消息 list), how the template's keywords are filled
+    # ("keyword=variable;...", variables: title, term, deadline, hint; never first/remark,
+    # which WeChat no longer shows, issue 23) and the page a tap on it opens (none when unset).
+    # Without a template id such students are unreachable.
     wechat_template_remind: str | None = None
-    wechat_template_remind_fields: str = "first=title;keyword1=term;keyword2=deadline;remark=hint"
+    wechat_template_remind_fields: str = "thing1=title;time2=deadline;thing3=hint"
     wechat_template_url: str | None = None
     # Issue 15.3: survey questions go out as tappable menu messages (needs 客服消息 permission).
     wechat_tap_to_answer: bool = False
@@ -286,28 +287,50 @@ def _school_name(raw: str | None) -> str:
 TEMPLATE_VARIABLES = ("title", "term", "deadline", "hint")
 
 
+TEMPLATE_FIELDS_SETTING = "BANZHUREN_WECHAT_TEMPLATE_REMIND_FIELDS"
+
+
 def parse_template_fields(raw: str) -> dict[str, str]:
-    """``"first=title;keyword1=term"`` → ``{"first": "title", "keyword1": "term"}``."""
+    """``"thing1=title;time2=deadline"`` → ``{"thing1": "title", "time2": "deadline"}``;
+    raises ValueError with the reason (Chinese) for a malformed pair, a field WeChat no longer
+    shows (``first``, ``remark``), a name that is not a template keyword or an unknown
+    variable."""
+    from core.wechat.template import KEYWORD_NAME, RETIRED_FIELDS
+
     out = {}
     for part in raw.split(";"):
         if not part.strip():
             continue
-        name, sep, variable = part.partition("=")
-        if not sep or not name.strip() or variable.strip() not in TEMPLATE_VARIABLES:
-            raise ValueError(part)
-        out[name.strip()] = variable.strip()
+        name, sep, variable = (x.strip() for x in part.partition("="))
+        if not sep or not name:
+            raise ValueError(f"「{part.strip()}」不是「关键词=变量」的形式")
+        if name in RETIRED_FIELDS:
+            raise ValueError(
+                f"「{name}」字段微信自2023年5月起不再显示，请改用模板的关键词（如 thing1、time2）"
+            )
+        if not KEYWORD_NAME.fullmatch(name):
+            raise ValueError(
+                f"「{name}」不是模板关键词的名称（如 thing1、time2、character_string3）"
+            )
+        if variable not in TEMPLATE_VARIABLES:
+            raise ValueError(
+                f"「{variable}」不是可用的变量（可用：{'、'.join(TEMPLATE_VARIABLES)}）"
+            )
+        if name in out:
+            raise ValueError(f"关键词「{name}」出现了两次")
+        out[name] = variable
     if not out:
-        raise ValueError(raw)
+        raise ValueError("至少要填一个关键词")
     return out
 
 
 def _template_fields(raw: str) -> str:
     try:
         parse_template_fields(raw)
-    except ValueError:
+    except ValueError as exc:
         raise ConfigError(
-            "BANZHUREN_WECHAT_TEMPLATE_REMIND_FIELDS must be field=variable pairs separated by ';'"
-            f" (variables: {', '.join(TEMPLATE_VARIABLES)}), got {raw!r}"
+            f"{TEMPLATE_FIELDS_SETTING} 设置有误：{exc}。格式为用分号分隔的「关键词=变量」，"
+            f"例如 thing1=title;time2=deadline;thing3=hint（当前值 {raw!r}）"
         ) from None
     return raw
 

@@ -6,7 +6,8 @@ Who uses it:
 
 - ``banzhuren demo`` (``bot.demo.run``): survey notices, feedback forwarded to counsellors and
   class posters' QR codes; it reports :meth:`FakeWeChatApi.count` at the end. The demo's AppID
-  may come from the environment, so it accepts any credentials (``appid=None``).
+  may come from the environment, so it accepts any credentials (``appid=None``). It enforces
+  the allowance (its player reports what each user does) and counts a refusal as a problem.
 - the tests, through the ``fake_wechat_api`` fixture (``tests/support/wechat.py``), which read
   what arrived and make WeChat fail on purpose.
 - `bench/soak.py`: what its worker sends (反馈 forwarded to counsellors) arrives here.
@@ -22,6 +23,18 @@ the phone to, it checks the URL and returns where WeChat would send the phone ba
 ``expire_token()``; users WeChat would refuse: ``closed_windows`` (45015 on customer-service
 sends) and ``unfollowed`` (43004 on every send).
 
+WeChat's rules since 2023 (issue 23), enforced as WeChat does:
+
+- the customer-service allowance, with ``enforce_allowance`` on: :meth:`user_action` tells it
+  what a user did (the tests' ``wechat`` driver does so for every message and event it posts);
+  a message grants 5 within 48 hours, a menu click, subscribe or scan 3 within a minute, each
+  resetting the last; anything else grants nothing. A customer-service send with no grant in
+  force is refused with 45015, past the grant's count with 45047; ``refusals`` lists them.
+  ``clock`` (Unix seconds) may be replaced by a test's clock.
+- template values: more than 20 characters, a line break or an emoji → 47003 "argument
+  invalid". ``first``/``remark`` are taken (WeChat just does not show them) and listed in
+  ``retired_fields_used``, which the tests' fixture treats as a failure.
+
 Reading ``sent``, ``templates`` or ``count()`` first waits for this process's embedded outbox
 sender (``core.outbox``) to finish, so what was queued here has arrived.
 """
@@ -32,11 +45,40 @@ import json
 import secrets
 import threading
 import time
+import unicodedata
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 Answer = tuple[int, dict]
 OK = {"errcode": 0, "errmsg": "ok"}
+
+# What WeChat grants (count, seconds), written here apart from core.reach.allowance so the
+# fake checks the product rather than repeating it.
+_MESSAGE_GRANT = (5, 48 * 3600)
+_ACTION_GRANT = (3, 60)
+_GRANTING_EVENTS = frozenset(
+    {
+        "click",
+        "scancode_push",
+        "scancode_waitmsg",
+        "subscribe",
+        "subscribe_scan",
+        "subscribe_scan_product",
+        "scan",
+    }
+)
+TEMPLATE_VALUE_LIMIT = 20
+
+
+def _has_emoji(text: str) -> bool:
+    return any(
+        ord(ch) >= 0x1F000
+        or unicodedata.category(ch) == "So"
+        or 0xFE00 <= ord(ch) <= 0xFE0F
+        or ch == "\u200d"
+        for ch in text
+    )
 
 
 def _drain() -> None:
@@ -69,6 +111,12 @@ class FakeWeChatApi:
         # Web authorisation: code -> (openid, issued at); codes spent move to _used_codes.
         self._oauth_codes: dict[str, tuple[str, float]] = {}
         self._used_codes: set[str] = set()
+        self.enforce_allowance = False
+        self.clock: Callable[[], float] = time.time
+        # openid → [messages left, expiry (clock seconds)]
+        self._grants: dict[str, list] = {}
+        self.refusals: list[tuple[str, int]] = []  # (openid, 45015 / 45047)
+        self.retired_fields_used: list[str] = []  # template fields WeChat no longer shows
 
     # --- running it ---------------------------------------------------------------------------
 
@@ -136,6 +184,44 @@ class FakeWeChatApi:
         return sum(1 for m in self.sent if m.get("touser") == openid) + len(
             self.templates_to(openid)
         )
+
+    # --- what users did (the customer-service allowance) --------------------------------------
+
+    def user_action(self, openid: str, msg_type: str, event: str | None = None) -> None:
+        """``openid`` sent a message of ``msg_type`` (or an event, ``msg_type`` "event"), as
+        WeChat sees it; a granting action resets the user's allowance."""
+        msg_type = msg_type.lower()
+        if msg_type == "event":
+            if (event or "").lower() not in _GRANTING_EVENTS:
+                return
+            count, seconds = _ACTION_GRANT
+        elif msg_type.startswith("device_"):
+            return
+        else:
+            count, seconds = _MESSAGE_GRANT
+        with self._lock:
+            self._grants[openid] = [count, self.clock() + seconds]
+
+    def allowance_left(self, openid: str) -> int:
+        """Customer-service messages WeChat would still take for ``openid`` now."""
+        with self._lock:
+            grant = self._grants.get(openid)
+            return grant[0] if grant is not None and self.clock() < grant[1] else 0
+
+    def _allowance_refusal(self, openid: str) -> Answer | None:
+        """45015 / 45047 when the allowance does not cover one more message, else spend one
+        (caller holds the lock)."""
+        if not self.enforce_allowance:
+            return None
+        grant = self._grants.get(openid)
+        if grant is None or self.clock() >= grant[1]:
+            self.refusals.append((openid, 45015))
+            return 200, {"errcode": 45015, "errmsg": "response out of time limit"}
+        if grant[0] <= 0:
+            self.refusals.append((openid, 45047))
+            return 200, {"errcode": 45047, "errmsg": "out of response count limit"}
+        grant[0] -= 1
+        return None
 
     # --- failures on request ------------------------------------------------------------------
 
@@ -274,6 +360,9 @@ class FakeWeChatApi:
                 return 200, {"errcode": 43004, "errmsg": "require subscribe"}
             if payload["touser"] in self.closed_windows:
                 return 200, {"errcode": 45015, "errmsg": "response out of time limit"}
+            refusal = self._allowance_refusal(payload["touser"])
+            if refusal is not None:
+                return refusal
             self._sent.append(payload)
             delay = self._slow_acks.pop(0) if self._slow_acks else 0.0
         if delay:
@@ -291,6 +380,21 @@ class FakeWeChatApi:
                 return 200, {"errcode": 40037, "errmsg": "invalid template_id"}
             if payload["touser"] in self.unfollowed:
                 return 200, {"errcode": 43004, "errmsg": "require subscribe"}
+            data = payload.get("data")
+            if not isinstance(data, dict):
+                return 200, {"errcode": 47003, "errmsg": "argument invalid! data is empty"}
+            for name, item in data.items():
+                if name in ("first", "remark"):
+                    self.retired_fields_used.append(name)
+                value = item.get("value") if isinstance(item, dict) else None
+                if (
+                    not isinstance(value, str)
+                    or len(value) > TEMPLATE_VALUE_LIMIT
+                    or "\n" in value
+                    or "\r" in value
+                    or _has_emoji(value)
+                ):
+                    return 200, {"errcode": 47003, "errmsg": f"argument invalid! data.{name}"}
             self._templates.append(payload)
             return 200, OK | {"msgid": len(self._templates)}
 

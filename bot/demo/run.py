@@ -380,6 +380,7 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
         database_url = fresh_sqlite(options.workdir, echo)
 
     fake = FakeWeChatApi().start()
+    fake.enforce_allowance = True  # issue 23: WeChat's customer-service rules, as WeChat does
     stack.callback(fake.stop)
     cas = FakeCas().start()
     stack.callback(cas.stop)
@@ -427,7 +428,7 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     simulator = WeChatSimulator(
         settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid, mode="safe"
     )
-    player = Player(web.url, simulator)
+    player = Player(web.url, simulator, observer=fake.user_action)
     transcript = Transcript()
     today = dt.datetime.now(settings.tz).date()
 
@@ -474,7 +475,7 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     return DemoResult(
         report=report,
         rows=rows,
-        problems=check_result(rows, school),
+        problems=check_result(rows, school) + refusals(fake),
         messages=player.sent,
         outbound=fake.count(),
         admin_password=password,
@@ -517,3 +518,12 @@ def check_result(rows: list[dict], school: School) -> list[str]:
         if row.get("grade") != expected:
             problems.append(f"{teacher.name} 应为 {expected}，报表为 {row.get('grade')}")
     return problems
+
+
+def refusals(fake: FakeWeChatApi) -> list[str]:
+    """Customer-service messages the fake refused under WeChat's rules (issue 23): the product's
+    count of the allowance should leave none."""
+    if not fake.refusals:
+        return []
+    codes = sorted({code for _openid, code in fake.refusals})
+    return [f"微信拒收了 {len(fake.refusals)} 条客服消息（{'、'.join(map(str, codes))}）"]
