@@ -18,6 +18,7 @@ from bot.cli import (
     wechat,
 )
 from bot.cli.common import CliContext
+from bot.cli.zh import ChineseGroup, localise
 
 COMMAND_MODULES = (
     database,
@@ -33,7 +34,7 @@ COMMAND_MODULES = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ChineseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """banzhuren：兼职班主任工作平台（微信公众号、满意度测评、工作日志、学期考核）。"""
@@ -42,3 +43,4 @@ def main(ctx: click.Context) -> None:
 
 for _module in COMMAND_MODULES:
     _module.register(main)
+localise(main)

@@ -12,6 +12,7 @@ import click
 from sqlalchemy.orm import Session
 
 import core.db
+from core.doctor.schema import schema_state
 from core.settings import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
@@ -34,8 +35,13 @@ class CliContext:
         return self._settings
 
     def database(self) -> str:
-        """Configure the session factory for the settings' database and return its URL."""
+        """Configure the session factory for the settings' database and return its URL.
+        A database never initialised, or behind the migrations, stops the command here with
+        one line (exit 2) instead of a traceback on its first query."""
         if not self._db_ready:
+            state = schema_state(self.settings.database_url)
+            if not state.ready:
+                raise NotReady(state.message())
             core.db.configure(self.settings.database_url)
             self._db_ready = True
         return self.settings.database_url
@@ -48,6 +54,12 @@ class CliContext:
         self.database()
         with core.db.session_scope(write=write) as session:
             yield session
+
+
+class NotReady(click.ClickException):
+    """The database is not there or not migrated: exit 2, as for a usage mistake."""
+
+    exit_code = 2
 
 
 def fail(message: str) -> None:

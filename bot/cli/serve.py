@@ -26,6 +26,7 @@ def serve_command(cli: CliContext, host: str, port: int) -> None:
             '  export BANZHUREN_SECRET_KEY=$(python3 -c "import secrets; print(secrets.token_hex(32))")'
         )
 
+    cli.database()  # a database never initialised stops here with one line, not at a request
     app = create_app(cli.settings)
     click.echo(f"banzhuren 正在 http://{host}:{port}/ 运行（微信接口 /wechat，后台 /dashboard/）")
     app.run(host=host, port=port, threaded=True, use_reloader=False)

@@ -166,7 +166,7 @@ def test_env_example_placeholder_token_fails_validation():
 
     with pytest.raises(ConfigError, match="placeholder"):
         load_settings(
-            {"BANZHUREN_SECRET_KEY": "k", "BANZHUREN_WECHAT_TOKEN": "CHANGEMEwechatToken"}
+            {"BANZHUREN_SECRET_KEY": "k" * 32, "BANZHUREN_WECHAT_TOKEN": "CHANGEMEwechatToken"}
         )
 
 
