@@ -75,6 +75,8 @@ def configure_celery(settings: Settings) -> Celery:
         task_track_started=True,
         result_backend_transport_options={"global_keyprefix": f"{settings.redis_prefix}:"},
         beat_schedule=beat_schedule(),
+        # Writes beat's heartbeat for `banzhuren doctor` (core.beat.HeartbeatScheduler).
+        beat_scheduler="core.beat:HeartbeatScheduler",
         timezone=settings.timezone,
         enable_utc=True,
     )

@@ -8,6 +8,7 @@ import click
 from bot.cli import (
     database,
     demo,
+    doctor,
     documents,
     evaluation,
     roster,
@@ -31,6 +32,7 @@ COMMAND_MODULES = (
     demo,
     wechat,
     documents,
+    doctor,
 )
 
 
