@@ -100,6 +100,9 @@ def test_demo_embedded_starts_fresh_and_reports(tmp_path: Path) -> None:
     assert workbook.sheetnames[-2:] == ["党总支例会", "就业情况"]
     assert workbook["就业情况"].max_row >= 2  # the final-year classes
     assert "gunicorn" not in done.stdout and "内嵌模式" in done.stdout
+    # Embedded mode touches no broker: kombu has nothing to say (issue 22).
+    log = (tmp_path / "banzhuren-demo.log").read_text(encoding="utf-8")
+    assert "kombu" not in log and "No hostname was supplied" not in log, log
 
 
 def test_demo_on_postgresql_redis_and_a_worker(tmp_path: Path, redis_url: str) -> None:

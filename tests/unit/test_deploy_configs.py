@@ -437,6 +437,14 @@ def test_nginx_sends_hsts() -> None:
     assert re.search(r'add_header Strict-Transport-Security "max-age=\d{8,}[^"]*" always;', text)
 
 
+def test_nginx_passes_the_arrival_time_and_the_client() -> None:
+    text = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
+    server = text[text.index("listen 443") :]
+    assert 'proxy_set_header X-Request-Start "t=${msec}";' in server
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in server
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in server
+
+
 @pytest.mark.parametrize(
     ("secret", "refused"), [("", "BANZHUREN_SECRET_KEY"), ("CHANGE-ME", "CHANGE-ME")]
 )
