@@ -29,6 +29,8 @@ COMMANDS = [
     ("bind-codes",),
     ("term", "add", "2026-2027-1", "--start", "2026-09-01", "--end", "2027-01-20"),
     ("serve", "--port", "1"),
+    ("worker",),
+    ("beat",),
 ]
 
 
@@ -37,7 +39,11 @@ def run(url: str, *args: str):
         main,
         list(args),
         prog_name="banzhuren",
-        env={"BANZHUREN_DATABASE_URL": url, "BANZHUREN_SECRET_KEY": SECRET},
+        env={
+            "BANZHUREN_DATABASE_URL": url,
+            "BANZHUREN_SECRET_KEY": SECRET,
+            "BANZHUREN_REDIS_URL": "redis://127.0.0.1:6379/0",
+        },
     )
 
 
