@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 HEADINGS = {"Options": "选项", "Commands": "命令", "Arguments": "参数"}
+HELP_TEXTS = {"Show this message and exit.": "显示本帮助并退出。"}
 
 # English message → Chinese, tried in order on the whole message (click's own wording, 8.1-8.5).
 MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -58,6 +59,11 @@ def translate(message: str) -> str:
 class ChineseFormatter(click.HelpFormatter):
     def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
         super().write_usage(prog, args, prefix="用法：" if prefix is None else prefix)
+
+    def write_dl(self, rows, *args: Any, **kwargs: Any) -> None:
+        # The help option's own line is click's; the others are ours, already Chinese.
+        rows = [(term, HELP_TEXTS.get(text, text)) for term, text in rows]
+        super().write_dl(rows, *args, **kwargs)
 
     def write_heading(self, heading: str) -> None:
         self.write(f"{'':>{self.current_indent}}{HEADINGS.get(heading, heading)}：\n")

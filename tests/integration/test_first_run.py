@@ -151,6 +151,8 @@ def test_help_headings_are_chinese():
     assert result.exit_code == 0
     assert result.stdout.startswith("用法：banzhuren documents")
     assert "选项：" in result.stdout and "Options" not in result.stdout
+    assert "-h, --help" in result.stdout and "显示本帮助并退出。" in result.stdout
+    assert "Show this message" not in result.stdout
 
 
 def test_a_settings_error_is_one_chinese_line(tmp_path, monkeypatch):
