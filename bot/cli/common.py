@@ -6,13 +6,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import click
 from sqlalchemy.orm import Session
 
 import core.db
-from core.doctor.schema import schema_state
+from core.doctor.schema import SchemaState, SchemaStatus, schema_state
 from core.settings import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
@@ -41,7 +42,7 @@ class CliContext:
         if not self._db_ready:
             state = schema_state(self.settings.database_url)
             if not state.ready:
-                raise NotReady(state.message())
+                raise NotReady(state.message() + _demo_hint(state))
             core.db.configure(self.settings.database_url)
             self._db_ready = True
         return self.settings.database_url
@@ -60,6 +61,14 @@ class NotReady(click.ClickException):
     """The database is not there or not migrated: exit 2, as for a usage mistake."""
 
     exit_code = 2
+
+
+def _demo_hint(state: SchemaState) -> str:
+    """After `banzhuren demo`, the school it played is in banzhuren-demo.db, not the default."""
+    demo = Path("banzhuren-demo.db")
+    if state.status is SchemaStatus.MISSING and state.url.startswith("sqlite") and demo.exists():
+        return f"（演示的学校在 {demo}：BANZHUREN_DATABASE_URL=sqlite:///{demo}）"
+    return ""
 
 
 def fail(message: str) -> None:

@@ -80,6 +80,18 @@ def test_a_command_before_init_says_so_in_one_line(blank_url, tmp_path, args):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["roster.xlsx"], "nothing left behind"
 
 
+def test_after_the_demo_the_line_points_at_its_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "banzhuren-demo.db").write_bytes(b"")
+    result = run("sqlite:///banzhuren.db", "report", "--term", "2026-2027-1")
+    assert_one_line(
+        result,
+        "sqlite:///banzhuren.db 尚未初始化",
+        "BANZHUREN_DATABASE_URL=sqlite:///banzhuren-demo.db",
+    )
+    assert not (tmp_path / "banzhuren.db").exists()
+
+
 def test_a_database_behind_the_migrations_says_so(blank_url, tmp_path):
     upgrade(blank_url, "0005")
     state = schema_state(blank_url)
