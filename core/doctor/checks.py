@@ -222,14 +222,22 @@ def settings_problems(settings: Any) -> list[str]:
         )
     if getattr(s, "cas_url", None) and not appid:
         problems.append("统一身份认证绑定需要 BANZHUREN_WECHAT_APPID（网页授权）")
+    # DESIGN.md's BANZHUREN_WECOM_*: the app's three to send, the callback's two together.
     wecom = {
-        "BANZHUREN_WECOM_CORPID": getattr(s, "wecom_corpid", None),
-        "BANZHUREN_WECOM_SECRET": getattr(s, "wecom_secret", None),
-        "BANZHUREN_WECOM_AGENTID": getattr(s, "wecom_agentid", None),
+        f"BANZHUREN_WECOM_{part.upper()}": getattr(s, f"wecom_{part}", None)
+        for part in ("corp_id", "agent_id", "secret", "token", "aes_key")
     }
-    if any(wecom.values()) and not all(wecom.values()):
-        missing = "、".join(k for k, v in wecom.items() if not v)
-        problems.append(f"企业微信设置不全：缺少 {missing}")
+    if any(wecom.values()):
+        needed = ("BANZHUREN_WECOM_CORP_ID", "BANZHUREN_WECOM_AGENT_ID", "BANZHUREN_WECOM_SECRET")
+        missing = [k for k in needed if not wecom[k]]
+        if bool(wecom["BANZHUREN_WECOM_TOKEN"]) != bool(wecom["BANZHUREN_WECOM_AES_KEY"]):
+            missing.append(
+                "BANZHUREN_WECOM_AES_KEY"
+                if wecom["BANZHUREN_WECOM_TOKEN"]
+                else "BANZHUREN_WECOM_TOKEN"
+            )
+        if missing:
+            problems.append(f"企业微信设置不全：缺少 {'、'.join(missing)}")
     return problems
 
 
@@ -245,7 +253,7 @@ def check_settings(settings: Any) -> Check:
             ("主动消息", settings.wechat_appid),
             ("安全模式", settings.wechat_aes_key),
             ("统一身份认证", getattr(settings, "cas_url", None)),
-            ("企业微信", getattr(settings, "wecom_corpid", None)),
+            ("企业微信", getattr(settings, "wecom_corp_id", None)),
         )
         if on
     )

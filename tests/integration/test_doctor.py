@@ -215,7 +215,16 @@ def test_a_stale_beat_heartbeat_is_a_failure(redis_url, redis_prefix, db_url):
             "BANZHUREN_WECHAT_TAP_TO_ANSWER 需要",
         ),
         ({"cas_url": "https://cas.example/"}, "却没有 BANZHUREN_PUBLIC_URL"),
-        ({"wecom_corpid": "ww1"}, "缺少 BANZHUREN_WECOM_SECRET、BANZHUREN_WECOM_AGENTID"),
+        ({"wecom_corp_id": "ww1"}, "缺少 BANZHUREN_WECOM_AGENT_ID、BANZHUREN_WECOM_SECRET"),
+        (
+            {
+                "wecom_corp_id": "ww1",
+                "wecom_agent_id": "1",
+                "wecom_secret": "s",
+                "wecom_token": "t",
+            },
+            "缺少 BANZHUREN_WECOM_AES_KEY",
+        ),
     ],
 )
 def test_settings_that_do_not_fit_together(changes, problem):
