@@ -39,7 +39,12 @@ class Settings:
     wechat_previous_aes_key: str | None = None
     wechat_api_base: str = DEFAULT_API_BASE
     min_respondents: int = 5
+    # Percent of eligible students (0-100): below it a teacher's satisfaction is 数据不足 and,
+    # as below min_respondents, only the percentage and the grade are shown.
+    min_participation: int = 0
     timezone: str = "Asia/Shanghai"
+    # Printed on documents and pages.
+    school_name: str = "哈尔滨音乐学院"
     # Not in the public contract: lets several test runs or deployments share one Redis
     # without seeing each other's keys or tasks.
     redis_prefix: str = "banzhuren"
@@ -86,7 +91,13 @@ class Settings:
         return replace(self, **changes)
 
 
-def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    environ: Mapping[str, str],
+    name: str,
+    default: int,
+    minimum: int = 0,
+    maximum: int | None = None,
+) -> int:
     raw = environ.get(name)
     if raw is None or raw == "":
         return default
@@ -96,6 +107,8 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) 
         raise ConfigError(f"{name} 应为整数，现为 {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} 至少为 {minimum}，现为 {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} 至多为 {maximum}，现为 {value}")
     return value
 
 
@@ -180,7 +193,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         wechat_previous_aes_key=previous_aes_key,
         wechat_api_base=api_base,
         min_respondents=_int(env, "BANZHUREN_MIN_RESPONDENTS", 5, minimum=1),
+        min_participation=_int(env, "BANZHUREN_MIN_PARTICIPATION", 0, maximum=100),
         timezone=tz,
+        school_name=_school_name(get("BANZHUREN_SCHOOL_NAME")),
         redis_prefix=get("BANZHUREN_REDIS_PREFIX") or "banzhuren",
         celery_queue=get("BANZHUREN_CELERY_QUEUE") or "banzhuren",
         secure_cookies=_bool(env, "BANZHUREN_SECURE_COOKIES", False),
@@ -198,6 +213,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         wechat_template_url=get("BANZHUREN_WECHAT_TEMPLATE_URL"),
         wechat_tap_to_answer=_bool(env, "BANZHUREN_WECHAT_TAP_TO_ANSWER", False),
     )
+
+
+def _school_name(raw: str | None) -> str:
+    name = (raw or "").strip()
+    if not name:
+        return Settings.school_name
+    if len(name) > 40 or any(not ch.isprintable() for ch in name):
+        raise ConfigError("BANZHUREN_SCHOOL_NAME 应为一行、至多 40 个字符的校名")
+    return name
 
 
 TEMPLATE_VARIABLES = ("title", "term", "deadline", "hint")

@@ -14,6 +14,7 @@ from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
 from core.accounts import user_for_token
 from core.evaluation import policy
+from core.evaluation.grading import details_shown
 from core.surveys.rounds import round_progress
 from models import Grade, Incident, Meeting, SurveyRound, Teacher, Term, WorkLogEntry
 from models.evaluation import GRADE_LABELS
@@ -151,7 +152,13 @@ def teacher(code: str, staff_no: str):
         return jsonify(_foreign_teacher(session, person, term))
     rows = queries.visible_evaluations(session, term.id, None, teacher_id=person.id)
     respondents = queries.respondent_count(session, term.id, person.id)
-    shown = respondents >= settings().min_respondents
+    config = settings()
+    shown = details_shown(
+        respondents,
+        rows[0].stored_response_rate if rows else None,
+        config.min_respondents,
+        config.min_participation,
+    )
     entries, counts = queries.worklog(session, person.id, term)
     body: dict[str, Any] = {
         "staff_no": person.staff_no,

@@ -55,7 +55,12 @@ def _run_embedded(cli: CliContext, term_code: str) -> dict:
         state["done"] = done
 
     try:
-        return run.evaluate_term(term_code, cli.settings.min_respondents, progress=progress)
+        return run.evaluate_term(
+            term_code,
+            cli.settings.min_respondents,
+            progress=progress,
+            min_participation=cli.settings.min_participation,
+        )
     finally:
         if state["bar"] is not None:
             state["bar"].__exit__(None, None, None)

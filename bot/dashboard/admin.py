@@ -90,7 +90,9 @@ def roster():
         files = [f for f in request.files.getlist("files") if f and f.filename]
         names = [_upload_name(f.filename) for f in files]
         if not files:
-            errors = ["请选择名册文件：一个 .xlsx 工作簿，或多个 .csv 文件（departments.csv 等）"]
+            errors = [
+                "请选择名册文件：一个 .xlsx 工作簿，或多个 .csv 文件（党总支.csv、班级.csv 等）"
+            ]
         elif len(files) == 1 and names[0].lower().endswith(".xlsx"):
             pass
         elif not all(n.lower().endswith(".csv") for n in names):
@@ -349,7 +351,8 @@ def _round_action(opening: bool):
     term = _term_from_form(fields)
     survey_id = fields.text("survey", "问卷", max_len=64)
     closes_on = fields.date("closes_on", "截止日期", required=False) if opening else None
-    if survey_id and session.get(Survey, survey_id) is None:
+    survey = session.get(Survey, survey_id) if survey_id else None
+    if survey_id and survey is None:
         fields.problems.append(f"没有问卷 {survey_id}")
     if term and closes_on and not (term.start_date <= closes_on <= term.end_date):
         fields.problems.append(f"截止日期应在学期 {term.start_date} 至 {term.end_date} 之内")
@@ -374,7 +377,8 @@ def _round_action(opening: bool):
     session.commit()
     if not opening:
         survey_rounds.after_close(session)
-    flash(f"{'已开启' if opening else '已关闭'} {term.code} 的测评 {survey_id}", "ok")
+    title = survey.title if survey is not None else survey_id
+    flash(f"{'已开启' if opening else '已关闭'} {term.code} 学期的测评「{title}」", "ok")
     return redirect(url_for("dashboard.rounds", term=term.code))
 
 
@@ -443,7 +447,11 @@ def round_remind():
             actor=actor(),
             action="round.remind",
             target=audit_target,
-            detail={"reminded": result.reminded, "department": scope()},
+            detail={
+                "reminded": result.reminded,
+                "department": scope(),
+                "survey": rnd.definition.get("title", survey_id) if rnd is not None else None,
+            },
         )
     )
     session.commit()

@@ -48,6 +48,9 @@ ACTION_LABELS: dict[str, str] = {
     "term.update": "修改学期",
     "term.publish": "发布考核结果",
     "term.unpublish": "撤回考核结果发布",
+    "round.remind": "一键催填",
+    "term.closed_dates.add": "设置不催填的日期",
+    "term.closed_dates.remove": "取消不催填的日期",
 }
 
 KEY_LABELS: dict[str, str] = {
@@ -86,6 +89,17 @@ KEY_LABELS: dict[str, str] = {
     "label": "用途",
     "expires_at": "到期时间",
     "locks": "解除的锁定",
+    "responses": "答卷",
+    "reminded": "提醒人数",
+    "survey": "问卷",
+    "days": "日期",
+    "exam": "考试日",
+    "teacher": "班主任",
+    "term": "学期",
+    "grade": "等级",
+    "status": "状态",
+    "title": "标题",
+    "count": "数量",
 }
 
 SHEET_LABELS = {
@@ -132,7 +146,8 @@ def details_text(detail: Mapping[str, Any] | None, skip: tuple[str, ...] = ()) -
     for key, value in (detail or {}).items():
         if key in skip or key.endswith("_id") or value in (None, "", []):
             continue
-        parts.append(f"{KEY_LABELS.get(key, key)}：{value_text(value)}")
+        # A key nobody labelled yet still reads as Chinese, never as the code's English name.
+        parts.append(f"{KEY_LABELS.get(key, '其他')}：{value_text(value)}")
     return "；".join(parts)
 
 
@@ -212,10 +227,40 @@ def _publish(verb: str) -> Callable[[str, str, Mapping[str, Any]], str]:
     return sentence
 
 
+def _round_name(t: str, d: Mapping[str, Any]) -> str:
+    """``2026-2027-1 学期的「班主任满意度测评」`` from the target ``term/survey-code`` and the
+    survey's title in the details; rows written before titles were recorded show the target."""
+    term, _, rest = t.partition("/")
+    if not d.get("survey"):
+        return t
+    scope = rest.partition("/")[2]
+    return f"{term} 学期的「{d['survey']}」" + (f"（{scope}）" if scope else "")
+
+
 def _round(verb: str) -> Callable[[str, str, Mapping[str, Any]], str]:
     def sentence(a: str, t: str, d: Mapping[str, Any]) -> str:
         closes = f"，截止 {d['closes_on']}" if d.get("closes_on") else ""
-        return f"{a} {verb}测评 {t}{closes}"
+        opened = f"，收回答卷 {d['responses']} 份" if d.get("responses") is not None else ""
+        return f"{a} {verb}测评 {_round_name(t, d)}{closes}{opened}"
+
+    return sentence
+
+
+def _survey(t: str, d: Mapping[str, Any]) -> str:
+    """A survey by its title (older rows, without one, by the code they stored)."""
+    return f"「{d['survey']}」" if d.get("survey") else t
+
+
+def _remind(a: str, t: str, d: Mapping[str, Any]) -> str:
+    n = f"，提醒 {d['reminded']} 人" if d.get("reminded") is not None else ""
+    return f"{a} 为测评 {_round_name(t, d)} 一键催填{n}"
+
+
+def _closed_dates(verb: str) -> Callable[[str, str, Mapping[str, Any]], str]:
+    def sentence(a: str, t: str, d: Mapping[str, Any]) -> str:
+        days = value_text(d.get("days"))
+        kind = "考试日" if d.get("exam") else "节假日"
+        return f"{a} {verb}学期 {t} 的{kind}（不催填）：{days}"
 
     return sentence
 
@@ -232,8 +277,15 @@ _SENTENCES: dict[str, Callable[[str, str, Mapping[str, Any]], str]] = {
     "round.reopen": _round("重新开启了"),
     "round.extend": _round("延长了"),
     "round.close": _round("关闭了"),
-    "survey.created": lambda a, t, d: f"{a} 新建了问卷 {t}（{d.get('questions', '?')} 题）",
-    "survey.updated": lambda a, t, d: f"{a} 更新了问卷 {t}（{d.get('questions', '?')} 题）",
+    "round.remind": _remind,
+    "term.closed_dates.add": _closed_dates("设置了"),
+    "term.closed_dates.remove": _closed_dates("取消了"),
+    "survey.created": lambda a, t, d: (
+        f"{a} 新建了问卷 {_survey(t, d)}（{d.get('questions', '?')} 题）"
+    ),
+    "survey.updated": lambda a, t, d: (
+        f"{a} 更新了问卷 {_survey(t, d)}（{d.get('questions', '?')} 题）"
+    ),
     "evaluate": lambda a, t, d: f"{a} 运行了 {t} 学期的考核",
     "meeting.add": _meeting,
     "incident.add": _incident,
@@ -259,11 +311,15 @@ _SAID: dict[str, tuple[str, ...]] = {
     "roster.import": ("source", "changes", "sheets"),
     "appointment.apply": ("start", "end"),
     "appointment.transition": ("before", "after", "ended_on", "reason"),
-    "round.open": ("closes_on",),
-    "round.reopen": ("closes_on",),
-    "round.extend": ("closes_on",),
-    "survey.created": ("questions",),
-    "survey.updated": ("questions",),
+    "round.open": ("closes_on", "survey"),
+    "round.reopen": ("closes_on", "survey"),
+    "round.extend": ("closes_on", "survey"),
+    "round.close": ("responses", "survey"),
+    "round.remind": ("reminded", "survey", "department"),
+    "term.closed_dates.add": ("days", "exam"),
+    "term.closed_dates.remove": ("days", "exam"),
+    "survey.created": ("questions", "survey"),
+    "survey.updated": ("questions", "survey"),
     "meeting.add": ("kind", "attendees"),
     "incident.add": ("kind", "occurred_on", "description"),
     "grade.override": ("before", "after", "computed", "reason"),

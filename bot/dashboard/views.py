@@ -4,6 +4,7 @@ allowances, downloads."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from flask import (
 from flask import session as flask_session
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup, escape
 
 from bot.dashboard import (
     access,
@@ -36,6 +38,7 @@ from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
 from core import audit
 from core.accounts import authenticate, end_sessions
+from core.evaluation.grading import details_shown, participation_short
 from core.worklog.feedback import undelivered_feedback
 from models import Grade, Term, User
 from models.base import utcnow
@@ -94,6 +97,23 @@ def scope() -> int | None:
 @bp.app_template_filter("pct")
 def _pct(value: float | None, decimals: int = 1) -> str:
     return "—" if value is None else f"{value:.{decimals}f}%"
+
+
+@bp.app_template_global()
+def school_name() -> str:
+    """BANZHUREN_SCHOOL_NAME, shown in the page titles and on the login page."""
+    return settings().school_name
+
+
+_DATES = re.compile(r"\d{4}-\d{2}(?:-\d{2})?")
+
+
+@bp.app_template_filter("dates_nowrap")
+def _dates_nowrap(value: Any) -> Markup:
+    """The cell's text, escaped, with each date or month (``2026-09``) kept whole on a line: a
+    narrow column would otherwise break it at its hyphens."""
+    text = str(escape("" if value is None else value))
+    return Markup(_DATES.sub(lambda m: f'<span class="date">{m.group(0)}</span>', text))
 
 
 @bp.app_template_filter("local")
@@ -306,10 +326,14 @@ def teacher(teacher_id: int):
         )
     elif term:
         respondents = queries.respondent_count(session, term.id, teacher_id)
-        shown = respondents >= settings().min_respondents
+        evaluation = queries.evaluation_of(session, term.id, teacher_id)
+        config = settings()
+        rate = evaluation.response_rate if evaluation is not None else None
+        shown = details_shown(respondents, rate, config.min_respondents, config.min_participation)
         entries, counts = queries.worklog(session, teacher_id, term)
         context.update(
-            evaluation=queries.evaluation_of(session, term.id, teacher_id),
+            evaluation=evaluation,
+            participation_short=participation_short(rate, config.min_participation),
             respondents=respondents,
             breakdown_shown=shown,
             questions=queries.question_stats(session, term.id, teacher_id) if shown else [],
@@ -327,6 +351,7 @@ def teacher(teacher_id: int):
         if foreign
         else queries.appointments_of(session, teacher_id),
         min_respondents=settings().min_respondents,
+        min_participation=settings().min_participation,
         grades=[(gr.value, GRADE_LABELS[gr]) for gr in queries.GRADE_ORDER],
         log_label=queries.log_label,
         reason_text=queries.reason_text,
@@ -351,6 +376,7 @@ def _report_page(kind: str, title: str, note: str):
         note=note,
         headers=headers,
         cells=cells,
+        keys=exports.KEY_HEADERS[kind],
     )
 
 

@@ -111,12 +111,44 @@ class QualityFacts:
     missed_term_training: bool = False
 
 
-def quality_flags(q: QualityFacts, min_respondents: int) -> list[str]:
+def participation_short(response_rate: float | None, min_participation: float) -> bool:
+    """BANZHUREN_MIN_PARTICIPATION: the share of eligible students who answered (a fraction) is
+    under the minimum (a percent; 0 = no minimum). No eligible student: nothing to judge."""
+    return (
+        min_participation > 0
+        and response_rate is not None
+        and (100 * response_rate < min_participation)
+    )
+
+
+def details_shown(
+    respondents: int,
+    response_rate: float | None,
+    min_respondents: int,
+    min_participation: float = 0,
+) -> bool:
+    """Whether anything beyond the satisfaction percentage and the grade (interval, per-question
+    breakdown, comments, answer-quality counts) may be shown: at least ``min_respondents``
+    respondents and a participation not under ``min_participation`` (DESIGN.md: the minimum
+    participation applies like the minimum respondents)."""
+    return respondents >= min_respondents and not participation_short(
+        response_rate, min_participation
+    )
+
+
+def quality_flags(q: QualityFacts, min_respondents: int, min_participation: float = 0) -> list[str]:
     """Warnings shown beside a result; they never change the grade."""
     flags = []
     if q.respondents < min_respondents:
         flags.append(f"答卷少于{min_respondents}份")
-    if q.respondents < min_respondents or (q.response_rate is not None and q.response_rate < 0.5):
+    short = participation_short(q.response_rate, min_participation)
+    if short:
+        flags.append(f"参评率低于{min_participation:g}%")
+    if (
+        q.respondents < min_respondents
+        or short
+        or (q.response_rate is not None and q.response_rate < 0.5)
+    ):
         flags.append("数据不足")
     # Each flag names the training missing: the pre-service one (第十二条) or this term's
     # school training (第十四条).

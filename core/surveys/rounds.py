@@ -84,7 +84,7 @@ def register_survey(
                 actor=actor,
                 action=f"survey.{status}",
                 target=definition.id,
-                detail={"questions": len(definition.questions)},
+                detail={"questions": len(definition.questions), "survey": definition.title},
             )
         )
     session.flush()
@@ -294,7 +294,11 @@ def open_round(
             actor=actor,
             action=action,
             target=f"{term_code}/{survey_id}",
-            detail={"closes_on": closes_on.isoformat() if closes_on else None},
+            detail={
+                "closes_on": closes_on.isoformat() if closes_on else None,
+                # The survey's title, for the 操作记录 page (the target holds its code).
+                "survey": survey.title,
+            },
         )
     )
     session.flush()
@@ -343,7 +347,7 @@ def close_round(
             actor=actor,
             action="round.close",
             target=f"{term_code}/{survey_id}",
-            detail={"responses": opened},
+            detail={"responses": opened, "survey": rnd.definition.get("title", survey_id)},
         )
     )
     session.flush()

@@ -102,7 +102,46 @@ def test_sentences(actor, action, target, detail, expected) -> None:
 
 def test_unknown_action_and_keys_still_read_in_chinese() -> None:
     text = describe("xsc", "user.disable", "wang", {"before": "affairs", "note": "离职"})
-    assert text == "xsc：停用用户 wang。调整前：学生处；note：离职"
+    assert text == "xsc：停用用户 wang。调整前：学生处；其他：离职"
     # No raw Python structures (braces, quotes) ever reach the page.
     for case in CASES:
         assert not re.search(r"[{}\[\]']", describe(*case[:4]))
+
+
+def test_round_rows_name_the_survey_not_its_code():
+    text = describe(
+        "学生处",
+        "round.close",
+        "2026-2027-1/satisfaction",
+        {"responses": 201, "survey": "班主任满意度测评"},
+    )
+    assert text == "学生处 关闭了测评 2026-2027-1 学期的「班主任满意度测评」，收回答卷 201 份。"
+    # A row written before the title was recorded: no English key either.
+    old = describe("学生处", "round.close", "2026-2027-1/satisfaction", {"responses": 201})
+    assert "responses" not in old and "收回答卷 201 份" in old
+    remind = describe(
+        "xsc",
+        "round.remind",
+        "2026-2027-1/satisfaction/GQ2025",
+        {"reminded": 12, "department": 3, "survey": "班主任满意度测评"},
+    )
+    assert (
+        remind
+        == "xsc 为测评 2026-2027-1 学期的「班主任满意度测评」（GQ2025） 一键催填，提醒 12 人。"
+    )
+
+
+def test_no_english_detail_key_reaches_the_page():
+    dates = describe(
+        "cli", "term.closed_dates.add", "2026-2027-1", {"days": ["2026-10-01"], "exam": False}
+    )
+    assert dates == "命令行 设置了学期 2026-2027-1 的节假日（不催填）：2026-10-01。"
+    unknown = describe("cli", "something.new", "x", {"weird_key": 5})
+    assert "weird_key" not in unknown and "其他：5" in unknown
+
+
+def test_survey_rows_name_the_title():
+    text = describe(
+        "cli", "survey.created", "satisfaction", {"questions": 6, "survey": "满意度测评"}
+    )
+    assert text == "命令行 新建了问卷 「满意度测评」（6 题）。"

@@ -12,6 +12,8 @@ def test_defaults_follow_design():
     assert s.wechat_token is None  # no default: /wechat answers 503 until it is set
     assert s.wechat_api_base == "https://api.weixin.qq.com/"
     assert s.min_respondents == 5
+    assert s.min_participation == 0
+    assert s.school_name == "哈尔滨音乐学院"
     assert s.timezone == "Asia/Shanghai"
 
 
@@ -21,11 +23,15 @@ def test_values_are_read_and_typed():
         | {
             "BANZHUREN_REDIS_URL": "redis://127.0.0.1:6379/3",
             "BANZHUREN_MIN_RESPONDENTS": "8",
+            "BANZHUREN_MIN_PARTICIPATION": "40",
+            "BANZHUREN_SCHOOL_NAME": " 星海音乐学院 ",
             "BANZHUREN_WECHAT_API_BASE": "http://127.0.0.1:9999",
         }
     )
     assert not s.embedded
     assert s.min_respondents == 8
+    assert s.min_participation == 40
+    assert s.school_name == "星海音乐学院"
     assert s.wechat_api_base == "http://127.0.0.1:9999/"
 
 
@@ -34,6 +40,11 @@ def test_values_are_read_and_typed():
     [
         ("BANZHUREN_MIN_RESPONDENTS", "five", "应为整数"),
         ("BANZHUREN_MIN_RESPONDENTS", "0", "至少为 1"),
+        ("BANZHUREN_MIN_PARTICIPATION", "101", "至多为 100"),
+        ("BANZHUREN_MIN_PARTICIPATION", "-1", "至少为 0"),
+        ("BANZHUREN_MIN_PARTICIPATION", "30%", "应为整数"),
+        ("BANZHUREN_SCHOOL_NAME", "学院" * 21, "至多 40 个字符"),
+        ("BANZHUREN_SCHOOL_NAME", "音乐\n学院", "应为一行"),
         ("BANZHUREN_TIMEZONE", "Mars/Olympus", "未知时区"),
         ("BANZHUREN_WECHAT_AES_KEY", "short", "43 位"),
         ("BANZHUREN_WECHAT_TOKEN", "a b", "3-32 位"),
