@@ -8,6 +8,7 @@ import click
 from bot.cli import (
     database,
     demo,
+    doctor,
     documents,
     evaluation,
     roster,
@@ -18,6 +19,7 @@ from bot.cli import (
     wechat,
 )
 from bot.cli.common import CliContext
+from bot.cli.zh import ChineseGroup, localise
 
 COMMAND_MODULES = (
     database,
@@ -30,10 +32,11 @@ COMMAND_MODULES = (
     demo,
     wechat,
     documents,
+    doctor,
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ChineseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """banzhuren：兼职班主任工作平台（微信公众号、满意度测评、工作日志、学期考核）。"""
@@ -42,3 +45,4 @@ def main(ctx: click.Context) -> None:
 
 for _module in COMMAND_MODULES:
     _module.register(main)
+localise(main)

@@ -473,6 +473,7 @@ def class_poster(code: str):
     from flask import Response
     from wechatpy.exceptions import WeChatClientException
 
+    from core.fonts import NoCJKFont
     from core.reach.poster import class_poster as make_poster
 
     settings = _request_settings()
@@ -480,6 +481,8 @@ def class_poster(code: str):
         abort(503, "未配置 BANZHUREN_WECHAT_APPID / BANZHUREN_WECHAT_SECRET，无法生成二维码")
     try:
         made = make_poster(db(), settings, code, scope())
+    except NoCJKFont as exc:
+        abort(503, str(exc))
     except WeChatClientException as exc:
         abort(502, f"微信拒绝生成二维码：errcode {exc.errcode}")
     if made is None:

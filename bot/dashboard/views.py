@@ -237,7 +237,18 @@ def overview():
         summary=summary,
         charts=overview_charts(summary) if rows else None,
         fails=[r for r in rows if r.grade == Grade.FAIL][:50],
+        doctor=_doctor_problems(),
     )
+
+
+def _doctor_problems() -> list[str]:
+    """Student Affairs sees what ``banzhuren doctor`` would mark ✗ (its cheap checks)."""
+    if not current_user.is_affairs:
+        return []
+    from bot.request_session import settings
+    from core.doctor.checks import failing_cheap_checks
+
+    return [check.line for check in failing_cheap_checks(settings())]
 
 
 # --- teachers -------------------------------------------------------------------------------

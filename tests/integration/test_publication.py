@@ -51,7 +51,7 @@ def cli(db_url, fake_wechat_api):
     runner = CliRunner()
     env = {
         "BANZHUREN_DATABASE_URL": db_url,
-        "BANZHUREN_SECRET_KEY": "test-secret",
+        "BANZHUREN_SECRET_KEY": "test-secret" * 32,
         "BANZHUREN_WECHAT_APPID": fake_wechat_api.appid,
         "BANZHUREN_WECHAT_SECRET": fake_wechat_api.secret,
         "BANZHUREN_WECHAT_API_BASE": fake_wechat_api.url,
@@ -73,7 +73,7 @@ def test_cli_refuses_unknown_and_unevaluated_terms(cli, session):
     code = world.term.code
     result = cli("publish", "--term", "2030-2031-1")
     assert result.exit_code == 1
-    assert result.output.strip() == "Error: 没有学期 2030-2031-1（用 banzhuren term add 添加）"
+    assert result.output.strip() == "错误：没有学期 2030-2031-1（用 banzhuren term add 添加）"
     result = cli("publish", "--term", code)
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1
