@@ -51,8 +51,12 @@ from models import (
     TermEvaluation,
 )
 from models.appointment import ENDED_EARLY, STATUS_LABELS, TRANSITIONS, one_year_after
+from models.base import utcnow
 from models.evaluation import GRADE_LABELS
 from models.term import find_term
+
+# 待测评 is not a grade Student Affairs can give: it says there is none yet.
+OVERRIDE_GRADES = (Grade.EXCELLENT, Grade.GOOD, Grade.PASS, Grade.FAIL)
 
 
 def actor() -> str:
@@ -633,7 +637,7 @@ def grade_override(teacher_id: int):
     fields = Fields(request.form)
     term = _term_from_form(fields)
     clearing = request.form.get("clear") == "1"
-    grade = None if clearing else fields.choice("grade", "考核等级", Grade)
+    grade = None if clearing else fields.choice("grade", "考核等级", Grade, OVERRIDE_GRADES)
     reason = fields.text("reason", "调整理由", max_len=2000) if not clearing else ""
     if reason and len(reason) < 4:
         fields.problems.append("调整理由请写清楚（至少 4 个字）")
@@ -655,6 +659,7 @@ def grade_override(teacher_id: int):
     before = evaluation.grade
     evaluation.override_grade = grade
     evaluation.override_reason = reason or None
+    evaluation.override_at = utcnow()
     audit.record(
         session,
         actor(),

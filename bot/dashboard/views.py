@@ -36,6 +36,7 @@ from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
 from core import audit
 from core.accounts import authenticate, end_sessions
+from core.publication import readiness
 from core.worklog.feedback import undelivered_feedback
 from models import Grade, Term, User
 from models.base import utcnow
@@ -214,6 +215,8 @@ def overview():
     return render_template(
         "dashboard/overview.html",
         term=term,
+        readiness=readiness(db(), term) if term else None,
+        pending=Grade.PENDING,
         summary=summary,
         charts=overview_charts(summary) if rows else None,
         fails=[r for r in rows if r.grade == Grade.FAIL][:50],
@@ -316,7 +319,7 @@ def teacher(teacher_id: int):
         if foreign
         else queries.appointments_of(session, teacher_id),
         min_respondents=settings().min_respondents,
-        grades=[(gr.value, GRADE_LABELS[gr]) for gr in queries.GRADE_ORDER],
+        grades=[(gr.value, GRADE_LABELS[gr]) for gr in queries.SHOWN_GRADES],
         log_label=queries.log_label,
         reason_text=queries.reason_text,
         flag_text=queries.flag_text,
