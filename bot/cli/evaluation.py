@@ -267,7 +267,7 @@ def _round_notes(session, term_code: str) -> list[str]:
     if still_open:
         names = "、".join(r.describe() for r in still_open)
         notes.append(
-            f"注意：测评 {names} 仍在进行中，其答卷尚未计入本次考核；"
+            f"注意：测评{names}仍在进行中，其答卷尚未计入本次考核；"
             f"测评结束（banzhuren round close）后请重新运行 banzhuren evaluate --term {term_code}，"
             "在此之前不能发布"
         )

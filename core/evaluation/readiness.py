@@ -63,7 +63,7 @@ class Readiness:
         if self.open_rounds:
             names = "、".join(r.describe() for r in self.open_rounds)
             out.append(
-                f"学期 {code} 的测评 {names} 仍在进行中，其答卷尚未计入考核，不能发布："
+                f"学期 {code} 的测评{names}仍在进行中，其答卷尚未计入考核，不能发布："
                 f"测评结束（banzhuren round close）后重新运行 banzhuren evaluate --term {code}"
             )
         if self.stale:
