@@ -6,9 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 import core.db
 from core.settings import Settings, load_settings
+
+# A signed 64-bit integer, the largest id either backend stores.
+MAX_ROW_ID = 2**63 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` bounded to a row id: a larger number matches no route (404) instead of
+    reaching SQLite, which cannot bind it ("Python int too large to convert")."""
+
+    def __init__(self, map, fixed_digits: int = 0, min=None, max=None, signed: bool = False):
+        super().__init__(map, fixed_digits, min, MAX_ROW_ID if max is None else max, signed)
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -42,6 +54,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from core.celery_app import configure_celery
 
     configure_celery(settings)
+
+    # Before any route is added: ``<int:...>`` in every route matches ids a row can have only.
+    app.url_map.converters["int"] = RowIdConverter
 
     # Each part exposes ``init_app(app)``; imported here, not at module level, so that the
     # blueprints' own imports of models and tasks never run before the app is configured.

@@ -24,7 +24,7 @@ from bot.dashboard.access import (
     visible_attendees,
     visible_teacher,
 )
-from bot.dashboard.forms import Fields, FormError
+from bot.dashboard.forms import Fields, FormError, parse_id
 from bot.dashboard.views import bp, scope, term_or_404, today
 from bot.dashboard.workflow import needs_end_details, next_steps, transition_problem
 from bot.request_session import db
@@ -542,11 +542,14 @@ def meetings():
     if scope() is not None:
         department_id = scope()
     else:
-        raw = request.form.get("department", "")
-        department_id = int(raw) if raw.isdigit() else None
-        if department_id is not None and session.get(Department, department_id) is None:
+        raw = request.form.get("department", "").strip()
+        department_id = parse_id(raw)
+        if raw and (department_id is None or session.get(Department, department_id) is None):
             fields.problems.append("没有这个党总支")
-    ids = {int(v) for v in request.form.getlist("attendees") if v.isdigit()}
+    raw_ids = request.form.getlist("attendees")
+    ids = {parse_id(v) for v in raw_ids} - {None}
+    if len(ids) != len({v.strip() for v in raw_ids}):
+        fields.problems.append("参会人员有误，请在名单中勾选")
     teachers = list(
         session.scalars(
             select(Teacher)

@@ -32,6 +32,7 @@ from bot.dashboard import (
 )
 from bot.dashboard.access import is_foreign, visible_teacher
 from bot.dashboard.charts import hbar_chart
+from bot.dashboard.forms import parse_id
 from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
 from core import audit
@@ -240,9 +241,10 @@ def _department_arg() -> int | None:
     raw = request.args.get("department") or None
     if raw is None:
         return None
-    if not raw.isdigit():
+    value = parse_id(raw)
+    if value is None:
         abort(400)
-    return int(raw)
+    return value
 
 
 @bp.route("/teachers")
