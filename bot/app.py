@@ -11,13 +11,14 @@ from werkzeug.routing import IntegerConverter
 import core.db
 from core.settings import Settings, load_settings
 
-# A signed 64-bit integer, the largest id either backend stores.
-MAX_ROW_ID = 2**63 - 1
+# The largest id a row has: the id columns are INTEGER, 32 bits on PostgreSQL ("integer out of
+# range" beyond), and SQLite cannot even bind a number beyond 64 bits.
+MAX_ROW_ID = 2**31 - 1
 
 
 class RowIdConverter(IntegerConverter):
     """``<int:...>`` bounded to a row id: a larger number matches no route (404) instead of
-    reaching SQLite, which cannot bind it ("Python int too large to convert")."""
+    reaching the database, which cannot compare it with an id (a 500 before)."""
 
     def __init__(self, map, fixed_digits: int = 0, min=None, max=None, signed: bool = False):
         super().__init__(map, fixed_digits, min, MAX_ROW_ID if max is None else max, signed)

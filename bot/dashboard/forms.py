@@ -16,16 +16,16 @@ E = TypeVar("E", bound=Enum)
 FIRST_DAY = dt.date(2000, 1, 1)
 LAST_DAY = dt.date(2100, 12, 31)
 
-# The largest row id either backend stores (a signed 64-bit integer): a larger number in a URL
-# or a form names nothing, and SQLite cannot even bind it ("Python int too large").
-MAX_ID = 2**63 - 1
+# The largest row id (the id columns are INTEGER: 32 bits on PostgreSQL, which refuses a larger
+# number as "integer out of range"; SQLite cannot bind one beyond 64 bits). Larger names nothing.
+MAX_ID = 2**31 - 1
 
 
 def parse_id(raw: str | None) -> int | None:
     """A row id (or a count) typed as ASCII digits within MAX_ID, else None. ``str.isdigit``
     alone is not enough: it accepts "²" and "٣", which ``int`` then rejects or reads."""
     raw = (raw or "").strip()
-    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > 10:
         return None
     value = int(raw)
     return value if value <= MAX_ID else None
