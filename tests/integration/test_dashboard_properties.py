@@ -177,17 +177,9 @@ def test_path_ids_never_500(client, world, data):
 
 
 # What the scanners sent, one field at a time: a number that is a digit to str.isdigit but
-# not to int, numbers beyond 64 bits, dates at the calendar's edges.
-NASTY = [
-    "²",
-    "٣",
-    "2147483648",
-    "99999999999999999999999",
-    "9999-12-31",
-    "0001-01-01",
-    "\u200b",
-    "-1",
-]
+# not to int, numbers beyond an id's 32 and 64 bits, a date at the calendar's end, a
+# zero-width space. (The random test below throws the rest of ODD.)
+NASTY = ["²", "2147483648", "99999999999999999999999", "9999-12-31", "\u200b"]
 
 
 def methods_of(rule) -> list[str]:
