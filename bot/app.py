@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 import core.db
+from core.files import restrict_new_files
 from core.settings import Settings, load_settings
 
 # The largest id a row has: the id columns are INTEGER, 32 bits on PostgreSQL ("integer out of
@@ -34,6 +35,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         if config:
             settings = settings.with_overrides(**config)
 
+    # The web process's files (a SQLite database it creates, logs) are not world-readable.
+    restrict_new_files()
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
