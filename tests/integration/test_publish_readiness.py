@@ -28,12 +28,20 @@ from models import (
     SurveyRound,
     Term,
     TermEvaluation,
+    User,
     UserRole,
     WorkLogEntry,
 )
 from models.base import utcnow
 from tests.conftest import make_settings
-from tests.support.dashboard import SURVEY, build_world, login, make_user, post_form
+from tests.support.dashboard import (
+    SURVEY,
+    build_world,
+    login,
+    make_token,
+    make_user,
+    post_form,
+)
 
 BUTTON = ">发布考核结果</button>"
 
@@ -125,6 +133,16 @@ def test_open_round_is_pending_and_blocks_publishing(cli, client, session, world
     assert response.status_code == 400
     assert "仍在进行中" in response.get_data(as_text=True)
     assert not published(session, world)
+    # The API's overview says the same.
+    token = make_token(session, session.scalar(select(User).where(User.username == "xsc")))
+    overview = client.get(
+        f"/api/v1/terms/{code}/overview", headers={"Authorization": f"Bearer {token}"}
+    ).get_json()
+    assert overview["grades"]["待测评"] == 1
+    assert overview["publication"]["publishable"] is False
+    assert overview["publication"]["open_rounds"] == [
+        {"survey": "兼职班主任学生满意度测评", "closes_on": "2027-01-10"}
+    ]
 
     # --force needs a reason; with one it goes through and the audit row says why.
     result = cli("publish", "--term", code, "--force")
