@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 import core.db
@@ -25,6 +25,7 @@ from core.settings import Settings
 from models import (
     Incident,
     Meeting,
+    MeetingKind,
     Reminder,
     Survey,
     SurveyRound,
@@ -73,9 +74,13 @@ def latest_changes(session: Session, term: Term) -> dict[str, dt.datetime | None
         "incident": session.scalar(
             select(func.max(Incident.created_at)).where(Incident.term_id == term.id)
         ),
-        # Trainings before the term count too (第十二条 岗前培训: on or before its last day).
+        # The term's meetings, and trainings before it (第十二条 岗前培训: attended on or before
+        # the term's last day).
         "meeting": session.scalar(
-            select(func.max(Meeting.created_at)).where(Meeting.held_on <= term.end_date)
+            select(func.max(Meeting.created_at)).where(
+                Meeting.held_on <= term.end_date,
+                or_(Meeting.held_on >= term.start_date, Meeting.kind == MeetingKind.TRAINING),
+            )
         ),
     }
 

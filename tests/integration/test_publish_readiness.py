@@ -302,3 +302,40 @@ def test_evaluation_time_is_when_its_facts_were_read(cli, session, world):
             select(TermEvaluation.computed_at).where(TermEvaluation.term_id == term.id)
         ).all()
         assert stamps and term.evaluated_at == min(stamps)
+
+
+def test_which_meetings_count_as_a_change(cli, session, world):
+    """A meeting of an earlier term recorded late changes nothing here; a training before the
+    term does (it makes a teacher trained, 第十二条)."""
+    code = world.term.code
+    assert cli("evaluate", "--term", code).exit_code == 0
+    session.rollback()
+    session.add(
+        Meeting(
+            department_id=world.dep_a.id,
+            kind=MeetingKind.STAFF_MEETING,
+            held_on=dt.date(2026, 5, 20),
+            title="上学期例会",
+        )
+    )
+    session.commit()
+    assert readiness_of(session, world).allowed
+    session.add(
+        Meeting(
+            department_id=None,
+            kind=MeetingKind.TRAINING,
+            held_on=dt.date(2026, 8, 25),
+            title="岗前培训",
+        )
+    )
+    session.commit()
+    ready = readiness_of(session, world)
+    assert not ready.allowed and [kind for kind, _at in ready.stale] == ["meeting"]
+
+
+def readiness_of(session, world):
+    from core.publication import readiness
+
+    session.rollback()
+    session.expire_all()
+    return readiness(session, session.get(Term, world.term.id))
