@@ -86,6 +86,9 @@ KEY_LABELS: dict[str, str] = {
     "label": "用途",
     "expires_at": "到期时间",
     "locks": "解除的锁定",
+    "forced": "强制发布",
+    "problems": "当时不满足的条件",
+    "tokens_revoked": "吊销的 API 令牌",
 }
 
 SHEET_LABELS = {
