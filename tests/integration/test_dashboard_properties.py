@@ -129,7 +129,8 @@ def fill(rule, id_value: int, word: str) -> str:
     """The rule's path with every ``<int:…>`` set to ``id_value`` and other variables to
     ``word`` (URL-quoted by the test client)."""
     path = re.sub(r"<int:[a-z_]+>", str(id_value), rule.rule)
-    return re.sub(r"<(?:[a-z_]+:)?[a-z_]+>", word or "x", path)
+    # A function, not a string: the word is text, never a replacement template ("\\").
+    return re.sub(r"<(?:[a-z_]+:)?[a-z_]+>", lambda _m: word or "x", path)
 
 
 def below_500(rule, response) -> bool:
