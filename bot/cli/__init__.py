@@ -20,6 +20,7 @@ from bot.cli import (
 )
 from bot.cli.common import CliContext
 from bot.cli.zh import ChineseGroup, localise
+from core.files import restrict_new_files
 
 COMMAND_MODULES = (
     database,
@@ -40,6 +41,8 @@ COMMAND_MODULES = (
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """banzhuren：兼职班主任工作平台（微信公众号、满意度测评、工作日志、学期考核）。"""
+    # Before any command creates a file (database, export, documents, logs): not world-readable.
+    restrict_new_files()
     ctx.obj = CliContext()
 
 

@@ -24,7 +24,7 @@ from bot.dashboard.access import (
     visible_attendees,
     visible_teacher,
 )
-from bot.dashboard.forms import Fields, FormError
+from bot.dashboard.forms import Fields, FormError, parse_id
 from bot.dashboard.views import bp, scope, term_or_404, today
 from bot.dashboard.workflow import needs_end_details, next_steps, transition_problem
 from bot.request_session import db
@@ -51,8 +51,12 @@ from models import (
     TermEvaluation,
 )
 from models.appointment import ENDED_EARLY, STATUS_LABELS, TRANSITIONS, one_year_after
+from models.base import utcnow
 from models.evaluation import GRADE_LABELS
 from models.term import find_term
+
+# 待测评 is not a grade Student Affairs can give: it says there is none yet.
+OVERRIDE_GRADES = (Grade.EXCELLENT, Grade.GOOD, Grade.PASS, Grade.FAIL)
 
 
 def actor() -> str:
@@ -549,11 +553,14 @@ def meetings():
     if scope() is not None:
         department_id = scope()
     else:
-        raw = request.form.get("department", "")
-        department_id = int(raw) if raw.isdigit() else None
-        if department_id is not None and session.get(Department, department_id) is None:
+        raw = request.form.get("department", "").strip()
+        department_id = parse_id(raw)
+        if raw and (department_id is None or session.get(Department, department_id) is None):
             fields.problems.append("没有这个党总支")
-    ids = {int(v) for v in request.form.getlist("attendees") if v.isdigit()}
+    raw_ids = request.form.getlist("attendees")
+    ids = {parse_id(v) for v in raw_ids} - {None}
+    if len(ids) != len({v.strip() for v in raw_ids}):
+        fields.problems.append("参会人员有误，请在名单中勾选")
     teachers = list(
         session.scalars(
             select(Teacher)
@@ -644,7 +651,7 @@ def grade_override(teacher_id: int):
     fields = Fields(request.form)
     term = _term_from_form(fields)
     clearing = request.form.get("clear") == "1"
-    grade = None if clearing else fields.choice("grade", "考核等级", Grade)
+    grade = None if clearing else fields.choice("grade", "考核等级", Grade, OVERRIDE_GRADES)
     reason = fields.text("reason", "调整理由", max_len=2000) if not clearing else ""
     if reason and len(reason) < 4:
         fields.problems.append("调整理由请写清楚（至少 4 个字）")
@@ -666,6 +673,7 @@ def grade_override(teacher_id: int):
     before = evaluation.grade
     evaluation.override_grade = grade
     evaluation.override_reason = reason or None
+    evaluation.override_at = utcnow()
     audit.record(
         session,
         actor(),

@@ -153,9 +153,11 @@ def test_dashboard_publish_and_withdraw(client, world, session):
     code = world.term.code
     login(client, "xsc")
     page = client.get(f"/dashboard/?term={code}").get_data(as_text=True)
-    assert "考核结果未发布" in page and "发布考核结果" in page
+    # Not evaluated yet: no button, the reason instead.
+    assert "考核结果未发布" in page and "发布考核结果" not in page
+    assert "尚未考核，不能发布" in page
 
-    # Not evaluated yet: refused, with the reason, nothing changed.
+    # Posted all the same: refused, with the reason, nothing changed.
     response = post_form(client, "/dashboard/", "/dashboard/publish", {"term": code})
     assert response.status_code == 400
     assert "尚未考核，不能发布" in response.get_data(as_text=True)
@@ -163,6 +165,7 @@ def test_dashboard_publish_and_withdraw(client, world, session):
     assert session.get(Term, world.term.id).published_at is None
 
     evaluated(session, world)
+    assert "发布考核结果" in client.get(f"/dashboard/?term={code}").get_data(as_text=True)
     response = post_form(client, "/dashboard/", "/dashboard/publish", {"term": code})
     assert response.status_code == 302
     page = client.get(f"/dashboard/?term={code}").get_data(as_text=True)
