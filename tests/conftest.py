@@ -51,6 +51,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--backend")
         backends = ["sqlite", "postgresql"] if chosen == "both" else [chosen]
+        if metafunc.definition.get_closest_marker("postgresql_only"):
+            # About PostgreSQL itself (shared by several hosts, row locks): never SQLite.
+            backends = [b for b in backends if b == "postgresql"]
         metafunc.parametrize("backend", backends, scope="session")
 
 

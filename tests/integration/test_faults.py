@@ -89,12 +89,21 @@ def _free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, settings, tmp_path: Path, workers: int = 2, timeout: int = 30) -> None:
+    def __init__(
+        self,
+        settings,
+        tmp_path: Path,
+        workers: int = 2,
+        timeout: int = 30,
+        cwd: Path = ROOT,
+        name: str = "gunicorn",
+    ) -> None:
         self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/wechat"
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.base}/wechat"
         env = {k: v for k, v in os.environ.items() if not k.startswith("BANZHUREN_")}
         env.update(settings_env(settings))
-        self.log_path = tmp_path / "gunicorn.log"
+        self.log_path = tmp_path / f"{name}.log"
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [
@@ -109,7 +118,9 @@ class Gunicorn:
                 str(timeout),
                 "bot.app:create_app()",
             ],
-            cwd=ROOT,
+            # Another directory is another host's: nothing on disk is shared (the package is
+            # installed, so it imports from anywhere).
+            cwd=cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

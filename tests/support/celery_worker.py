@@ -202,6 +202,7 @@ def start_worker(
     log_path: Path,
     concurrency: int = 2,
     extra_env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
 ) -> WorkerProcess:
     """Start a worker process for ``settings`` and wait until it answers a ping."""
     if not settings.redis_url:
@@ -234,7 +235,7 @@ def start_worker(
             "--without-gossip",
             "--without-mingle",
         ],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=log_file,
         stderr=subprocess.STDOUT,
