@@ -2,7 +2,7 @@
 gunicorn (2 workers) on PostgreSQL and Redis, against the floor of the same load on a bare
 wechatpy echo app (bench/floor_app.py) under the same gunicorn settings.
 
-    python bench/webhook.py [--students 300] [--concurrency 16] [--clients 3]
+    python bench/webhook.py [--students 300] [--concurrency 16] [--clients 3] [--runs 3]
 
 It creates a scratch PostgreSQL database (dropped afterwards) and a Redis key prefix of its
 own, seeds a school whose students are all bound, opens the satisfaction survey, then:
@@ -10,9 +10,14 @@ own, seeds a school whose students are all bound, opens the satisfaction survey,
 1. the real app: every student runs the whole dialogue (测评, one message a question, 确认),
    a few messages re-sent as WeChat retries them (same MsgId: the same reply, stored once);
 2. the floor: the same number of messages, same concurrency, to the echo app;
-3. counts what was stored: one ballot and one response for each 已提交 reply, no more.
+3. the floor of the guarantees (issue 26): the echo app doing, for each message, the one
+   transaction its guarantees need (bench/db_floor.py's statements: sender lock, read, durable
+   upserts, commit before the reply) on psycopg directly;
+4. counts what was stored: one ballot and one response for each 已提交 reply, no more.
 
-Targets: >= 300 messages/s, p99 < 50 ms (issue 17), and >= half the floor's rate. Traffic stays on
+Targets: >= 300 messages/s, p99 < 50 ms (issue 17), and >= 0.6 of the guarantees floor's rate
+(issue 26; the ratio to the bare echo is printed, not judged). ``--runs 3``: each run must meet
+them. Traffic stays on
 127.0.0.1 and is bounded (``--students``, and ``--time-limit`` seconds per phase). Exit status 1
 when a target is missed or an answer is lost or doubled.
 """
@@ -46,8 +51,13 @@ from common import (
 from common import create_database as scratch_database
 
 TERM = "2026-2027-1"
-TARGET_RATE, TARGET_P99_MS, TARGET_RATIO = 300.0, 50.0, 0.5
+TARGET_RATE, TARGET_P99_MS = 300.0, 50.0
+# Issue 26: the app against the floor of its guarantees (the bare app plus the one transaction
+# every message needs), no longer against the bare echo (issue 17 showed half of that is out of
+# reach while keeping them; its ratio is still printed).
+TARGET_GUARANTEES_RATIO = 0.6
 FLOOR_REPEAT = 3
+GUARANTEES_REPEAT = 2
 
 
 @dataclass
@@ -192,6 +202,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def guarantees_floor(
+    env: dict[str, str], keys: Keys, groups: list, messages: int, options: argparse.Namespace
+) -> tuple[Figures, float]:
+    """The bare app plus bench/db_floor.py's transaction per message: its figures and its web
+    processes' CPU seconds."""
+    import psycopg
+    from db_floor import SCHEMA, libpq_dsn
+
+    name, url = scratch_database(prefix="banzhuren_guarantees")
+    try:
+        dsn = libpq_dsn(url)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for statement in SCHEMA:
+                conn.execute(statement)
+        port = free_port()
+        web = start_gunicorn("floor_app:app", dict(env, BENCH_FLOOR_DSN=dsn), port, ROOT / "bench")
+        per_thread = GUARANTEES_REPEAT * messages // options.concurrency
+        before = cpu_seconds(web.pid)
+        try:
+            outcomes = run_load(
+                "guarantees", port, keys, [(g, per_thread) for g in groups], options.clients,
+                0.0, options.time_limit, thread_kind="echo",
+            )  # fmt: skip
+            cpu = cpu_seconds(web.pid) - before
+        finally:
+            stop(web)
+        return figures(outcomes), cpu
+    finally:
+        drop_database(name)
+
+
 # --- load ----------------------------------------------------------------------------------
 
 
@@ -308,7 +349,14 @@ def client_process(
 
 
 def run_load(
-    kind: str, port: int, keys: Keys, groups: list, clients: int, retry: float, limit: float
+    kind: str,
+    port: int,
+    keys: Keys,
+    groups: list,
+    clients: int,
+    retry: float,
+    limit: float,
+    thread_kind: str | None = None,
 ) -> list[Outcome]:
     """The outcomes of every client thread. The load generators' CPU seconds are added to
     ``LOAD_CPU[kind]`` (their processes are children of this one, reaped when the pool ends)."""
@@ -317,7 +365,7 @@ def run_load(
     before = _children_cpu()
     with ProcessPoolExecutor(clients) as pool:
         futures = [
-            pool.submit(client_process, kind, port, keys, chunk, retry, deadline)
+            pool.submit(client_process, thread_kind or kind, port, keys, chunk, retry, deadline)
             for chunk in per_process
             if chunk
         ]
@@ -384,12 +432,25 @@ def main() -> int:
     parser.add_argument(
         "--time-limit", type=float, default=300, help="seconds each phase may take at most"
     )
+    parser.add_argument("--runs", type=int, default=1, help="runs in a row; each must meet it")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument(
         "--profile", metavar="SVG", help="record the app's web workers with py-spy into SVG"
     )
     options = parser.parse_args()
+    missed = 0
+    for n in range(options.runs):
+        if options.runs > 1:
+            print(f"--- run {n + 1} of {options.runs}", flush=True)
+        missed += one_run(options)
+    if options.runs > 1:
+        print(f"{options.runs - missed} of {options.runs} runs met the targets")
+    return 1 if missed else 0
 
+
+def one_run(options: argparse.Namespace) -> int:
+    """One run of every phase; 1 when it missed a target."""
+    LOAD_CPU.clear()
     from core.surveys.seal_key import generate_key
     from core.wechat.crypto import random_aes_key
 
@@ -456,6 +517,10 @@ def main() -> int:
             floor_cpu = cpu_seconds(floor_app.pid) - floor_before
         finally:
             stop(floor_app)
+
+        # The floor of the guarantees: the echo plus db_floor's transaction, on a database of
+        # its own (the same PostgreSQL server).
+        guarantees, guarantees_cpu = guarantees_floor(env, keys, groups, app.messages, options)
     finally:
         if not options.keep:
             drop_database(name)
@@ -463,23 +528,28 @@ def main() -> int:
         delete_redis_keys(f"bzrbench:{run}*", f"*bzrbench-{run}*")
 
     ratio = app.rate / floor.rate
+    guarantees_ratio = app.rate / guarantees.rate
     print()
     print(
         f"{'':10} {'messages':>9} {'seconds':>8} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
     )
-    for label, f in (("app", app), ("floor", floor)):
+    for label, f in (("app", app), ("floor", floor), ("guarantees", guarantees)):
         print(
             f"{label:10} {f.messages:9d} {f.seconds:8.1f} {f.rate:8.1f} {f.p50_ms:8.1f} "
             f"{f.p99_ms:8.1f} {f.errors:7d}"
         )
-    print(f"app / floor rate: {ratio:.2f}")
+    print(
+        f"app / guarantees floor rate: {guarantees_ratio:.2f} (goal >= {TARGET_GUARANTEES_RATIO}); "
+        f"app / bare echo floor: {ratio:.2f}"
+    )
     print("app by kind of message: " + latency_by_kind(app_outcomes))
     web_cpu, pg_cpu, redis_cpu = (a - b for a, b in zip(after, before, strict=True))
     per = 1000 / app.messages
     print(
         f"CPU per message: app web {web_cpu * per:.2f} ms, postgres {pg_cpu * per:.2f} ms "
         f"(its backends), redis {redis_cpu * per:.2f} ms; floor web "
-        f"{floor_cpu * 1000 / floor.messages:.2f} ms; load generators {LOAD_CPU['survey'] * per:.2f} "
+        f"{floor_cpu * 1000 / floor.messages:.2f} ms, guarantees floor web "
+        f"{guarantees_cpu * 1000 / guarantees.messages:.2f} ms; load generators {LOAD_CPU['survey'] * per:.2f} "
         f"ms (app), {LOAD_CPU['echo'] * 1000 / floor.messages:.2f} ms (floor); load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
@@ -493,10 +563,12 @@ def main() -> int:
         problems.append(f"rate {app.rate:.0f} < {TARGET_RATE:.0f} msg/s")
     if app.p99_ms >= TARGET_P99_MS:
         problems.append(f"p99 {app.p99_ms:.0f} >= {TARGET_P99_MS:.0f} ms")
-    if ratio < TARGET_RATIO:
-        problems.append(f"ratio {ratio:.2f} < {TARGET_RATIO}")
-    if app.errors or floor.errors:
-        problems.append(f"{app.errors + floor.errors} failed requests")
+    if guarantees_ratio < TARGET_GUARANTEES_RATIO:
+        problems.append(
+            f"ratio to the guarantees floor {guarantees_ratio:.2f} < {TARGET_GUARANTEES_RATIO}"
+        )
+    if app.errors or floor.errors or guarantees.errors:
+        problems.append(f"{app.errors + floor.errors + guarantees.errors} failed requests")
     expected = options.students  # one head teacher per class in the generated school
     if not (counts["ballots"] == counts["responses"] == submitted == expected):
         problems.append(
