@@ -229,17 +229,23 @@ def remind(
 
 
 def channel_counts(session: Session, outbound_ids: list[int]) -> dict[str, int]:
-    """Outbox rows by channel: custom, template, unreachable (incl. unfollowed), pending."""
-    out = {"custom": 0, "template": 0, "unreachable": 0, "pending": 0}
+    """Outbox rows by channel: custom, template, unreachable (incl. unfollowed), maybe
+    (可能已送达: the send timed out, WeChat confirmed nothing), pending."""
+    out = {"custom": 0, "template": 0, "unreachable": 0, "maybe": 0, "pending": 0}
     for start in range(0, len(outbound_ids), 500):
         rows = session.execute(
             select(
-                OutboundMessage.channel, OutboundMessage.sent_at, OutboundMessage.failed_at
+                OutboundMessage.channel,
+                OutboundMessage.sent_at,
+                OutboundMessage.failed_at,
+                OutboundMessage.maybe_delivered_at,
             ).where(OutboundMessage.id.in_(outbound_ids[start : start + 500]))
         ).all()
-        for channel, sent_at, failed_at in rows:
+        for channel, sent_at, failed_at, maybe_at in rows:
             if sent_at is not None and channel in ("custom", "template"):
                 out[channel] += 1
+            elif maybe_at is not None:
+                out["maybe"] += 1
             elif failed_at is not None:
                 out["unreachable"] += 1
             else:

@@ -19,6 +19,9 @@ from worker.tasks.common import RETRYING
 log = logging.getLogger(__name__)
 
 RETRY_DAYS = 30
+# The sweep runs every minute (core.beat); a 反馈 committed less than this long ago is left to
+# the task its commit queued.
+SETTLE_SECONDS = 20
 
 
 @celery.task(name=jobs.FORWARD_FEEDBACK, time_limit=60, soft_time_limit=50, **RETRYING)
@@ -48,6 +51,8 @@ def forward_pending_feedback(self) -> int:
                 StudentFeedback.outbound_id.is_(None),
                 StudentFeedback.failed_at.is_(None),
                 StudentFeedback.created_at >= now - dt.timedelta(days=RETRY_DAYS),
+                # Younger ones are in the hands of their own task (forward_feedback).
+                StudentFeedback.created_at < now - dt.timedelta(seconds=SETTLE_SECONDS),
             )
             .order_by(StudentFeedback.id)
             .with_for_update(skip_locked=True)
