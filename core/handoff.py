@@ -26,7 +26,10 @@ _down: tuple[float, int] | None = None
 def is_outage(exc: BaseException) -> bool:
     """True for "the broker cannot be reached" (kombu wraps the socket's errors in its
     OperationalError when publishing; redis-py's own for the result backend)."""
-    return isinstance(exc, (KombuOperationalError, redis.ConnectionError, redis.TimeoutError))
+    if isinstance(exc, (KombuOperationalError, redis.ConnectionError, redis.TimeoutError)):
+        return True
+    # Celery's Redis result backend gives up its subscription with a RuntimeError.
+    return isinstance(exc, RuntimeError) and "Celery result store" in str(exc)
 
 
 def failed(exc: BaseException, what: object) -> None:

@@ -178,7 +178,9 @@ def enqueue(message_id: int) -> None:
     if settings.embedded:
         _embedded_executor().submit(deliver_with_retries, message_id)
         return
-    dispatch(jobs.SEND_OUTBOUND, message_id)
+    # Fire and forget: nothing waits for the task's result, so none is subscribed to (a
+    # result subscription is one more thing that breaks while Redis is away).
+    dispatch(jobs.SEND_OUTBOUND, message_id, ignore_result=True)
 
 
 def enqueue_unsent(

@@ -40,7 +40,8 @@ def forward_after_commit(session: Session, feedback_ids: Iterable[int]) -> None:
     reads them in its own session). Not queued (broker down): the sweep forwards them."""
     for feedback_id in feedback_ids:
         core.db.after_commit(
-            session, functools.partial(dispatch, jobs.FORWARD_FEEDBACK, feedback_id)
+            session,
+            functools.partial(dispatch, jobs.FORWARD_FEEDBACK, feedback_id, ignore_result=True),
         )
 
 
