@@ -160,8 +160,10 @@ def _start(ctx: ChatContext, draft: dict | None) -> str:
     if draft is not None:
         rnd = _round(ctx, draft["round_id"])
         if rnd is not None and round_is_open(rnd, ctx.today):
-            draft["active"] = True
-            _save(ctx, draft)
+            if not draft.get("active"):
+                draft["active"] = True
+                _save(ctx, draft)
+            # Shown again, an active draft moves nothing: a late reply may go out another way.
             return "继续上次的测评。\n\n" + _render_current(ctx, draft)
         _drop_draft(ctx)
     rounds = open_round_states(ctx.session)
