@@ -154,6 +154,15 @@ def test_feedback_whose_send_timed_out_is_maybe_delivered_for_the_teacher(
     assert feedback.failed_at is None and feedback.forwarded_at is not None
     assert feedback.note == outbox.MAYBE_NOTE
     assert "⚠反馈可能已送达" in chat.send("我的日志")
+    # The dashboard's teacher page says the same.
+    from bot import create_app
+    from tests.support.dashboard import login, make_user
+
+    make_user(session, "学生处")
+    client = create_app(api_settings).test_client()
+    login(client, "学生处")
+    page = client.get(f"/dashboard/teachers/{school.teacher.id}").get_data(as_text=True)
+    assert "反馈可能已送达" in page
     from worker.tasks.feedback import forward_pending_feedback
 
     assert forward_pending_feedback.delay().get() == 0
