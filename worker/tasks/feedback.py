@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 import core.db
 from core import jobs
@@ -51,8 +51,11 @@ def forward_pending_feedback(self) -> int:
                 StudentFeedback.outbound_id.is_(None),
                 StudentFeedback.failed_at.is_(None),
                 StudentFeedback.created_at >= now - dt.timedelta(days=RETRY_DAYS),
-                # Younger ones are in the hands of their own task (forward_feedback).
-                StudentFeedback.created_at < now - dt.timedelta(seconds=SETTLE_SECONDS),
+                # Young ones not tried yet are in the hands of their own task.
+                or_(
+                    StudentFeedback.note.is_not(None),
+                    StudentFeedback.created_at < now - dt.timedelta(seconds=SETTLE_SECONDS),
+                ),
             )
             .order_by(StudentFeedback.id)
             .with_for_update(skip_locked=True)
