@@ -19,6 +19,7 @@ FINISH_TERM = "banzhuren.evaluation.finish_term"
 EVALUATE_ENDED_TERMS = "banzhuren.evaluation.evaluate_ended_terms"
 ANNOUNCE_RESULTS = "banzhuren.evaluation.announce_results"
 SEND_OUTBOUND = "banzhuren.outbox.send"
+SEND_OUTBOUND_BATCH = "banzhuren.outbox.send_batch"
 RETRY_UNSENT = "banzhuren.outbox.retry_unsent"
 FORWARD_FEEDBACK = "banzhuren.feedback.forward"
 FORWARD_PENDING_FEEDBACK = "banzhuren.feedback.forward_pending"
@@ -34,6 +35,7 @@ ALL = (
     EVALUATE_ENDED_TERMS,
     ANNOUNCE_RESULTS,
     SEND_OUTBOUND,
+    SEND_OUTBOUND_BATCH,
     RETRY_UNSENT,
     FORWARD_FEEDBACK,
     FORWARD_PENDING_FEEDBACK,

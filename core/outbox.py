@@ -153,8 +153,44 @@ def queue_reach(
     )
     session.add(message)
     session.flush()
-    _enqueue_after_commit(session, message.id)
+    _enqueue_reach_after_commit(session, message.id)
     return message
+
+
+def queue_reach_many(
+    session: Session,
+    openids: list[str],
+    text: str,
+    fields: dict[str, str],
+    *,
+    not_before: dt.datetime | None = None,
+) -> list[int]:
+    """:func:`queue_reach` for many students at once (a round's notices to a school): the rows
+    written in one statement; their ids, in the order of ``openids``."""
+    from sqlalchemy import insert
+
+    if not openids:
+        return []
+    payload = {"content": text, "reach": fields}
+    now = utcnow()
+    ids = list(
+        session.scalars(
+            insert(OutboundMessage).returning(OutboundMessage.id, sort_by_parameter_order=True),
+            [
+                {
+                    "openid": openid,
+                    "kind": "reach",
+                    "payload": payload,
+                    "not_before": not_before,
+                    "created_at": now,
+                }
+                for openid in openids
+            ],
+        )
+    )
+    for message_id in ids:
+        _enqueue_reach_after_commit(session, message_id)
+    return ids
 
 
 def queue_menu(session: Session, openid: str, menu: dict, fallback: str) -> OutboundMessage:
@@ -172,6 +208,38 @@ def queue_menu(session: Session, openid: str, menu: dict, fallback: str) -> Outb
 def _enqueue_after_commit(session: Session, message_id: int) -> None:
     # If enqueueing fails the row is still committed: enqueue_unsent() picks it up later.
     core.db.after_commit(session, functools.partial(enqueue, message_id))
+
+
+# Issue 26, fan-out: a round's notices to a school (30,000 students) go as tasks of BATCH rows,
+# each sent by BATCH_THREADS threads of the worker on connections they keep (WeChat's API is
+# ~100 ms away: one send at a time would be ~10 a second a process).
+BATCH = 100
+BATCH_THREADS = 16
+_REACH_PENDING = "banzhuren_reach_pending"
+
+
+def _enqueue_reach_after_commit(session: Session, message_id: int) -> None:
+    """Like :func:`_enqueue_after_commit`, but the reach rows of one transaction are handed
+    over together, in batches (their order does not matter: one message per student)."""
+    pending = session.info.get(_REACH_PENDING)
+    callbacks = session.info.get(core.db._AFTER_COMMIT, [])
+    if pending is None or not any(cb is pending[1] for cb in callbacks):
+        # None yet in this transaction (a rolled-back one's list is left behind, unused).
+        ids: list[int] = []
+        callback = functools.partial(enqueue_many, ids)
+        pending = session.info[_REACH_PENDING] = (ids, callback)
+        core.db.after_commit(session, callback)
+    pending[0].append(message_id)
+
+
+def enqueue_many(message_ids: list[int]) -> None:
+    """Have the rows sent: tasks of :data:`BATCH` with Redis, one by one in embedded mode."""
+    if len(message_ids) == 1 or _settings().embedded:
+        for message_id in message_ids:
+            enqueue(message_id)
+        return
+    for start in range(0, len(message_ids), BATCH):
+        dispatch(jobs.SEND_OUTBOUND_BATCH, message_ids[start : start + BATCH], ignore_result=True)
 
 
 def _settings() -> Settings:
@@ -699,3 +767,127 @@ def drain(timeout: float = 30.0) -> bool:
         if remaining <= 0:
             return False
         wait(pending, timeout=remaining)
+
+
+# --- fan-out: a batch of rows within one task --------------------------------------------------
+
+_quota_until_local: dt.datetime | None = None  # embedded mode: no Redis to share it in
+
+
+def _quota_key(settings: Settings) -> str:
+    return f"{settings.redis_prefix}:wechat:quota_until"
+
+
+def quota_paused_until(settings: Settings) -> dt.datetime | None:
+    """When WeChat's daily quota resets, if a send was refused with 45009 since the last
+    reset (shared by every worker through Redis): no batch calls WeChat before then."""
+    if settings.embedded:
+        until = _quota_until_local
+    else:
+        from core.redis_client import redis_client
+
+        raw = redis_client(settings).get(_quota_key(settings))
+        until = dt.datetime.fromisoformat(raw.decode()) if raw else None
+    return until if until is not None and until > utcnow() else None
+
+
+def _pause_for_quota(settings: Settings) -> dt.datetime:
+    global _quota_until_local
+    until = next_quota_reset(utcnow())
+    if settings.embedded:
+        _quota_until_local = until
+    else:
+        from core.redis_client import redis_client
+
+        seconds = max(1, int((until - utcnow()).total_seconds()))
+        redis_client(settings).set(_quota_key(settings), until.isoformat(), ex=seconds)
+    return until
+
+
+def _hold_until(message_ids: list[int], until: dt.datetime) -> None:
+    """Rows not sent yet wait for the quota's reset (the sweep enqueues them then)."""
+    from sqlalchemy import update
+
+    if not message_ids:
+        return
+    with core.db.SessionFactory() as session:
+        begin_write(session)
+        session.execute(
+            update(OutboundMessage)
+            .where(
+                OutboundMessage.id.in_(message_ids),
+                OutboundMessage.sent_at.is_(None),
+                OutboundMessage.failed_at.is_(None),
+                OutboundMessage.maybe_delivered_at.is_(None),
+                OutboundMessage.send_started_at.is_(None),
+            )
+            .values(not_before=until)
+        )
+        session.commit()
+
+
+def deliver_batch(message_ids: list[int], threads: int = BATCH_THREADS) -> dict[str, int]:
+    """Send the rows of ``message_ids`` with :func:`deliver` on ``threads`` threads, each with
+    a WeChat client (and so a connection) of its own for the whole batch; returns the count of
+    each outcome. Rows already settled are dropped in one read first. A 45009 (daily quota)
+    stops the batch, and every batch of every worker, until the quota resets: the rows left
+    get ``not_before`` then. Rows to retry (network, "system busy") are handed to the
+    one-row task with its backoff."""
+    settings = _settings()
+    with core.db.SessionFactory() as session:
+        todo = list(
+            session.scalars(
+                select(OutboundMessage.id)
+                .where(
+                    OutboundMessage.id.in_(message_ids),
+                    OutboundMessage.sent_at.is_(None),
+                    OutboundMessage.failed_at.is_(None),
+                    OutboundMessage.maybe_delivered_at.is_(None),
+                )
+                .order_by(OutboundMessage.id)
+            )
+        )
+    counts: dict[str, int] = {SKIPPED: len(message_ids) - len(todo)}
+    paused = quota_paused_until(settings)
+    if paused is not None:
+        _hold_until(todo, paused)
+        counts[QUOTA] = len(todo)
+        return counts
+    local = threading.local()
+    lock = threading.Lock()
+    stopped: list[int] = []
+    quota = threading.Event()
+
+    def one(message_id: int) -> str:
+        if quota.is_set():
+            with lock:
+                stopped.append(message_id)
+            return QUOTA
+        api = getattr(local, "api", None)
+        if api is None:
+            api = local.api = WeChatApi(settings)
+        outcome = deliver(message_id, api=api)
+        if outcome == RETRY and _held_for_quota(message_id):
+            quota.set()
+            return QUOTA
+        return outcome
+
+    with ThreadPoolExecutor(max(1, min(threads, len(todo))), "outbox-batch") as pool:
+        outcomes = list(pool.map(one, todo))
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    if quota.is_set():
+        _hold_until(stopped, _pause_for_quota(settings))
+    retry = [m for m, o in zip(todo, outcomes, strict=True) if o == RETRY]
+    for message_id in retry:
+        dispatch(jobs.SEND_OUTBOUND, message_id, countdown=2, ignore_result=True)
+    return counts
+
+
+def _held_for_quota(message_id: int) -> bool:
+    """The row was refused with 45009 (deliver recorded ``not_before`` for the reset)."""
+    with core.db.SessionFactory() as session:
+        not_before = session.scalar(
+            select(OutboundMessage.not_before).where(OutboundMessage.id == message_id)
+        )
+    return not_before is not None and not_before > utcnow()

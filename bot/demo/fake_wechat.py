@@ -20,7 +20,8 @@ used again, 40029 when unknown or older than five minutes). :meth:`FakeWeChatApi
 plays the phone's side of web authorisation: given the ``open.weixin.qq.com`` URL a page sent
 the phone to, it checks the URL and returns where WeChat would send the phone back, with a code. Failures on request: ``inject(errcode, times)``, ``inject_http_status(502)``,
 ``inject_slow_ack(seconds)`` (the message arrives, the answer comes too late for the sender),
-``expire_token()``; users WeChat would refuse: ``closed_windows`` (45015 on customer-service
+``expire_token()``; every answer ``latency`` seconds late (a far server), ``keep_alive``
+connections (HTTP/1.1); users WeChat would refuse: ``closed_windows`` (45015 on customer-service
 sends) and ``unfollowed`` (43004 on every send).
 
 WeChat's rules since 2023 (issue 23), enforced as WeChat does:
@@ -87,12 +88,27 @@ def _drain() -> None:
     drain()
 
 
+class _Server(ThreadingHTTPServer):
+    # Many senders connecting at once (a worker's threads): the default backlog of 5 resets.
+    request_queue_size = 128
+
+
 class FakeWeChatApi:
     """State and server of the fake (see the module docstring)."""
 
-    def __init__(self, appid: str | None = None, secret: str | None = None) -> None:
+    def __init__(
+        self,
+        appid: str | None = None,
+        secret: str | None = None,
+        latency: float = 0.0,
+        keep_alive: bool = False,
+    ) -> None:
         self.appid = appid
         self.secret = secret
+        # Seconds every answer takes (WeChat's API is ~100 ms away from a school's server:
+        # bench/fanout.py); keep_alive: HTTP/1.1 connections a client may reuse, as WeChat's.
+        self.latency = latency
+        self.keep_alive = keep_alive
         self.url = ""
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
@@ -121,7 +137,7 @@ class FakeWeChatApi:
     # --- running it ---------------------------------------------------------------------------
 
     def start(self) -> FakeWeChatApi:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
         threading.Thread(
@@ -433,6 +449,8 @@ def _handler_for(api: FakeWeChatApi) -> type[BaseHTTPRequestHandler]:
     }
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if api.keep_alive else "HTTP/1.0"
+
         def _answer(self) -> None:
             url = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -442,6 +460,8 @@ def _handler_for(api: FakeWeChatApi) -> type[BaseHTTPRequestHandler]:
                 status, payload = 404, {"errcode": 404, "errmsg": "no such api"}
             else:
                 status, payload = route(query, body)
+            if api.latency:
+                time.sleep(api.latency)
             data = json.dumps(payload).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

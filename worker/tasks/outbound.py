@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from core import jobs
 from core.celery_app import celery
-from core.outbox import RETRY, deliver
+from core.outbox import RETRY, deliver, deliver_batch
 
 MAX_RETRIES = 6
 
@@ -35,3 +35,10 @@ def send_outbound(self, message_id: int) -> str:
     if outcome == RETRY and self.request.retries < self.max_retries:
         raise self.retry(countdown=backoff_seconds(self.request.retries))
     return outcome
+
+
+@celery.task(name=jobs.SEND_OUTBOUND_BATCH, time_limit=45, soft_time_limit=40)
+def send_outbound_batch(message_ids: list[int]) -> dict[str, int]:
+    """A batch of reach rows (a round's notices, issue 26), sent on threads of this task; its
+    rows to retry go to :func:`send_outbound` one by one."""
+    return deliver_batch(message_ids)
