@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
+import multiprocessing
 import os
 import secrets
 import subprocess
@@ -109,7 +110,7 @@ def start_worker(env: dict[str, str], processes: int, log: Path) -> subprocess.P
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "worker.main", "worker",
          "-Q", env["BANZHUREN_CELERY_QUEUE"], "--pool", "prefork", "-c", str(processes),
-         "-n", f"fanout-{secrets.token_hex(3)}@localhost", "--loglevel", "WARNING",
+         "-n", f"fanout-{secrets.token_hex(3)}@localhost", "--loglevel", os.environ.get("FANOUT_LOGLEVEL", "WARNING"),
          "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
@@ -217,7 +218,9 @@ def floor(base: str, openids: list[str], processes: int, threads: int) -> tuple[
         timeout=10,
     ).json()["access_token"]
     began = time.monotonic()
-    with ProcessPoolExecutor(processes) as pool:
+    # Spawned, not forked: this process runs the fake's server threads and Celery's pools.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=spawn) as pool:
         chunks = [openids[i::processes] for i in range(processes)]
         accepted = sum(pool.map(floor_process, [base] * processes, [token] * processes, chunks,
                                 [threads] * processes))  # fmt: skip
