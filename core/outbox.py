@@ -290,8 +290,8 @@ def enqueue_unsent(
             )
         )
     )
-    for message_id in ids:
-        enqueue(message_id)
+    # After a lost worker these may be a round's notices to a school: in batches.
+    enqueue_many(ids)
     return len(ids)
 
 
