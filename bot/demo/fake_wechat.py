@@ -450,6 +450,9 @@ def _handler_for(api: FakeWeChatApi) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1" if api.keep_alive else "HTTP/1.0"
+        # The answer's headers and body are two writes: with Nagle on, a kept-alive connection
+        # waits for the client's delayed ACK (~40 ms) before the body goes.
+        disable_nagle_algorithm = True
 
         def _answer(self) -> None:
             url = urlsplit(self.path)
