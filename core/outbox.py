@@ -90,11 +90,14 @@ def queue_text(
     *,
     seal_with: Settings | None = None,
     confirms_survey: bool = False,
+    batched: bool = False,
 ) -> OutboundMessage:
     """Queue a customer-service text to ``openid``; sent after ``session`` commits.
 
     ``seal_with``: the text quotes a student's survey answers (issue 11): it is stored sealed
-    with these settings' seal key and blanked once sent or given up."""
+    with these settings' seal key and blanked once sent or given up. ``batched``: one of many
+    texts to different people whose order does not matter (results to every head teacher),
+    handed to the worker in batches like a round's notices."""
     if seal_with is not None:
         sealed = survey_seal.seal(
             seal_with, {"content": text}, survey_seal.draft_context(f"outbound:{openid}")
@@ -108,7 +111,10 @@ def queue_text(
     message = OutboundMessage(openid=openid, kind="text", payload=payload)
     session.add(message)
     session.flush()
-    _enqueue_after_commit(session, message.id)
+    if batched:
+        _enqueue_reach_after_commit(session, message.id)
+    else:
+        _enqueue_after_commit(session, message.id)
     return message
 
 
@@ -118,6 +124,7 @@ def queue_text_for(
     student_id: int | None = None,
     teacher_id: int | None = None,
     text: str,
+    batched: bool = False,
 ) -> OutboundMessage | None:
     """Queue a text to the WeChat account bound to a student or teacher; None when that person
     has not bound WeChat."""
@@ -129,7 +136,7 @@ def queue_text_for(
     )
     if openid is None:
         return None
-    return queue_text(session, openid, text)
+    return queue_text(session, openid, text, batched=batched)
 
 
 def queue_reach(

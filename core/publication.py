@@ -172,7 +172,9 @@ def announce_results(session: Session) -> int:
             tid = row["teacher_id"]
             if tid in told:
                 continue
-            if queue_text_for(session, teacher_id=tid, text=result_text(row, term.code)):
+            if queue_text_for(
+                session, teacher_id=tid, text=result_text(row, term.code), batched=True
+            ):
                 session.add(Reminder(teacher_id=tid, kind=kind))
                 sent += 1
     return sent
