@@ -479,6 +479,8 @@ def next_quota_reset(now: dt.datetime) -> dt.datetime:
 def _feedback_outcome(session: Session, message: OutboundMessage, delivered: bool) -> None:
     """A 反馈 carried by ``message`` is forwarded only once WeChat accepted it; given up, it
     is marked failed with the reason (shown to the teacher and on the dashboard)."""
+    if message.kind == "reach":
+        return  # a round's notice carries no 反馈 (one query a notice fewer, issue 26)
     rows = session.scalars(select(StudentFeedback).where(StudentFeedback.outbound_id == message.id))
     for feedback in rows:
         if delivered:
