@@ -25,7 +25,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 @bp.before_request
 def _authenticate():
-    if request.endpoint == "api.openapi":
+    if access.is_public(request.endpoint):
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -36,6 +36,11 @@ def _authenticate():
         response.headers["WWW-Authenticate"] = 'Bearer realm="banzhuren"'
         return response
     g.principal = Principal(user)
+    if not access.permitted(user.role, request.endpoint, request.view_args):
+        # The same route rule as the dashboard's (bot.dashboard.access.ROUTES).
+        response = jsonify(error="您的角色无权访问此接口")
+        response.status_code = 403
+        return response
     return None
 
 
@@ -244,7 +249,11 @@ def rounds(code: str):
     visible = set(session.scalars(select(Teacher.id).where(teacher_condition(scope()))))
     result = []
     for r in session.scalars(select(SurveyRound).where(SurveyRound.term_id == term.id)):
-        per_teacher = [p for p in round_progress(session, r.id) if p["teacher_id"] in visible]
+        # A branch's figures count its own classes' students only (a borrowed teacher's
+        # other classes are another department's business).
+        per_teacher = [
+            p for p in round_progress(session, r.id, scope()) if p["teacher_id"] in visible
+        ]
         eligible = sum(p["eligible"] for p in per_teacher)
         answered = sum(p["answered"] for p in per_teacher)
         result.append(

@@ -165,9 +165,83 @@ def test_an_approved_appointment_shows_only_the_work_in_the_branchs_classes(clie
     body = teacher_a_api(client, world).get_json()
     assert [e["text"] for e in body["worklog"]] == ["走访管弦寝室"]
     assert body["evaluation"] is None and body["comments"] is None
-    # Writes follow the same rule as reads: now the branch may record an incident.
-    assert incident_on_a(client, world).status_code == 302
-    assert count(session, Incident) == 1
+    # Approved is not appointed: an incident fails the teacher for the whole term, so the
+    # branch records one only where its appointment is in force (聘任 done, within the dates).
+    refused = incident_on_a(client, world)
+    assert refused.status_code == 403
+    assert "只能登记其在本党总支班级聘期内" in refused.get_data(as_text=True)
+    assert count(session, Incident) == 0
+
+
+def _borrowed(session, world, status, start, end, ended_on=None):
+    session.add(
+        Appointment(
+            teacher_id=world.teacher_a.id,
+            class_id=world.class_b.id,
+            start_date=start,
+            end_date=end,
+            ended_on=ended_on,
+            end_reason="辞职" if ended_on else None,
+            status=status,
+        )
+    )
+    session.commit()
+
+
+@pytest.mark.parametrize(
+    ("status", "start", "end", "ended_on", "allowed"),
+    [
+        (AppointmentStatus.HR_FILED, dt.date(2026, 9, 1), dt.date(2027, 9, 1), None, False),
+        (AppointmentStatus.APPOINTED, dt.date(2026, 9, 1), dt.date(2027, 9, 1), None, True),
+        # Appointed, but from after the day of the incident (2026-10-05).
+        (AppointmentStatus.APPOINTED, dt.date(2026, 10, 6), dt.date(2027, 10, 6), None, False),
+        # Ended by resignation before it.
+        (
+            AppointmentStatus.RESIGNED,
+            dt.date(2026, 9, 1),
+            dt.date(2027, 9, 1),
+            dt.date(2026, 10, 4),
+            False,
+        ),
+        (
+            AppointmentStatus.RESIGNED,
+            dt.date(2026, 9, 1),
+            dt.date(2027, 9, 1),
+            dt.date(2026, 10, 5),
+            True,
+        ),
+    ],
+)
+def test_an_incident_on_a_borrowed_teacher_needs_the_appointment_in_force(
+    client, session, world, status, start, end, ended_on, allowed
+):
+    _borrowed(session, world, status, start, end, ended_on)
+    login(client, "gx")
+    response = incident_on_a(client, world)
+    assert response.status_code == (302 if allowed else 403)
+    assert count(session, Incident) == (1 if allowed else 0)
+    assert count(session, AuditLog, AuditLog.action == "incident.add") == (1 if allowed else 0)
+
+
+def test_own_teachers_and_affairs_are_not_limited_by_the_appointment(app, client, session, world):
+    # The branch's own teacher B (appointed in the world) and Student Affairs on teacher A.
+    login(client, "gx")
+    own = post_form(
+        client,
+        "/dashboard/appointments",
+        f"/dashboard/teachers/{world.teacher_b.id}/incidents",
+        {
+            "term": world.term.code,
+            "kind": "serious",
+            "occurred_on": "2026-10-05",
+            "description": "x",
+        },
+    )
+    assert own.status_code == 302
+    affairs = app.test_client()
+    login(affairs, "xsc")
+    assert incident_on_a(affairs, world).status_code == 302
+    assert count(session, Incident) == 2
 
 
 def test_branch_does_not_see_other_departments_attendees(client, session, world):
