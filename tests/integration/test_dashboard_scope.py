@@ -14,10 +14,13 @@ from models import (
     Appointment,
     AppointmentStatus,
     AuditLog,
+    Award,
+    Ballot,
     Incident,
     LogKind,
     Meeting,
     MeetingKind,
+    User,
     UserRole,
     WorkLogEntry,
 )
@@ -254,3 +257,86 @@ def test_branch_does_not_see_other_departments_attendees(client, session, world)
     login(client, "gq")
     html = client.get(f"/dashboard/meetings?term={world.term.code}").get_data(as_text=True)
     assert "甲老师" in html and "乙老师" not in html
+
+
+# --- issue 25: the holes a scanner found in a branch's scope --------------------------------
+
+
+def _appoint_a_to_class_b(session, world) -> None:
+    """Teacher A (钢琴系) appointed, in force, to 管弦系's class: 管弦系 now borrows them."""
+    session.add(
+        Appointment(
+            teacher_id=world.teacher_a.id,
+            class_id=world.class_b.id,
+            start_date=dt.date(2026, 9, 1),
+            end_date=dt.date(2027, 9, 1),
+            status=AppointmentStatus.APPOINTED,
+        )
+    )
+    session.commit()
+
+
+def test_a_branch_downloads_no_borrowed_teachers_award(app, client, session, world):
+    _appoint_a_to_class_b(session, world)
+    award = Award(
+        teacher_id=world.teacher_a.id, academic_year=world.term.code[:9], status="awarded"
+    )
+    session.add(award)
+    session.commit()
+    login(client, "gx")
+    # Ids are sequential: the single download is scoped exactly as the merged one.
+    assert client.get(f"/dashboard/documents/award/{award.id}.docx").status_code == 404
+    assert client.get(f"/dashboard/documents/award.docx?term={world.term.code}").status_code == 404
+    page = teacher_a_page(client, world).get_data(as_text=True)
+    assert "荣誉证书" not in page
+    # The teacher's own branch and Student Affairs get it.
+    for who in ("gq", "xsc"):
+        other = app.test_client()
+        login(other, who)
+        got = other.get(f"/dashboard/documents/award/{award.id}.docx")
+        assert got.status_code == 200, who
+        assert got.data[:2] == b"PK"
+        assert "荣誉证书" in other.get(
+            f"/dashboard/teachers/{world.teacher_a.id}?term={world.term.code}"
+        ).get_data(as_text=True)
+
+
+def _ballots(session, world, teacher, students) -> None:
+    for student in students:
+        session.add(
+            Ballot(
+                round_id=world.round.id,
+                student_id=student.id,
+                teacher_id=teacher.id,
+                submitted_on=dt.date(2026, 12, 1),
+            )
+        )
+    session.commit()
+
+
+def test_a_branchs_round_figures_count_its_own_classes_only(client, session, world):
+    _appoint_a_to_class_b(session, world)
+    a_students = list(world.class_a.students)
+    b_students = list(world.class_b.students)
+    assert (len(a_students), len(b_students)) == (6, 3)
+    # Teacher A: all 6 of their 钢琴系 class answered, 1 of the 3 in 管弦系's; teacher B: 2 of 3.
+    _ballots(session, world, world.teacher_a, a_students + b_students[:1])
+    _ballots(session, world, world.teacher_b, b_students[:2])
+    login(client, "gx")
+    rounds = client.get(
+        f"/api/v1/terms/{world.term.code}/rounds",
+        headers={"Authorization": f"Bearer {world.gx_token}"},
+    ).get_json()
+    (rnd,) = rounds
+    per_teacher = {p["teacher_id"]: (p["answered"], p["eligible"]) for p in rnd["teachers"]}
+    assert per_teacher == {world.teacher_a.id: (1, 3), world.teacher_b.id: (2, 3)}
+    assert (rnd["answered"], rnd["eligible"]) == (3, 6)
+    html = client.get(f"/dashboard/rounds?term={world.term.code}").get_data(as_text=True)
+    assert "（3/6）" in html
+    # Student Affairs still sees the whole school: A 7 of 9, B 2 of 3.
+    affairs = make_token(session, session.scalar(select(User).where(User.username == "xsc")))
+    (whole,) = client.get(
+        f"/api/v1/terms/{world.term.code}/rounds",
+        headers={"Authorization": f"Bearer {affairs}"},
+    ).get_json()
+    assert (whole["answered"], whole["eligible"]) == (9, 12)
