@@ -106,6 +106,8 @@ ROUTES: dict[str, Access] = {
     "dashboard.rounds": Access(OFFICES),
     "dashboard.round_remind": Access(OFFICES),
     "dashboard.meetings": Access(OFFICES),
+    # Open 反馈 by age; the student and the text for the branch of the class only.
+    "dashboard.feedback": Access(OFFICES),
     "dashboard.incident_add": Access(OFFICES),
     "dashboard.school_class": Access(OFFICES),
     "dashboard.class_poster": Access(OFFICES),

@@ -151,6 +151,7 @@ def samples(w) -> list[Sample]:
         Sample("dashboard.class_poster", "GET", "/dashboard/classes/GQ2025/poster.png", OFFICES),
         Sample("dashboard.school_class", "GET", f"/dashboard/classes/GQ2025?term={t}", OFFICES),
         Sample("dashboard.meetings", "GET", f"/dashboard/meetings?term={t}", OFFICES),
+        Sample("dashboard.feedback", "GET", "/dashboard/feedback", OFFICES),
         Sample(
             "dashboard.meetings",
             "POST",
