@@ -218,7 +218,14 @@ def _work(
     return {
         "logs": counts,
         "worklog": [
-            {"date": e.occurred_on.isoformat(), "kind": e.kind.value, "text": e.text}
+            {
+                "date": e.occurred_on.isoformat(),
+                "kind": e.kind.value,
+                # A 反馈 speaks of a student: its text for the branch of its class only.
+                "text": e.text
+                if access.feedback_text_visible(scope(), e)
+                else access.FEEDBACK_HIDDEN,
+            }
             for e in entries
         ],
         "meetings": [

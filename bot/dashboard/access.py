@@ -29,6 +29,7 @@ from models import (
     Appointment,
     AppointmentStatus,
     Incident,
+    LogKind,
     Meeting,
     SchoolClass,
     Teacher,
@@ -237,6 +238,22 @@ def may_record_incident(
         .limit(1)
     )
     return found is not None
+
+
+def feedback_text_visible(department_id: int | None, entry: WorkLogEntry) -> bool:
+    """A 反馈 entry's text speaks of a student: on the dashboard and the API only the branch of
+    the class it is about reads it (the head teacher and the counsellor have it in the chat);
+    Student Affairs and other branches see that it was sent. Other kinds: visible."""
+    if entry.kind != LogKind.FEEDBACK:
+        return True
+    return (
+        department_id is not None
+        and entry.school_class is not None
+        and entry.school_class.department_id == department_id
+    )
+
+
+FEEDBACK_HIDDEN = "（反馈内容仅班主任、辅导员和该班所在党总支可见）"
 
 
 def worklog_condition(department_id: int) -> ColumnElement[bool]:

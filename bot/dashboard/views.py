@@ -65,6 +65,14 @@ def _require_login():
 
 
 @bp.app_template_global()
+def entry_text(entry) -> str:
+    """A work-log entry's text as this user may read it (a 反馈's only for its class's branch)."""
+    if access.feedback_text_visible(current_user.scope, entry):
+        return entry.text
+    return access.FEEDBACK_HIDDEN
+
+
+@bp.app_template_global()
 def home_url() -> str:
     return url_for(access.home_endpoint(current_user.role))
 

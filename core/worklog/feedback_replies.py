@@ -28,6 +28,7 @@ REMIND_AFTER = dt.timedelta(days=3)
 # Older unanswered rows (e.g. from before the loop existed) are not reminded any more.
 REMIND_WITHIN = dt.timedelta(days=14)
 NOTE_MAX = 500
+MAX_NUMBER = 2**31 - 1
 EXAMPLE_ACK = "收到 12 已约谈学生"
 EXAMPLE_FOLLOW = "跟进 12 已联系家长，下周复查"
 
@@ -60,19 +61,22 @@ def forwarded_text_header(number: int) -> str:
 
 
 def _answerable(session: Session, counsellor_id: int, number: int) -> StudentFeedback:
-    feedback = session.scalar(
-        select(StudentFeedback)
-        .join(WorkLogEntry, WorkLogEntry.id == StudentFeedback.entry_id)
-        .outerjoin(SchoolClass, SchoolClass.id == feedback_class_column())
-        .where(
-            StudentFeedback.id == number,
-            or_(
-                StudentFeedback.counsellor_id == counsellor_id,
-                SchoolClass.counsellor_id == counsellor_id,
-            ),
+    # A number no row can have (beyond a 32-bit id) is "not found", never a database error.
+    feedback = None
+    if number <= MAX_NUMBER:
+        feedback = session.scalar(
+            select(StudentFeedback)
+            .join(WorkLogEntry, WorkLogEntry.id == StudentFeedback.entry_id)
+            .outerjoin(SchoolClass, SchoolClass.id == feedback_class_column())
+            .where(
+                StudentFeedback.id == number,
+                or_(
+                    StudentFeedback.counsellor_id == counsellor_id,
+                    SchoolClass.counsellor_id == counsellor_id,
+                ),
+            )
+            .with_for_update(of=StudentFeedback)
         )
-        .with_for_update(of=StudentFeedback)
-    )
     if feedback is None:
         raise FeedbackReplyError(
             f"没有找到反馈 #{number}，或它不是您所带班级的反馈。发送「反馈」查看待确认的反馈。"

@@ -17,11 +17,11 @@ from core import db as core_db
 from core.db import begin_write
 from core.outbox import drain
 from core.worklog.feedback_replies import remind_unacknowledged
-from models import StudentFeedback, Teacher, TeacherRole, UserRole, WeChatBinding
+from models import StudentFeedback, Teacher, TeacherRole, Term, User, UserRole, WeChatBinding
 from models.base import utcnow
 from tests.factories import make_department, make_teacher
 from tests.integration.worklog_school import build_school, eager_celery
-from tests.support.dashboard import login, make_user
+from tests.support.dashboard import login, make_token, make_user
 from worker.tasks.feedback import remind_unacknowledged_feedback
 
 T, C, C2 = "o-teacher", "o-counsellor", "o-counsellor-2"
@@ -35,6 +35,7 @@ def school(session, wechat_settings):
     session.add(WeChatBinding(openid=C, teacher_id=s.counsellor.id))
     session.add(WeChatBinding(openid=C2, teacher_id=s.counsellor_2.id))
     s.other_dep = make_department(session, name="钢琴系党总支")
+    s.term_code = session.scalar(select(Term.code))
     session.commit()
     make_user(session, "xsc", UserRole.AFFAIRS)
     make_user(session, "gx", UserRole.BRANCH, s.final.department)
@@ -113,6 +114,8 @@ def test_the_loop_through_the_webhook(session, wechat, fake_wechat_api, school):
         ("跟进 {n}", "请写上跟进的内容，例如：跟进 12"),
         ("收到 99999", "没有找到反馈 #99999，或它不是您所带班级的反馈"),
         ("跟进 99999 已处理", "没有找到反馈 #99999"),
+        ("收到 99999999999999999999 好", "没有找到反馈 #99999999999999999999"),
+        ("收到 ＃９９９９９", "没有找到反馈 #99999"),
         ("收到 {n} " + "长" * 501, "备注太长了（501 字），请不超过 500 字。"),
         ("你好", texts.NOT_UNDERSTOOD),
     ],
@@ -212,3 +215,28 @@ def test_the_class_counsellor_now_may_answer(session, wechat, school):
     session.commit()
     assert wechat(f"收到 {fb.id}", openid=C2).startswith(f"已确认收到反馈 #{fb.id}")
     assert session.get(Teacher, school.counsellor_2.id).name == "钱辅导"
+
+
+def test_the_feedback_text_on_the_teacher_page_and_api(session, wechat_app, wechat, school):
+    """The 反馈 entry in the teacher's work log: its text for the branch of the class only."""
+    wechat("反馈 张三 最近情绪低落，请辅导员关注", openid=T)
+    wechat("谈心 李四 期末复习压力大", openid=T)
+    drain()
+    path = f"/dashboard/teachers/{school.teacher.id}"
+    api = f"/api/v1/terms/{school.term_code}/teachers/{school.teacher.staff_no}"
+    seen = {}
+    for who in ("gx", "xsc"):
+        client = wechat_app.test_client()
+        login(client, who)
+        html = client.get(path).get_data(as_text=True)
+        user = session.scalar(select(User).where(User.username == who))
+        token = make_token(session, user)
+        body = client.get(api, headers={"Authorization": f"Bearer {token}"}).get_json()
+        texts_by_kind = {e["kind"]: e["text"] for e in body["worklog"]}
+        seen[who] = (html, texts_by_kind)
+    html, by_kind = seen["gx"]
+    assert "最近情绪低落" in html and by_kind["feedback"] == "最近情绪低落，请辅导员关注"
+    html, by_kind = seen["xsc"]
+    assert "最近情绪低落" not in html and "反馈内容仅班主任、辅导员和该班所在党总支可见" in html
+    assert by_kind["feedback"] == "（反馈内容仅班主任、辅导员和该班所在党总支可见）"
+    assert by_kind["talk"] == "期末复习压力大" and "期末复习压力大" in html
