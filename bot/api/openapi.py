@@ -27,6 +27,7 @@ def _get(
     responses = {
         "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
         "401": {"$ref": "#/components/responses/Unauthorized"},
+        "403": {"$ref": "#/components/responses/Forbidden"},
         "404": {"$ref": "#/components/responses/NotFound"},
     }
     if query:
@@ -103,7 +104,8 @@ SPEC: dict[str, Any] = {
     "info": {
         "title": "banzhuren API",
         "version": "1",
-        "description": "兼职班主任考核数据（只读）。学生处令牌可见全部；党总支令牌只见本党总支。"
+        "description": "兼职班主任考核数据（只读）。学生处令牌可见全部；党总支令牌只见本党总支；"
+        "人事处令牌只见补贴发放表（不含满意度、意见与工作日志）。"
         "令牌由学生处在「用户管理」页或用 `banzhuren user token NAME` 签发，默认 90 天后失效，可吊销。",
     },
     "servers": [{"url": "/api/v1"}],
@@ -112,6 +114,10 @@ SPEC: dict[str, Any] = {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "responses": {
             "Unauthorized": {"description": "缺少、无效、过期或已吊销的令牌", "content": _ERROR},
+            "Forbidden": {
+                "description": "令牌所属角色无权访问此接口（人事处只可访问 /me、/terms 与补贴发放表）",
+                "content": _ERROR,
+            },
             "NotFound": {
                 "description": "没有该学期/教师，或不在令牌的管辖范围内",
                 "content": _ERROR,

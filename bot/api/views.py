@@ -27,7 +27,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 @bp.before_request
 def _authenticate():
-    if request.endpoint == "api.openapi":
+    if access.is_public(request.endpoint):
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -38,6 +38,11 @@ def _authenticate():
         response.headers["WWW-Authenticate"] = 'Bearer realm="banzhuren"'
         return response
     g.principal = Principal(user)
+    if not access.permitted(user.role, request.endpoint, request.view_args):
+        # The same route rule as the dashboard's (bot.dashboard.access.ROUTES).
+        response = jsonify(error="您的角色无权访问此接口")
+        response.status_code = 403
+        return response
     return None
 
 
@@ -236,7 +241,14 @@ def _work(
     return {
         "logs": counts,
         "worklog": [
-            {"date": e.occurred_on.isoformat(), "kind": e.kind.value, "text": e.text}
+            {
+                "date": e.occurred_on.isoformat(),
+                "kind": e.kind.value,
+                # A 反馈 speaks of a student: its text for the branch of its class only.
+                "text": e.text
+                if access.feedback_text_visible(scope(), e)
+                else access.FEEDBACK_HIDDEN,
+            }
             for e in entries
         ],
         "meetings": [
@@ -267,7 +279,11 @@ def rounds(code: str):
     visible = set(session.scalars(select(Teacher.id).where(teacher_condition(scope()))))
     result = []
     for r in session.scalars(select(SurveyRound).where(SurveyRound.term_id == term.id)):
-        per_teacher = [p for p in round_progress(session, r.id) if p["teacher_id"] in visible]
+        # A branch's figures count its own classes' students only (a borrowed teacher's
+        # other classes are another department's business).
+        per_teacher = [
+            p for p in round_progress(session, r.id, scope()) if p["teacher_id"] in visible
+        ]
         eligible = sum(p["eligible"] for p in per_teacher)
         answered = sum(p["answered"] for p in per_teacher)
         result.append(

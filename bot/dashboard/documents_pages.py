@@ -1,6 +1,8 @@
 """Dashboard downloads of the policy's Word documents: a 业务审批表 or 聘书 for one appointment, a
 荣誉证书 for one award, or all of a term's documents of a kind in one merged file. Scoped like
-every page: a branch gets its own classes' appointments and its own teachers' awards."""
+every page: a branch gets its own classes' appointments and its own teachers' awards (one by
+id exactly as the merged file: not a borrowed teacher's); 人事处 the appointments' documents
+only (bot.dashboard.access.ROUTES)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from bot.dashboard import queries
-from bot.dashboard.access import teacher_condition, visible_appointment
+from bot.dashboard.access import award_condition, visible_appointment
 from bot.dashboard.views import bp, term_or_404, today
 from bot.request_session import db, settings
 from core.documents.records import (
@@ -60,7 +62,7 @@ def document(kind: str, record_id: int):
         row = session.execute(
             select(Award, Teacher)
             .join(Teacher, Teacher.id == Award.teacher_id)
-            .where(Award.id == record_id, Award.status == "awarded", teacher_condition(scope))
+            .where(Award.id == record_id, Award.status == "awarded", award_condition(scope))
         ).first()
         if row is None:
             abort(404)
@@ -94,8 +96,12 @@ def document_links(teacher_id: int) -> list[tuple[str, str]]:
     """(label, url) of the documents of one teacher the caller may download (teacher page)."""
     session = db()
     links = []
+    scope = current_user.scope
     for a in queries.appointments_of(session, teacher_id):
-        if a.status == AppointmentStatus.REJECTED:
+        # Only links the download itself would honour (a branch: its own classes).
+        if a.status == AppointmentStatus.REJECTED or (
+            scope is not None and a.school_class.department_id != scope
+        ):
             continue
         cls = a.school_class.code
         links.append(
@@ -112,7 +118,13 @@ def document_links(teacher_id: int) -> list[tuple[str, str]]:
                 )
             )
     for award in session.scalars(
-        select(Award).where(Award.teacher_id == teacher_id, Award.status == "awarded")
+        select(Award)
+        .join(Teacher, Teacher.id == Award.teacher_id)
+        .where(
+            Award.teacher_id == teacher_id,
+            Award.status == "awarded",
+            award_condition(scope),
+        )
     ):
         links.append(
             (

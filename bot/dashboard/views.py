@@ -55,16 +55,40 @@ bp = Blueprint(
     static_folder="static",
 )
 
-PUBLIC_ENDPOINTS = {"dashboard.login", "dashboard.static"}
-
 
 @bp.before_request
 def _require_login():
-    if request.endpoint in PUBLIC_ENDPOINTS:
+    """Login first, then the one route rule (bot.dashboard.access.ROUTES): a role outside it
+    gets 403 before the view runs, for reads, writes and downloads alike."""
+    if access.is_public(request.endpoint):
         return None
     if not current_user.is_authenticated:
         return redirect(url_for("dashboard.login", next=request.full_path))
+    if not access.permitted(current_user.role, request.endpoint, request.view_args):
+        abort(403)
     return None
+
+
+@bp.app_template_global()
+def entry_text(entry) -> str:
+    """A work-log entry's text as this user may read it (a 反馈's only for its class's branch)."""
+    if access.feedback_text_visible(current_user.scope, entry):
+        return entry.text
+    return access.FEEDBACK_HIDDEN
+
+
+@bp.app_template_global()
+def home_url() -> str:
+    return url_for(access.home_endpoint(current_user.role))
+
+
+@bp.app_template_global()
+def may(endpoint: str, **view_args: Any) -> bool:
+    """Whether the current user may use a route: the navigation and links ask the same rule
+    the requests are held to."""
+    return current_user.is_authenticated and access.permitted(
+        current_user.role, endpoint, view_args
+    )
 
 
 @bp.errorhandler(400)
@@ -142,13 +166,13 @@ def term_or_404() -> Term | None:
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/dashboard") and not target.startswith("//"):
         return target
-    return url_for("dashboard.overview")
+    return home_url()
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("dashboard.overview"))
+        return redirect(home_url())
     error = None
     username = ""
     status = 200
