@@ -15,6 +15,7 @@ from bot.request_session import db, settings
 from core.accounts import user_for_token
 from core.evaluation import policy
 from core.surveys.rounds import round_progress
+from core.trends import trends_for, trends_json
 from models import Grade, Incident, Meeting, SurveyRound, Teacher, Term, WorkLogEntry
 from models.evaluation import GRADE_LABELS
 from models.meetings import meetings_attended
@@ -170,7 +171,7 @@ def teacher(code: str, staff_no: str):
         ]
         if shown
         else None,
-        "comments": queries.comments(session, term.id, person.id) if shown else None,
+        **_comments(queries.comments(session, term.id, person.id) if shown else None),
         **_work(
             entries,
             counts,
@@ -179,6 +180,19 @@ def teacher(code: str, staff_no: str):
         ),
     }
     return jsonify(body)
+
+
+def _comments(visible: queries.VisibleComments | None) -> dict[str, Any]:
+    """Only comments Student Affairs reviewed and showed; withheld and pending ones as counts
+    (DESIGN.md, Privacy). None below the minimum respondents or for another department's
+    teacher."""
+    if visible is None:
+        return {"comments": None, "comments_withheld": None, "comments_pending": None}
+    return {
+        "comments": visible.shown,
+        "comments_withheld": visible.withheld,
+        "comments_pending": visible.pending,
+    }
 
 
 def _foreign_teacher(session, person: Teacher, term: Term) -> dict[str, Any]:
@@ -192,7 +206,7 @@ def _foreign_teacher(session, person: Teacher, term: Term) -> dict[str, Any]:
         "respondents": None,
         "breakdown_shown": False,
         "questions": None,
-        "comments": None,
+        **_comments(None),
         **_work(
             entries,
             counts,
@@ -225,6 +239,38 @@ def _work(
             for i in incidents
         ],
     }
+
+
+@bp.get("/trends")
+def trends():
+    """Satisfaction, grade and log counts term by term: the school (Student Affairs), each
+    branch and each teacher the token's owner may see (core.trends)."""
+    session = db()
+    department = request.args.get("department") or None
+    staff_no = request.args.get("teacher") or None
+    if department and not (department.isdigit() and department.isascii() and len(department) <= 9):
+        abort(400)
+    if staff_no is not None and len(staff_no) > 32:
+        abort(400)
+    own = scope()
+    wanted = int(department) if department else None
+    if own is not None and wanted not in (None, own):
+        abort(404)
+    teacher_id = None
+    if staff_no is not None:
+        teacher_id = session.scalar(select(Teacher.id).where(Teacher.staff_no == staff_no))
+        if teacher_id is None:
+            abort(404)
+        visible_teacher(session, own, teacher_id)
+    data = trends_for(
+        session,
+        own if own is not None else wanted,
+        settings().min_respondents,
+        teacher_id=teacher_id,
+    )
+    if own is None and wanted is not None and data.school is not None:
+        data.school = trends_for(session, None, settings().min_respondents).school
+    return jsonify(trends_json(data))
 
 
 @bp.get("/terms/<code>/awards")

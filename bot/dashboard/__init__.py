@@ -118,7 +118,7 @@ def _plain_error(code: int):
 
 
 def init_app(app: Flask) -> None:
-    from bot.dashboard import admin, policy_pages, views  # noqa: F401 - routes register on the blueprint
+    from bot.dashboard import admin, policy_pages, trends_pages, views  # noqa: F401 - routes register on the blueprint
     from bot.dashboard.views import bp
 
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)

@@ -36,6 +36,7 @@ from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
 from core import audit
 from core.accounts import authenticate, end_sessions
+from core.trends import trends_for
 from core.worklog.feedback import undelivered_feedback
 from models import Grade, Term, User
 from models.base import utcnow
@@ -286,7 +287,8 @@ def teacher(teacher_id: int):
             respondents=0,
             breakdown_shown=False,
             questions=[],
-            comments=[],
+            comments=None,
+            teacher_trend=None,
             timeline=queries.group_by_month(entries),
             log_counts=sorted(counts.items(), key=lambda kv: -kv[1]),
             log_total=sum(counts.values()),
@@ -302,7 +304,10 @@ def teacher(teacher_id: int):
             respondents=respondents,
             breakdown_shown=shown,
             questions=queries.question_stats(session, term.id, teacher_id) if shown else [],
-            comments=queries.comments(session, term.id, teacher_id) if shown else [],
+            comments=queries.comments(session, term.id, teacher_id) if shown else None,
+            teacher_trend=trends_for(
+                session, scope(), settings().min_respondents, teacher_id=teacher_id
+            ),
             timeline=queries.group_by_month(entries),
             undelivered=undelivered_feedback(session, [e.id for e in entries]),
             log_counts=sorted(counts.items(), key=lambda kv: -kv[1]),
@@ -340,15 +345,6 @@ def _report_page(kind: str, title: str, note: str):
         note=note,
         headers=headers,
         cells=cells,
-    )
-
-
-@bp.route("/awards")
-def awards():
-    return _report_page(
-        "award",
-        "先进兼职班主任候选人",
-        "第十九条：连续两个学期考核优秀；第二十条：被解聘者三年内不得参评。",
     )
 
 
