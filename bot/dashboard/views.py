@@ -36,7 +36,7 @@ from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
 from core import audit
 from core.accounts import authenticate, end_sessions
-from core.trends import trends_for
+from core.trends import report_sheets, trends_for
 from core.worklog.feedback import undelivered_feedback
 from models import Grade, Term, User
 from models.base import utcnow
@@ -362,7 +362,12 @@ def download(kind: str, fmt: str):
         abort(404)
     session = db()
     rows = exports.report_rows(session, term, scope(), kind)
-    body = exports.render(rows, fmt, kind)
+    extra = (
+        report_sheets(session, term, scope(), settings().min_respondents)
+        if fmt == "xlsx" and kind == "evaluation"
+        else None
+    )
+    body = exports.render(rows, fmt, kind, extra)
     name = exports.filename(term, kind, fmt, current_user.department_name)
     response = Response(body, mimetype=exports.FORMATS[fmt])
     # RFC 5987 name for the Chinese file name, an ASCII one for old clients.

@@ -14,9 +14,10 @@ from core.trends.aggregate import (
     trend_sheet,
     trends_json,
 )
-from core.trends.queries import load_points, trends_for
+from core.trends.queries import TREND_SHEET, load_points, report_sheets, trends_for
 
 __all__ = [
+    "TREND_SHEET",
     "GroupTerm",
     "GroupTrend",
     "TeacherTerm",
@@ -26,6 +27,7 @@ __all__ = [
     "build",
     "load_points",
     "mean_with_interval",
+    "report_sheets",
     "trend_sheet",
     "trends_for",
     "trends_json",

@@ -9,10 +9,12 @@ closed rounds only, so no figure here comes from an open round.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.trends.aggregate import TermPoint, Trends, build
+from core.trends.aggregate import TermPoint, Trends, build, trend_sheet
 from models import Department, Teacher, Term, TermEvaluation
 
 
@@ -82,3 +84,14 @@ def trends_for(
         up_to=up_to,
     )
     return build(points, min_respondents, school=affairs)
+
+
+TREND_SHEET = "历年趋势"
+
+
+def report_sheets(
+    session: Session, term: Term, department_id: int | None, min_respondents: int
+) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """The xlsx report's 历年趋势 sheet: the terms up to ``term`` the caller may see."""
+    data = trends_for(session, department_id, min_respondents, up_to=term)
+    return {TREND_SHEET: trend_sheet(data)}
