@@ -50,11 +50,13 @@ def normalise(text: str) -> str:
 
 def name_forms(name: str) -> set[str]:
     """How a comment may name a student: the full name, and for names of three or more
-    characters the given name (李明华 → 明华), which classmates use."""
-    name = unicodedata.normalize("NFKC", name).strip()
+    characters the given name (李明华 → 明华; 欧阳娜娜 → 阳娜娜 and 娜娜: a compound surname
+    cannot be told from the name alone), which classmates use."""
+    name = re.sub(r"\s+", "", unicodedata.normalize("NFKC", name))
     forms = {name} if len(name) >= 2 else set()
     if len(name) >= 3:
         forms.add(name[1:])
+        forms.add(name[-2:])
     return forms
 
 
