@@ -264,12 +264,11 @@ def trends():
         visible_teacher(session, own, teacher_id)
     data = trends_for(
         session,
-        own if own is not None else wanted,
+        own,
         settings().min_respondents,
+        department_id=wanted,
         teacher_id=teacher_id,
     )
-    if own is None and wanted is not None and data.school is not None:
-        data.school = trends_for(session, None, settings().min_respondents).school
     return jsonify(trends_json(data))
 
 

@@ -38,10 +38,7 @@ def trends():
     own = scope()
     if own is not None and department not in (None, own):
         abort(404)
-    data = trends_for(session, own if own is not None else department, settings().min_respondents)
-    if department is not None and own is None:
-        # Student Affairs narrowed to one branch: the school line stays the whole school's.
-        data.school = trends_for(session, None, settings().min_respondents).school
+    data = trends_for(session, own, settings().min_respondents, department_id=department)
     return render_template(
         "dashboard/trends.html",
         data=data,
@@ -183,7 +180,7 @@ def award_grant():
     session = db()
     teacher = visible_teacher(session, scope(), int(raw))
     try:
-        grant_award(session, teacher.id, term.code[:9], current_user.username)
+        grant_award(session, term, teacher.id, current_user.username)
         session.commit()
     except AwardError as exc:
         session.rollback()

@@ -431,7 +431,7 @@ def grant_first_candidate(env: dict[str, str]) -> str | None:
         candidates = award_candidates(s, term)
         if not candidates:
             return None
-        award = grant_award(s, candidates[0].teacher_id, TERM_CODE[:9], "学生处")
+        award = grant_award(s, term, candidates[0].teacher_id, "学生处")
         return s.get(Teacher, award.teacher_id).name
 
 

@@ -235,7 +235,7 @@ def show_unheld(
             "comment.show_unheld",
             term.code,
             shown=len(items),
-            teachers=sorted({i.staff_no for i in items}),
+            staff=sorted({i.staff_no for i in items}),
         )
     session.flush()
     return len(items)

@@ -157,23 +157,28 @@ class AwardError(ValueError):
     """An award that cannot be granted; the message says why, in Chinese."""
 
 
-def grant_award(session: Session, teacher_id: int, academic_year: str, actor: str) -> Award:
-    """Student Affairs awards a candidate 先进兼职班主任 for the academic year (the 荣誉证书 can
-    then be made); audited in the caller's transaction. Raises AwardError when the teacher is
-    not a candidate of that year (or already awarded)."""
+def grant_award(session: Session, term: Term, teacher_id: int, actor: str) -> Award:
+    """Student Affairs awards a 先进兼职班主任 of ``term``'s academic year (the 荣誉证书 can then
+    be made); audited in the caller's transaction. The teacher must be a candidate: of this
+    term (第十九条, 第二十条, checked now) or already recorded as one of the year. Raises
+    AwardError otherwise, or when already awarded."""
+    year = term.code[:9]
     award = session.scalar(
         select(Award)
-        .where(Award.teacher_id == teacher_id, Award.academic_year == academic_year)
+        .where(Award.teacher_id == teacher_id, Award.academic_year == year)
         .with_for_update()
     )
+    if award is not None and award.status == "awarded":
+        raise AwardError(f"已于 {year} 学年授予先进兼职班主任")
     if award is None:
-        raise AwardError(f"该班主任不是 {academic_year} 学年的先进兼职班主任候选人")
-    if award.status == "awarded":
-        raise AwardError(f"已于 {academic_year} 学年授予先进兼职班主任")
+        if teacher_id not in {c.teacher_id for c in award_candidates(session, term)}:
+            raise AwardError(
+                f"该班主任不是 {year} 学年的先进兼职班主任候选人（第十九条：连续两个学期考核优秀）"
+            )
+        award = Award(teacher_id=teacher_id, academic_year=year, status="candidate")
+        session.add(award)
     award.status = "awarded"
     teacher = session.get(Teacher, teacher_id)
-    audit.record(
-        session, actor, "award.grant", f"{teacher.staff_no} {academic_year}", name=teacher.name
-    )
+    audit.record(session, actor, "award.grant", f"{teacher.staff_no} {year}", name=teacher.name)
     session.flush()
     return award

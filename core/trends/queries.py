@@ -33,7 +33,6 @@ def load_points(
         .join(Term, Term.id == TermEvaluation.term_id)
         .join(Teacher, Teacher.id == TermEvaluation.teacher_id)
         .outerjoin(Department, Department.id == TermEvaluation.department_id)
-        .where(Term.evaluated_at.is_not(None))
         .order_by(Term.start_date, Department.name, Teacher.staff_no)
     )
     if department_id is not None:
@@ -67,23 +66,28 @@ def load_points(
 
 def trends_for(
     session: Session,
-    department_id: int | None,
+    scope: int | None,
     min_respondents: int,
     *,
+    department_id: int | None = None,
     teacher_id: int | None = None,
     up_to: Term | None = None,
 ) -> Trends:
-    """The trends a caller of ``department_id`` scope (None: Student Affairs) may see; the
-    school series for Student Affairs only."""
-    affairs = department_id is None
-    points = load_points(
-        session,
-        department_id,
-        published_only=not affairs,
-        teacher_id=teacher_id,
-        up_to=up_to,
-    )
-    return build(points, min_respondents, school=affairs)
+    """The trends a caller of ``scope`` (a department; None: Student Affairs) may see, narrowed
+    to ``department_id`` (Student Affairs only: a branch is always narrowed to its own) and
+    ``teacher_id``. The school series for Student Affairs only, always the whole school's."""
+    affairs = scope is None
+
+    def points(department: int | None, teacher: int | None) -> list[TermPoint]:
+        return load_points(
+            session, department, published_only=not affairs, teacher_id=teacher, up_to=up_to
+        )
+
+    narrowed = department_id if affairs else scope
+    trends = build(points(narrowed, teacher_id), min_respondents, school=affairs)
+    if affairs and (narrowed is not None or teacher_id is not None):
+        trends.school = build(points(None, None), min_respondents).school
+    return trends
 
 
 TREND_SHEET = "历年趋势"
