@@ -246,6 +246,8 @@ def trends():
     """Satisfaction, grade and log counts term by term: the school (Student Affairs), each
     branch and each teacher the token's owner may see (core.trends)."""
     session = db()
+    if set(request.args) - {"department", "teacher"}:
+        abort(400)  # a misspelt filter must not quietly return everything
     department = request.args.get("department") or None
     staff_no = request.args.get("teacher") or None
     if department and not (department.isdigit() and department.isascii() and len(department) <= 9):

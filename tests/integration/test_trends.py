@@ -132,7 +132,12 @@ def test_a_branch_sees_its_own_published_terms_only(client, world, tokens):
 
 @pytest.mark.parametrize(
     ("query", "status"),
-    [("?department=abc", 400), ("?department=99999", 200), ("?teacher=NOBODY", 404)],
+    [
+        ("?department=abc", 400),
+        ("?department=99999", 200),
+        ("?teacher=NOBODY", 404),
+        ("?dept=1", 400),
+    ],
 )
 def test_bad_parameters(client, world, tokens, query, status):
     response = api(client, tokens["affairs"], query)
