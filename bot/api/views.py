@@ -102,6 +102,10 @@ def overview(code: str):
         respondents=summary.respondents,
         eligible=summary.eligible,
         response_rate=summary.response_rate,
+        # The mean of the teachers' satisfaction and its 95% interval over the teachers.
+        satisfaction_pct=summary.satisfaction,
+        ci_low=summary.interval[0],
+        ci_high=summary.interval[1],
         grades={GRADE_LABELS[gr]: n for gr, n in summary.grades.items()},
         departments=[
             {
@@ -109,6 +113,8 @@ def overview(code: str):
                 "teachers": d.teachers,
                 "response_rate": d.response_rate,
                 "satisfaction_pct": d.satisfaction,
+                "ci_low": d.interval[0],
+                "ci_high": d.interval[1],
             }
             for d in summary.by_department
         ],

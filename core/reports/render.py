@@ -115,6 +115,7 @@ COLUMNS: dict[str, list[Column]] = {
         Column("本学期", lambda r: f"{r['term']} {r['grade']}"),
         Column("上学期", lambda r: f"{r['previous_term']} {r['previous_grade']}"),
         Column("满意度(%)", lambda r: _pct(r["satisfaction_pct"])),
+        Column("95%区间", _ci),
         Column("状态", lambda r: r["status"]),
     ],
     "allowance": [

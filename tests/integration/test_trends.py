@@ -168,6 +168,11 @@ def test_overview_shows_branch_intervals(client, world, tokens):
     login(client, "xsc")
     html = client.get(f"/dashboard/?term={NOW}").get_data(as_text=True)
     assert "全校平均满意度 · 95%区间" in html and "<th>95%区间</th>" in html
+    body = client.get(
+        f"/api/v1/terms/{NOW}/overview", headers={"Authorization": f"Bearer {tokens['affairs']}"}
+    ).get_json()
+    assert body["satisfaction_pct"] is not None and body["ci_low"] <= body["satisfaction_pct"]
+    assert all("ci_low" in d for d in body["departments"])
 
 
 def test_xlsx_report_has_the_trend_sheet_with_numbers(client, world, tokens):
@@ -196,6 +201,8 @@ def test_awards_page_outlook_grant_and_certificate(client, session, world, token
     page = f"/dashboard/awards?term={NOW}"
     html = client.get(page).get_data(as_text=True)
     assert "甲老师" in html and 'id="no-certificates"' in html
+    # The interval as stored: build_world stored none for TA001, so the dash and its n.
+    assert "<th>95%区间</th>" in html and "— n=6" in html
     assert 'id="award-certificates"' not in html  # no link that would end in 404
     # One 优秀 term away: 丁老师 (良好 before, 优秀 now) and the borrowed 丙老师 (no earlier term).
     outlook = html.split('id="one-term-away"')[1]
