@@ -10,13 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.dashboard import exports, queries
-from bot.dashboard.access import affairs_only, teacher_condition, visible_teacher
+from bot.dashboard.access import affairs_only, evaluation_condition, visible_teacher
 from bot.dashboard.views import bp, scope, term_or_404
 from bot.request_session import db, settings
 from core.comments import review as comment_review
 from core.evaluation.awards import AwardError, award_outlook, grant_award
 from core.trends import trends_for
-from models import Award, Teacher
+from models import Award, Teacher, TermEvaluation
 from models.evaluation import GRADE_LABELS
 
 
@@ -139,7 +139,15 @@ def awards():
     awarded = 0
     awards: dict[int, Award] = {}
     if term:
-        visible = set(session.scalars(select(Teacher.id).where(teacher_condition(scope()))))
+        # A branch: the teachers evaluated under its own department (as the candidates' rows);
+        # a borrowed teacher's grades are not the branch's to see (README, Dashboard security).
+        visible = set(
+            session.scalars(
+                select(TermEvaluation.teacher_id).where(
+                    TermEvaluation.term_id == term.id, evaluation_condition(scope())
+                )
+            )
+        )
         outlook = award_outlook(session, term, visible if scope() is not None else None)
         ids = {n.teacher_id for n in outlook.near} | set(outlook.barred)
         ids |= {c.teacher_id for c in outlook.candidates}

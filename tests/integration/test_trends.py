@@ -207,6 +207,7 @@ def test_awards_page_outlook_grant_and_certificate(client, session, world, token
     # One 优秀 term away: 丁老师 (良好 before, 优秀 now) and the borrowed 丙老师 (no earlier term).
     outlook = html.split('id="one-term-away"')[1]
     assert "丁老师" in outlook and "上一学期：良好" in outlook and "甲老师" not in outlook
+    assert "丙老师" in outlook and "上一学期：无考核" in outlook
     post_form(client, page, f"/dashboard/awards/grant?term={NOW}", {"teacher": world.teacher_a.id})
     session.rollback()
     award = session.scalar(select(Award).where(Award.teacher_id == world.teacher_a.id))
@@ -242,6 +243,9 @@ def test_a_branch_cannot_grant(client, session, world, tokens):
     page = f"/dashboard/awards?term={NOW}"
     html = client.get(page).get_data(as_text=True)
     assert "授予</button>" not in html
+    # Its own teacher one term away; not the borrowed 丙老师 (优秀 under 管弦系: not its to see).
+    outlook = html.split('id="one-term-away"')[1]
+    assert "丁老师" in outlook and "丙老师" not in outlook
     r = post_form(
         client, page, f"/dashboard/awards/grant?term={NOW}", {"teacher": world.teacher_a.id}
     )
