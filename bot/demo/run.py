@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select, text
@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 import core.db
 import surveys.definition
 from bot.demo.fake_wechat import FakeWeChatApi
-from bot.demo.player import Player, Transcript, take_survey
+from bot.demo.player import YES_RATE, Player, Transcript, take_survey
 from bot.demo.school import (
     EARLIER_TERM_CODE,
     EARLIER_TERM_END,
@@ -38,7 +38,7 @@ from bot.demo.school import (
     School,
     make_school,
 )
-from bot.demo.script import worklog_messages
+from bot.demo.script import COMMENTS, scale_choice, worklog_messages
 from bot.demo.servers import (
     DemoError,
     WebServer,
@@ -52,6 +52,7 @@ from bot.demo.servers import (
 from core.comments.review import review_counts, show_unheld
 from core.evaluation.awards import award_candidates, grant_award
 from core.settings import Settings, load_settings
+from core.surveys.submission import answer_values, store_submission
 from models import (
     LogKind,
     Meeting,
@@ -59,11 +60,15 @@ from models import (
     Response,
     SchoolClass,
     SealedEnvelope,
+    Student,
+    SurveyRound,
     Teacher,
+    Term,
     WeChatBinding,
     WorkLogEntry,
 )
 from models.term import require_term
+from surveys import scoring
 
 SQLITE_FILE = "banzhuren-demo.db"
 ROSTER_FILE = "banzhuren-demo-roster.xlsx"
@@ -71,7 +76,7 @@ REPORT_FILE = "banzhuren-demo-report.xlsx"
 DOCUMENTS_DIR = "banzhuren-demo-documents"
 SURVEY_FILE = Path(surveys.definition.__file__).with_name("satisfaction.yaml")
 # Most students answer; some never do (the response rate is part of the report). Fewer in the
-# earlier semester, which the demo plays only to have something to compare with.
+# earlier semester, which the demo stores only to have something to compare with.
 ANSWER_RATE = 0.9
 EARLIER_ANSWER_RATE = 0.6
 SURVEY_THREADS = 4
@@ -224,28 +229,16 @@ def play_surveys(
     seed: int,
     transcript: Transcript,
     progress,
-    *,
-    earlier: bool = False,
     comments: dict[str, str] | None = None,
 ) -> int:
-    """The students who take part answer, a few at a time (as on real phones). ``earlier``:
-    the earlier semester's round (its classes and profiles, fewer students answering);
-    ``comments``: 学号 → what that student writes at the first comment question."""
+    """The students who take part answer, a few at a time (as on real phones); ``comments``:
+    学号 → what that student writes at the first comment question."""
     from surveys.definition import load_survey_file
 
     definition = load_survey_file(SURVEY_FILE)
-    if earlier:
-        teachers = {
-            t.name: replace(t, profile=t.earlier_profile)
-            for t in school.teachers
-            if t.earlier_classes
-        }
-        rate, teachers_of = EARLIER_ANSWER_RATE, school.earlier_teachers_of
-    else:
-        teachers = {t.name: t for t in school.teachers}
-        rate, teachers_of = ANSWER_RATE, school.teachers_of
+    teachers = {t.name: t for t in school.teachers}
     chooser = random.Random(seed)
-    takers = [s for s in school.students if teachers_of(s) and chooser.random() < rate]
+    takers = [s for s in school.students if chooser.random() < ANSWER_RATE]
     shown = takers[0]
     comments = comments or {}
     rated = 0
@@ -259,7 +252,7 @@ def play_surveys(
                 definition,
                 random.Random(f"{seed}:{student.number}"),
                 transcript if student is shown else None,
-                len(teachers_of(student)),
+                len(school.teachers_of(student)),
                 comments.get(student.number),
             )
             for student in takers
@@ -267,6 +260,58 @@ def play_surveys(
         for future in progress(as_completed(futures), length=len(futures), label="测评"):
             rated += future.result()
     return rated
+
+
+def submit_earlier_surveys(school: School, settings: Settings, seed: int) -> int:
+    """The earlier semester's answers, stored as the webhook stores each 确认 (the ballot and the
+    sealed envelope, core.surveys.submission) without replaying its chat: the demo only needs
+    that semester to compare with, and its messages would double the demo's run time. The round
+    is opened and closed by the commands as usual, so the envelopes are opened at close."""
+    from surveys.definition import load_survey_file
+
+    definition = load_survey_file(SURVEY_FILE)
+    entry = {c["code"]: int(c["entry_year"]) for c in school.roster["classes"]}
+    year = int(EARLIER_TERM_CODE[:4])
+    rng = random.Random(seed)
+    submitted = 0
+    with core.db.session_scope() as s:
+        round_id = s.scalar(select(SurveyRound.id).join(Term).where(Term.code == EARLIER_TERM_CODE))
+        students = dict(s.execute(select(Student.student_no, Student.id)).all())
+        teachers = dict(s.execute(select(Teacher.staff_no, Teacher.id)).all())
+        for student in school.students:
+            mine = school.earlier_teachers_of(student)
+            if not mine or rng.random() >= EARLIER_ANSWER_RATE:
+                continue
+            mood = rng.uniform(-1, 1)
+            for t in mine:
+                years = [year - entry[c] for c in t.earlier_classes]
+                questions = definition.questions_for(first_year=0 in years, final_year=3 in years)
+                answers: dict[str, int | str | None] = {}
+                for q in questions:
+                    if q.is_choice and q.is_scored:
+                        answers[q.id] = scale_choice(t.earlier_profile, mood, rng)
+                    elif q.is_choice:
+                        yes = rng.random() < YES_RATE.get(t.earlier_profile, 0.5)
+                        answers[q.id] = 1 if yes else 2
+                    elif rng.random() < 0.2:
+                        answers[q.id] = rng.choice(COMMENTS[:-1])
+                store_submission(
+                    s,
+                    settings,
+                    round_id=round_id,
+                    student_id=students[student.number],
+                    teacher_id=teachers[t.number],
+                    submitted_on=EARLIER_TERM_END - dt.timedelta(days=20),
+                    response={
+                        "score": scoring.respondent_score(definition, answers),
+                        "top_box": scoring.top_box(definition, answers),
+                        "straight_lined": scoring.straight_lined(definition, answers),
+                        "too_fast": False,
+                    },
+                    answers=[answer_values(q, answers.get(q.id)) for q in questions],
+                )
+                submitted += 1
+    return submitted
 
 
 def held_comments(school: School, seed: int) -> dict[str, str]:
@@ -391,11 +436,9 @@ def record_earlier_logs(school: School, seed: int) -> int:
         return n
 
 
-def play_earlier_term(
-    player: Player, school: School, env: dict[str, str], seed: int, echo: Echo, progress
-) -> None:
-    """The semester before: its round played through the webhook like this one's, its work
-    logs stored, then closed, evaluated and published (with the comments nothing held shown, as
+def play_earlier_term(school: School, env: dict[str, str], seed: int, echo: Echo) -> None:
+    """The semester before: its round opened, answered (stored directly, see
+    :func:`submit_earlier_surveys`), its work logs stored, then closed, evaluated and published (with the comments nothing held shown, as
     Student Affairs would have done), so this semester has a past to compare with."""
     code = EARLIER_TERM_CODE
     echo(f"· 上一学期 {code}：先演示一遍（测评、关闭、考核、发布），以便比较历年趋势")
@@ -412,7 +455,7 @@ def play_earlier_term(
         env,
     )
     run_cli(["round", "open", "--term", code, "--survey", "satisfaction"], env)
-    rated = play_surveys(player, school, seed + 1, Transcript(), progress, earlier=True)
+    rated = submit_earlier_surveys(school, load_settings(env), seed + 1)
     logs = record_earlier_logs(school, seed)
     run_cli(["round", "close", "--term", code, "--survey", "satisfaction"], env)
     run_cli(["evaluate", "--term", code], env)
@@ -524,16 +567,11 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
 
     bind_everyone(player, school, transcript, progress)
     echo(f"· 绑定：{count_rows(WeChatBinding)} 个微信号已绑定")
-    play_earlier_term(player, school, env, options.seed, echo, progress)
+    play_earlier_term(school, env, options.seed, echo)
     echo(f"· 开放测评：banzhuren round open --term {TERM_CODE} --survey satisfaction")
     run_cli(["round", "open", "--term", TERM_CODE, "--survey", "satisfaction"], env)
     rated = play_surveys(
-        player,
-        school,
-        options.seed,
-        transcript,
-        progress,
-        comments=held_comments(school, options.seed),
+        player, school, options.seed, transcript, progress, held_comments(school, options.seed)
     )
     echo(f"· 测评：{rated} 份提交，库中 {count_rows(SealedEnvelope)} 份密封答卷（关闭测评时解封）")
     logs = play_worklogs(player, school, today, transcript, progress)
@@ -569,7 +607,8 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     return DemoResult(
         report=report,
         rows=rows,
-        problems=check_result(rows, school),
+        problems=check_result(rows, school)
+        + ([] if awarded else ["没有先进兼职班主任候选人（应有连续两学期优秀的班主任）"]),
         messages=player.sent,
         outbound=fake.count(),
         admin_password=password,
