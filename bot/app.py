@@ -6,9 +6,23 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 import core.db
+from core.files import restrict_new_files
 from core.settings import Settings, load_settings
+
+# The largest id a row has: the id columns are INTEGER, 32 bits on PostgreSQL ("integer out of
+# range" beyond), and SQLite cannot even bind a number beyond 64 bits.
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` bounded to a row id: a larger number matches no route (404) instead of
+    reaching the database, which cannot compare it with an id (a 500 before)."""
+
+    def __init__(self, map, fixed_digits: int = 0, min=None, max=None, signed: bool = False):
+        super().__init__(map, fixed_digits, min, MAX_ROW_ID if max is None else max, signed)
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -21,6 +35,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         if config:
             settings = settings.with_overrides(**config)
 
+    # The web process's files (a SQLite database it creates, logs) are not world-readable.
+    restrict_new_files()
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -43,12 +59,15 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     configure_celery(settings)
 
+    # Before any route is added: ``<int:...>`` in every route matches ids a row can have only.
+    app.url_map.converters["int"] = RowIdConverter
+
     # Each part exposes ``init_app(app)``; imported here, not at module level, so that the
     # blueprints' own imports of models and tasks never run before the app is configured.
-    from bot import api, dashboard, request_session
+    from bot import api, bind, dashboard, request_session
     from bot.wechat import webhook
 
-    for part in (request_session, webhook, dashboard, api):
+    for part in (request_session, webhook, bind, dashboard, api):
         part.init_app(app)
     return app
 

@@ -12,6 +12,10 @@ nginx) is only a matter of CPU. Override with gunicorn's own ``WEB_CONCURRENCY``
 import multiprocessing
 import os
 
+# Files the web processes write (logs, a SQLite database) are not world-readable (issue 22):
+# this file runs in the master before it opens any log; the app narrows it too.
+os.umask(os.umask(0) | 0o027)
+
 wsgi_app = "bot:create_app()"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 

@@ -14,6 +14,8 @@ from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
 from core.accounts import user_for_token
 from core.evaluation import policy
+from core.evaluation.grading import details_shown
+from core.publication import readiness
 from core.surveys.rounds import round_progress
 from core.trends import trends_for, trends_json
 from models import Grade, Incident, Meeting, SurveyRound, Teacher, Term, WorkLogEntry
@@ -96,6 +98,7 @@ def evaluations(code: str):
 def overview(code: str):
     term = _term(code)
     summary = queries.summarize(queries.visible_evaluations(db(), term.id, scope()))
+    ready = readiness(db(), term)
     return jsonify(
         term=term.code,
         teachers=summary.teachers,
@@ -120,6 +123,20 @@ def overview(code: str):
         ],
         # 第十四条: each branch's months with or without a meeting, the term's trainings.
         meeting_rules=policy.school_rules_json(db(), policy.school_rules(db(), term, scope())),
+        # Issue 22: rounds still open (not counted yet) and whether the results may be
+        # published now; publishing itself is the dashboard's and the command line's.
+        publication={
+            "published": term.published_at is not None,
+            "publishable": ready.allowed,
+            "problems": ready.problems,
+            "open_rounds": [
+                {
+                    "survey": r.survey,
+                    "closes_on": r.closes_on.isoformat() if r.closes_on else None,
+                }
+                for r in ready.open_rounds
+            ],
+        },
     )
 
 
@@ -158,7 +175,13 @@ def teacher(code: str, staff_no: str):
         return jsonify(_foreign_teacher(session, person, term))
     rows = queries.visible_evaluations(session, term.id, None, teacher_id=person.id)
     respondents = queries.respondent_count(session, term.id, person.id)
-    shown = respondents >= settings().min_respondents
+    config = settings()
+    shown = details_shown(
+        respondents,
+        rows[0].stored_response_rate if rows else None,
+        config.min_respondents,
+        config.min_participation,
+    )
     entries, counts = queries.worklog(session, person.id, term)
     body: dict[str, Any] = {
         "staff_no": person.staff_no,

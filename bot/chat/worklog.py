@@ -85,7 +85,12 @@ def handle(ctx: ChatContext) -> str | None:
         return prefix + _stats(ctx, teacher_id)
     if word in result.RESULT_WORDS:
         # The teacher's own published term result (core/worklog/result.py).
-        return prefix + result.reply(ctx.session, teacher_id, ctx.settings.min_respondents)
+        return prefix + result.reply(
+            ctx.session,
+            teacher_id,
+            ctx.settings.min_respondents,
+            ctx.settings.min_participation,
+        )
     if word in CANCEL_WORDS:
         return prefix.strip() or "没有待确认的日志。"
     if not prefix and (word.isdigit() or word in CONFIRM_WORDS):

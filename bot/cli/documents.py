@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from bot.cli.common import CliContext, fail, pass_cli
-from core.documents.records import KINDS, merged, term_documents
+from core.documents.records import KINDS, Letterhead, merged, term_documents
 from models.term import UnknownTerm, require_term
 
 
@@ -47,7 +47,10 @@ def documents_command(
             term = require_term(s, term_code)
         except UnknownTerm as exc:
             fail(str(exc))
-        specs = [d for d in term_documents(s, term, today) if not kinds or d.kind in kinds]
+        letterhead = Letterhead.of(cli.settings)
+        specs = [
+            d for d in term_documents(s, term, today, letterhead) if not kinds or d.kind in kinds
+        ]
         folder = output or Path(f"文书-{term.code}")
         folder.mkdir(parents=True, exist_ok=True)
         written: dict[str, int] = {}

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import click
+from sqlalchemy import func, select
 
 from bot.cli.common import CliContext, fail, pass_cli
 from core import jobs
@@ -56,7 +57,12 @@ def _run_embedded(cli: CliContext, term_code: str) -> dict:
         state["done"] = done
 
     try:
-        return run.evaluate_term(term_code, cli.settings.min_respondents, progress=progress)
+        return run.evaluate_term(
+            term_code,
+            cli.settings.min_respondents,
+            progress=progress,
+            min_participation=cli.settings.min_participation,
+        )
     finally:
         if state["bar"] is not None:
             state["bar"].__exit__(None, None, None)
@@ -250,6 +256,38 @@ def evaluate_command(cli: CliContext, term_code: str, timeout: float) -> None:
     else:
         summary = _run_on_worker(cli, term_code, timeout)
     click.echo(_summary_line(summary))
+    with cli.session() as s:
+        for line in _round_notes(s, term_code):
+            click.echo(line)
+
+
+def _round_notes(session, term_code: str) -> list[str]:
+    """What the operator must know before publishing: rounds still open do not count yet, and
+    without a closed round the teachers are 待测评."""
+    from core.publication import open_rounds
+    from models import SurveyRound
+
+    term = require_term(session, term_code)
+    notes = []
+    still_open = open_rounds(session, term)
+    if still_open:
+        names = "、".join(r.describe() for r in still_open)
+        notes.append(
+            f"注意：测评{names}仍在进行中，其答卷尚未计入本次考核；"
+            f"测评结束（banzhuren round close）后请重新运行 banzhuren evaluate --term {term_code}，"
+            "在此之前不能发布"
+        )
+    closed = session.scalar(
+        select(func.count(SurveyRound.id)).where(
+            SurveyRound.term_id == term.id, SurveyRound.closed_at.is_not(None)
+        )
+    )
+    if not closed:
+        notes.append(
+            f"注意：学期 {term_code} 还没有已结束的测评轮次，没有满意度数据：各班主任为待测评"
+            "（仅任期不满一年或记有责任事件、其他不称职行为者为不合格）"
+        )
+    return notes
 
 
 @click.command("report")
@@ -299,13 +337,30 @@ def report_command(
 @click.command("publish")
 @click.option("--term", "term_code", required=True, help="学期编号，例如 2026-2027-1")
 @click.option("--unpublish", is_flag=True, help="撤回发布（班主任不再能查看本学期结果）")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="测评仍在进行或考核结果早于之后的变动时仍然发布（须同时用 --reason 说明理由，记入审计日志）",
+)
+@click.option("--reason", default=None, help="--force 的理由（至少 4 个字）")
 @pass_cli
-def publish_command(cli: CliContext, term_code: str, unpublish: bool) -> None:
+def publish_command(
+    cli: CliContext, term_code: str, unpublish: bool, force: bool, reason: str | None
+) -> None:
     """向兼职班主任发布学期考核结果（或 --unpublish 撤回）。"""
+    if force and (reason is None or len(reason.strip()) < 4):
+        fail("--force 须同时用 --reason 写明理由（至少 4 个字），例如 --reason 学院批准提前发布")
+    if reason is not None and not force:
+        fail("--reason 只与 --force 一起使用")
     try:
         with cli.session(write=True) as s:
             term = set_published(
-                s, term_code, publish=not unpublish, actor="cli", settings=cli.settings
+                s,
+                term_code,
+                publish=not unpublish,
+                actor="cli",
+                settings=cli.settings,
+                force_reason=reason if force else None,
             )
             when = term.published_at
     except PublishError as exc:

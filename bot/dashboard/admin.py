@@ -24,7 +24,7 @@ from bot.dashboard.access import (
     visible_attendees,
     visible_teacher,
 )
-from bot.dashboard.forms import Fields, FormError
+from bot.dashboard.forms import Fields, FormError, parse_id
 from bot.dashboard.views import bp, scope, term_or_404, today
 from bot.dashboard.workflow import needs_end_details, next_steps, transition_problem
 from bot.request_session import db
@@ -51,8 +51,12 @@ from models import (
     TermEvaluation,
 )
 from models.appointment import ENDED_EARLY, STATUS_LABELS, TRANSITIONS, one_year_after
+from models.base import utcnow
 from models.evaluation import GRADE_LABELS
 from models.term import find_term
+
+# 待测评 is not a grade Student Affairs can give: it says there is none yet.
+OVERRIDE_GRADES = (Grade.EXCELLENT, Grade.GOOD, Grade.PASS, Grade.FAIL)
 
 
 def actor() -> str:
@@ -90,7 +94,9 @@ def roster():
         files = [f for f in request.files.getlist("files") if f and f.filename]
         names = [_upload_name(f.filename) for f in files]
         if not files:
-            errors = ["请选择名册文件：一个 .xlsx 工作簿，或多个 .csv 文件（departments.csv 等）"]
+            errors = [
+                "请选择名册文件：一个 .xlsx 工作簿，或多个 .csv 文件（党总支.csv、班级.csv 等）"
+            ]
         elif len(files) == 1 and names[0].lower().endswith(".xlsx"):
             pass
         elif not all(n.lower().endswith(".csv") for n in names):
@@ -349,7 +355,8 @@ def _round_action(opening: bool):
     term = _term_from_form(fields)
     survey_id = fields.text("survey", "问卷", max_len=64)
     closes_on = fields.date("closes_on", "截止日期", required=False) if opening else None
-    if survey_id and session.get(Survey, survey_id) is None:
+    survey = session.get(Survey, survey_id) if survey_id else None
+    if survey_id and survey is None:
         fields.problems.append(f"没有问卷 {survey_id}")
     if term and closes_on and not (term.start_date <= closes_on <= term.end_date):
         fields.problems.append(f"截止日期应在学期 {term.start_date} 至 {term.end_date} 之内")
@@ -374,7 +381,8 @@ def _round_action(opening: bool):
     session.commit()
     if not opening:
         survey_rounds.after_close(session)
-    flash(f"{'已开启' if opening else '已关闭'} {term.code} 的测评 {survey_id}", "ok")
+    title = survey.title if survey is not None else survey_id
+    flash(f"{'已开启' if opening else '已关闭'} {term.code} 学期的测评「{title}」", "ok")
     return redirect(url_for("dashboard.rounds", term=term.code))
 
 
@@ -443,7 +451,11 @@ def round_remind():
             actor=actor(),
             action="round.remind",
             target=audit_target,
-            detail={"reminded": result.reminded, "department": scope()},
+            detail={
+                "reminded": result.reminded,
+                "department": scope(),
+                "survey": rnd.definition.get("title", survey_id) if rnd is not None else None,
+            },
         )
     )
     session.commit()
@@ -465,6 +477,7 @@ def class_poster(code: str):
     from flask import Response
     from wechatpy.exceptions import WeChatClientException
 
+    from core.fonts import NoCJKFont
     from core.reach.poster import class_poster as make_poster
 
     settings = _request_settings()
@@ -472,6 +485,8 @@ def class_poster(code: str):
         abort(503, "未配置 BANZHUREN_WECHAT_APPID / BANZHUREN_WECHAT_SECRET，无法生成二维码")
     try:
         made = make_poster(db(), settings, code, scope())
+    except NoCJKFont as exc:
+        abort(503, str(exc))
     except WeChatClientException as exc:
         abort(502, f"微信拒绝生成二维码：errcode {exc.errcode}")
     if made is None:
@@ -538,11 +553,14 @@ def meetings():
     if scope() is not None:
         department_id = scope()
     else:
-        raw = request.form.get("department", "")
-        department_id = int(raw) if raw.isdigit() else None
-        if department_id is not None and session.get(Department, department_id) is None:
+        raw = request.form.get("department", "").strip()
+        department_id = parse_id(raw)
+        if raw and (department_id is None or session.get(Department, department_id) is None):
             fields.problems.append("没有这个党总支")
-    ids = {int(v) for v in request.form.getlist("attendees") if v.isdigit()}
+    raw_ids = request.form.getlist("attendees")
+    ids = {parse_id(v) for v in raw_ids} - {None}
+    if len(ids) != len({v.strip() for v in raw_ids}):
+        fields.problems.append("参会人员有误，请在名单中勾选")
     teachers = list(
         session.scalars(
             select(Teacher)
@@ -633,7 +651,7 @@ def grade_override(teacher_id: int):
     fields = Fields(request.form)
     term = _term_from_form(fields)
     clearing = request.form.get("clear") == "1"
-    grade = None if clearing else fields.choice("grade", "考核等级", Grade)
+    grade = None if clearing else fields.choice("grade", "考核等级", Grade, OVERRIDE_GRADES)
     reason = fields.text("reason", "调整理由", max_len=2000) if not clearing else ""
     if reason and len(reason) < 4:
         fields.problems.append("调整理由请写清楚（至少 4 个字）")
@@ -655,6 +673,7 @@ def grade_override(teacher_id: int):
     before = evaluation.grade
     evaluation.override_grade = grade
     evaluation.override_reason = reason or None
+    evaluation.override_at = utcnow()
     audit.record(
         session,
         actor(),

@@ -48,6 +48,12 @@ ACTION_LABELS: dict[str, str] = {
     "term.update": "修改学期",
     "term.publish": "发布考核结果",
     "term.unpublish": "撤回考核结果发布",
+    "binding.bind": "绑定微信",
+    "binding.unbind": "解除微信绑定",
+    "binding.refused": "绑定被拒绝",
+    "round.remind": "一键催填",
+    "term.closed_dates.add": "设置不催填的日期",
+    "term.closed_dates.remove": "取消不催填的日期",
     "comment.shown": "显示学生意见",
     "comment.withheld": "隐去学生意见",
     "comment.show_unheld": "显示未标记的学生意见",
@@ -94,6 +100,20 @@ KEY_LABELS: dict[str, str] = {
     "label": "用途",
     "expires_at": "到期时间",
     "locks": "解除的锁定",
+    "responses": "答卷",
+    "reminded": "提醒人数",
+    "survey": "问卷",
+    "days": "日期",
+    "exam": "考试日",
+    "teacher": "班主任",
+    "term": "学期",
+    "grade": "等级",
+    "status": "状态",
+    "title": "标题",
+    "count": "数量",
+    "forced": "强制发布",
+    "problems": "当时不满足的条件",
+    "tokens_revoked": "吊销的 API 令牌",
 }
 
 SHEET_LABELS = {
@@ -140,7 +160,8 @@ def details_text(detail: Mapping[str, Any] | None, skip: tuple[str, ...] = ()) -
     for key, value in (detail or {}).items():
         if key in skip or key.endswith("_id") or value in (None, "", []):
             continue
-        parts.append(f"{KEY_LABELS.get(key, key)}：{value_text(value)}")
+        # A key nobody labelled yet still reads as Chinese, never as the code's English name.
+        parts.append(f"{KEY_LABELS.get(key, '其他')}：{value_text(value)}")
     return "；".join(parts)
 
 
@@ -206,6 +227,31 @@ def _override_clear(a: str, t: str, d: Mapping[str, Any]) -> str:
     )
 
 
+_BIND_VIA = {"cas": "统一身份认证", "code": "绑定码"}
+_BIND_ROLES = {"student": "学生", "head_teacher": "兼职班主任", "counsellor": "辅导员"}
+_BIND_REFUSALS = {
+    "not_in_roster": "名单中没有该学号/工号",
+    "openid_taken": "该微信已绑定其他身份",
+    "person_taken": "该学号/工号已绑定其他微信",
+}
+
+
+def _bind(a: str, t: str, d: Mapping[str, Any]) -> str:
+    role = _BIND_ROLES.get(str(d.get("role")), "")
+    via = _BIND_VIA.get(str(d.get("via")), str(d.get("via") or ""))
+    return f"微信 {a.removeprefix('wechat:')} 通过{via}绑定为 {t}" + (f"（{role}）" if role else "")
+
+
+def _bind_refused(a: str, t: str, d: Mapping[str, Any]) -> str:
+    via = _BIND_VIA.get(str(d.get("via")), str(d.get("via") or ""))
+    why = _BIND_REFUSALS.get(str(d.get("reason")), str(d.get("reason") or ""))
+    return f"微信 {a.removeprefix('wechat:')} 通过{via}绑定 {t} 被拒绝：{why}"
+
+
+def _unbind(a: str, t: str, d: Mapping[str, Any]) -> str:
+    return f"微信 {a.removeprefix('wechat:')} 解除了与 {t} 的绑定"
+
+
 def _user_add(a: str, t: str, d: Mapping[str, Any]) -> str:
     role = value_text(d.get("role")) if d.get("role") else ""
     dep = f"，{d['department']}" if d.get("department") else ""
@@ -220,10 +266,40 @@ def _publish(verb: str) -> Callable[[str, str, Mapping[str, Any]], str]:
     return sentence
 
 
+def _round_name(t: str, d: Mapping[str, Any]) -> str:
+    """``2026-2027-1 学期的「班主任满意度测评」`` from the target ``term/survey-code`` and the
+    survey's title in the details; rows written before titles were recorded show the target."""
+    term, _, rest = t.partition("/")
+    if not d.get("survey"):
+        return t
+    scope = rest.partition("/")[2]
+    return f"{term} 学期的「{d['survey']}」" + (f"（{scope}）" if scope else "")
+
+
 def _round(verb: str) -> Callable[[str, str, Mapping[str, Any]], str]:
     def sentence(a: str, t: str, d: Mapping[str, Any]) -> str:
         closes = f"，截止 {d['closes_on']}" if d.get("closes_on") else ""
-        return f"{a} {verb}测评 {t}{closes}"
+        opened = f"，收回答卷 {d['responses']} 份" if d.get("responses") is not None else ""
+        return f"{a} {verb}测评 {_round_name(t, d)}{closes}{opened}"
+
+    return sentence
+
+
+def _survey(t: str, d: Mapping[str, Any]) -> str:
+    """A survey by its title (older rows, without one, by the code they stored)."""
+    return f"「{d['survey']}」" if d.get("survey") else t
+
+
+def _remind(a: str, t: str, d: Mapping[str, Any]) -> str:
+    n = f"，提醒 {d['reminded']} 人" if d.get("reminded") is not None else ""
+    return f"{a} 为测评 {_round_name(t, d)} 一键催填{n}"
+
+
+def _closed_dates(verb: str) -> Callable[[str, str, Mapping[str, Any]], str]:
+    def sentence(a: str, t: str, d: Mapping[str, Any]) -> str:
+        days = value_text(d.get("days"))
+        kind = "考试日" if d.get("exam") else "节假日"
+        return f"{a} {verb}学期 {t} 的{kind}（不催填）：{days}"
 
     return sentence
 
@@ -240,8 +316,15 @@ _SENTENCES: dict[str, Callable[[str, str, Mapping[str, Any]], str]] = {
     "round.reopen": _round("重新开启了"),
     "round.extend": _round("延长了"),
     "round.close": _round("关闭了"),
-    "survey.created": lambda a, t, d: f"{a} 新建了问卷 {t}（{d.get('questions', '?')} 题）",
-    "survey.updated": lambda a, t, d: f"{a} 更新了问卷 {t}（{d.get('questions', '?')} 题）",
+    "round.remind": _remind,
+    "term.closed_dates.add": _closed_dates("设置了"),
+    "term.closed_dates.remove": _closed_dates("取消了"),
+    "survey.created": lambda a, t, d: (
+        f"{a} 新建了问卷 {_survey(t, d)}（{d.get('questions', '?')} 题）"
+    ),
+    "survey.updated": lambda a, t, d: (
+        f"{a} 更新了问卷 {_survey(t, d)}（{d.get('questions', '?')} 题）"
+    ),
     "evaluate": lambda a, t, d: f"{a} 运行了 {t} 学期的考核",
     "meeting.add": _meeting,
     "incident.add": _incident,
@@ -260,6 +343,9 @@ _SENTENCES: dict[str, Callable[[str, str, Mapping[str, Any]], str]] = {
     "term.update": lambda a, t, d: f"{a} 将学期 {t} 的起止日期改为{_period(d) or '（未记录）'}",
     "term.publish": _publish("发布了"),
     "term.unpublish": _publish("撤回了"),
+    "binding.bind": _bind,
+    "binding.refused": _bind_refused,
+    "binding.unbind": _unbind,
 }
 
 # Details a sentence already says; anything else is appended after it.
@@ -267,11 +353,15 @@ _SAID: dict[str, tuple[str, ...]] = {
     "roster.import": ("source", "changes", "sheets"),
     "appointment.apply": ("start", "end"),
     "appointment.transition": ("before", "after", "ended_on", "reason"),
-    "round.open": ("closes_on",),
-    "round.reopen": ("closes_on",),
-    "round.extend": ("closes_on",),
-    "survey.created": ("questions",),
-    "survey.updated": ("questions",),
+    "round.open": ("closes_on", "survey"),
+    "round.reopen": ("closes_on", "survey"),
+    "round.extend": ("closes_on", "survey"),
+    "round.close": ("responses", "survey"),
+    "round.remind": ("reminded", "survey", "department"),
+    "term.closed_dates.add": ("days", "exam"),
+    "term.closed_dates.remove": ("days", "exam"),
+    "survey.created": ("questions", "survey"),
+    "survey.updated": ("questions", "survey"),
     "meeting.add": ("kind", "attendees"),
     "incident.add": ("kind", "occurred_on", "description"),
     "grade.override": ("before", "after", "computed", "reason"),
@@ -281,6 +371,9 @@ _SAID: dict[str, tuple[str, ...]] = {
     "term.update": ("start", "end"),
     "term.publish": ("teachers",),
     "term.unpublish": ("teachers",),
+    "binding.bind": ("via", "role"),
+    "binding.refused": ("via", "reason"),
+    "binding.unbind": ("role",),
 }
 
 

@@ -13,9 +13,10 @@ from sqlalchemy import select
 from bot.dashboard import queries
 from bot.dashboard.access import teacher_condition, visible_appointment
 from bot.dashboard.views import bp, term_or_404, today
-from bot.request_session import db
+from bot.request_session import db, settings
 from core.documents.records import (
     KINDS,
+    Letterhead,
     application_spec,
     appointment_spec,
     award_spec,
@@ -36,6 +37,10 @@ def _docx(body: bytes, name: str, ascii_name: str) -> Response:
     return response
 
 
+def _letterhead() -> Letterhead:
+    return Letterhead.of(settings())
+
+
 @bp.route("/documents/<kind>/<int:record_id>.docx")
 def document(kind: str, record_id: int):
     """One document: ``application`` or ``appointment`` (an appointment id), ``award`` (an
@@ -46,7 +51,11 @@ def document(kind: str, record_id: int):
         a = visible_appointment(session, scope, record_id)
         if kind == "appointment" and a.status not in (AppointmentStatus.APPOINTED, *ENDED_EARLY):
             abort(404)  # no 聘书 before the appointment is made
-        spec = application_spec(a, today()) if kind == "application" else appointment_spec(a)
+        spec = (
+            application_spec(a, today(), _letterhead())
+            if kind == "application"
+            else appointment_spec(a, _letterhead())
+        )
     elif kind == "award":
         row = session.execute(
             select(Award, Teacher)
@@ -55,7 +64,7 @@ def document(kind: str, record_id: int):
         ).first()
         if row is None:
             abort(404)
-        spec = award_spec(session, row[0], row[1], today())
+        spec = award_spec(session, row[0], row[1], today(), _letterhead())
     else:
         abort(404)
     return _docx(spec.render(), spec.filename, f"{kind}-{record_id}.docx")
@@ -69,7 +78,11 @@ def term_documents_merged(kind: str):
     term = term_or_404()
     if term is None:
         abort(404)
-    specs = [d for d in term_documents(db(), term, today(), current_user.scope) if d.kind == kind]
+    specs = [
+        d
+        for d in term_documents(db(), term, today(), _letterhead(), current_user.scope)
+        if d.kind == kind
+    ]
     if not specs:
         abort(404)
     name = f"{KINDS[kind]}-{term.code}.docx"

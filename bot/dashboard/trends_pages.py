@@ -167,6 +167,7 @@ def awards():
         note="第十九条：连续两个学期考核优秀；第二十条：被解聘者三年内不得参评。",
         headers=headers,
         cells=cells,
+        keys=exports.KEY_HEADERS["award"],
         rows=rows,
         outlook=outlook,
         names=names,

@@ -4,6 +4,7 @@ allowances, downloads."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from flask import (
 from flask import session as flask_session
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup, escape
 
 from bot.dashboard import (
     access,
@@ -32,10 +34,13 @@ from bot.dashboard import (
 )
 from bot.dashboard.access import is_foreign, visible_teacher
 from bot.dashboard.charts import hbar_chart
+from bot.dashboard.forms import parse_id
 from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
 from core import audit
 from core.accounts import authenticate, end_sessions
+from core.evaluation.grading import details_shown, participation_short
+from core.publication import readiness
 from core.trends import report_sheets, trends_for
 from core.worklog.feedback import undelivered_feedback
 from models import Grade, Term, User
@@ -95,6 +100,23 @@ def scope() -> int | None:
 @bp.app_template_filter("pct")
 def _pct(value: float | None, decimals: int = 1) -> str:
     return "—" if value is None else f"{value:.{decimals}f}%"
+
+
+@bp.app_template_global()
+def school_name() -> str:
+    """BANZHUREN_SCHOOL_NAME, shown in the page titles and on the login page."""
+    return settings().school_name
+
+
+_DATES = re.compile(r"\d{4}-\d{2}(?:-\d{2})?")
+
+
+@bp.app_template_filter("dates_nowrap")
+def _dates_nowrap(value: Any) -> Markup:
+    """The cell's text, escaped, with each date or month (``2026-09``) kept whole on a line: a
+    narrow column would otherwise break it at its hyphens."""
+    text = str(escape("" if value is None else value))
+    return Markup(_DATES.sub(lambda m: f'<span class="date">{m.group(0)}</span>', text))
 
 
 @bp.app_template_filter("local")
@@ -215,10 +237,23 @@ def overview():
     return render_template(
         "dashboard/overview.html",
         term=term,
+        readiness=readiness(db(), term) if term else None,
+        pending=Grade.PENDING,
         summary=summary,
         charts=overview_charts(summary) if rows else None,
         fails=[r for r in rows if r.grade == Grade.FAIL][:50],
+        doctor=_doctor_problems(),
     )
+
+
+def _doctor_problems() -> list[str]:
+    """Student Affairs sees what ``banzhuren doctor`` would mark ✗ (its cheap checks)."""
+    if not current_user.is_affairs:
+        return []
+    from bot.request_session import settings
+    from core.doctor.checks import failing_cheap_checks
+
+    return [check.line for check in failing_cheap_checks(settings())]
 
 
 # --- teachers -------------------------------------------------------------------------------
@@ -238,9 +273,10 @@ def _department_arg() -> int | None:
     raw = request.args.get("department") or None
     if raw is None:
         return None
-    if not raw.isdigit():
+    value = parse_id(raw)
+    if value is None:
         abort(400)
-    return int(raw)
+    return value
 
 
 @bp.route("/teachers")
@@ -297,10 +333,14 @@ def teacher(teacher_id: int):
         )
     elif term:
         respondents = queries.respondent_count(session, term.id, teacher_id)
-        shown = respondents >= settings().min_respondents
+        evaluation = queries.evaluation_of(session, term.id, teacher_id)
+        config = settings()
+        rate = evaluation.response_rate if evaluation is not None else None
+        shown = details_shown(respondents, rate, config.min_respondents, config.min_participation)
         entries, counts = queries.worklog(session, teacher_id, term)
         context.update(
-            evaluation=queries.evaluation_of(session, term.id, teacher_id),
+            evaluation=evaluation,
+            participation_short=participation_short(rate, config.min_participation),
             respondents=respondents,
             breakdown_shown=shown,
             questions=queries.question_stats(session, term.id, teacher_id) if shown else [],
@@ -321,7 +361,8 @@ def teacher(teacher_id: int):
         if foreign
         else queries.appointments_of(session, teacher_id),
         min_respondents=settings().min_respondents,
-        grades=[(gr.value, GRADE_LABELS[gr]) for gr in queries.GRADE_ORDER],
+        min_participation=settings().min_participation,
+        grades=[(gr.value, GRADE_LABELS[gr]) for gr in queries.SHOWN_GRADES],
         log_label=queries.log_label,
         reason_text=queries.reason_text,
         flag_text=queries.flag_text,
@@ -345,6 +386,7 @@ def _report_page(kind: str, title: str, note: str):
         note=note,
         headers=headers,
         cells=cells,
+        keys=exports.KEY_HEADERS[kind],
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from docx import Document
-from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_ROW_HEIGHT_RULE, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
@@ -16,6 +16,12 @@ from docx.shared import Cm, Pt
 TEMPLATES = Path(__file__).parent / "templates"
 BODY_FONT = ("Times New Roman", "宋体")
 TITLE_FONT = ("Times New Roman", "黑体")
+# Issue 24: room to sign and stamp. An official seal is 4.0–4.2 cm across; a signature needs
+# about 2 cm. Opinion boxes that take a seal are at least 4 cm tall, the others 3 cm; on the
+# certificates the school's name, where the seal goes, has 3 cm free above it.
+SEAL_BOX = Cm(4)
+SIGNATURE_BOX = Cm(3)
+SEAL_SPACE = Cm(3)
 
 
 def set_font(run_or_style, fonts: tuple[str, str], size: float | None = None, bold=None) -> None:
@@ -91,23 +97,40 @@ def application_form() -> None:
     boxes = [
         (
             "个人申请",
-            [
-                "{{申请说明}}",
-                "\n\n本人自愿申请担任兼职班主任，符合第五条所列条件。",
-                "\n\n申请人签字：              日期：",
-            ],
+            ["{{申请说明}}", "\n本人自愿申请担任兼职班主任，符合第五条所列条件。"],
+            "申请人签字：                  日期：",
+            SIGNATURE_BOX,
         ),
-        ("党总支初审意见", ["{{党总支意见}}", "\n\n负责人签字（盖章）：          日期："]),
-        ("学生处审核意见", ["{{学生处意见}}", "\n\n负责人签字（盖章）：          日期："]),
-        ("人事处备案", ["{{人事处意见}}", "\n\n经办人签字：                  日期："]),
+        ("党总支初审意见", ["{{党总支意见}}"], "负责人签字（盖章）：          日期：", SEAL_BOX),
+        ("学生处审核意见", ["{{学生处意见}}"], "负责人签字（盖章）：          日期：", SEAL_BOX),
+        ("人事处备案", ["{{人事处意见}}"], "经办人签字（盖章）：          日期：", SEAL_BOX),
     ]
-    for label, text in boxes:
-        cells = table.add_row().cells
+    for label, text, signature, height in boxes:
+        row = table.add_row()
+        row.height = height
+        row.height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
+        cells = row.cells
         _cell(cells[0], label, bold=True)
+        cells[0].vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
         merged = cells[1].merge(cells[2]).merge(cells[3])
         _cell(merged, text)
-    for row in table.rows:
-        row.cells[0].width = Cm(3.2)
+        # The signature line at the bottom of the box, the space above it left to write and
+        # stamp in.
+        merged.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.TOP
+        p = merged.add_paragraph()
+        p.paragraph_format.space_before = height - Cm(2)
+        p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        set_font(p.add_run(signature), BODY_FONT, 11)
+    # Labels narrow, values wide (16 cm of text width), so that a class name or a period
+    # fits on one line; a merged box keeps the width of the three columns it spans.
+    widths = (Cm(3.0), Cm(5.6), Cm(2.6), Cm(4.8))
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = width
+    for row in table.rows[: len(rows)]:
+        for cell, width in zip(row.cells, widths, strict=True):
+            cell.width = width
+    for row in table.rows[len(rows) :]:
+        row.cells[0].width = widths[0]
     _para(
         doc,
         "说明：依据《{{学校}}本科生兼职班主任队伍建设实施办法（试行）》第六条、第九条，"
@@ -130,8 +153,10 @@ def _certificate(title: str, salutation: list[str], body: list[str], space: floa
 
 
 def _sign_and_save(doc, date: str, name: str) -> None:
-    """The school and the date at the bottom right, then save as ``templates/<name>``."""
-    _para(doc, "{{学校}}", WD_ALIGN_PARAGRAPH.RIGHT, size=16)
+    """The school and the date at the bottom right, with room above for the seal, then save
+    as ``templates/<name>``."""
+    school = _para(doc, "{{学校}}", WD_ALIGN_PARAGRAPH.RIGHT, size=16)
+    school.paragraph_format.space_before = SEAL_SPACE
     _para(doc, date, WD_ALIGN_PARAGRAPH.RIGHT, size=16)
     doc.save(TEMPLATES / name)
 
@@ -154,7 +179,7 @@ def appointment_letter() -> None:
         ],
         space=18,
     )
-    _para(doc, ["编号：", "{{编号}}"], size=12, space=48)
+    _para(doc, ["编号：", "{{编号}}"], size=12, space=12)
     _sign_and_save(doc, "{{签发日期}}", "appointment.docx")
 
 
@@ -176,7 +201,7 @@ def honour_certificate() -> None:
         ],
         space=12,
     )
-    _para(doc, "特发此证，以资鼓励。", size=16, space=48).paragraph_format.first_line_indent = Pt(
+    _para(doc, "特发此证，以资鼓励。", size=16, space=12).paragraph_format.first_line_indent = Pt(
         32
     )
     _sign_and_save(doc, "{{颁发日期}}", "award.docx")

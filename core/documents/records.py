@@ -5,14 +5,19 @@
 - 聘书 (第九条): one per appointment in office during the term (appointed; or dismissed /
   resigned after the term started).
 - 荣誉证书 (第十九条): one per 先进兼职班主任 awarded for the term's academic year.
+
+Issue 24: the school's name is ``BANZHUREN_SCHOOL_NAME`` and every date is the school's
+(``BANZHUREN_TIMEZONE``), both carried by a :class:`Letterhead`; certificates (聘书, 荣誉证书) name
+classes by their names, the internal form (业务审批表) adds the code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.documents.fill import fill, fill_document, merge
@@ -27,7 +32,6 @@ from models import (
 )
 from models.appointment import ENDED_EARLY, STATUS_LABELS
 
-SCHOOL = "哈尔滨音乐学院"
 KINDS = {"application": "业务审批表", "appointment": "聘书", "award": "荣誉证书"}
 TEMPLATE = {
     "application": "application.docx",
@@ -46,6 +50,24 @@ _IN_OFFICE = (AppointmentStatus.APPOINTED, *ENDED_EARLY)
 
 def cn_date(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    """Who issues the documents and by which clock: the school's name and time zone."""
+
+    school: str
+    tz: ZoneInfo
+
+    @classmethod
+    def of(cls, settings) -> Letterhead:
+        return cls(settings.school_name, settings.tz)
+
+    def local_date(self, moment: dt.datetime) -> dt.date:
+        """The school's calendar day of a stored (UTC) moment."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(self.tz).date()
 
 
 @dataclass(frozen=True)
@@ -69,7 +91,13 @@ def _safe(text: str) -> str:
 
 
 def _class_label(cls: SchoolClass) -> str:
+    """The internal form's label: the name, with the code that identifies the class."""
     return f"{cls.name}（{cls.code}）"
+
+
+def _class_name(cls: SchoolClass) -> str:
+    """On certificates a class is named as people name it (no internal code)."""
+    return cls.name or cls.code
 
 
 def _passed(status: AppointmentStatus, step: AppointmentStatus) -> bool:
@@ -81,7 +109,7 @@ def _passed(status: AppointmentStatus, step: AppointmentStatus) -> bool:
     return _STEPS.index(status) >= _STEPS.index(step) if status in _STEPS else False
 
 
-def application_spec(a: Appointment, today: dt.date) -> DocumentSpec:
+def application_spec(a: Appointment, today: dt.date, letterhead: Letterhead) -> DocumentSpec:
     t, cls = a.teacher, a.school_class
     status = a.status
     on = a.start_date
@@ -97,8 +125,9 @@ def application_spec(a: Appointment, today: dt.date) -> DocumentSpec:
         "人事处意见": "已备案" if _passed(status, AppointmentStatus.HR_FILED) else "",
     }
     values = {
-        "学校": SCHOOL,
-        "填表日期": cn_date(a.created_at.date() if a.created_at else today),
+        "学校": letterhead.school,
+        # The day the application was made, on the school's calendar (not the UTC one).
+        "填表日期": cn_date(letterhead.local_date(a.created_at) if a.created_at else today),
         "姓名": t.name,
         "工号": t.staff_no,
         "党总支": (t.department or cls.department).name,
@@ -122,12 +151,12 @@ def application_spec(a: Appointment, today: dt.date) -> DocumentSpec:
     )
 
 
-def appointment_spec(a: Appointment) -> DocumentSpec:
+def appointment_spec(a: Appointment, letterhead: Letterhead) -> DocumentSpec:
     t, cls = a.teacher, a.school_class
     values = {
-        "学校": SCHOOL,
+        "学校": letterhead.school,
         "姓名": t.name,
-        "班级": _class_label(cls),
+        "班级": _class_name(cls),
         "开始日期": cn_date(a.start_date),
         "结束日期": cn_date(a.end_date),
         "编号": f"{a.start_date.year}-{a.id:04d}",
@@ -144,11 +173,29 @@ def appointment_spec(a: Appointment) -> DocumentSpec:
     )
 
 
-def award_spec(session: Session, award: Award, teacher: Teacher, today: dt.date) -> DocumentSpec:
+def service_window(session: Session, academic_year: str) -> tuple[dt.date, dt.date]:
+    """The days an award for ``academic_year`` (``2025-2026``) rests on: from the first day of
+    that year's first term to the last day of its last term; without terms, September to
+    August."""
+    first, second = int(academic_year[:4]), int(academic_year[5:9])
+    lo, hi = session.execute(
+        select(func.min(Term.start_date), func.max(Term.end_date)).where(
+            Term.code.like(f"{academic_year}-%")
+        )
+    ).one()
+    if lo is None or hi is None:
+        return dt.date(first, 9, 1), dt.date(second, 8, 31)
+    return lo, hi
+
+
+def award_spec(
+    session: Session, award: Award, teacher: Teacher, today: dt.date, letterhead: Letterhead
+) -> DocumentSpec:
+    """The 荣誉证书. It cites the teacher's service in the academic year's terms and is dated
+    the day it is made, or, when made before that service ends (the year's last term still
+    running), the day it ends: a certificate never predates the work it honours."""
     year = award.academic_year
-    first, second = int(year[:4]), int(year[5:9])
-    # The academic year runs from September to the following August.
-    year_start, year_end = dt.date(first, 9, 1), dt.date(second, 8, 31)
+    year_start, year_end = service_window(session, year)
     rows = session.execute(
         select(Appointment, SchoolClass)
         .join(SchoolClass, SchoolClass.id == Appointment.class_id)
@@ -160,22 +207,23 @@ def award_spec(session: Session, award: Award, teacher: Teacher, today: dt.date)
         )
         .order_by(Appointment.start_date, SchoolClass.code)
     ).all()
-    classes = "、".join(dict.fromkeys(_class_label(c) for _a, c in rows)) or "—"
+    classes = "、".join(dict.fromkeys(_class_name(c) for _a, c in rows)) or "—"
     if rows:
-        lo = min(a.start_date for a, _c in rows)
-        hi = max(a.ended_on or a.end_date for a, _c in rows)
-        period = f"{cn_date(lo)} 至 {cn_date(hi)}"
+        lo = max(year_start, min(a.start_date for a, _c in rows))
+        hi = min(year_end, max(a.ended_on or a.end_date for a, _c in rows))
     else:
-        period = f"{cn_date(year_start)} 至 {cn_date(year_end)}"
+        lo, hi = year_start, year_end
+    period = f"{cn_date(lo)} 至 {cn_date(hi)}"
+    issued = max(today, hi)
     dep = session.get(Department, teacher.department_id) if teacher.department_id else None
     values = {
-        "学校": SCHOOL,
+        "学校": letterhead.school,
         "姓名": teacher.name,
         "党总支": dep.name if dep else "—",
         "学年": year,
         "班级": classes,
         "任职期间": period,
-        "颁发日期": cn_date(today),
+        "颁发日期": cn_date(issued),
     }
     return DocumentSpec(
         "award",
@@ -206,15 +254,19 @@ def _term_appointments(session: Session, term: Term, scope: int | None) -> list[
 
 
 def term_documents(
-    session: Session, term: Term, today: dt.date, scope: int | None = None
+    session: Session,
+    term: Term,
+    today: dt.date,
+    letterhead: Letterhead,
+    scope: int | None = None,
 ) -> list[DocumentSpec]:
     """Every document of the term (``scope``: one department's classes and teachers only)."""
     specs: list[DocumentSpec] = []
     for a in _term_appointments(session, term, scope):
-        specs.append(application_spec(a, today))
+        specs.append(application_spec(a, today, letterhead))
         ended_before = a.ended_on is not None and a.ended_on < term.start_date
         if a.status in _IN_OFFICE and not ended_before:
-            specs.append(appointment_spec(a))
+            specs.append(appointment_spec(a, letterhead))
     awards = (
         select(Award, Teacher)
         .join(Teacher, Teacher.id == Award.teacher_id)
@@ -223,7 +275,7 @@ def term_documents(
     if scope is not None:
         awards = awards.where(Teacher.department_id == scope)
     for award, teacher in session.execute(awards.order_by(Teacher.staff_no)):
-        specs.append(award_spec(session, award, teacher, today))
+        specs.append(award_spec(session, award, teacher, today, letterhead))
     return specs
 
 

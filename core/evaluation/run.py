@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -104,14 +104,17 @@ def teacher_rows(
     departments: dict[int, int],
     min_respondents: int,
     everyone: bool = False,
+    min_participation: float = 0,
 ) -> list[dict[str, Any]]:
     """The term_evaluations values for the teachers of ``departments`` (teacher id → the
     department they are evaluated under), from grouped queries run once for all of them.
     ``everyone``: they are all the term's teachers, so the queries carry no teacher-id list."""
-    facts = _TermFacts.load(session, term, departments, everyone)
+    # Taken before anything is read: a change committed while the queries run is later than
+    # the evaluation, so publishing sees it as stale (core.evaluation.readiness).
     now = utcnow()
+    facts = _TermFacts.load(session, term, departments, everyone)
     return [
-        _teacher_row(facts, term, tid, departments[tid], min_respondents, now)
+        _teacher_row(facts, term, tid, departments[tid], min_respondents, now, min_participation)
         for tid in sorted(departments)
     ]
 
@@ -239,6 +242,7 @@ def _teacher_row(
     department_id: int,
     min_respondents: int,
     now: dt.datetime,
+    min_participation: float = 0,
 ) -> dict[str, Any]:
     """One teacher's term_evaluations values: grade, flags and the details behind them."""
     a = facts.appointments.get(tid, queries.AppointmentFacts())
@@ -257,12 +261,14 @@ def _teacher_row(
             serious_incidents=teacher_incidents.get("serious", 0),
             other_incidents=teacher_incidents.get("other", 0),
             log_entries=sum(teacher_logs.values()),
+            round_closed=bool(facts.rounds.round_ids),
         )
     )
     # Privacy (DESIGN.md): below min_respondents only the percentage and the grade are
     # shown; anything finer (interval, answer-quality counts, how many students confirmed
-    # a kind of work) could point at what one of a handful of students answered.
-    detailed = s.responses >= min_respondents
+    # a kind of work) could point at what one of a handful of students answered. Under the
+    # minimum participation the satisfaction is 数据不足 and treated the same way.
+    detailed = grading.details_shown(s.responses, rate, min_respondents, min_participation)
     if not detailed:
         ci = None
     flags = grading.quality_flags(
@@ -272,10 +278,12 @@ def _teacher_row(
             response_rate=rate,
             trained=p.trained,
             missed_term_training=p.missed_term_training,
+            round_closed=bool(facts.rounds.round_ids),
             straight_lined=s.straight_lined if detailed else 0,
             too_fast=s.too_fast if detailed else 0,
         ),
         min_respondents,
+        min_participation,
     )
     corroboration, unconfirmed = _corroboration(
         facts.corroborated.get(tid, {}) if detailed else {}, teacher_logs
@@ -371,6 +379,7 @@ def evaluate_departments(
     department_ids: Collection[int] | None,
     min_respondents: int,
     progress: Callable[[int], None] | None = None,
+    min_participation: float = 0,
 ) -> dict[int, int]:
     """Evaluate the head teachers of these departments (None: every department) in the term,
     in one transaction; returns department id → how many teachers. The grouped queries run
@@ -383,7 +392,14 @@ def evaluate_departments(
         active = queries.teacher_departments(session, term)
         wanted = None if department_ids is None else set(department_ids)
         departments = {tid: dep for tid, dep in active.items() if wanted is None or dep in wanted}
-        rows = teacher_rows(session, term, departments, min_respondents, everyone=wanted is None)
+        rows = teacher_rows(
+            session,
+            term,
+            departments,
+            min_respondents,
+            everyone=wanted is None,
+            min_participation=min_participation,
+        )
         by_department: dict[int, list[dict[str, Any]]] = {
             d: [] for d in sorted(wanted if wanted is not None else set(active.values()))
         }
@@ -399,9 +415,13 @@ def evaluate_departments(
         return {dep: len(dep_rows) for dep, dep_rows in by_department.items()}
 
 
-def evaluate_department(term_id: int, department_id: int, min_respondents: int) -> int:
+def evaluate_department(
+    term_id: int, department_id: int, min_respondents: int, min_participation: float = 0
+) -> int:
     """Evaluate the head teachers of one department in the term; returns how many."""
-    return evaluate_departments(term_id, [department_id], min_respondents)[department_id]
+    return evaluate_departments(
+        term_id, [department_id], min_respondents, min_participation=min_participation
+    )[department_id]
 
 
 def finish_term(term_id: int) -> dict[str, Any]:
@@ -419,19 +439,30 @@ def finish_term(term_id: int) -> dict[str, Any]:
             )
         )
         update_award_candidates(session, term)
-        term.evaluated_at = utcnow()
+        # As of when the rows' facts were read (their earliest computed_at), not when this step
+        # runs: a change made in between is then later than the evaluation.
+        term.evaluated_at = (
+            session.scalar(
+                select(func.min(TermEvaluation.computed_at)).where(
+                    TermEvaluation.term_id == term.id
+                )
+            )
+            or utcnow()
+        )
         grades = _grade_counts(session, term.id)
         return {"term": term.code, "teachers": sum(grades.values()), "grades": grades}
 
 
 def _grade_counts(session: Session, term_id: int) -> dict[str, int]:
-    out = {g.label: 0 for g in Grade}
+    # 待测评 is counted only when some teacher is (a term with a closed round has none).
+    out = {g.label: 0 for g in Grade if g is not Grade.PENDING}
     for computed, override in session.execute(
         select(TermEvaluation.computed_grade, TermEvaluation.override_grade).where(
             TermEvaluation.term_id == term_id
         )
     ):
-        out[(override or computed).label] += 1
+        label = (override or computed).label
+        out[label] = out.get(label, 0) + 1
     return out
 
 
@@ -467,6 +498,7 @@ def evaluate_term(
     term_code: str,
     min_respondents: int,
     progress: Callable[[int, int], None] | None = None,
+    min_participation: float = 0,
 ) -> dict[str, Any]:
     """Run the whole evaluation in this process: every department in one step (the grouped
     queries once for the whole school, one upsert per department), then the finish step."""
@@ -482,5 +514,7 @@ def evaluate_term(
             progress(done, total)
 
     if plan.departments:
-        evaluate_departments(plan.term_id, None, min_respondents, department_done)
+        evaluate_departments(
+            plan.term_id, None, min_respondents, department_done, min_participation
+        )
     return finish_term(plan.term_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import unicodedata
@@ -16,8 +17,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from core.reports.cells import append_row, safe_row
-from models.evaluation import GRADE_LABELS
+from core.reports.cells import Code, Percent, append_row, percent, percent_of, safe_row
+from models.evaluation import GRADE_LABELS, Grade
 from models.worklog import LOG_KIND_LABELS, LogKind
 
 FORMATS = ("table", "csv", "xlsx", "json")
@@ -25,12 +26,8 @@ KINDS = ("evaluation", "awards", "allowance")
 GRADES = [GRADE_LABELS[g] for g in GRADE_LABELS]
 
 
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f}"
-
-
 def _rate(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:.1f}%"
+    return "" if value is None else str(Percent(value))
 
 
 def _ci(row: dict[str, Any]) -> str:
@@ -50,6 +47,15 @@ def _attendance(row: dict[str, Any]) -> str:
     return f"{held - len(row.get('meetings_missed') or [])}/{held}"
 
 
+def _meetings_held(row: dict[str, Any]) -> int | None:
+    return row.get("meetings_held")
+
+
+def _meetings_present(row: dict[str, Any]) -> int | None:
+    held = row.get("meetings_held")
+    return None if held is None else held - len(row.get("meetings_missed") or [])
+
+
 def _employment(row: dict[str, Any]) -> str:
     """第八条（三）: the final-year classes' employment rate, ``62.5%(5/8)``."""
     classes = row.get("employment") or []
@@ -58,6 +64,16 @@ def _employment(row: dict[str, Any]) -> str:
     placed = sum(c["placed"] for c in classes)
     students = sum(c["students"] for c in classes)
     return f"{_rate(row.get('employment_rate'))}({placed}/{students})"
+
+
+def _final_year(key: str) -> Callable[[dict[str, Any]], int | None]:
+    """Students (or those placed) of the teacher's final-year classes; None without any."""
+
+    def value(row: dict[str, Any]) -> int | None:
+        classes = row.get("employment") or []
+        return sum(c[key] for c in classes) if classes else None
+
+    return value
 
 
 def _join(values: Sequence[str]) -> str:
@@ -81,27 +97,46 @@ class Column:
     value: Callable[[dict[str, Any]], Any]
     # Shown in the terminal table too (the table keeps to what fits a screen).
     in_table: bool = True
+    # "text": only where cells are read as text (terminal, CSV, pages), e.g. ``76.1–91.9 n=5``;
+    # "xlsx": only in the workbook, the same figures as numbers a spreadsheet sorts and sums.
+    only: str | None = None
+
+
+def text_columns(kind: str) -> list[Column]:
+    """The columns of ``kind`` shown as text: CSV and the dashboard's report pages."""
+    return [c for c in COLUMNS[kind] if c.only != "xlsx"]
+
+
+def xlsx_columns(kind: str) -> list[Column]:
+    return [c for c in COLUMNS[kind] if c.only != "text"]
 
 
 COLUMNS: dict[str, list[Column]] = {
     "evaluation": [
-        Column("工号", lambda r: r["staff_no"]),
+        Column("工号", lambda r: Code(r["staff_no"])),
         Column("姓名", lambda r: r["teacher"]),
         Column("党总支", lambda r: r["department"] or ""),
         Column("班级", lambda r: _join(r["classes"])),
         Column("答卷人数", lambda r: r["respondents"]),
         Column("应答人数", lambda r: r["eligible"]),
-        Column("回收率", lambda r: _rate(r["response_rate"])),
-        Column("满意度(%)", lambda r: _pct(r["satisfaction_pct"])),
-        Column("95%置信区间", _ci),
+        Column("参评率", lambda r: percent(r["response_rate"])),
+        Column("满意度", lambda r: percent_of(r["satisfaction_pct"])),
+        Column("95%置信区间", _ci, only="text"),
+        Column("置信区间下限", lambda r: percent_of(r.get("ci_low")), only="xlsx"),
+        Column("置信区间上限", lambda r: percent_of(r.get("ci_high")), only="xlsx"),
         Column("考核等级", lambda r: r["grade"]),
         Column("不合格原因", lambda r: _join(r["reasons"])),
         Column("工作日志(条)", lambda r: sum(r["logs"].values())),
         Column("日志明细", lambda r: _logs(r["logs"]), in_table=False),
         Column("参加例会", lambda r: r["meetings_attended"], in_table=False),
-        Column("例会出勤", _attendance),
-        Column("例会出勤率", lambda r: _rate(r.get("meeting_attendance_rate")), in_table=False),
-        Column("毕业班就业率", _employment, in_table=False),
+        Column("例会出勤", _attendance, only="text"),
+        Column("党总支例会(次)", _meetings_held, only="xlsx"),
+        Column("出席党总支例会(次)", _meetings_present, only="xlsx"),
+        Column("例会出勤率", lambda r: percent(r.get("meeting_attendance_rate")), in_table=False),
+        Column("毕业班就业率", _employment, in_table=False, only="text"),
+        Column("毕业班就业率", lambda r: percent(r.get("employment_rate")), only="xlsx"),
+        Column("毕业班学生(人)", _final_year("students"), only="xlsx"),
+        Column("毕业班已落实去向(人)", _final_year("placed"), only="xlsx"),
         Column("参加培训", lambda r: r["trainings_attended"], in_table=False),
         Column("任职月数", lambda r: r["months_in_office"], in_table=False),
         Column("工作补贴(元)", lambda r: r["allowance"], in_table=False),
@@ -109,17 +144,19 @@ COLUMNS: dict[str, list[Column]] = {
         Column("提示", lambda r: _join(r["flags"])),
     ],
     "awards": [
-        Column("工号", lambda r: r["staff_no"]),
+        Column("工号", lambda r: Code(r["staff_no"])),
         Column("姓名", lambda r: r["teacher"]),
         Column("党总支", lambda r: r["department"] or ""),
         Column("本学期", lambda r: f"{r['term']} {r['grade']}"),
         Column("上学期", lambda r: f"{r['previous_term']} {r['previous_grade']}"),
-        Column("满意度(%)", lambda r: _pct(r["satisfaction_pct"])),
-        Column("95%区间", _ci),
+        Column("满意度", lambda r: percent_of(r["satisfaction_pct"])),
+        Column("95%置信区间", _ci, only="text"),
+        Column("置信区间下限", lambda r: percent_of(r.get("ci_low")), only="xlsx"),
+        Column("置信区间上限", lambda r: percent_of(r.get("ci_high")), only="xlsx"),
         Column("状态", lambda r: r["status"]),
     ],
     "allowance": [
-        Column("工号", lambda r: r["staff_no"]),
+        Column("工号", lambda r: Code(r["staff_no"])),
         Column("姓名", lambda r: r["teacher"]),
         Column("党总支", lambda r: r["department"] or ""),
         Column("班级", lambda r: _join(r["classes"])),
@@ -143,11 +180,11 @@ def render(
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2, default=str).encode() + b"\n"
     if fmt == "csv":
-        return _csv(rows, COLUMNS[kind])
+        return _csv(rows, text_columns(kind))
     if fmt == "xlsx":
         return _xlsx(rows, kind, extra_sheets or {})
     if fmt == "table":
-        text = _table(rows, [c for c in COLUMNS[kind] if c.in_table])
+        text = _table(rows, [c for c in text_columns(kind) if c.in_table])
         if kind == "evaluation":
             text += _policy_tables(rows)
         return text.encode()
@@ -180,7 +217,7 @@ def _pad(text: str, width: int, right: bool) -> str:
 
 
 def _table(rows: list[dict[str, Any]], columns: list[Column]) -> str:
-    cells = [[str(c.value(r)) for c in columns] for r in rows]
+    cells = [["" if v is None else str(v) for v in (c.value(r) for c in columns)] for r in rows]
     headers = [c.header for c in columns]
     widths = [
         max([display_width(h)] + [display_width(line[i]) for line in cells])
@@ -221,7 +258,10 @@ def _write_sheet(ws, headers: list[str], values: list[list[Any]]) -> None:
     for line in values:
         append_row(ws, line)
     for i, h in enumerate(headers, start=1):
-        longest = max([display_width(h)] + [display_width(str(v[i - 1])) for v in values])
+        longest = max(
+            [display_width(h)]
+            + [display_width("" if v[i - 1] is None else str(v[i - 1])) for v in values]
+        )
         ws.column_dimensions[get_column_letter(i)].width = min(60, longest + 2)
     ws.freeze_panes = "A2"
 
@@ -232,7 +272,7 @@ def _xlsx(
     extra_sheets: dict[str, tuple[list[str], list[list[Any]]]],
 ) -> bytes:
     """A summary sheet, then one sheet per department with that department's rows."""
-    columns = COLUMNS[kind]
+    columns = xlsx_columns(kind)
     wb = Workbook()
     summary = wb.active
     summary.title = "汇总"
@@ -240,13 +280,15 @@ def _xlsx(
     for r in rows:
         by_dep.setdefault(r["department"] or "未分配", []).append(r)
     if kind == "evaluation":
-        headers = ["党总支", *GRADES, "合计"]
+        total = Counter(r["grade"] for r in rows)
+        # 待测评 gets a column only in a term that has such teachers.
+        grades = [g for g in GRADES if g != Grade.PENDING.label or total[g]]
+        headers = ["党总支", *grades, "合计"]
         lines = []
         for dep, dep_rows in by_dep.items():
             counts = Counter(r["grade"] for r in dep_rows)
-            lines.append([dep, *(counts[g] for g in GRADES), len(dep_rows)])
-        total = Counter(r["grade"] for r in rows)
-        lines.append(["全校", *(total[g] for g in GRADES), len(rows)])
+            lines.append([dep, *(counts[g] for g in grades), len(dep_rows)])
+        lines.append(["全校", *(total[g] for g in grades), len(rows)])
     elif kind == "allowance":
         headers = ["党总支", "人数", "任职月数合计", "工作补贴合计(元)"]
         lines = [
@@ -278,7 +320,7 @@ def _xlsx(
             ws, [c.header for c in columns], [[c.value(r) for c in columns] for r in dep_rows]
         )
     if kind == "evaluation":
-        for title, (sheet_headers, values) in _policy_sheets(rows).items():
+        for title, (sheet_headers, values) in _policy_sheets(rows, xlsx=True).items():
             _write_sheet(wb.create_sheet(_sheet_title(title, taken)), sheet_headers, values)
     for title, (sheet_headers, values) in extra_sheets.items():
         _write_sheet(wb.create_sheet(_sheet_title(title, taken)), sheet_headers, values)
@@ -298,9 +340,11 @@ def _month_label(month: str) -> str:
     return f"{year}年{int(m)}月"
 
 
-def branch_month_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+def branch_month_rows(rows: list[dict[str, Any]], *, xlsx: bool = False) -> list[list[Any]]:
     """党总支, 月份, 状态, 例会, 出席: one line per branch and month of the term (every teacher
-    of a branch carries the same months; the first one's are used)."""
+    of a branch carries the same months; the first one's are used). ``xlsx``: one line per
+    meeting instead, its date a real date (党总支, 月份, 状态, 日期, 例会, 出席), so that the
+    sheet sorts and filters by date; a month without a meeting keeps one line."""
     seen: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         dep = r["department"] or "未分配"
@@ -310,11 +354,19 @@ def branch_month_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
     for dep, months in seen.items():
         for m in months:
             meetings = m.get("meetings") or []
+            head = [dep, _month_label(m["month"]), MONTH_STATUS.get(m["status"], m["status"])]
+            if xlsx:
+                for x in meetings or [None]:
+                    if x is None:
+                        lines.append([*head, None, None, None])
+                        continue
+                    lines.append(
+                        [*head, _date(x["date"]), x["title"], _join(x.get("attendees", []))]
+                    )
+                continue
             lines.append(
                 [
-                    dep,
-                    _month_label(m["month"]),
-                    MONTH_STATUS.get(m["status"], m["status"]),
+                    *head,
                     _join([f"{x['date']} {x['title']}" for x in meetings]),
                     _join(sorted({a for x in meetings for a in x.get("attendees", [])})),
                 ]
@@ -322,7 +374,17 @@ def branch_month_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
     return lines
 
 
-def employment_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+def _date(value: Any) -> Any:
+    """A stored ISO date as a date (a spreadsheet date cell); anything else as it is."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def employment_rows(rows: list[dict[str, Any]], *, xlsx: bool = False) -> list[list[Any]]:
     """One line per final-year class (its head teachers joined): students, outcomes recorded
     by kind and the employment rate."""
     classes: dict[str, tuple[dict[str, Any], str, list[str]]] = {}
@@ -335,19 +397,20 @@ def employment_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
         lines.append(
             [
                 dep,
-                code,
+                Code(code) if xlsx else code,
                 c["class_name"],
                 _join(teachers),
                 c["students"],
                 c["recorded"],
                 *(c["by_kind"].get(k, 0) for k in EMPLOYMENT_KINDS),
-                _rate(c["employment_rate"]),
+                percent(c["employment_rate"]) if xlsx else _rate(c["employment_rate"]),
             ]
         )
     return lines
 
 
 BRANCH_HEADERS = ["党总支", "月份", "状态", "例会", "出席人员"]
+BRANCH_XLSX_HEADERS = ["党总支", "月份", "状态", "日期", "例会", "出席人员"]
 EMPLOYMENT_HEADERS = [
     "党总支",
     "班级代码",
@@ -360,15 +423,20 @@ EMPLOYMENT_HEADERS = [
 ]
 
 
-def _policy_sheets(rows: list[dict[str, Any]]) -> dict[str, tuple[list[str], list[list[Any]]]]:
+def _policy_sheets(
+    rows: list[dict[str, Any]], *, xlsx: bool = False
+) -> dict[str, tuple[list[str], list[list[Any]]]]:
     return {
-        "党总支例会": (BRANCH_HEADERS, branch_month_rows(rows)),
-        "就业情况": (EMPLOYMENT_HEADERS, employment_rows(rows)),
+        "党总支例会": (
+            BRANCH_XLSX_HEADERS if xlsx else BRANCH_HEADERS,
+            branch_month_rows(rows, xlsx=xlsx),
+        ),
+        "就业情况": (EMPLOYMENT_HEADERS, employment_rows(rows, xlsx=xlsx)),
     }
 
 
 def open_round_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    """测评, 已答, 应答, 回收率: each round still open when the term was evaluated, summed over
+    """测评, 已答, 应答, 参评率: each round still open when the term was evaluated, summed over
     the teachers (issue 14: an open round is shown as 进行中 and counted in nothing else)."""
     totals: dict[str, list[int]] = {}
     for r in rows:
@@ -389,7 +457,7 @@ def _policy_tables(rows: list[dict[str, Any]]) -> str:
     in_progress = open_round_rows(rows)
     if in_progress:
         out.append("\n进行中的测评（关闭后才计入考核，以上各项均不含）\n")
-        out.append(_plain_table(["测评", "已答", "应答", "回收率"], in_progress))
+        out.append(_plain_table(["测评", "已答", "应答", "参评率"], in_progress))
     branch = branch_month_rows(rows)
     missed: dict[str, list[str]] = {}
     for line in branch:

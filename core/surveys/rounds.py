@@ -84,7 +84,7 @@ def register_survey(
                 actor=actor,
                 action=f"survey.{status}",
                 target=definition.id,
-                detail={"questions": len(definition.questions)},
+                detail={"questions": len(definition.questions), "survey": definition.title},
             )
         )
     session.flush()
@@ -294,7 +294,11 @@ def open_round(
             actor=actor,
             action=action,
             target=f"{term_code}/{survey_id}",
-            detail={"closes_on": closes_on.isoformat() if closes_on else None},
+            detail={
+                "closes_on": closes_on.isoformat() if closes_on else None,
+                # The survey's title, for the 操作记录 page (the target holds its code).
+                "survey": survey.title,
+            },
         )
     )
     session.flush()
@@ -306,7 +310,7 @@ def _notify_students(
     session: Session, term: Term, rnd: SurveyRound, title: str, today: dt.date
 ) -> int:
     """Queue a WeChat notice to each bound eligible student with someone left to rate (one per
-    student; custom message in the 48-hour window, else the template message: core.reach)."""
+    student; custom message while the allowance lasts, else the template message: core.reach)."""
     return notify_opened(session, term, rnd, title, today)
 
 
@@ -343,7 +347,7 @@ def close_round(
             actor=actor,
             action="round.close",
             target=f"{term_code}/{survey_id}",
-            detail={"responses": opened},
+            detail={"responses": opened, "survey": rnd.definition.get("title", survey_id)},
         )
     )
     session.flush()
@@ -442,15 +446,28 @@ def after_close(session: Session) -> None:
         log.exception("VACUUM after closing a survey round failed")
 
 
-def envelope_status(session: Session, settings: Settings) -> dict[int, tuple[int, int]]:
-    """Open round id → (envelopes and drafts, how many of them the configured keys open)."""
+def envelope_status(
+    session: Session, settings: Settings, limit: int | None = None
+) -> dict[int, tuple[int, int]]:
+    """Open round id → (envelopes and drafts, how many of them the configured keys open).
+    ``limit``: at most that many envelopes and that many drafts of each round (a sample)."""
     out: dict[int, tuple[int, int]] = {}
     open_ids = select(SurveyRound.id).where(SurveyRound.closed_at.is_(None))
     for model, context in (
         (SealedEnvelope, lambda r: survey_seal.envelope_context(r.round_id)),
         (SurveyDraft, lambda r: survey_seal.draft_context(r.openid)),
     ):
-        for row in session.scalars(select(model).where(model.round_id.in_(open_ids))):
+        if limit is None:
+            rows = list(session.scalars(select(model).where(model.round_id.in_(open_ids))))
+        else:
+            rows = [
+                row
+                for round_id in session.scalars(open_ids)
+                for row in session.scalars(
+                    select(model).where(model.round_id == round_id).limit(limit)
+                )
+            ]
+        for row in rows:
             total, ok = out.get(row.round_id, (0, 0))
             try:
                 survey_seal.unseal(settings, row.sealed, context(row))

@@ -16,7 +16,8 @@ from typing import Any
 from core.evaluation.intervals import mean_interval
 from models.evaluation import GRADE_LABELS, Grade
 
-GRADE_ORDER = (Grade.EXCELLENT, Grade.GOOD, Grade.PASS, Grade.FAIL)
+# Every grade, 待测评 included (no closed round yet: issue 22), best first.
+GRADE_ORDER = tuple(Grade)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.evaluation.grading import participation_short
 from models import Term, TermEvaluation
 from models.evaluation import Grade
 
@@ -36,6 +37,7 @@ class OwnResult:
     eligible: int
     reasons: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    response_rate: float | None = None  # share of eligible students who answered
 
 
 def own_result(session: Session, teacher_id: int) -> OwnResult | None:
@@ -66,17 +68,20 @@ def own_result(session: Session, teacher_id: int) -> OwnResult | None:
         eligible=ev.eligible,
         reasons=reasons,
         flags=[str(f) for f in ev.flags],
+        response_rate=ev.response_rate,
     )
 
 
-def format_result(result: OwnResult, min_respondents: int) -> str:
-    """The chat reply for ``result`` (pure). Below ``min_respondents`` respondents: grade and
-    percentage only."""
+def format_result(result: OwnResult, min_respondents: int, min_participation: float = 0) -> str:
+    """The chat reply for ``result`` (pure). Below ``min_respondents`` respondents or under the
+    minimum participation: grade and percentage only."""
     grade = result.grade.label + ("（经学生处复核）" if result.overridden else "")
     pct = "无答卷" if result.satisfaction is None else f"{result.satisfaction:.1f}%"
     lines = [f"【学期考核结果】{result.term_code} 学期", f"考核等级：{grade}", f"学生满意度：{pct}"]
     if result.respondents < min_respondents:
         lines.append(f"（答卷少于{min_respondents}份，只显示满意度和等级）")
+    elif participation_short(result.response_rate, min_participation):
+        lines.append(f"（参评率低于{min_participation:g}%，数据不足，只显示满意度和等级）")
     else:
         lines.append(f"参评学生：{result.respondents}/{result.eligible} 人")
         if result.reasons:
@@ -87,10 +92,12 @@ def format_result(result: OwnResult, min_respondents: int) -> str:
     return "\n".join(lines)
 
 
-def reply(session: Session, teacher_id: int, min_respondents: int) -> str:
+def reply(
+    session: Session, teacher_id: int, min_respondents: int, min_participation: float = 0
+) -> str:
     """The answer to ``考核结果`` from head teacher ``teacher_id``."""
     result = own_result(session, teacher_id)
     if result is not None:
-        return format_result(result, min_respondents)
+        return format_result(result, min_respondents, min_participation)
     published = session.scalar(select(Term.id).where(Term.published_at.is_not(None)).limit(1))
     return NOT_PUBLISHED if published is None else NO_RESULT

@@ -4,6 +4,7 @@ and the clear answer (and nothing written) on bad input."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -74,7 +75,11 @@ def test_roster_upload_xlsx(client, session, world, tmp_path):
     assert count(session, Student) == 9 + 150
     (row,) = audits(session, "roster.import")
     assert row.actor == "xsc"
-    assert "名册已导入" in text(client.get("/dashboard/roster"))
+    page = text(client.get("/dashboard/roster"))
+    assert "名册已导入" in page
+    # The sheets by the names people give them, not the code's English ones (issue 24).
+    assert "党总支、班级、学生、教师、聘任" in page
+    assert not re.search(r"departments|classes|appointments", page.split("<main")[-1])
 
 
 def test_roster_upload_csv_files(client, session, world, tmp_path):
@@ -219,7 +224,14 @@ def test_close_a_round_once_and_never_reopen(client, session, world):
     login(client, "xsc")
     page = text(client.get("/dashboard/rounds?term=2026-2027-1"))
     assert "进行中" in page and "参评率" in page
-    assert round_form(client, "close").status_code == 302
+    closed = round_form(client, "close")
+    assert closed.status_code == 302
+    # The survey's title where a person reads, not its code (issue 24).
+    shown = text(client.get(closed.headers["Location"]))
+    assert "测评「兼职班主任学生满意度测评」" in shown and "satisfaction</" not in shown
+    log = text(client.get("/dashboard/audit"))
+    assert "关闭了测评 2026-2027-1 学期的「兼职班主任学生满意度测评」，收回答卷" in log
+    assert "satisfaction" not in log and "responses" not in log
     fresh(session)
     assert session.scalar(select(SurveyRound)).closed_at is not None
     again = round_form(client, "close")

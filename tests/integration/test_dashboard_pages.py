@@ -47,7 +47,9 @@ def test_teacher_page_shows_log_timeline_and_appointments(client, world):
     login(client, "xsc")
     a = page(client, f"/dashboard/teachers/{world.teacher_a.id}?term=2026-2027-1")
     assert "2026年10月" in a and "与学生谈心" in a and "谈心谈话 1" in a
-    assert "钢琴2025级1班（GQ2025）" in a and "2026-09-01 至 2027-09-01" in a
+    assert "钢琴2025级1班（GQ2025）" in a and (
+        '<span class="date">2026-09-01</span> 至 <span class="date">2027-09-01</span>' in a
+    )
 
 
 def test_overview_figures(client, world):

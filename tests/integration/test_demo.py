@@ -4,6 +4,7 @@ and gunicorn. The report must show what the demo is built to show."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -88,6 +89,9 @@ def check_report(done: subprocess.CompletedProcess) -> None:
     assert re.search(r"学生意见：\d+ 条待学生处审核", done.stdout)
     # A glimpse of the chat, as the user's phone showed it (decrypted from safe mode).
     assert "绑定成功" in done.stdout and "请核对关于" in done.stdout
+    # Both ways to bind (issue 23.5): a few students by campus login on the local CAS.
+    assert re.search(r"其中 6 名学生点菜单「绑定身份」.*统一身份认证", done.stdout)
+    assert "（绑定页面）绑定成功" in done.stdout
     assert "已记录" in done.stdout and "没有记录" in done.stdout
 
 
@@ -118,6 +122,18 @@ def test_demo_embedded_starts_fresh_and_reports(tmp_path: Path) -> None:
     assert list((tmp_path / "banzhuren-demo-documents").glob("荣誉证书-2026-2027-*.docx"))
     assert workbook["就业情况"].max_row >= 2  # the final-year classes
     assert "gunicorn" not in done.stdout and "内嵌模式" in done.stdout
+    # The campus-login bindings went through the shared binding service, audited.
+    engine = create_engine(f"sqlite:///{tmp_path / 'banzhuren-demo.db'}")
+    with engine.connect() as conn:
+        details = conn.execute(
+            text("SELECT detail FROM audit_log WHERE action = 'binding.bind'")
+        ).scalars()
+        vias = [json.loads(d)["via"] if isinstance(d, str) else d["via"] for d in details]
+    engine.dispose()
+    assert vias.count("cas") == 6 and vias.count("code") == len(vias) - 6 > 100
+    # Embedded mode touches no broker: kombu has nothing to say (issue 22).
+    log = (tmp_path / "banzhuren-demo.log").read_text(encoding="utf-8")
+    assert "kombu" not in log and "No hostname was supplied" not in log, log
 
 
 def test_demo_on_postgresql_redis_and_a_worker(tmp_path: Path, redis_url: str) -> None:

@@ -7,15 +7,19 @@ from __future__ import annotations
 import datetime as dt
 import io
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 from docx import Document
+from docx.enum.table import WD_ROW_HEIGHT_RULE
 from docx.oxml.ns import qn
+from docx.shared import Cm
 
 from bot.cli import main
+from core.documents.records import Letterhead, application_spec, appointment_spec, award_spec
 from models import Appointment, AppointmentStatus, Award, UserRole
-from tests.factories import make_appointment
+from tests.factories import make_appointment, make_term
 from tests.integration.policy_school import CODE, build_policy_school
 from tests.support.celery_worker import settings_env
 from tests.support.dashboard import login, make_user
@@ -89,7 +93,7 @@ def test_cli_writes_one_file_per_person(session, school, cli, tmp_path):
 
     zhao_no = school.teachers["zhao"].staff_no
     letter = read(f"聘书-{zhao_no}-赵老师-G2022.docx")
-    assert "赵老师" in letter and "管弦2022级（G2022）" in letter
+    assert "赵老师" in letter and "管弦2022级 兼职班主任" in letter and "G2022" not in letter
     assert "聘期自 2025年9月1日 至 2026年9月1日" in letter
     assert "{{" not in letter
 
@@ -103,7 +107,9 @@ def test_cli_writes_one_file_per_person(session, school, cli, tmp_path):
 
     cert = read(f"荣誉证书-2025-2026-{zhao_no}-赵老师.docx")
     assert "荣誉证书" in cert and "赵老师" in cert and "管弦系党总支" in cert
-    assert "管弦2022级（G2022）" in cert and "2025年9月1日 至 2026年9月1日" in cert
+    # The class by its name; the service in the academic year's terms (one term here).
+    assert "管弦2022级" in cert and "G2022" not in cert
+    assert "2025年9月1日 至 2026年1月20日" in cert
     assert "先进兼职班主任" in cert and "{{" not in cert
 
 
@@ -137,7 +143,7 @@ def test_dashboard_downloads(session, school, app, client):
     assert response.mimetype.endswith("wordprocessingml.document")
     assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
     text = text_of(Document(io.BytesIO(response.data)))
-    assert "赵老师" in text and "G2022" in text and "2025年9月1日" in text
+    assert "赵老师" in text and "管弦2022级" in text and "2025年9月1日" in text
 
     response = client.get(f"/dashboard/documents/award/{award.id}.docx")
     assert "赵老师" in text_of(Document(io.BytesIO(response.data)))
@@ -161,3 +167,85 @@ def test_templates_are_in_the_package():
         "appointment.docx",
         "award.docx",
     }
+
+
+# --- issue 24: the school's name and clock, class names, room to sign and seal, the date ------
+
+LETTERHEAD = Letterhead("星海音乐学院", ZoneInfo("Asia/Shanghai"))
+
+
+def docx_of(spec) -> Document:
+    return Document(io.BytesIO(spec.render()))
+
+
+def test_school_name_follows_the_setting(session, school, cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("BANZHUREN_SCHOOL_NAME", "星海音乐学院")
+    result = cli.invoke(main, ["documents", "--term", CODE, "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for path in tmp_path.glob("*.docx"):
+        text = text_of(Document(str(path)))
+        assert "星海音乐学院" in text and "哈尔滨" not in text, path.name
+
+
+def test_application_date_is_the_schools_day(session, school):
+    a = session.query(Appointment).filter_by(status=AppointmentStatus.APPLIED).one()
+    # 17:30 UTC on 7 December is already 8 December in Harbin.
+    a.created_at = dt.datetime(2026, 12, 7, 17, 30, tzinfo=dt.UTC)
+    session.flush()
+    text = text_of(docx_of(application_spec(a, dt.date(2026, 12, 8), LETTERHEAD)))
+    assert "填表日期：2026年12月8日" in text
+    utc = Letterhead("星海音乐学院", ZoneInfo("UTC"))
+    assert "填表日期：2026年12月7日" in text_of(
+        docx_of(application_spec(a, dt.date(2026, 12, 8), utc))
+    )
+
+
+def test_boxes_have_room_to_sign_and_seal(session, school):
+    a = session.query(Appointment).filter_by(status=AppointmentStatus.APPLIED).one()
+    form = docx_of(application_spec(a, dt.date(2026, 12, 8), LETTERHEAD))
+    heights = {}
+    for row in form.tables[0].rows:
+        label = row.cells[0].text
+        if "意见" in label or "申请" in label or "备案" in label:
+            assert row.height_rule == WD_ROW_HEIGHT_RULE.AT_LEAST, label
+            heights[label] = row.height
+    assert set(heights) == {"个人申请", "党总支初审意见", "学生处审核意见", "人事处备案"}
+    assert min(heights.values()) >= Cm(3)
+    assert all(heights[k] >= Cm(4) for k in ("党总支初审意见", "学生处审核意见", "人事处备案"))
+    appointment = session.query(Appointment).filter_by(teacher_id=school.teachers["zhao"].id).one()
+    award = session.query(Award).filter_by(status="awarded").one()
+    for spec in (
+        appointment_spec(appointment, LETTERHEAD),
+        award_spec(session, award, school.teachers["zhao"], dt.date(2026, 12, 8), LETTERHEAD),
+    ):
+        doc = docx_of(spec)
+        (school_line,) = [p for p in doc.paragraphs if p.text == "星海音乐学院"]
+        assert school_line.paragraph_format.space_before >= Cm(3), spec.kind
+
+
+def test_certificate_is_dated_when_the_cited_service_has_ended(session, school):
+    # The academic year's second term, still to come when the certificate is made.
+    make_term(
+        session, code="2025-2026-2", start_date=dt.date(2026, 2, 20), end_date=dt.date(2026, 7, 10)
+    )
+    zhao = school.teachers["zhao"]
+    award = session.query(Award).filter_by(status="awarded").one()
+
+    early = text_of(docx_of(award_spec(session, award, zhao, dt.date(2026, 6, 1), LETTERHEAD)))
+    # Service from the appointment's start to the last day of the year's last term, and the
+    # certificate dated that day, not before it.
+    assert "2025年9月1日 至 2026年7月10日" in early
+    assert early.rstrip().endswith("2026年7月10日")
+    late = text_of(docx_of(award_spec(session, award, zhao, dt.date(2026, 9, 3), LETTERHEAD)))
+    assert late.rstrip().endswith("2026年9月3日")
+
+
+def test_pages_carry_the_school_name(db_url, session):
+    from bot import create_app
+    from tests.conftest import make_settings
+
+    client = create_app(make_settings(db_url, school_name="星海音乐学院")).test_client()
+    login_page = client.get("/dashboard/login").get_data(as_text=True)
+    assert "星海音乐学院<br>兼职班主任工作平台" in login_page
+    assert "<title>登录 · 星海音乐学院兼职班主任工作平台</title>" in login_page
+    assert "哈尔滨" not in login_page

@@ -3,6 +3,7 @@ evaluation, the report (table, xlsx, JSON) and the API, on both backends."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
@@ -81,17 +82,22 @@ def test_xlsx_has_meeting_and_employment_sheets(session, evaluated):
     wb = load_workbook(io.BytesIO(render(evaluation_rows(session, CODE), "xlsx")))
     assert {"党总支例会", "就业情况"} <= set(wb.sheetnames)
     months = [[c.value for c in r] for r in wb["党总支例会"].iter_rows()]
-    assert months[0] == ["党总支", "月份", "状态", "例会", "出席人员"]
-    assert ["管弦系党总支", "2025年11月", "未召开", None, None] in months
+    # One line per meeting, its date a date cell; a month without a meeting keeps one line.
+    assert months[0] == ["党总支", "月份", "状态", "日期", "例会", "出席人员"]
+    assert ["管弦系党总支", "2025年11月", "未召开", None, None, None] in months
     held = next(r for r in months if r[:2] == ["管弦系党总支", "2025年9月"])
-    assert held[2] == "已召开" and held[4] == "赵老师、钱老师"
+    assert held[2] == "已召开" and isinstance(held[3], dt.datetime)
+    assert set(held[5].split("、")) == {"赵老师", "钱老师"}
     jobs = [[c.value for c in r] for r in wb["就业情况"].iter_rows()]
     assert jobs[0][-1] == "就业率"
     assert jobs[1][:6] == ["管弦系党总支", "G2022", "管弦2022级", "赵老师", 5, 3]
-    assert jobs[1][-1] == "40.0%"
+    assert jobs[1][-1] == 0.4 and wb["就业情况"].cell(2, len(jobs[1])).number_format == "0.0%"
     sheet = wb["管弦系党总支"]
     headers = [c.value for c in sheet[1]]
-    assert "95%置信区间" in headers and "例会出勤率" in headers and "毕业班就业率" in headers
+    assert {"置信区间下限", "置信区间上限", "例会出勤率", "毕业班就业率"} <= set(headers)
+    zhao = next(r for r in sheet.iter_rows(min_row=2) if r[1].value == "赵老师")
+    assert zhao[headers.index("毕业班就业率")].value == 0.4
+    assert zhao[headers.index("毕业班学生(人)")].value == 5
 
 
 def test_api_carries_the_policy_fields(session, client, evaluated):

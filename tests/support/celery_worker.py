@@ -63,6 +63,8 @@ ENV_NAMES = {
     "wechat_previous_aes_key": "BANZHUREN_WECHAT_PREVIOUS_AES_KEY",
     "wechat_api_base": "BANZHUREN_WECHAT_API_BASE",
     "min_respondents": "BANZHUREN_MIN_RESPONDENTS",
+    "min_participation": "BANZHUREN_MIN_PARTICIPATION",
+    "school_name": "BANZHUREN_SCHOOL_NAME",
     "timezone": "BANZHUREN_TIMEZONE",
     "redis_prefix": "BANZHUREN_REDIS_PREFIX",
     "celery_queue": "BANZHUREN_CELERY_QUEUE",

@@ -9,6 +9,21 @@ import pytest
 from bot.dashboard.audit_text import describe
 
 CASES = [
+    (
+        "wechat:o-zs",
+        "binding.bind",
+        "2023010101",
+        {"via": "cas", "role": "student"},
+        "微信 o-zs 通过统一身份认证绑定为 2023010101（学生）。",
+    ),
+    (
+        "wechat:o-x",
+        "binding.refused",
+        "T2001",
+        {"via": "cas", "reason": "person_taken"},
+        "微信 o-x 通过统一身份认证绑定 T2001 被拒绝：该学号/工号已绑定其他微信。",
+    ),
+    ("wechat:o-y", "binding.unbind", "S1", {"role": "student"}, "微信 o-y 解除了与 S1 的绑定。"),
     ("xsc", "login", "xsc", {}, "xsc 登录了后台。"),
     ("xsc", "login.locked", "wang", {}, "账户 wang 因多次密码错误被锁定 15 分钟。"),
     (
@@ -92,6 +107,14 @@ CASES = [
         {"closes_on": "2027-01-10"},
         "xsc 开启了测评 2026-2027-1/satisfaction，截止 2027-01-10。",
     ),
+    (
+        "cli",
+        "term.publish",
+        "2026-2027-1",
+        {"teachers": 8, "forced": True, "reason": "学院批准提前发布", "problems": ["测评进行中"]},
+        "命令行 发布了 2026-2027-1 学期的考核结果（8 名班主任）。"
+        "强制发布：是；理由：学院批准提前发布；当时不满足的条件：测评进行中",
+    ),
 ]
 
 
@@ -102,7 +125,46 @@ def test_sentences(actor, action, target, detail, expected) -> None:
 
 def test_unknown_action_and_keys_still_read_in_chinese() -> None:
     text = describe("xsc", "user.disable", "wang", {"before": "affairs", "note": "离职"})
-    assert text == "xsc：停用用户 wang。调整前：学生处；note：离职"
+    assert text == "xsc：停用用户 wang。调整前：学生处；其他：离职"
     # No raw Python structures (braces, quotes) ever reach the page.
     for case in CASES:
         assert not re.search(r"[{}\[\]']", describe(*case[:4]))
+
+
+def test_round_rows_name_the_survey_not_its_code():
+    text = describe(
+        "学生处",
+        "round.close",
+        "2026-2027-1/satisfaction",
+        {"responses": 201, "survey": "班主任满意度测评"},
+    )
+    assert text == "学生处 关闭了测评 2026-2027-1 学期的「班主任满意度测评」，收回答卷 201 份。"
+    # A row written before the title was recorded: no English key either.
+    old = describe("学生处", "round.close", "2026-2027-1/satisfaction", {"responses": 201})
+    assert "responses" not in old and "收回答卷 201 份" in old
+    remind = describe(
+        "xsc",
+        "round.remind",
+        "2026-2027-1/satisfaction/GQ2025",
+        {"reminded": 12, "department": 3, "survey": "班主任满意度测评"},
+    )
+    assert (
+        remind
+        == "xsc 为测评 2026-2027-1 学期的「班主任满意度测评」（GQ2025） 一键催填，提醒 12 人。"
+    )
+
+
+def test_no_english_detail_key_reaches_the_page():
+    dates = describe(
+        "cli", "term.closed_dates.add", "2026-2027-1", {"days": ["2026-10-01"], "exam": False}
+    )
+    assert dates == "命令行 设置了学期 2026-2027-1 的节假日（不催填）：2026-10-01。"
+    unknown = describe("cli", "something.new", "x", {"weird_key": 5})
+    assert "weird_key" not in unknown and "其他：5" in unknown
+
+
+def test_survey_rows_name_the_title():
+    text = describe(
+        "cli", "survey.created", "satisfaction", {"questions": 6, "survey": "满意度测评"}
+    )
+    assert text == "命令行 新建了问卷 「满意度测评」（6 题）。"

@@ -15,9 +15,11 @@ from core.evaluation.grading import (
     QualityFacts,
     TeacherFacts,
     allowance,
+    details_shown,
     grade_teacher,
     is_award_candidate,
     months_in_office,
+    participation_short,
     previous_term_code,
     quality_flags,
     uncorroborated,
@@ -166,3 +168,35 @@ AWARD_CASES = [
 @pytest.mark.parametrize(("grade", "previous", "dismissals", "candidate"), AWARD_CASES)
 def test_award_candidate(grade, previous, dismissals, candidate):
     assert is_award_candidate(grade, previous, dismissals, AS_OF) is candidate
+
+
+# --- BANZHUREN_MIN_PARTICIPATION ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rate", "minimum", "short"),
+    [
+        (0.29, 30, True),
+        (0.30, 30, False),  # exactly the minimum is enough
+        (0.10, 0, False),  # 0: no minimum
+        (None, 30, False),  # nobody eligible: nothing to judge
+        (0.999, 100, True),
+        (1.0, 100, False),
+    ],
+)
+def test_participation_short(rate, minimum, short):
+    assert participation_short(rate, minimum) is short
+
+
+def test_quality_flags_under_min_participation():
+    facts = QualityFacts(10, 16, 10 / 16, True)
+    assert quality_flags(facts, 5) == []
+    assert quality_flags(facts, 5, min_participation=70) == ["参评率低于70%", "数据不足"]
+    assert quality_flags(facts, 5, min_participation=62.5) == []
+
+
+def test_details_shown_needs_both_minimums():
+    assert details_shown(5, 0.5, 5, 40)
+    assert not details_shown(4, 0.5, 5, 40)
+    assert not details_shown(5, 0.3, 5, 40)
+    assert details_shown(5, 0.3, 5)

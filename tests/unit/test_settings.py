@@ -2,7 +2,7 @@ import pytest
 
 from core.settings import ConfigError, load_settings
 
-BASE = {"BANZHUREN_SECRET_KEY": "k"}
+BASE = {"BANZHUREN_SECRET_KEY": "k" * 32}
 
 
 def test_defaults_follow_design():
@@ -12,6 +12,8 @@ def test_defaults_follow_design():
     assert s.wechat_token is None  # no default: /wechat answers 503 until it is set
     assert s.wechat_api_base == "https://api.weixin.qq.com/"
     assert s.min_respondents == 5
+    assert s.min_participation == 0
+    assert s.school_name == "哈尔滨音乐学院"
     assert s.timezone == "Asia/Shanghai"
 
 
@@ -21,22 +23,31 @@ def test_values_are_read_and_typed():
         | {
             "BANZHUREN_REDIS_URL": "redis://127.0.0.1:6379/3",
             "BANZHUREN_MIN_RESPONDENTS": "8",
+            "BANZHUREN_MIN_PARTICIPATION": "40",
+            "BANZHUREN_SCHOOL_NAME": " 星海音乐学院 ",
             "BANZHUREN_WECHAT_API_BASE": "http://127.0.0.1:9999",
         }
     )
     assert not s.embedded
     assert s.min_respondents == 8
+    assert s.min_participation == 40
+    assert s.school_name == "星海音乐学院"
     assert s.wechat_api_base == "http://127.0.0.1:9999/"
 
 
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("BANZHUREN_MIN_RESPONDENTS", "five", "whole number"),
-        ("BANZHUREN_MIN_RESPONDENTS", "0", "at least 1"),
-        ("BANZHUREN_TIMEZONE", "Mars/Olympus", "unknown time zone"),
-        ("BANZHUREN_WECHAT_AES_KEY", "short", "43-character"),
-        ("BANZHUREN_WECHAT_TOKEN", "a b", "3-32 letters"),
+        ("BANZHUREN_MIN_RESPONDENTS", "five", "应为整数"),
+        ("BANZHUREN_MIN_RESPONDENTS", "0", "至少为 1"),
+        ("BANZHUREN_MIN_PARTICIPATION", "101", "至多为 100"),
+        ("BANZHUREN_MIN_PARTICIPATION", "-1", "至少为 0"),
+        ("BANZHUREN_MIN_PARTICIPATION", "30%", "应为整数"),
+        ("BANZHUREN_SCHOOL_NAME", "学院" * 21, "至多 40 个字符"),
+        ("BANZHUREN_SCHOOL_NAME", "音乐\n学院", "应为一行"),
+        ("BANZHUREN_TIMEZONE", "Mars/Olympus", "未知时区"),
+        ("BANZHUREN_WECHAT_AES_KEY", "short", "43 位"),
+        ("BANZHUREN_WECHAT_TOKEN", "a b", "3-32 位"),
         ("BANZHUREN_REDIS_URL", "localhost:6379", "redis://"),
         ("BANZHUREN_WECHAT_API_BASE", "ftp://x", "http"),
     ],
@@ -70,3 +81,17 @@ def test_session_times_are_configurable():
     assert (s.session_lifetime_minutes, s.session_idle_minutes) == (90, 15)
     with pytest.raises(ConfigError, match="BANZHUREN_SESSION_IDLE_MINUTES"):
         load_settings(BASE | {"BANZHUREN_SESSION_IDLE_MINUTES": "0"})
+
+
+def test_placeholder_message_is_chinese_and_names_the_variable():
+    with pytest.raises(ConfigError) as info:
+        load_settings(BASE | {"BANZHUREN_WECHAT_SECRET": "CHANGE-ME"})
+    assert str(info.value).startswith("BANZHUREN_WECHAT_SECRET 仍是 .env.example 的占位值")
+
+
+@pytest.mark.parametrize("key", ["abc", "x" * 31])
+def test_a_short_secret_key_is_refused(key):
+    with pytest.raises(ConfigError, match="BANZHUREN_SECRET_KEY 太短") as info:
+        load_settings({"BANZHUREN_SECRET_KEY": key})
+    assert f"{len(key)} 个字符，至少 32 个" in str(info.value)
+    assert load_settings({"BANZHUREN_SECRET_KEY": "x" * 32}).secret_key == "x" * 32

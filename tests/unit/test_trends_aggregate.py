@@ -77,7 +77,7 @@ def test_group_average_counts_each_teacher_once_with_interval() -> None:
     school = trends.school.at("2026-2027-1")
     assert school.satisfaction == pytest.approx(80.0) and school.rated == 3
     assert school.ci_low < 80.0 < school.ci_high
-    assert school.grades == {"优秀": 2, "良好": 1, "合格": 0, "不合格": 0}
+    assert school.grades == {"优秀": 2, "良好": 1, "合格": 0, "不合格": 0, "待测评": 0}
     assert trends.school.terms[1].change == pytest.approx(20.0)
     names = [d.name for d in trends.departments]
     assert names == ["声乐系", "管弦系"]

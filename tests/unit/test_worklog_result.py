@@ -56,3 +56,11 @@ def test_below_min_respondents_only_percentage_and_grade():
 
 def test_no_respondents_says_so():
     assert "学生满意度：无答卷" in format_result(result(satisfaction=None, respondents=0), 1)
+
+
+def test_under_min_participation_only_percentage_and_grade():
+    low = result(respondents=12, response_rate=0.6, flags=["x"])
+    text = format_result(low, 5, min_participation=70)
+    assert "参评率低于70%" in text and "学生满意度：75.0%" in text
+    assert "12/20" not in text and "提示" not in text
+    assert "参评学生：12/20 人" in format_result(low, 5, min_participation=60)

@@ -32,9 +32,12 @@ def evaluate_term_task(self, term_code: str) -> dict[str, Any]:
     """Evaluate a term. On a worker: start a chord of department tasks and return their task
     ids (``departments``: task id → department id) and the finishing task's id (``finish_id``),
     so that a caller can follow progress. Eager: run everything and return the summary."""
-    min_respondents = settings().min_respondents
+    config = settings()
     if self.request.is_eager or celery.conf.task_always_eager:
-        return {"term": term_code, "summary": run.evaluate_term(term_code, min_respondents)}
+        summary = run.evaluate_term(
+            term_code, config.min_respondents, min_participation=config.min_participation
+        )
+        return {"term": term_code, "summary": summary}
     with core.db.session_scope() as session:
         plan = run.plan_term(session, term_code)
     log.info(
@@ -61,7 +64,10 @@ def evaluate_term_task(self, term_code: str) -> dict[str, Any]:
 )
 def evaluate_department_task(self, term_id: int, department_id: int) -> int:
     """Evaluate one department's head teachers in the term (idempotent upsert)."""
-    n = run.evaluate_department(term_id, department_id, settings().min_respondents)
+    config = settings()
+    n = run.evaluate_department(
+        term_id, department_id, config.min_respondents, config.min_participation
+    )
     log.info(
         "task %s: term %s department %s: %d teachers", self.request.id, term_id, department_id, n
     )

@@ -16,6 +16,27 @@
     });
   }
 
+  // Issue 24: each cell carries its column's header (data-label), which the phone layout
+  // shows beside the value when a row becomes a card. Header cells spanning columns count.
+  document.querySelectorAll("table.data").forEach(function (table) {
+    if (!table.tHead || !table.tHead.rows.length) return;
+    var labels = [];
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
+      var text = th.textContent.replace(/ [▲▼]$/, "").trim();
+      for (var i = 0; i < (th.colSpan || 1); i++) labels.push(text);
+    });
+    Array.prototype.forEach.call(table.tBodies, function (body) {
+      Array.prototype.forEach.call(body.rows, function (row) {
+        if (row.cells.length === 1 && row.cells[0].colSpan > 1) return;  // "no rows" line
+        var column = 0;
+        Array.prototype.forEach.call(row.cells, function (td) {
+          if (!td.hasAttribute("data-label")) td.setAttribute("data-label", labels[column] || "");
+          column += td.colSpan || 1;
+        });
+      });
+    });
+  });
+
   function cellValue(row, index) {
     var cell = row.cells[index];
     if (cell && cell.hasAttribute("data-value")) {

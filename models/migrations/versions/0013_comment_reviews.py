@@ -1,7 +1,7 @@
 """comment reviews: Student Affairs shows or withholds each free-text answer (issue 24)
 
 Revision ID: 0013
-Revises: 0006
+Revises: 0010
 Create Date: 2026-12-07 22:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0013'
-down_revision = '0006'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
