@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.evaluation.intervals import mean_interval
+from core.reports.cells import Code, percent_of
 from models.evaluation import GRADE_LABELS, Grade
 
 # Every grade, 待测评 included (no closed round yet: issue 22), best first.
@@ -291,18 +292,20 @@ def trends_json(trends: Trends) -> dict[str, Any]:
 
 def trend_sheet(trends: Trends) -> tuple[list[str], list[list[Any]]]:
     """The xlsx 历年趋势 sheet: one line per teacher (工号, 姓名, 党总支), then per term its
-    满意度 (a number, one decimal), 等级 and 日志条数; below them the branches' and the school's
-    average satisfaction per term. Empty cells where a teacher was not evaluated."""
+    满意度 (a number formatted as a percentage), 等级 and 日志条数; below them the branches' and
+    the school's average satisfaction per term. Empty cells where a teacher was not evaluated."""
     headers = ["工号", "姓名", "党总支"]
     for code in trends.terms:
-        headers += [f"{code} 满意度(%)", f"{code} 等级", f"{code} 日志"]
+        headers += [f"{code} 满意度", f"{code} 等级", f"{code} 日志"]
     lines: list[list[Any]] = []
     for t in trends.teachers:
-        line: list[Any] = [t.staff_no, t.teacher, t.department]
+        line: list[Any] = [Code(t.staff_no), t.teacher, t.department]
         for code in trends.terms:
             x = t.at(code)
             line += (
-                [_round(x.satisfaction), x.grade_label, x.logs_total] if x else [None, None, None]
+                [percent_of(x.satisfaction), x.grade_label, x.logs_total]
+                if x
+                else [None, None, None]
             )
         lines.append(line)
     groups = [*trends.departments, *([trends.school] if trends.school else [])]
@@ -310,6 +313,6 @@ def trend_sheet(trends: Trends) -> tuple[list[str], list[list[Any]]]:
         line = ["", f"{g.name} 平均", g.name if g.name != "全校" else ""]
         for code in trends.terms:
             x = g.at(code)
-            line += [_round(x.satisfaction), None, x.logs_total] if x else [None, None, None]
+            line += [percent_of(x.satisfaction), None, x.logs_total] if x else [None, None, None]
         lines.append(line)
     return headers, lines

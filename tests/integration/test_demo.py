@@ -114,7 +114,7 @@ def test_demo_embedded_starts_fresh_and_reports(tmp_path: Path) -> None:
     # Two terms side by side: the earlier one (closed, evaluated, published) and this one.
     trend = workbook["历年趋势"]
     headers = [c.value for c in trend[1]]
-    assert "2025-2026-2 满意度(%)" in headers and "2026-2027-1 满意度(%)" in headers
+    assert "2025-2026-2 满意度" in headers and "2026-2027-1 满意度" in headers
     first = {row[0]: row for row in trend.iter_rows(min_row=2, values_only=True)}
     excellent = school_teacher("excellent")
     assert isinstance(first[excellent][3], float) and first[excellent][4] == "优秀"

@@ -181,15 +181,16 @@ def test_xlsx_report_has_the_trend_sheet_with_numbers(client, world, tokens):
     ws = load_workbook(io.BytesIO(data))["历年趋势"]
     headers = [c.value for c in ws[1]]
     assert headers[3:9] == [
-        f"{BEFORE} 满意度(%)",
+        f"{BEFORE} 满意度",
         f"{BEFORE} 等级",
         f"{BEFORE} 日志",
-        f"{NOW} 满意度(%)",
+        f"{NOW} 满意度",
         f"{NOW} 等级",
         f"{NOW} 日志",
     ]
     rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
-    assert rows["TA001"][3:9] == (90.0, "优秀", 5, 100.0, "优秀", 2)
+    assert rows["TA001"][3:9] == (0.9, "优秀", 5, 1.0, "优秀", 2)
+    assert ws["D2"].number_format == "0.0%"  # a number a spreadsheet shows as 90.0%
     # The report of the earlier term shows no later term.
     data = client.get(f"/dashboard/download/evaluation.xlsx?term={BEFORE}").data
     headers = [c.value for c in load_workbook(io.BytesIO(data))["历年趋势"][1]]
@@ -202,7 +203,7 @@ def test_awards_page_outlook_grant_and_certificate(client, session, world, token
     html = client.get(page).get_data(as_text=True)
     assert "甲老师" in html and 'id="no-certificates"' in html
     # The interval as stored: build_world stored none for TA001, so the dash and its n.
-    assert "<th>95%区间</th>" in html and "— n=6" in html
+    assert "<th>95%置信区间</th>" in html and "— n=6" in html
     assert 'id="award-certificates"' not in html  # no link that would end in 404
     # One 优秀 term away: 丁老师 (良好 before, 优秀 now) and the borrowed 丙老师 (no earlier term).
     outlook = html.split('id="one-term-away"')[1]

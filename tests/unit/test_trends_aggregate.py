@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 
 from core.evaluation.awards import explain_none
+from core.reports.cells import Code, Percent
 from core.trends import build, mean_with_interval, trend_sheet, trends_json
 from core.trends.aggregate import TermPoint
 from models import Grade
@@ -105,11 +106,14 @@ def test_sheet_numbers_stay_numbers_and_gaps_stay_empty() -> None:
     ]
     headers, lines = trend_sheet(build(points, 5))
     assert headers[:3] == ["工号", "姓名", "党总支"]
-    assert headers[3:6] == ["2025-2026-2 满意度(%)", "2025-2026-2 等级", "2025-2026-2 日志"]
+    assert headers[3:6] == ["2025-2026-2 满意度", "2025-2026-2 等级", "2025-2026-2 日志"]
     by_staff = {line[0]: line for line in lines}
-    assert by_staff["T001"][3:9] == [74.5, "良好", 4, 86.0, "优秀", 4]
+    # Shares that an xlsx formats as 0.0% (core.reports.cells.Percent), unrounded.
+    assert isinstance(by_staff["T001"][3], Percent) and str(by_staff["T001"][3]) == "74.5%"
+    assert by_staff["T001"][3:9] == [pytest.approx(0.7454), "良好", 4, 0.86, "优秀", 4]
+    assert isinstance(by_staff["T001"][0], Code)  # a 工号 stays text
     assert by_staff["T002"][3:6] == [None, None, None]  # not evaluated in spring
-    assert lines[-1][1] == "全校 平均" and lines[-1][6] == pytest.approx(73.5)
+    assert lines[-1][1] == "全校 平均" and lines[-1][6] == pytest.approx(0.735)
 
 
 def test_json_shape() -> None:
