@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 import core.db
+from core.arrival import ACCEPTED_AT
 from core.files import restrict_new_files
 from core.settings import Settings, load_settings
 
@@ -69,7 +71,19 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     for part in (request_session, webhook, bind, dashboard, api):
         part.init_app(app)
+    app.wsgi_app = _stamp_arrival(app.wsgi_app)  # outermost: first to run
     return app
+
+
+def _stamp_arrival(wsgi_app: Any) -> Any:
+    """When the server gave no accept time (``banzhuren serve``, a worker class other than
+    ``bot.gunicorn_worker``'s), the first moment the app sees the request stands in for it."""
+
+    def stamped(environ: dict, start_response: Any) -> Any:
+        environ.setdefault(ACCEPTED_AT, time.time())
+        return wsgi_app(environ, start_response)
+
+    return stamped
 
 
 def settings_of(app: Flask) -> Settings:

@@ -34,15 +34,18 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "task": jobs.REMIND_INACTIVE_TEACHERS,
             "schedule": crontab(day_of_week=1, hour=9, minute=0),
         },
-        # Outbound WeChat messages left unsent (broker down at commit, worker lost) go again.
+        # Every minute (issue 22 item 7): sends cut off by a dead worker are settled as
+        # 可能已送达 (within two minutes: core.outbox.IN_FLIGHT), and outbound messages left
+        # unsent (broker down at commit, worker lost) go again.
         "retry-unsent-outbound": {
             "task": jobs.RETRY_UNSENT,
-            "schedule": crontab(minute="*/10"),
+            "schedule": crontab(minute="*"),
         },
-        # 反馈 not queued yet (its task was lost with the broker, the counsellor bound later).
+        # 反馈 not queued yet (its hand-off was lost with the broker, the counsellor bound
+        # later): forwarded within a minute of Redis being back.
         "forward-pending-feedback": {
             "task": jobs.FORWARD_PENDING_FEEDBACK,
-            "schedule": crontab(minute="5-59/10"),
+            "schedule": crontab(minute="*"),
         },
         # Survey rounds past their closing day are closed (their sealed answers opened).
         "close-due-survey-rounds": {

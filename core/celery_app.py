@@ -15,6 +15,7 @@ from celery import Celery, signals
 from celery.result import AsyncResult
 
 import core.db
+from core import handoff
 from core.beat import beat_schedule
 from core.settings import Settings, load_settings
 
@@ -123,4 +124,6 @@ def dispatch(name: str, *args: Any, **options: Any) -> AsyncResult:
     settings()  # configures Celery, and so registers the tasks, on first use
     # Through the registered task, not ``send_task``: Celery runs a task eagerly only through
     # its own object (send_task ignores task_always_eager).
-    return celery.tasks[name].apply_async(args=args, **options)
+    result = celery.tasks[name].apply_async(args=args, **options)
+    handoff.ok()
+    return result

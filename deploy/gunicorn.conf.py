@@ -20,8 +20,11 @@ wsgi_app = "bot:create_app()"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 
 # Threads let one worker overlap its waits on PostgreSQL and Redis; the per-openid lock and
-# the database, not the process, serialise what must be serialised.
-worker_class = "gthread"
+# the database, not the process, serialise what must be serialised. gunicorn's gthread worker,
+# stamping each request with when it was accepted: with every thread busy (a stalled database)
+# requests wait in the worker's queue, and WeChat's 5 s count from their arrival, not from
+# when a thread gets to them (bot/gunicorn_worker.py; behind nginx its X-Request-Start counts).
+worker_class = "bot.gunicorn_worker.StampingThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 

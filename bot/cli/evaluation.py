@@ -28,6 +28,11 @@ from core.trends import report_sheets
 from models.term import require_term
 
 PICKUP_TIMEOUT = 120.0
+# Asking whether any worker is alive (Celery's broadcast ping): tries and seconds each, so
+# that "no worker" is said within 10 seconds.
+PING_TRIES, PING_TIMEOUT = 3, 2.0
+# A run with no worker answering for this long stops (the worker died and none came back).
+NO_WORKER_FOR = 60.0
 ROWS = {"evaluation": evaluation_rows, "awards": award_rows, "allowance": allowance_rows}
 
 
@@ -88,6 +93,7 @@ def _run_on_worker(cli: CliContext, term_code: str, timeout: float) -> dict:
     from core.celery_app import configure_celery
 
     app = configure_celery(cli.settings)
+    _require_live_worker(app, cli)
     deadline = time.monotonic() + timeout
     results: list = []
     try:
@@ -104,6 +110,34 @@ def _run_on_worker(cli: CliContext, term_code: str, timeout: float) -> dict:
         raise AssertionError("unreachable")
     finally:
         _release_results(results)
+
+
+def no_worker_message(settings) -> str:
+    return (
+        "没有正在运行的 worker：考核在 Celery worker 上执行，"
+        f"请先在服务器上启动 banzhuren worker（与本命令使用相同的 BANZHUREN_REDIS_URL"
+        f"{'、BANZHUREN_REDIS_PREFIX' if settings.redis_prefix != 'banzhuren' else ''}），"
+        "例如 systemctl start banzhuren-worker，然后重新运行本命令"
+    )
+
+
+def live_workers(app, tries: int = PING_TRIES, timeout: float = PING_TIMEOUT) -> list[str]:
+    """Names of the workers that answer a broadcast ping (of this deployment's prefix)."""
+    for _ in range(tries):
+        replies = app.control.ping(timeout=timeout) or []
+        names = [name for reply in replies for name in reply]
+        if names:
+            return names
+    return []
+
+
+def _require_live_worker(app, cli: CliContext) -> None:
+    try:
+        alive = live_workers(app)
+    except Exception as exc:  # Redis unreachable: kombu's and redis-py's errors
+        fail(f"无法连接 Redis（BANZHUREN_REDIS_URL）：{type(exc).__name__}，请确认 Redis 正在运行")
+    if not alive:
+        fail(no_worker_message(cli.settings))
 
 
 def _follow(app, cli: CliContext, term_code: str, deadline: float, timeout: float, results):
@@ -123,6 +157,7 @@ def _follow(app, cli: CliContext, term_code: str, deadline: float, timeout: floa
         if now > deadline:
             fail(f"考核未在 {timeout:.0f} 秒内完成：请查看 worker 日志")
         watch.check({planning})
+        watch.require_worker()
         time.sleep(0.2)
     if planning.failed():
         fail(f"考核任务失败：{planning.result!r}")
@@ -148,6 +183,7 @@ def _follow(app, cli: CliContext, term_code: str, deadline: float, timeout: floa
                     bar.update(len(finished))
             pending -= finished
             watch.check(pending or {finish})
+            watch.require_worker()
             time.sleep(0.2)
     finally:
         if bar is not None:
@@ -168,6 +204,15 @@ class LostWatch:
         self.last_progress = time.monotonic()
         self.last_check = self.last_progress
         self.missing: set[str] = set()
+        # Since when no worker has answered the checks (None: one did at the last check).
+        self.no_worker_since: float | None = None
+
+    def require_worker(self) -> None:
+        """Stop when no worker has answered for :data:`NO_WORKER_FOR` seconds."""
+        if self.no_worker_since is not None and (
+            time.monotonic() - self.no_worker_since > NO_WORKER_FOR
+        ):
+            fail("worker 已停止运行，考核没有完成。" + no_worker_message(self.settings))
 
     def progress(self) -> None:
         self.last_progress = self.last_check = time.monotonic()
@@ -181,23 +226,29 @@ class LostWatch:
         ids = {r.id for r in unfinished if not r.ready()}
         if not ids:
             return
-        missing = ids - task_whereabouts(self.app, self.settings, ids)
+        somewhere, answered = task_whereabouts(self.app, self.settings, ids)
+        if answered:
+            self.no_worker_since = None
+        elif self.no_worker_since is None:
+            self.no_worker_since = now
+        missing = ids - somewhere
         lost = missing & self.missing
         self.missing = missing
         if lost:
             raise LostTask(f"{len(lost)} 个任务不在队列中，也不在任何 worker 上")
 
 
-def task_whereabouts(app, settings, ids: set[str]) -> set[str]:
-    """Those of ``ids`` queued in Redis or known to a running worker. When no worker answers
-    at all, every id counts as somewhere (a worker restarting will take them)."""
+def task_whereabouts(app, settings, ids: set[str]) -> tuple[set[str], bool]:
+    """Those of ``ids`` queued in Redis or known to a running worker, and whether any worker
+    answered. When none answers, every id counts as somewhere (a worker restarting will take
+    them; :meth:`LostWatch.require_worker` gives up when none comes back)."""
     found = set(_queued_ids(app, settings, ids))
     replies = app.control.inspect(timeout=1.0).query_task(*ids) or {}
     if not replies:
-        return set(ids)
+        return set(ids), False
     for tasks in replies.values():
         found.update(tasks or {})
-    return found
+    return found, True
 
 
 def _queued_ids(app, settings, ids: set[str]) -> list[str]:

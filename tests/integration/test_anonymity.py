@@ -107,7 +107,8 @@ def next_text(p: Person, definition, rng: random.Random) -> str:
 
 def play(wechat, people: list[Person], definition, start: dt.datetime, monkeypatch) -> None:
     """Each day, that day's students answer in an interleaved, shuffled order; a few of them
-    have their summary shown again late (it goes out as a customer-service message)."""
+    have their summary shown again late (it moves nothing, so it goes out as a customer-service
+    message)."""
     import bot.wechat.webhook as webhook
 
     rng = random.Random(20261120)

@@ -167,7 +167,10 @@ def test_gunicorn_conf_executes_and_is_valid() -> None:
             cfg.set(key, value)  # gunicorn's own validators
             applied += 1
     assert applied >= 8
-    assert cfg.worker_class_str == "gthread"
+    from gunicorn.workers.gthread import ThreadWorker
+
+    assert cfg.worker_class_str == "bot.gunicorn_worker.StampingThreadWorker"
+    assert issubclass(cfg.worker_class, ThreadWorker)
     assert cfg.workers >= 1 and cfg.threads >= 1
     assert cfg.timeout >= 10
     assert cfg.bind == ["0.0.0.0:8000"]
