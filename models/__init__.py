@@ -20,6 +20,7 @@ from models.reach import RoundContact, TermClosedDate, WeChatContact
 from models.survey import (
     Answer,
     Ballot,
+    CommentReview,
     Response,
     SealedEnvelope,
     Survey,
@@ -49,6 +50,7 @@ __all__ = [
     "Base",
     "BindingFailure",
     "ClassKind",
+    "CommentReview",
     "Department",
     "DialogueState",
     "EmploymentOutcome",

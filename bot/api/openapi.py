@@ -99,6 +99,87 @@ REPORT_ROW = {
     "properties": {**_REPORT_PROPERTIES, **_POLICY_PROPERTIES},
 }
 
+_TREND_FILTERS = (
+    {
+        "name": "department",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "pattern": "^[0-9]{0,9}$"},
+        "description": "党总支编号；空值表示全部（党总支令牌只能是本党总支）",
+    },
+    {
+        "name": "teacher",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "maxLength": 32},
+        "description": "工号：只看一位班主任",
+    },
+)
+_GROUP_TERM = {
+    "type": "object",
+    "required": ["term", "published", "satisfaction_pct", "ci_low", "ci_high", "grades"],
+    "properties": {
+        "term": {"type": "string"},
+        "published": {"type": "boolean"},
+        "teachers": {"type": "integer"},
+        "rated": {"type": "integer"},
+        "satisfaction_pct": {**_NUM, "description": "各班主任满意度的平均"},
+        "ci_low": _NUM,
+        "ci_high": _NUM,
+        "change": _NUM,
+        "respondents": {"type": "integer"},
+        "eligible": {"type": "integer"},
+        "response_rate": _NUM,
+        "grades": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "logs_total": {"type": "integer"},
+    },
+}
+_GROUP = {
+    "type": "object",
+    "required": ["name", "terms"],
+    "properties": {"name": {"type": "string"}, "terms": {"type": "array", "items": _GROUP_TERM}},
+}
+_TEACHER_TERM = {
+    "type": "object",
+    "required": ["term", "satisfaction_pct", "ci_low", "ci_high", "grade", "logs"],
+    "properties": {
+        "term": {"type": "string"},
+        "published": {"type": "boolean"},
+        "respondents": {"type": "integer"},
+        "eligible": {"type": "integer"},
+        "response_rate": _NUM,
+        "satisfaction_pct": _NUM,
+        "ci_low": {**_NUM, "description": "答卷少于最少人数时为 null"},
+        "ci_high": _NUM,
+        "change": _NUM,
+        "grade": {"type": "string"},
+        "logs": {"type": "object", "additionalProperties": {"type": "integer"}},
+    },
+}
+TRENDS = {
+    "type": "object",
+    "required": ["terms", "min_respondents", "school", "departments", "teachers"],
+    "properties": {
+        "terms": {"type": "array", "items": {"type": "object"}},
+        "min_respondents": {"type": "integer"},
+        "school": {"oneOf": [_GROUP, {"type": "null"}], "description": "学生处令牌才有"},
+        "departments": {"type": "array", "items": _GROUP},
+        "teachers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["staff_no", "teacher", "department", "terms"],
+                "properties": {
+                    "staff_no": {"type": "string"},
+                    "teacher": {"type": "string"},
+                    "department": {"type": "string"},
+                    "terms": {"type": "array", "items": _TEACHER_TERM},
+                },
+            },
+        },
+    },
+}
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -147,6 +228,13 @@ SPEC: dict[str, Any] = {
             ("term", "staff_no"),
         ),
         "/terms/{term}/awards": _get("先进兼职班主任候选人", _ARRAY),
+        "/trends": _get(
+            "历年趋势：各学期满意度（含95%区间）、等级、工作日志条数；全校（学生处）、各党总支、"
+            "各班主任。党总支令牌只含本党总支已发布的学期；答卷少于最少人数时不给区间",
+            TRENDS,
+            (),
+            query=_TREND_FILTERS,
+        ),
         "/terms/{term}/allowances": _get("津贴发放表", _ARRAY),
         "/terms/{term}/rounds": _get("满意度测评轮次及实时参评率", _ARRAY),
     },

@@ -17,6 +17,7 @@ from core.evaluation import policy
 from core.evaluation.grading import details_shown
 from core.publication import readiness
 from core.surveys.rounds import round_progress
+from core.trends import trends_for, trends_json
 from models import Grade, Incident, Meeting, SurveyRound, Teacher, Term, WorkLogEntry
 from models.evaluation import GRADE_LABELS
 from models.meetings import meetings_attended
@@ -109,6 +110,10 @@ def overview(code: str):
         respondents=summary.respondents,
         eligible=summary.eligible,
         response_rate=summary.response_rate,
+        # The mean of the teachers' satisfaction and its 95% interval over the teachers.
+        satisfaction_pct=summary.satisfaction,
+        ci_low=summary.interval[0],
+        ci_high=summary.interval[1],
         grades={GRADE_LABELS[gr]: n for gr, n in summary.grades.items()},
         departments=[
             {
@@ -116,6 +121,8 @@ def overview(code: str):
                 "teachers": d.teachers,
                 "response_rate": d.response_rate,
                 "satisfaction_pct": d.satisfaction,
+                "ci_low": d.interval[0],
+                "ci_high": d.interval[1],
             }
             for d in summary.by_department
         ],
@@ -198,7 +205,7 @@ def teacher(code: str, staff_no: str):
         ]
         if shown
         else None,
-        "comments": queries.comments(session, term.id, person.id) if shown else None,
+        **_comments(queries.comments(session, term.id, person.id) if shown else None),
         **_work(
             entries,
             counts,
@@ -207,6 +214,19 @@ def teacher(code: str, staff_no: str):
         ),
     }
     return jsonify(body)
+
+
+def _comments(visible: queries.VisibleComments | None) -> dict[str, Any]:
+    """Only comments Student Affairs reviewed and showed; withheld and pending ones as counts
+    (DESIGN.md, Privacy). None below the minimum respondents or for another department's
+    teacher."""
+    if visible is None:
+        return {"comments": None, "comments_withheld": None, "comments_pending": None}
+    return {
+        "comments": visible.shown,
+        "comments_withheld": visible.withheld,
+        "comments_pending": visible.pending,
+    }
 
 
 def _foreign_teacher(session, person: Teacher, term: Term) -> dict[str, Any]:
@@ -220,7 +240,7 @@ def _foreign_teacher(session, person: Teacher, term: Term) -> dict[str, Any]:
         "respondents": None,
         "breakdown_shown": False,
         "questions": None,
-        "comments": None,
+        **_comments(None),
         **_work(
             entries,
             counts,
@@ -260,6 +280,39 @@ def _work(
             for i in incidents
         ],
     }
+
+
+@bp.get("/trends")
+def trends():
+    """Satisfaction, grade and log counts term by term: the school (Student Affairs), each
+    branch and each teacher the token's owner may see (core.trends)."""
+    session = db()
+    if set(request.args) - {"department", "teacher"}:
+        abort(400)  # a misspelt filter must not quietly return everything
+    department = request.args.get("department") or None
+    staff_no = request.args.get("teacher") or None
+    if department and not (department.isdigit() and department.isascii() and len(department) <= 9):
+        abort(400)
+    if staff_no is not None and len(staff_no) > 32:
+        abort(400)
+    own = scope()
+    wanted = int(department) if department else None
+    if own is not None and wanted not in (None, own):
+        abort(404)
+    teacher_id = None
+    if staff_no is not None:
+        teacher_id = session.scalar(select(Teacher.id).where(Teacher.staff_no == staff_no))
+        if teacher_id is None:
+            abort(404)
+        visible_teacher(session, own, teacher_id)
+    data = trends_for(
+        session,
+        own,
+        settings().min_respondents,
+        department_id=wanted,
+        teacher_id=teacher_id,
+    )
+    return jsonify(trends_json(data))
 
 
 @bp.get("/terms/<code>/awards")

@@ -162,6 +162,7 @@ def init_app(app: Flask) -> None:
         admin,
         feedback_pages,
         policy_pages,
+        trends_pages,
         views,
     )
     from bot.dashboard.views import bp

@@ -122,12 +122,20 @@ ROUTES: dict[str, Access] = {
     "api.teacher": Access(OFFICES),
     "api.awards": Access(OFFICES),
     "api.rounds": Access(OFFICES),
+    # Trends across terms (issue 24): satisfaction figures, so the two offices only.
+    "dashboard.trends": Access(OFFICES),
+    "api.trends": Access(OFFICES),
     # Student Affairs alone.
     "dashboard.roster": Access(AFFAIRS),
     "dashboard.round_open": Access(AFFAIRS),
     "dashboard.round_close": Access(AFFAIRS),
     "dashboard.grade_override": Access(AFFAIRS),
     "dashboard.publish": Access(AFFAIRS),
+    # Reviewing free-text comments before anyone else reads them; granting 先进 (issue 24).
+    "dashboard.comment_queue": Access(AFFAIRS),
+    "dashboard.comment_review_post": Access(AFFAIRS),
+    "dashboard.comment_show_unheld": Access(AFFAIRS),
+    "dashboard.award_grant": Access(AFFAIRS),
     "dashboard.audit_log": Access(AFFAIRS),
     "dashboard.users": Access(AFFAIRS),
     "dashboard.user_new": Access(AFFAIRS),

@@ -41,6 +41,7 @@ from core import audit
 from core.accounts import authenticate, end_sessions
 from core.evaluation.grading import details_shown, participation_short
 from core.publication import readiness
+from core.trends import report_sheets, trends_for
 from core.worklog.feedback import undelivered_feedback
 from models import Grade, Term, User
 from models.base import utcnow
@@ -346,7 +347,8 @@ def teacher(teacher_id: int):
             respondents=0,
             breakdown_shown=False,
             questions=[],
-            comments=[],
+            comments=None,
+            teacher_trend=None,
             timeline=queries.group_by_month(entries),
             log_counts=sorted(counts.items(), key=lambda kv: -kv[1]),
             log_total=sum(counts.values()),
@@ -366,7 +368,10 @@ def teacher(teacher_id: int):
             respondents=respondents,
             breakdown_shown=shown,
             questions=queries.question_stats(session, term.id, teacher_id) if shown else [],
-            comments=queries.comments(session, term.id, teacher_id) if shown else [],
+            comments=queries.comments(session, term.id, teacher_id) if shown else None,
+            teacher_trend=trends_for(
+                session, scope(), settings().min_respondents, teacher_id=teacher_id
+            ),
             timeline=queries.group_by_month(entries),
             undelivered=undelivered_feedback(session, [e.id for e in entries]),
             log_counts=sorted(counts.items(), key=lambda kv: -kv[1]),
@@ -409,15 +414,6 @@ def _report_page(kind: str, title: str, note: str):
     )
 
 
-@bp.route("/awards")
-def awards():
-    return _report_page(
-        "award",
-        "先进兼职班主任候选人",
-        "第十九条：连续两个学期考核优秀；第二十条：被解聘者三年内不得参评。",
-    )
-
-
 @bp.route("/allowances")
 def allowances():
     return _report_page("allowance", "补贴发放表", "第十八条：每人每月 300 元，按在任月数计发。")
@@ -432,7 +428,12 @@ def download(kind: str, fmt: str):
         abort(404)
     session = db()
     rows = exports.report_rows(session, term, scope(), kind)
-    body = exports.render(rows, fmt, kind)
+    extra = (
+        report_sheets(session, term, scope(), settings().min_respondents)
+        if fmt == "xlsx" and kind == "evaluation"
+        else None
+    )
+    body = exports.render(rows, fmt, kind, extra)
     name = exports.filename(term, kind, fmt, current_user.department_name)
     response = Response(body, mimetype=exports.FORMATS[fmt])
     # RFC 5987 name for the Chinese file name, an ASCII one for old clients.

@@ -174,6 +174,29 @@ def samples(w) -> list[Sample]:
             {"term": t, "grade": "fail", "reason": "越权调整等级"},
         ),
         Sample("dashboard.publish", "POST", "/dashboard/publish", ONLY_AFFAIRS, {"term": t}),
+        Sample("dashboard.trends", "GET", "/dashboard/trends", OFFICES),
+        Sample("dashboard.comment_queue", "GET", f"/dashboard/comments?term={t}", ONLY_AFFAIRS),
+        Sample(
+            "dashboard.comment_review_post",
+            "POST",
+            f"/dashboard/comments/review?term={t}",
+            ONLY_AFFAIRS,
+            {"answer": "0" * 32, "decision": "show", "reason": "越权显示"},
+        ),
+        Sample(
+            "dashboard.comment_show_unheld",
+            "POST",
+            f"/dashboard/comments/show-unheld?term={t}",
+            ONLY_AFFAIRS,
+            {},
+        ),
+        Sample(
+            "dashboard.award_grant",
+            "POST",
+            f"/dashboard/awards/grant?term={t}",
+            ONLY_AFFAIRS,
+            {"teacher": str(a)},
+        ),
         Sample("dashboard.roster", "GET", "/dashboard/roster", ONLY_AFFAIRS),
         Sample("dashboard.roster", "POST", "/dashboard/roster", ONLY_AFFAIRS),
         Sample("dashboard.audit_log", "GET", "/dashboard/audit", ONLY_AFFAIRS),
@@ -232,6 +255,7 @@ def api_samples(w) -> list[Sample]:
         Sample("api.teacher", "GET", f"/api/v1/terms/{t}/teachers/TA001", OFFICES),
         Sample("api.awards", "GET", f"/api/v1/terms/{t}/awards", OFFICES),
         Sample("api.rounds", "GET", f"/api/v1/terms/{t}/rounds", OFFICES),
+        Sample("api.trends", "GET", "/api/v1/trends", OFFICES),
     ]
 
 
