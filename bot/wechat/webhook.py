@@ -46,6 +46,7 @@ from bot.chat.context import Incoming, Sender, SenderState
 from bot.chat.router import handle_incoming
 from bot.request_session import db, settings
 from bot.wechat import dedup, outage
+from bot.wechat.channel import Channel
 from bot.wechat.textlimit import fit_messages, shorten
 from core.fastsql import FastStatement
 from core.locks import LockTimeout, lock_sender
@@ -214,10 +215,11 @@ def _verify_and_open(s: Settings, args, body: bytes) -> tuple[BaseMessage, bool,
     return parse(xml), encrypted, aes_key
 
 
-def parse(xml: bytes | str) -> BaseMessage:
-    """``wechatpy.parse_message`` plus the checks it leaves out; raises :class:`BadRequest`."""
+def parse(xml: bytes | str, parser=parse_message) -> BaseMessage:
+    """``wechatpy.parse_message`` (or WeCom's, ``parser``) plus the checks it leaves out;
+    raises :class:`BadRequest`."""
     try:
-        message = parse_message(xml)
+        message = parser(xml)
     except Exception as exc:  # expat errors, entity declarations, missing <xml> or MsgType
         raise BadRequest(400, f"not a WeChat message: {type(exc).__name__}") from None
     if message is None:
@@ -312,12 +314,21 @@ def to_incoming(message: BaseMessage) -> Incoming:
     )
 
 
-def answer(s: Settings, incoming: Incoming, key: str, started: float | None = None) -> str:
+def answer(
+    s: Settings,
+    incoming: Incoming,
+    key: str,
+    started: float | None = None,
+    channel: Channel | None = None,
+) -> str:
     """Handle a verified message exactly once; returns the reply text ("" = ``success``).
 
     ``started`` (``time.monotonic()`` when the request arrived): when handling ends so late
     that WeChat has stopped waiting, the reply goes out as customer-service messages instead.
+    ``channel``: how the sender is identified and reached (default the official account;
+    ``/wecom`` passes its own, issue 25.5).
     """
+    channel = channel or WECHAT
     session = db()
     try:
         claim = dedup.claim(session, s, key)
@@ -339,14 +350,14 @@ def answer(s: Settings, incoming: Incoming, key: str, started: float | None = No
         _release(session, s, claim)
         return texts.BUSY
     try:
-        earlier, sender, state = _earlier_reply_and_sender(session, incoming.openid, key)
+        earlier, sender, state = channel.resolve(session, incoming.openid, key)
         if earlier is not None:
             # Handled before (a retry that took over the claim of a slow or dead holder, or
             # a claim that outlived its record): answer as the first time, handle nothing.
             session.rollback()
             first = dedup.readable(s, key, earlier)
         else:
-            first = _handle(session, s, incoming, key, started, sender, state)
+            first = _handle(session, s, incoming, key, started, sender, state, channel)
     except Exception as exc:
         if outage.is_outage(exc):
             _failed(exc, "handling a message", key)
@@ -420,23 +431,26 @@ def _handle(
     started: float | None,
     sender: Sender | None = None,
     state: SenderState | None = None,
+    channel: Channel | None = None,
 ) -> str:
     """Dispatch, queue what does not fit in the reply, record the reply with the key, commit."""
-    _record_interaction(session, incoming, state)
-    reply = handle_incoming(session, s, incoming, sender, state) or ""
+    channel = channel or WECHAT
+    if channel.records_interaction:
+        _record_interaction(session, incoming, state)
+    reply = channel.handle(session, s, incoming, sender, state) or ""
     # Issue 11: a reply quoting survey answers is sent, never stored as text (see dedup).
     quotes = dedup.quotes_answers(reply)
     sealed = s if quotes else None
     late = started is not None and time.monotonic() - started > LATE_SECONDS
-    if late and reply and _can_send(s):
+    if late and reply and channel.can_send(s):
         log.warning("message %s took too long: reply sent as a customer-service message", key)
         # Issue 13.5 hook: the survey dialogue waits for these to be delivered.
         confirms = _survey_reply_went_late(session, s, incoming.openid)
         for part in fit_messages(reply, MAX_MESSAGES_PER_REPLY):
-            _queue_text(session, incoming.openid, part, sealed, confirms)
+            channel.queue_text(session, incoming.openid, part, sealed, confirms)
         first = ""
     else:
-        first = _queue_overflow(session, s, incoming.openid, reply, sealed)
+        first = _queue_overflow(session, s, incoming.openid, reply, sealed, channel)
     dedup.record_reply(
         session, key, dedup.stored_form(s, key, dedup.quoting(first)) if quotes else first
     )
@@ -463,17 +477,23 @@ def _release(session, s: Settings, claim: dedup.Claim) -> None:
 
 
 def _queue_overflow(
-    session, s: Settings, openid: str, reply: str, sealed: Settings | None = None
+    session,
+    s: Settings,
+    openid: str,
+    reply: str,
+    sealed: Settings | None = None,
+    channel: Channel | None = None,
 ) -> str:
     """The part of ``reply`` that goes in the passive reply; the rest is queued as
     customer-service messages when the account can send them, else cut off."""
+    channel = channel or WECHAT
     if not reply:
         return reply
-    if not _can_send(s):
+    if not channel.can_send(s):
         return shorten(reply)
     parts = fit_messages(reply, MAX_MESSAGES_PER_REPLY)
     for part in parts[1:]:
-        _queue_text(session, openid, part, sealed)
+        channel.queue_text(session, openid, part, sealed, False)
     return parts[0]
 
 
@@ -493,6 +513,16 @@ def _survey_reply_went_late(session, s: Settings, openid: str) -> bool:
     from bot.chat.survey_dialogue import reply_went_late
 
     return reply_went_late(session, s, openid)
+
+
+# The official account: the sender is whoever the openid is bound to.
+WECHAT = Channel(
+    name="wechat",
+    resolve=_earlier_reply_and_sender,
+    handle=handle_incoming,
+    can_send=_can_send,
+    queue_text=_queue_text,
+)
 
 
 def _cdata_safe(text: str) -> str:

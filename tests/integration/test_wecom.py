@@ -1,0 +1,366 @@
+"""``/wecom`` (issue 25.5): staff chat through the school's WeCom app with the official account's
+grammar and guarantees; messages to staff go through WeCom where it reaches them, else through
+the official account. Requests are built as WeCom builds them (``core.wecom.simulate``), the
+WeCom and WeChat APIs are local fakes (``bot.demo.fake_wecom``, ``bot.demo.fake_wechat``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import create_app
+from bot.wechat import dedup
+from bot.wechat.wecom import NO_BINDING, NOT_STAFF
+from core.outbox import drain
+from core.wechat.simulate import WeChatSimulator, render_xml
+from core.wecom import crypto
+from models import (
+    OutboundMessage,
+    ReceivedMessage,
+    StudentFeedback,
+    TeacherRole,
+    WeChatBinding,
+    WorkLogEntry,
+)
+from models.base import utcnow
+from models.worklog import LogKind
+from tests.conftest import make_settings
+from tests.factories import (
+    make_appointment,
+    make_class,
+    make_department,
+    make_student,
+    make_teacher,
+)
+
+
+def count(session, model) -> int:
+    session.rollback()
+    return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def school(session, wecom_settings):
+    """A class with its head teacher (工号 T7001), its counsellor (C7001) and two students."""
+    today = utcnow().astimezone(wecom_settings.tz).date()
+    dep = make_department(session, name="声乐系党总支")
+    counsellor = make_teacher(session, staff_no="C7001", name="钱辅导", role=TeacherRole.COUNSELLOR)
+    klass = make_class(
+        session, department=dep, name="2025级声乐1班", entry_year=2025, counsellor_id=counsellor.id
+    )
+    teacher = make_teacher(session, staff_no="T7001", name="韩老师", department_id=dep.id)
+    make_appointment(
+        session, teacher=teacher, school_class=klass, start_date=today - dt.timedelta(days=30)
+    )
+    zhang = make_student(session, student_no="2025000001", name="张三", classes=[klass])
+    make_student(session, student_no="2025000002", name="李四", classes=[klass])
+    session.commit()
+    return {"teacher": teacher, "counsellor": counsellor, "class": klass, "zhang": zhang}
+
+
+# --- settings and the URL check -----------------------------------------------------------
+
+
+def test_unconfigured_wecom_answers_503(db_url):
+    app = create_app(make_settings(db_url))
+    client = app.test_client()
+    assert client.get("/wecom?msg_signature=x&timestamp=1&nonce=1&echostr=x").status_code == 503
+    assert client.post("/wecom", data=b"<xml/>").status_code == 503
+
+
+def test_url_check_answers_echostr_decrypted(wecom):
+    query, plain = wecom.sim.url_check()
+    response = wecom.client.get("/wecom", query_string=query)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == plain
+    assert plain != query["echostr"]  # the ciphertext itself would fail WeCom's check
+
+
+def test_url_check_refusals(wecom):
+    query, _plain = wecom.sim.url_check()
+    bad = dict(query, msg_signature="0" * 40)
+    assert wecom.client.get("/wecom", query_string=bad).status_code == 403
+    # The signature covers echostr: another ciphertext under the same signature is refused.
+    other = crypto.encrypt("42", wecom.sim.aes_key, wecom.sim.corp_id)
+    assert wecom.client.get("/wecom", query_string=dict(query, echostr=other)).status_code == 403
+    old, _ = wecom.sim.url_check(timestamp=int(time.time()) - 3600)
+    assert wecom.client.get("/wecom", query_string=old).status_code == 403
+    # Signed, but encrypted for another CorpID: it does not decrypt as ours.
+    ts, nonce = str(int(time.time())), "1"
+    foreign = crypto.encrypt("42", wecom.sim.aes_key, "wwanothercorp")
+    signed = {
+        "msg_signature": crypto.sign(wecom.sim.token, ts, nonce, foreign),
+        "timestamp": ts,
+        "nonce": nonce,
+        "echostr": foreign,
+    }
+    assert wecom.client.get("/wecom", query_string=signed).status_code == 400
+    missing = {k: v for k, v in query.items() if k != "echostr"}
+    assert wecom.client.get("/wecom", query_string=missing).status_code == 400
+
+
+# --- a head teacher logging through /wecom --------------------------------------------------
+
+
+def test_head_teacher_logs_through_wecom_end_to_end(wecom, session, school):
+    reply = wecom("谈心 张三 期末复习压力大，约好下周再聊", userid="T7001")
+    assert reply.startswith("已记录："), reply
+    [entry] = session.scalars(select(WorkLogEntry)).all()
+    assert entry.teacher_id == school["teacher"].id
+    assert entry.kind == LogKind.TALK
+    assert [s.name for s in entry.students] == ["张三"]
+    assert entry.text == "期末复习压力大，约好下周再聊"
+    # The same grammar: 统计 and 我的日志 answer as on the official account.
+    assert "谈心" in wecom("我的日志", userid="T7001")
+    # Nothing was bound: the 工号 is the identity.
+    assert count(session, WeChatBinding) == 0
+
+
+def test_counsellor_gets_the_counsellor_help(wecom, school):
+    assert "辅导员" in wecom("帮助", userid="C7001")
+
+
+def test_students_and_strangers_are_told_wecom_is_for_staff(wecom, session, school):
+    assert wecom("测评", userid="2025000001") == NOT_STAFF
+    assert wecom("谈心 张三 你好", userid="nobody") == NOT_STAFF
+    assert wecom.event("subscribe", userid="nobody") == NOT_STAFF
+    # Opening the app is not a message: no reply to it, for anyone.
+    assert wecom.event("enter_agent", userid="nobody") == ""
+    assert wecom.event("enter_agent", userid="T7001") == ""
+    assert count(session, WorkLogEntry) == 0
+
+
+def test_binding_is_not_needed_on_wecom(wecom, session, school):
+    assert wecom("绑定 T7001 123456", userid="T7001") == NO_BINDING
+    assert wecom("解绑", userid="T7001") == NO_BINDING
+    assert count(session, WeChatBinding) == 0
+
+
+def test_subscribe_welcomes_by_name(wecom, school):
+    assert "韩老师" in wecom.event("subscribe", userid="T7001")
+
+
+# --- signatures, replay, malformed ----------------------------------------------------------
+
+
+def test_bad_signature_is_403_and_stores_nothing(wecom, session, school):
+    query, body = wecom.sim.text("T7001", "谈心 张三 你好")
+    response = wecom.post(dict(query, msg_signature="f" * 40), body)
+    assert response.status_code == 403
+    assert (
+        wecom.post({k: v for k, v in query.items() if k != "msg_signature"}, body).status_code
+        == 403
+    )
+    assert count(session, ReceivedMessage) == 0 and count(session, WorkLogEntry) == 0
+
+
+def test_a_replayed_old_request_is_403(wecom, session, school):
+    xml = render_xml(
+        {
+            "ToUserName": wecom.sim.corp_id,
+            "FromUserName": "T7001",
+            "CreateTime": int(time.time()) - 3600,
+            "MsgType": "text",
+            "Content": "谈心 张三 你好",
+            "MsgId": 77,
+            "AgentID": wecom.sim.agent_id,
+        }
+    )
+    response = wecom.post(*wecom.sim.sign(xml, timestamp=int(time.time()) - 3600))
+    assert response.status_code == 403
+    assert count(session, ReceivedMessage) == 0 and count(session, WorkLogEntry) == 0
+
+
+def test_official_account_requests_are_refused_at_wecom(wecom, wecom_settings, session, school):
+    """A request signed for /wechat (the account's Token, AppID as receive id) is not a WeCom
+    message: another token, another receive id."""
+    s = wecom_settings
+    sim = WeChatSimulator(s.wechat_token, s.wechat_aes_key, s.wechat_appid, mode="safe")
+    query, body = sim.text("T7001", "谈心 张三 你好")
+    query["msg_signature"] = crypto.sign(
+        s.wecom_token, query["timestamp"], query["nonce"], crypto.envelope_encrypt_field(body)
+    )
+    assert wecom.post(query, body).status_code == 400  # signed right, wrong key and receive id
+    assert count(session, WorkLogEntry) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not xml",
+        b"<xml></xml>",
+        b"<xml><Encrypt></Encrypt></xml>",
+        b"<!DOCTYPE x [<!ENTITY a 'b'>]><xml><Encrypt>&a;</Encrypt></xml>",
+    ],
+)
+def test_malformed_bodies_are_400(wecom, session, body):
+    query, _ = wecom.sim.text("T7001", "x")
+    assert wecom.post(query, body).status_code == 400
+    assert count(session, ReceivedMessage) == 0
+
+
+def test_signed_garbage_inside_the_envelope_is_400(wecom, session):
+    for xml in (
+        "not xml",
+        "<xml><MsgType>text</MsgType></xml>",
+        "<xml>text</xml>",
+        render_xml(
+            {
+                "ToUserName": "x",
+                "FromUserName": "T1",
+                "CreateTime": "²",
+                "MsgType": "text",
+                "Content": "a",
+                "MsgId": 1,
+            }
+        ),
+    ):
+        response = wecom.post(*wecom.sim.sign(xml))
+        assert response.status_code == 400, (xml, response.data)
+    assert count(session, ReceivedMessage) == 0
+
+
+def test_body_over_a_mebibyte_is_413(wecom):
+    query, _ = wecom.sim.text("T7001", "x")
+    assert wecom.post(query, b"<xml>" + b"a" * (1024 * 1024 + 10) + b"</xml>").status_code == 413
+
+
+# --- dedup ----------------------------------------------------------------------------------
+
+
+def test_a_retried_message_is_stored_once_and_answered_the_same(wecom, session, school):
+    query, body = wecom.sim.text("T7001", "谈心 张三 第一次谈话")
+    first = wecom.reply_of(wecom.post(query, body))
+    again = wecom.reply_of(wecom.post(query, body))
+    assert first.startswith("已记录：") and again == first
+    assert count(session, WorkLogEntry) == 1
+
+
+def test_keys_of_the_two_channels_never_collide(wecom, wecom_app, wecom_settings, session, school):
+    """The same sender string and MsgId on /wechat and /wecom are two messages."""
+    assert dedup.message_key("wecom:T7001", msg_id=5) != dedup.message_key(
+        "wecom:T7001", msg_id=5, channel="wecom"
+    )
+    s = wecom_settings
+    session.add(WeChatBinding(openid="T7001", teacher_id=school["teacher"].id))
+    session.commit()
+    sim = WeChatSimulator(s.wechat_token, s.wechat_aes_key, s.wechat_appid, mode="safe")
+    client = wecom_app.test_client()
+    a = sim.read_reply(
+        client.post(
+            "/wechat",
+            query_string=(q := sim.text("T7001", "谈心 张三 公众号", msg_id=99))[0],
+            data=q[1],
+        ).data
+    )
+    b = wecom.send("谈心 李四 企业微信", userid="T7001", msg_id=99)
+    assert a["Content"].startswith("已记录：") and b.startswith("已记录：")
+    assert count(session, WorkLogEntry) == 2
+
+
+# --- messages to staff through WeCom --------------------------------------------------------
+
+
+def feedback(session) -> StudentFeedback:
+    drain(30)
+    session.rollback()
+    [row] = session.scalars(select(StudentFeedback)).all()
+    return row
+
+
+def test_feedback_reaches_the_counsellor_through_wecom(
+    wecom, session, school, fake_wecom_api, fake_wechat_api
+):
+    fake_wecom_api.users.add("C7001")
+    reply = wecom("反馈 张三 最近情绪低落，请辅导员关注", userid="T7001")
+    assert "转给辅导员钱辅导" in reply, reply
+    assert "尚未绑定" not in reply
+    fb = feedback(session)
+    assert fb.forwarded_at is not None and fb.failed_at is None
+    [text] = fake_wecom_api.texts_to("C7001")
+    assert "兼职班主任韩老师反馈学生张三" in text and text.endswith("请辅导员关注")
+    assert fake_wechat_api.sent == []
+    [msg] = session.scalars(select(OutboundMessage)).all()
+    assert msg.channel == "wecom"
+
+
+def test_feedback_falls_back_to_the_official_account_for_an_invaliduser(
+    wecom, session, school, fake_wecom_api, fake_wechat_api
+):
+    """The counsellor is not in WeCom's address book (``invaliduser``), but bound the account."""
+    session.add(WeChatBinding(openid="o-counsellor", teacher_id=school["counsellor"].id))
+    session.commit()
+    wecom("反馈 张三 最近情绪低落", userid="T7001")
+    fb = feedback(session)
+    assert fb.forwarded_at is not None
+    assert fake_wecom_api.send_requests == 1 and fake_wecom_api.sent == []
+    [text] = fake_wechat_api.texts_to("o-counsellor")
+    assert "反馈学生张三" in text
+    [msg] = session.scalars(select(OutboundMessage)).all()
+    assert msg.channel == "custom"
+
+
+def test_invaliduser_with_errcode_0_falls_back_too(
+    wecom, session, school, fake_wecom_api, fake_wechat_api
+):
+    fake_wecom_api.all_invalid_is_error = False
+    session.add(WeChatBinding(openid="o-counsellor", teacher_id=school["counsellor"].id))
+    session.commit()
+    wecom("反馈 张三 最近情绪低落", userid="T7001")
+    assert feedback(session).forwarded_at is not None
+    assert len(fake_wechat_api.texts_to("o-counsellor")) == 1
+
+
+def test_feedback_to_a_counsellor_reachable_nowhere_says_so(
+    wecom, session, school, fake_wecom_api, fake_wechat_api
+):
+    wecom("反馈 张三 最近情绪低落", userid="T7001")
+    fb = feedback(session)
+    assert fb.forwarded_at is None and fb.failed_at is not None
+    assert "企业微信通讯录中没有此人" in fb.note and "未绑定微信公众号" in fb.note
+    assert fake_wechat_api.sent == []
+
+
+def test_wecom_token_is_fetched_once_and_refreshed_when_refused(
+    wecom, session, school, fake_wecom_api
+):
+    fake_wecom_api.users.add("C7001")
+    wecom("反馈 张三 第一次", userid="T7001")
+    wecom("反馈 张三 第二次", userid="T7001")
+    drain(30)
+    assert fake_wecom_api.token_requests == 1
+    fake_wecom_api.expire_token()
+    wecom("反馈 张三 第三次", userid="T7001")
+    drain(30)
+    assert fake_wecom_api.token_requests == 2
+    assert len(fake_wecom_api.texts_to("C7001")) == 3
+
+
+def test_a_busy_wecom_is_retried_not_fallen_back(
+    wecom, session, school, fake_wecom_api, fake_wechat_api
+):
+    fake_wecom_api.users.add("C7001")
+    session.add(WeChatBinding(openid="o-counsellor", teacher_id=school["counsellor"].id))
+    session.commit()
+    fake_wecom_api.inject(-1)
+    wecom("反馈 张三 最近情绪低落", userid="T7001")
+    assert feedback(session).forwarded_at is not None
+    assert len(fake_wecom_api.texts_to("C7001")) == 1
+    assert fake_wechat_api.sent == []
+
+
+def test_inactivity_reminder_goes_through_wecom(wecom_settings, session, school, fake_wecom_api):
+    from worker.tasks.reminders import remind
+
+    create_app(wecom_settings)  # configures the process (Celery, outbox) for these settings
+    fake_wecom_api.users.add("T7001")
+    now = utcnow()
+    today = now.astimezone(wecom_settings.tz).date() + dt.timedelta(days=30)
+    assert remind(session, today, now) == [school["teacher"].id]
+    session.commit()
+    [text] = fake_wecom_api.texts_to("T7001")
+    assert "工作日志" in text
