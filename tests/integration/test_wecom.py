@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot import create_app
 from bot.wechat import dedup
-from bot.wechat.wecom import NO_BINDING, NOT_STAFF
+from bot.wechat.wecom import NO_BINDING, NOT_STAFF, WECOM
 from core.outbox import drain
 from core.wechat.simulate import WeChatSimulator, render_xml
 from core.wecom import crypto
@@ -364,3 +364,75 @@ def test_inactivity_reminder_goes_through_wecom(wecom_settings, session, school,
     session.commit()
     [text] = fake_wecom_api.texts_to("T7001")
     assert "工作日志" in text
+
+
+# --- the webhook's guarantees, on /wecom ------------------------------------------------------
+
+
+def test_the_same_msgid_from_two_users_is_two_messages(wecom, session, school):
+    first = wecom.send("谈心 张三 同一个MsgId", userid="T7001", msg_id=9001)
+    other = wecom.send("帮助", userid="nobody", msg_id=9001)
+    assert first.startswith("已记录：") and other == NOT_STAFF
+    assert count(session, ReceivedMessage) == 2 and count(session, WorkLogEntry) == 1
+
+
+@pytest.mark.parametrize("timestamp", ["²", "9" * 400, "1e9", " ", "-1"])
+def test_a_signed_timestamp_that_is_not_a_time_is_400(wecom, session, timestamp):
+    query, body = wecom.sim.text("T7001", "帮助")
+    query["timestamp"] = timestamp
+    query["msg_signature"] = crypto.sign(
+        wecom.sim.token, timestamp, query["nonce"], crypto.envelope_encrypt_field(body)
+    )
+    assert wecom.post(query, body).status_code == 400
+    assert count(session, ReceivedMessage) == 0
+
+
+def test_a_forged_create_time_does_not_date_a_log(wecom, session, school):
+    future = int(time.time()) + 400 * 86400
+    query, body = wecom.sim.text("T7001", "班会 学风建设主题班会", create_time=future)
+    assert "已记录" in wecom.reply_of(wecom.post(query, body))
+    session.rollback()
+    school_today = dt.datetime.now(wecom.client.application.config["BANZHUREN"].tz).date()
+    assert session.scalar(select(WorkLogEntry)).occurred_on == school_today
+
+
+@pytest.mark.parametrize("mark", ["\u200b", "\u200e", "\ufeff"])
+def test_invisible_marks_inside_a_command_are_ignored(wecom, school, mark):
+    assert "兼职班主任可以发送工作日志" in wecom.send(f"帮{mark}助", userid="T7001")
+
+
+def test_a_long_reply_overflows_through_wecom(wecom, session, school, fake_wecom_api):
+    """A reply over the 2048 bytes of one message: the rest goes out through WeCom's
+    message/send, never the official account (the sender may not have bound it)."""
+    from bot.wechat import webhook
+
+    fake_wecom_api.users.add("T7001")
+    long = "长" * 1500  # 4500 bytes
+    s = wecom.client.application.config["BANZHUREN"]
+    webhook_session = session
+    first = webhook._queue_overflow(webhook_session, s, "wecom:T7001", long, None, WECOM)
+    webhook_session.commit()
+    rest = fake_wecom_api.texts_to("T7001")
+    assert len(first.encode()) <= 2048 and rest
+    assert first + "".join(rest) == long
+
+
+def test_redis_dedup_and_lock_on_wecom(
+    db_url, redis_url, redis_prefix, session, fake_wecom_api, school
+):
+    from tests.support.wecom import WeComDriver, wecom_fields
+
+    s = make_settings(
+        db_url, redis_url=redis_url, redis_prefix=redis_prefix, **wecom_fields(fake_wecom_api)
+    )
+    from core.wecom.simulate import WeComSimulator
+
+    driver = WeComDriver(
+        create_app(s).test_client(),
+        WeComSimulator(s.wecom_token, s.wecom_aes_key, s.wecom_corp_id, s.wecom_agent_id),
+    )
+    query, body = driver.sim.text("T7001", "谈心 张三 Redis")
+    first = driver.reply_of(driver.post(query, body))
+    assert first.startswith("已记录：")
+    assert driver.reply_of(driver.post(query, body)) == first
+    assert count(session, WorkLogEntry) == 1
