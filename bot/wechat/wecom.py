@@ -27,7 +27,7 @@ import time
 from dataclasses import replace
 
 from flask import Blueprint, Flask, Response, request
-from sqlalchemy import String, bindparam, select
+from sqlalchemy import String, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 from wechatpy.enterprise import create_reply
 from wechatpy.enterprise import parse_message as parse_wecom_message
@@ -186,7 +186,9 @@ def _render(s: Settings, message: BaseMessage, reply: str, nonce: str) -> Respon
 _TEACHERS = Teacher.__table__
 _U = select(bindparam("userid", type_=String(64)).label("userid")).subquery("u")
 # After the sender lock, one round trip: the reply stored if the message was handled already,
-# and the teacher whose 工号 is the UserId (none: not staff).
+# and the teacher whose WeCom account (roster column wecom_userid) or, without one, whose 工号
+# is the UserId (none: not staff). The roster import keeps the two from naming two teachers;
+# should they anyway, the explicit account wins.
 _STAFF_STATE = FastStatement(
     select(
         dedup.HANDLED_REPLY.label("earlier"),
@@ -194,7 +196,15 @@ _STAFF_STATE = FastStatement(
         _TEACHERS.c.role.label("teacher_role"),
     )
     .select_from(_U)
-    .outerjoin(_TEACHERS, _TEACHERS.c.staff_no == _U.c.userid)
+    .outerjoin(
+        _TEACHERS,
+        or_(
+            _TEACHERS.c.wecom_userid == _U.c.userid,
+            and_(_TEACHERS.c.wecom_userid.is_(None), _TEACHERS.c.staff_no == _U.c.userid),
+        ),
+    )
+    .order_by(_TEACHERS.c.wecom_userid.is_(None))
+    .limit(1)
 )
 
 

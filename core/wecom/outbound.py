@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
@@ -32,10 +32,15 @@ NOT_IN_WECOM = "企业微信通讯录中没有此人"
 
 
 def recipient(session: Session, settings: Settings, teacher_id: int) -> str | None:
-    """The WeCom UserId a message to teacher ``teacher_id`` goes to, None without WeCom."""
+    """The WeCom UserId a message to teacher ``teacher_id`` goes to (their roster
+    ``wecom_userid``, else their 工号), None without WeCom."""
     if not settings.wecom:
         return None
-    return session.scalar(select(Teacher.staff_no).where(Teacher.id == teacher_id))
+    return session.scalar(
+        select(func.coalesce(Teacher.wecom_userid, Teacher.staff_no)).where(
+            Teacher.id == teacher_id
+        )
+    )
 
 
 def send(settings: Settings, userid: str, content: str, api=None) -> str | None:
