@@ -436,3 +436,74 @@ def test_redis_dedup_and_lock_on_wecom(
     assert first.startswith("已记录：")
     assert driver.reply_of(driver.post(query, body)) == first
     assert count(session, WorkLogEntry) == 1
+
+
+# --- late replies and concurrency -----------------------------------------------------------
+
+
+def test_a_reply_ready_too_late_goes_out_through_wecom(
+    wecom, wecom_app, wecom_settings, session, school, fake_wecom_api, fake_wechat_api
+):
+    from bot.chat.context import Incoming
+    from bot.wechat.webhook import answer
+
+    fake_wecom_api.users.add("T7001")
+    incoming = Incoming(openid="wecom:T7001", msg_type="text", text="帮助", sent_at=utcnow())
+    key = dedup.message_key("wecom:T7001", msg_id=690002, channel="wecom")
+    with wecom_app.test_request_context("/wecom", method="POST"):
+        reply = answer(wecom_settings, incoming, key, started=time.monotonic() - 10, channel=WECOM)
+    assert reply == ""
+    [text] = fake_wecom_api.texts_to("T7001")
+    assert "兼职班主任可以发送工作日志" in text
+    # WeCom's retry of it gets an empty answer, and nothing is sent twice.
+    retry = wecom.post(*wecom.sim.text("T7001", "帮助", msg_id=690002))
+    assert retry.status_code == 200 and retry.data == b""
+    assert len(fake_wecom_api.texts_to("T7001")) == 1
+    assert fake_wechat_api.sent == []
+
+
+@pytest.fixture
+def live_wecom(request, db_url, fake_wechat_api, fake_wecom_api):
+    """The app on a real threaded HTTP server, with Redis (``request.param``) or without."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from tests.support.wecom import wecom_fields
+
+    overrides = dict(wecom_fields(fake_wecom_api))
+    if request.param:
+        overrides |= dict(
+            redis_url=request.getfixturevalue("redis_url"),
+            redis_prefix=request.getfixturevalue("redis_prefix"),
+        )
+    s = make_settings(db_url, **overrides)
+    server = make_server("127.0.0.1", 0, create_app(s), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/wecom", s
+    server.shutdown()
+    server.server_close()
+    from core.celery_app import configure_celery
+
+    configure_celery(make_settings(db_url))
+
+
+@pytest.mark.parametrize("live_wecom", [False, True], ids=["db", "redis"], indirect=True)
+def test_concurrent_copies_and_messages_from_one_wecom_user(live_wecom, session, school):
+    """Copies of one message at once are stored once; different messages of one user at once
+    are each handled once, one after the other (the per-sender lock)."""
+    from core.wecom.simulate import WeComSimulator
+    from tests.integration.test_webhook import _post_all_at_once
+
+    url, s = live_wecom
+    sim = WeComSimulator(s.wecom_token, s.wecom_aes_key, s.wecom_corp_id, s.wecom_agent_id)
+    copies = [sim.text("T7001", "谈心 张三 同时到达", msg_id=880002) for _ in range(6)]
+    replies = {sim.read_reply(r.content).get("Content", "") for r in _post_all_at_once(url, copies)}
+    replies.discard("")  # a duplicate whose reply was not ready yet
+    assert len(replies) == 1 and replies.pop().startswith("已记录：")
+    assert count(session, WorkLogEntry) == 1
+    different = [sim.text("T7001", f"谈心 李四 第{i}次") for i in range(5)]
+    responses = _post_all_at_once(url, different)
+    assert all(sim.read_reply(r.content)["Content"].startswith("已记录：") for r in responses)
+    assert count(session, WorkLogEntry) == 6
+    assert count(session, ReceivedMessage) == 6
