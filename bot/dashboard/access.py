@@ -85,6 +85,9 @@ ROUTES: dict[str, Access] = {
     "bind.start": PUBLIC,
     "bind.wechat": PUBLIC,
     "bind.cas": PUBLIC,
+    # WeCom for staff: signed and encrypted like the official account's webhook.
+    "wecom.receive": PUBLIC,
+    "wecom.verify_url": PUBLIC,
     "api.openapi": PUBLIC,
     "dashboard.login": PUBLIC,
     "dashboard.static": PUBLIC,

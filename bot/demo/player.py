@@ -46,13 +46,17 @@ class Transcript:
 class Player:
     """Sends messages to the webhook; safe to use from several threads."""
 
-    def __init__(self, base_url: str, simulator, observer=None) -> None:
+    def __init__(self, base_url: str, simulator, wecom=None, observer=None) -> None:
         self.url = base_url + "wechat"
         self.simulator = simulator
+        # Issue 25.5: the school's WeCom app (a ``core.wecom.simulate.WeComSimulator``).
+        self.wecom_url = base_url + "wecom"
+        self.wecom = wecom
         # Told what each user did (the fake WeChat API's allowance, issue 23).
         self.observer = observer
         self._local = threading.local()
         self.sent = 0
+        self.sent_wecom = 0
         self._count = threading.Lock()
 
     def _http(self) -> requests.Session:
@@ -85,6 +89,23 @@ class Player:
         if self.observer is not None:
             self.observer(openid, "event", event)
         return self._post(*self.simulator.event(openid, event, key))
+
+    def say_wecom(self, userid: str, text: str) -> str:
+        """A text message through the school's WeCom app (``/wecom``); the reply's text."""
+        assert self.wecom is not None
+        query, body = self.wecom.text(userid, text)
+        response = self._http().post(
+            self.wecom_url,
+            params=query,
+            data=body,
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+            timeout=15,
+        )
+        if response.status_code != 200:
+            raise DemoError(f"/wecom 返回 HTTP {response.status_code}：{response.text[:200]}")
+        with self._count:
+            self.sent_wecom += 1
+        return self.wecom.read_reply(response.content).get("Content", "")
 
 
 def take_survey(

@@ -28,6 +28,7 @@ import surveys.definition
 from bot.demo.campus import bind_by_campus_login
 from bot.demo.fake_cas import FakeCas
 from bot.demo.fake_wechat import FakeWeChatApi
+from bot.demo.fake_wecom import FakeWeComApi
 from bot.demo.player import YES_RATE, Player, Transcript, take_survey
 from bot.demo.school import (
     EARLIER_TERM_CODE,
@@ -100,6 +101,8 @@ class DemoResult:
     admin_password: str
     dashboard_url: str
     transcript: list[str] = field(default_factory=list)
+    # Issue 25.5: messages to staff delivered through the local fake WeCom API.
+    wecom_outbound: int = 0
     # What the demo was built to show but the report does not (empty when all is well).
     problems: list[str] = field(default_factory=list)
 
@@ -142,6 +145,7 @@ def demo_environment(
     redis: bool,
     public_url: str | None = None,
     cas_url: str | None = None,
+    wecom_api=None,
 ) -> dict[str, str]:
     """The environment every demo process shares: safe mode with a key and AppID of its own
     (unless given), and WeChat's API pointed at the local stand-in, always: the demo never
@@ -168,6 +172,19 @@ def demo_environment(
         env["BANZHUREN_WECHAT_SECRET"] = secrets.token_hex(16)
     env.setdefault("BANZHUREN_WECHAT_SECRET", secrets.token_hex(16))
     env["BANZHUREN_WECHAT_API_BASE"] = api_base
+    # The school's WeCom app, for staff (issue 25.5): on the local stand-in only, so the
+    # demo never messages real staff; without one, no WeCom at all.
+    for name in ("CORP_ID", "AGENT_ID", "SECRET", "TOKEN", "AES_KEY", "API_BASE"):
+        env.pop(f"BANZHUREN_WECOM_{name}", None)
+    if wecom_api is not None:
+        from core.wechat.crypto import random_aes_key
+
+        env["BANZHUREN_WECOM_CORP_ID"] = wecom_api.corp_id
+        env["BANZHUREN_WECOM_AGENT_ID"] = str(wecom_api.agent_id)
+        env["BANZHUREN_WECOM_SECRET"] = wecom_api.secret
+        env["BANZHUREN_WECOM_TOKEN"] = "demo" + secrets.token_hex(8)
+        env["BANZHUREN_WECOM_AES_KEY"] = random_aes_key()
+        env["BANZHUREN_WECOM_API_BASE"] = wecom_api.url
     # The seal key is where `banzhuren init` puts it (the working directory, beside the demo's
     # database), so commands run on the demo's school afterwards (round open / status / close)
     # find it; a key file already there is used, never replaced. Every demo process gets it
@@ -368,10 +385,16 @@ def held_comments(school: School, seed: int) -> dict[str, str]:
     return chosen
 
 
+def wecom_teacher(school: School):
+    """The head teacher who logs through the school's WeCom app instead of the account."""
+    return school.by_profile("good")[0]
+
+
 def play_worklogs(
     player: Player, school: School, today: dt.date, transcript: Transcript, progress
 ) -> int:
-    """A term of work-log messages, then a few of the other things teachers send."""
+    """A term of work-log messages, then a few of the other things teachers send. One head
+    teacher sends theirs through WeCom (``/wecom``, their 工号 as UserId), when it is set up."""
     messages = worklog_messages(school, TERM_START, TERM_END, today)
     first = school.by_profile("excellent")[0]
     extra = [
@@ -383,8 +406,12 @@ def play_worklogs(
     ]
     shown_kinds = set()
     steps = [(m.teacher, m.text) for m in messages] + extra
+    on_wecom = wecom_teacher(school) if player.wecom is not None else None
     for teacher, message in progress(steps, length=len(steps), label="工作日志"):
-        reply = player.say(teacher.openid, message)
+        if teacher is on_wecom:
+            reply = player.say_wecom(teacher.number, message)
+        else:
+            reply = player.say(teacher.openid, message)
         kind = (
             message.split()[1]
             if message[0].isdigit() or message.startswith(("昨天", "前天"))
@@ -558,10 +585,18 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     fake = FakeWeChatApi().start()
     fake.enforce_allowance = True  # issue 23: WeChat's customer-service rules, as WeChat does
     stack.callback(fake.stop)
+    wecom_api = FakeWeComApi(
+        corp_id="ww" + secrets.token_hex(8),
+        secret=secrets.token_urlsafe(24),
+        agent_id=1000002,
+    ).start()
+    stack.callback(wecom_api.stop)
     cas = FakeCas().start()
     stack.callback(cas.stop)
     public_url = f"http://127.0.0.1:{port}"
-    env = demo_environment(base, database_url, fake.base_url, redis, public_url, cas.url)
+    env = demo_environment(
+        base, database_url, fake.base_url, redis, public_url, cas.url, wecom_api=wecom_api
+    )
     settings: Settings = load_settings(env)
     if redis:
         stack.callback(forget_redis_keys, settings)
@@ -604,7 +639,22 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     simulator = WeChatSimulator(
         settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid, mode="safe"
     )
-    player = Player(web.url, simulator, observer=fake.user_action)
+    from core.wecom.simulate import WeComSimulator
+
+    player = Player(
+        web.url,
+        simulator,
+        WeComSimulator(
+            settings.wecom_token,
+            settings.wecom_aes_key,
+            settings.wecom_corp_id,
+            settings.wecom_agent_id,
+        ),
+        observer=fake.user_action,
+    )
+    # The school's WeCom address book: its counsellors and the head teacher who uses WeCom.
+    wecom_api.users.update(c.number for c in school.counsellors)
+    wecom_api.users.add(wecom_teacher(school).number)
     transcript = Transcript()
     today = dt.datetime.now(settings.tz).date()
 
@@ -631,6 +681,10 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     echo(f"· 测评：{rated} 份提交，库中 {count_rows(SealedEnvelope)} 份密封答卷（关闭测评时解封）")
     logs = play_worklogs(player, school, today, transcript, progress)
     echo(f"· 工作日志：发送 {logs} 条消息，记录 {count_rows(WorkLogEntry)} 条日志")
+    echo(
+        f"· 企业微信：{wecom_teacher(school).name}在学校企业微信应用里记日志（/wecom，"
+        f"按工号识别，{player.sent_wecom} 条消息）；发给辅导员的反馈经企业微信送达"
+    )
     record_meetings(school)
     echo("· 已记录各党总支工作例会和全校培训会的出席情况")
     for label, args in (
@@ -667,6 +721,7 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
         + ([] if awarded else ["没有先进兼职班主任候选人（应有连续两学期优秀的班主任）"]),
         messages=player.sent,
         outbound=fake.count(),
+        wecom_outbound=len(wecom_api.sent),
         admin_password=password,
         dashboard_url=web.url + "dashboard/",
         transcript=highlights(transcript),

@@ -76,6 +76,11 @@ def check_report(done: subprocess.CompletedProcess) -> None:
     assert sent, done.stdout[-2000:]
     assert int(sent.group(1)) > 3000  # bindings, ~200 surveys of ~16 messages, the logs
     assert int(sent.group(2)) >= len(school.students)  # the round's notices at least
+    # Issue 25.5: one head teacher logged through the WeCom app; 反馈 reached counsellors there.
+    wecom = re.search(r"企业微信：.*?（/wecom，按工号识别，(\d+) 条消息）", done.stdout)
+    assert wecom and int(wecom.group(1)) >= 5, done.stdout[-2000:]
+    relayed = re.search(r"经本地模拟的企业微信接口发出 (\d+) 条（反馈转辅导员）", done.stdout)
+    assert relayed and int(relayed.group(1)) > 0, done.stdout[-2000:]
     # The interval with its n, the branches' meeting months and the final-year employment.
     assert all(re.search(r"\d+\.\d–\d+\.\d n=\d+", row) for row in rows.values()), rows
     assert "党总支工作例会（第十四条" in done.stdout and re.search(

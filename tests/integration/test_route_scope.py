@@ -269,6 +269,8 @@ PUBLIC_ROUTES = {
     "bind.start",
     "bind.wechat",
     "bind.cas",
+    "wecom.receive",
+    "wecom.verify_url",
     "api.openapi",
     "dashboard.login",
     "dashboard.static",

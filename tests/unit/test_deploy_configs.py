@@ -226,9 +226,10 @@ def test_nginx_proxies_webhook_and_dashboard_to_the_web_service() -> None:
     assert servers == [("web", "8000")]
     assert "web" in compose()["services"]
     locations = nginx_locations(text)
-    for path in ("/wechat", "/dashboard", "/api/"):
+    for path in ("/wechat", "/wecom", "/dashboard", "/api/"):
         assert f"proxy_pass http://{name};" in locations[path], path
     assert "client_max_body_size 1m" in locations["/wechat"]
+    assert "client_max_body_size 1m" in locations["/wecom"]
     # The campus login's pages, with codes and tickets in their queries, unlogged.
     assert f"proxy_pass http://{name};" in locations["/bind/"]
     assert "access_log off" in locations["/bind/"]
@@ -244,7 +245,7 @@ def test_the_app_serves_what_nginx_proxies(tmp_path: Path) -> None:
 
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", secret_key="k"))
     rules = {rule.rule for rule in app.url_map.iter_rules()}
-    assert "/wechat" in rules
+    assert "/wechat" in rules and "/wecom" in rules
     assert any(r.startswith("/dashboard") for r in rules)
     assert any(r.startswith("/api/") for r in rules)
     assert {"/bind/start", "/bind/wechat", "/bind/cas"} <= rules
