@@ -35,6 +35,7 @@ from tests.factories import (
     make_student,
     make_teacher,
 )
+from tests.support.wechat import grant_allowance
 
 
 def count(session, model) -> int:
@@ -294,6 +295,7 @@ def test_feedback_falls_back_to_the_official_account_for_an_invaliduser(
     """The counsellor is not in WeCom's address book (``invaliduser``), but bound the account."""
     session.add(WeChatBinding(openid="o-counsellor", teacher_id=school["counsellor"].id))
     session.commit()
+    grant_allowance("o-counsellor")  # issue 23: the counsellor wrote to the account lately
     wecom("反馈 张三 最近情绪低落", userid="T7001")
     fb = feedback(session)
     assert fb.forwarded_at is not None
@@ -310,6 +312,7 @@ def test_invaliduser_with_errcode_0_falls_back_too(
     fake_wecom_api.all_invalid_is_error = False
     session.add(WeChatBinding(openid="o-counsellor", teacher_id=school["counsellor"].id))
     session.commit()
+    grant_allowance("o-counsellor")  # issue 23: the counsellor wrote to the account lately
     wecom("反馈 张三 最近情绪低落", userid="T7001")
     assert feedback(session).forwarded_at is not None
     assert len(fake_wechat_api.texts_to("o-counsellor")) == 1
@@ -410,7 +413,7 @@ def test_a_long_reply_overflows_through_wecom(wecom, session, school, fake_wecom
     long = "长" * 1500  # 4500 bytes
     s = wecom.client.application.config["BANZHUREN"]
     webhook_session = session
-    first = webhook._queue_overflow(webhook_session, s, "wecom:T7001", long, None, WECOM)
+    first = webhook._queue_overflow(webhook_session, s, "wecom:T7001", long, None, channel=WECOM)
     webhook_session.commit()
     rest = fake_wecom_api.texts_to("T7001")
     assert len(first.encode()) <= 2048 and rest

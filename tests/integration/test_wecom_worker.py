@@ -15,6 +15,7 @@ from core.wecom.simulate import WeComSimulator
 from models import OutboundMessage, StudentFeedback, TeacherRole, WeChatBinding
 from models.base import utcnow
 from tests.factories import make_appointment, make_class, make_student, make_teacher
+from tests.support.wechat import grant_allowance
 from tests.support.wecom import WeComDriver, wecom_fields
 
 
@@ -45,6 +46,7 @@ def test_feedback_through_wecom_from_a_real_worker_and_the_fallback(
     make_student(session, name="张三", classes=[klass])
     session.add(WeChatBinding(openid="o-qian", teacher_id=counsellor.id))
     session.commit()
+    grant_allowance("o-qian")  # issue 23: the counsellor wrote to the account lately
     fake_wecom_api.users.add("C9")
     sim = WeComSimulator(s.wecom_token, s.wecom_aes_key, s.wecom_corp_id, s.wecom_agent_id)
     wecom = WeComDriver(create_app(s).test_client(), sim)
