@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com/"
@@ -76,6 +77,11 @@ class Settings:
     wechat_template_url: str | None = None
     # Issue 15.3: survey questions go out as tappable menu messages (needs 客服消息 permission).
     wechat_tap_to_answer: bool = False
+    # The https address the account's pages are served under (no trailing slash): links in
+    # chat replies (日志本, 申请) are built on it. The campus-login branch reads the same variable.
+    public_url: str | None = None
+    # Issue 25.2: the months (1-12) in which head teachers may apply online (第九条: 每年6月初).
+    apply_months: tuple[int, ...] = (6,)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -201,7 +207,38 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         wechat_template_url=get("BANZHUREN_WECHAT_TEMPLATE_URL"),
         wechat_tap_to_answer=_bool(env, "BANZHUREN_WECHAT_TAP_TO_ANSWER", False),
+        public_url=_public_url(get("BANZHUREN_PUBLIC_URL")),
+        apply_months=_months(get("BANZHUREN_APPLY_MONTHS")),
     )
+
+
+def _public_url(raw: str | None) -> str | None:
+    """An absolute http(s) address without query or fragment, trailing slash dropped."""
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(
+            "BANZHUREN_PUBLIC_URL 应为完整的 http(s) 地址（例如 https://bzr.example.edu.cn），"
+            f"不含 ? 和 #，现为 {raw!r}"
+        )
+    return raw.rstrip("/")
+
+
+def _months(raw: str | None) -> tuple[int, ...]:
+    """``"6"`` or ``"5,6"``: months 1-12, each once, in calendar order."""
+    if raw is None:
+        return Settings.apply_months
+    months = []
+    for part in raw.replace("，", ",").split(","):
+        part = part.strip()
+        if not part.isdigit() or not 1 <= int(part) <= 12:
+            raise ConfigError(
+                "BANZHUREN_APPLY_MONTHS 应为 1 到 12 的月份，用逗号分隔（例如 6 或 5,6），"
+                f"现为 {raw!r}"
+            )
+        months.append(int(part))
+    return tuple(sorted(set(months)))
 
 
 def _school_name(raw: str | None) -> str:

@@ -1,17 +1,20 @@
 """Filling a .docx template: every ``{{字段}}`` in the body, tables, headers and footers is
 replaced by its value; the run keeps its font (the templates write each placeholder as one
-run). Several documents can be merged into one file, each starting on a new page."""
+run). A table row of ``{{前缀.字段}}`` placeholders is repeated once per record given under
+``前缀`` (a 日志本's entries, a 任职证明's 聘期). Several documents can be merged into one file,
+each starting on a new page."""
 
 from __future__ import annotations
 
 import copy
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from docx import Document
 from docx.enum.text import WD_BREAK
+from docx.oxml.ns import qn
 
 TEMPLATES = Path(__file__).parent / "templates"
 PLACEHOLDER = re.compile(r"\{\{([^{}]+)\}\}")
@@ -47,13 +50,44 @@ def _substitute(text: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER.sub(one, text)
 
 
-def fill_document(template: str | Path, values: Mapping[str, str]):
+def _row_prefix(tr) -> str | None:
+    """The prefix of a repeated row's placeholders (``记录`` for ``{{记录.日期}}``), else None."""
+    text = "".join(t.text or "" for t in tr.iter(qn("w:t")))
+    m = re.search(r"\{\{([^{}.]+)\.[^{}]+\}\}", text)
+    return m.group(1).strip() if m else None
+
+
+def _repeat_rows(doc, rows: Mapping[str, Sequence[Mapping[str, str]]]) -> None:
+    """Each template row whose placeholders carry a prefix, once per record of that prefix (in
+    order); the template row itself goes. Line breaks in values become spaces (one cell line)."""
+    for tr in list(doc.element.body.iter(qn("w:tr"))):
+        prefix = _row_prefix(tr)
+        if prefix is None:
+            continue
+        if prefix not in rows:
+            raise MissingField(prefix)
+        for record in rows[prefix]:
+            values = {f"{prefix}.{k}": " ".join(str(v).split("\n")) for k, v in record.items()}
+            copy_ = copy.deepcopy(tr)
+            for t in copy_.iter(qn("w:t")):
+                if t.text and "{{" in t.text:
+                    t.text = _substitute(t.text, values)
+            tr.addprevious(copy_)
+        tr.getparent().remove(tr)
+
+
+def fill_document(
+    template: str | Path,
+    values: Mapping[str, str],
+    rows: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
+):
     """The template (a file name in ``templates/`` or a path) with its placeholders filled, as a
-    python-docx Document."""
+    python-docx Document; ``rows``: the records of each repeated row."""
     path = Path(template)
     if not path.is_absolute() and not path.exists():
         path = TEMPLATES / path
     doc = Document(str(path))
+    _repeat_rows(doc, rows or {})
     for p in _paragraphs(doc):
         if "{{" not in p.text:
             continue
@@ -76,9 +110,13 @@ def to_bytes(doc) -> bytes:
     return out.getvalue()
 
 
-def fill(template: str | Path, values: Mapping[str, str]) -> bytes:
+def fill(
+    template: str | Path,
+    values: Mapping[str, str],
+    rows: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
+) -> bytes:
     """The filled template as .docx bytes."""
-    return to_bytes(fill_document(template, values))
+    return to_bytes(fill_document(template, values, rows))
 
 
 def merge(documents: Iterable) -> bytes:
