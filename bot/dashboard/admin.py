@@ -28,7 +28,7 @@ from bot.dashboard.forms import Fields, FormError
 from bot.dashboard.views import bp, scope, term_or_404, today
 from bot.dashboard.workflow import needs_end_details, next_steps, transition_problem
 from bot.request_session import db
-from core import audit
+from core import applications, audit
 from core.db import begin_write
 from core.reach import rounds as reach_rounds
 from core.roster.importer import RosterError, import_roster
@@ -273,6 +273,8 @@ def appointment_step(appointment_id: int):
         ended_on=ended_on,
         reason=reason,
     )
+    # Issue 25.2: the teacher hears of each step by WeChat (sent once this commits).
+    applications.notify_step(session, appointment, before, target)
     session.commit()
     flash(
         f"{appointment.teacher.name}（{appointment.school_class.name}）：{STATUS_LABELS[before]} → "

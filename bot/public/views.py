@@ -1,14 +1,17 @@
-"""``/d/<token>``: the one-time 日志本 download. Every refusal (an unknown, spent, expired or
-guessed token, or one whose WeChat account is no longer bound) is the same Chinese 404 page,
-so the answer tells a guesser nothing."""
+"""``/d/<token>``: the one-time 日志本 download; ``/apply/<token>``: the online application form
+(业务审批表). Every refusal of a link (an unknown, spent, expired, tampered or guessed token,
+or one whose WeChat account is no longer bound) is the same Chinese 404 page, so the answer
+tells a guesser nothing. Bad form input gets the form again with the problems in Chinese."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
 from flask import Blueprint, Response, render_template, request
+from flask_wtf.csrf import CSRFError
 
 from bot.request_session import db, settings
+from core import applications
 from core.db import begin_write
 from core.download_links import LOGBOOK, logbook_download, peek
 from models.base import utcnow
@@ -67,3 +70,74 @@ def logbook(token: str):
         f"attachment; filename=\"logbook.docx\"; filename*=UTF-8''{quote(download.filename)}"
     )
     return response
+
+
+APPLY_GONE = [
+    "申请链接无效、已提交过或已过期（链接24小时内有效，只能提交一次）。",
+    "请在公众号中重新发送「申请」获取新的链接。",
+]
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(_exc: CSRFError):
+    return page(
+        "表单已过期",
+        ["表单已过期或缺少安全令牌，没有提交。请返回公众号重新打开申请链接后再提交。"],
+        400,
+    )
+
+
+def _form(ctx, token: str, form: dict, errors: list[str], status: int):
+    return page(
+        "兼职班主任业务审批表",
+        [] if errors else ["请填写以下内容，提交后进入党总支初审。"],
+        status,
+        ok=True,
+        template="public/apply.html",
+        ctx=ctx,
+        token=token,
+        form=form,
+        errors=errors,
+    )
+
+
+@bp.route("/apply/<token>", methods=["GET", "POST"])
+def apply(token: str):
+    session = db()
+    now = utcnow()
+    config = settings()
+    ctx = applications.form_context(session, token, now, config.tz)
+    if ctx is None:
+        return page("链接不可用", APPLY_GONE, 404)
+    if request.method != "POST":
+        return _form(ctx, token, {}, [], 200)
+    form = {
+        k: request.form.get(k, "")
+        for k in ("class_code", "start_date", "end_date", "trained", "note")
+    }
+    today = now.astimezone(config.tz).date()
+    checked = applications.check_form(request.form, ctx.classes, today)
+    if isinstance(checked, list):
+        return _form(ctx, token, form, checked, 400)
+    session.rollback()  # the reads above; the filing is a write transaction of its own
+    begin_write(session)
+    outcome = applications.submit(session, token, checked, now, request.remote_addr or "")
+    if outcome is None:
+        session.rollback()
+        return page("链接不可用", APPLY_GONE, 404)
+    if isinstance(outcome, str):
+        session.rollback()
+        return _form(ctx, token, form, [outcome], 409)
+    cls = outcome.school_class.name
+    start, end = outcome.start_date, outcome.end_date
+    session.commit()
+    return page(
+        "申请已提交",
+        [
+            f"{ctx.teacher.name}老师，您担任{cls}兼职班主任的申请已提交。",
+            f"拟聘期：{applications.cn_day(start)} 至 {applications.cn_day(end)}。",
+            "党总支初审、学生处审核、人事处备案和聘任的结果都会通过公众号通知您。",
+        ],
+        200,
+        ok=True,
+    )
