@@ -45,10 +45,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     # Each part exposes ``init_app(app)``; imported here, not at module level, so that the
     # blueprints' own imports of models and tasks never run before the app is configured.
-    from bot import api, dashboard, public, request_session
+    from bot import api, bind, dashboard, public, request_session
     from bot.wechat import webhook
 
-    for part in (request_session, webhook, dashboard, api, public):
+    for part in (request_session, webhook, bind, dashboard, api, public):
         part.init_app(app)
     return app
 

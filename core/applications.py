@@ -5,9 +5,10 @@ fields; what they send enters the 第九条 workflow (申请 → 党总支初审
 them by WeChat (:func:`notify_step`, through the outbox).
 
 The link is a one-time token of :mod:`core.download_links` (kind ``apply``; 24 hours; spent by
-a successful submission; dead once the account that asked is unbound): it identifies the
-teacher. (DESIGN.md has WeChat web authorisation give the openid; that code was not on this
-branch's main yet, so the token stands in for it — see the README's departures.)
+a successful submission; dead once the account that asked is unbound): it names the teacher.
+Opening it goes through WeChat's web authorisation (``snsapi_base``, the campus login's
+:mod:`core.binding.campus`), and the form opens only for the openid the link was sent to, so
+a forwarded link fills in nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.download_links import create_link, peek, use
-from core.outbox import queue_text_for
+from core.outbox import queue_reach
 from core.settings import Settings
-from models import Appointment, AppointmentStatus, ChatLink, SchoolClass, Teacher
+from models import Appointment, AppointmentStatus, ChatLink, SchoolClass, Teacher, WeChatBinding
 from models.appointment import STATUS_LABELS, one_year_after
 
 APPLY = "apply"
@@ -47,6 +48,12 @@ def next_opening(months: tuple[int, ...], today: dt.date) -> dt.date:
         if month in months:
             return dt.date(year, month, 1)
     raise ValueError("no month to apply in")
+
+
+def web_authorisation(settings: Settings) -> bool:
+    """Whether the form asks WeChat's web authorisation (snsapi_base) for the openid: with the
+    account's AppID and secret and the public address (always, in production)."""
+    return bool(settings.wechat_appid and settings.wechat_secret and settings.public_url)
 
 
 def is_open(settings: Settings, today: dt.date) -> bool:
@@ -226,15 +233,35 @@ def submit(
         end=application.end,
         online=True,
     )
-    queue_text_for(
+    tell(
         session,
-        teacher_id=teacher.id,
-        text=(
-            f"【聘任申请】您担任{cls.name}兼职班主任的申请已提交（拟聘期 {cn_day(application.start)}"
-            f" 至 {cn_day(application.end)}），等待党总支初审。"
-        ),
+        teacher.id,
+        f"【聘任申请】您担任{cls.name}兼职班主任的申请已提交（拟聘期 {cn_day(application.start)}"
+        f" 至 {cn_day(application.end)}），等待党总支初审。",
+        "申请已提交",
+        application.start,
     )
     return appointment
+
+
+def tell(session: Session, teacher_id: int, text: str, step: str, day: dt.date) -> bool:
+    """Queue ``text`` to the teacher's WeChat (sent after the caller commits): a
+    customer-service message while their allowance lasts, else the remind template (steps
+    come weeks after the teacher last wrote) with ``step`` and ``day`` as its values; False
+    when they have not bound WeChat."""
+    openid = session.scalar(
+        select(WeChatBinding.openid).where(WeChatBinding.teacher_id == teacher_id)
+    )
+    if openid is None:
+        return False
+    values = {
+        "title": "兼职班主任聘任进度",
+        "term": step,
+        "deadline": cn_day(day),
+        "hint": "详情请联系所在党总支",
+    }
+    queue_reach(session, openid, text, values)
+    return True
 
 
 def step_text(appointment: Appointment, before: AppointmentStatus, after: AppointmentStatus) -> str:
@@ -266,7 +293,6 @@ def notify_step(
 ) -> bool:
     """Tell the teacher of a step of their appointment (in the caller's transaction, sent
     after it commits); False when they have not bound WeChat."""
-    message = queue_text_for(
-        session, teacher_id=appointment.teacher_id, text=step_text(appointment, before, after)
-    )
-    return message is not None
+    label = "未通过" if after == A.REJECTED else STATUS_LABELS[after]
+    day = appointment.ended_on or appointment.start_date
+    return tell(session, appointment.teacher_id, step_text(appointment, before, after), label, day)

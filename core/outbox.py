@@ -9,15 +9,21 @@ background thread of this process, so that a web request never waits for WeChat'
 
 :func:`deliver` sends one row: idempotent (a row already sent or given up is skipped), it
 records the outcome on the row — ``sent_at``; or ``last_error`` and ``failed_at`` for errors
-that will not go away (45015 outside the 48-hour window, 45047 too many messages, an unknown
+that will not go away (no customer-service allowance left, WeChat's 45015 / 45047, an unknown
 openid...); or ``last_error`` only, for network errors and WeChat's "system busy", which the
 caller retries with backoff; 45009 (the daily quota) leaves the row for after midnight
 (``not_before``), when the beat sweep (:func:`enqueue_unsent`) sends it.
 
 Issue 15: ``reach`` rows (round notices and reminders, :func:`queue_reach`) choose between a
-customer-service and a template message by the user's 48-hour window (core.reach.window), fall
-back to the template on 45015, drop on 43004, back off on 45047 (a few times), and record the
-``channel`` that reached the user; ``menu`` rows (tap-to-answer) fall back to text.
+customer-service and a template message, drop on 43004, and record the ``channel`` that reached
+the user; ``menu`` rows (tap-to-answer) fall back to text.
+
+Issue 23: every customer-service message (text, menu, reach) is first spent from the user's
+allowance as WeChat counts it (``core.reach.window.spend``, atomic and committed before the
+call); with nothing left a text or menu is given up without calling WeChat and a reach row
+goes as the template message. A menu never takes the last message (:data:`MENU_RESERVE`).
+WeChat's 45015 / 45047 (our count was wrong) use the allowance up, are recorded on the row
+(``refused_errcode``) and send a reach row's template.
 
 Duplicates: a send whose outcome is unknown (a timeout after the request went out, the process
 killed mid-send) is retried once, so the user may get such a message twice; never three times.
@@ -128,8 +134,8 @@ def queue_reach(
     not_before: dt.datetime | None = None,
 ) -> OutboundMessage:
     """Queue a message that must reach a student whether or not they wrote lately (a round
-    notice, a reminder; issue 15): a customer-service ``text`` while their 48-hour window is
-    open (or not known to be closed), else the template message of
+    notice, a reminder; issue 15): a customer-service ``text`` while their customer-service
+    allowance lasts (issue 23), else the template message of
     ``BANZHUREN_WECHAT_TEMPLATE_REMIND`` filled from ``fields`` (title, term, deadline, hint),
     else nothing (``channel`` "unreachable"). Not sent before ``not_before`` (the night)."""
     message = OutboundMessage(
@@ -207,13 +213,16 @@ def deliver(message_id: int, api=None) -> str:
     # sent, then record the outcome), with the WeChat call between them outside any
     # transaction, each retried on SQLite's "database is locked" by _write_retrying.
     with core.db.SessionFactory() as session:
-        begun = _write_retrying(session, message_id, _begin_send, skip_locked=True)
+        begun = _write_retrying(
+            session, message_id, lambda m: _begin_and_spend(session, m), skip_locked=True
+        )
         if isinstance(begun, str):
             return begun
         openid, payload = begun
-        outcome, error, channel = _send(settings, api, openid, payload)
+        spent = _Spent(payload.pop(_GRANT, None))
+        outcome, error, channel = _send(settings, api, openid, payload, spent)
         return _write_retrying(
-            session, message_id, lambda m: _record(session, m, outcome, error, channel)
+            session, message_id, lambda m: _record(session, m, outcome, error, channel, spent)
         )
 
 
@@ -224,9 +233,6 @@ MAX_UNCERTAIN_SENDS = 1
 IN_FLIGHT = dt.timedelta(seconds=90)
 MAYBE = "maybe"  # _send: the request went out, the answer did not come back
 QUOTA = "quota"  # _send: 45009, the daily API quota is used up
-BACKOFF = "backoff"  # _send: 45047, too many messages to this user: later, a few times
-BACKOFF_DELAY = dt.timedelta(minutes=30)
-MAX_BACKOFFS = 4
 # WeChat's daily API quota resets at midnight Beijing time; a few minutes' margin.
 QUOTA_ZONE = "Asia/Shanghai"
 QUOTA_MARGIN = dt.timedelta(minutes=5)
@@ -259,8 +265,11 @@ def _record(
     outcome: str,
     error: str | None,
     channel: str | None = None,
+    spent: _Spent | None = None,
 ):
     """Inside a write transaction: the outcome of the send that :func:`_begin_send` marked."""
+    if spent is not None and message is not None:
+        spent.settle(session, message)
     if message is None or message.sent_at is not None:
         return SKIPPED
     message.attempts += 1
@@ -287,14 +296,6 @@ def _record(
         return RETRY
     if outcome == QUOTA:
         message.not_before = next_quota_reset(utcnow())
-        return RETRY
-    if outcome == BACKOFF:
-        # 45047: WeChat refuses more messages to this user for now; a few later tries, then
-        # given up (never retried forever).
-        if message.attempts > MAX_BACKOFFS:
-            _give_up(message, error)
-            return FAILED
-        message.not_before = utcnow() + BACKOFF_DELAY
         return RETRY
     if outcome == FAILED:
         _give_up(message, error)
@@ -331,7 +332,7 @@ def _feedback_outcome(session: Session, message: OutboundMessage, delivered: boo
 
 
 def _failure_note(error: str | None) -> str:
-    if error and "45015" in error:
+    if error and ("45015" in error or NO_ALLOWANCE in error):
         return "未送达：辅导员48小时内未与公众号互动，微信不允许发送"
     if error and "45047" in error:
         return "未送达：发给辅导员的消息过多，微信拒收"
@@ -366,32 +367,106 @@ def _write_retrying(session: Session, message_id: int, change, skip_locked: bool
 
 
 class Unreachable(Exception):
-    """A reach message whose user's window is closed, with no template configured."""
+    """A reach message whose user has no customer-service allowance left, with no template
+    configured."""
 
 
 NOT_FOLLOWING = 43004  # the user has unfollowed the account: nothing will ever reach them
-OUT_OF_WINDOW = 45015  # more than 48 hours since the user's last interaction
-TOO_MANY = 45047  # too many customer-service messages to this user
+OUT_OF_WINDOW = 45015  # no grant of customer-service messages in force (WeChat's count)
+TOO_MANY = 45047  # the grant's messages are spent (WeChat's count)
+REFUSALS = frozenset({OUT_OF_WINDOW, TOO_MANY})
+# Issue 23: tap-to-answer menus leave this many customer-service messages for a late reply.
+MENU_RESERVE = 1
+# last_error of a message given up because the allowance was spent (WeChat not called).
+NO_ALLOWANCE = "no customer-service allowance"
+
+
+class NoAllowance(Exception):
+    """Nothing left of the user's customer-service allowance (as counted here)."""
+
+
+# The key under which _begin_and_spend hands _send the grant it spent from (never stored).
+_GRANT = "_allowance_grant"
+
+
+def _begin_and_spend(session: Session, message: OutboundMessage | None):
+    """:func:`_begin_send`, and in the same write transaction one customer-service message
+    taken from the user's allowance (a menu leaves :data:`MENU_RESERVE`): committed before
+    WeChat is called, so two senders never take the same last message."""
+    begun = _begin_send(message)
+    if isinstance(begun, str):
+        return begun
+    openid, payload = begun
+    reserve = MENU_RESERVE if "menu" in payload else 0
+    payload[_GRANT] = window.spend(session, openid, reserve)
+    return openid, payload
+
+
+class _Spent:
+    """The allowance message a send took (``granted_at``: the grant it came from; None: there
+    was none), and what WeChat's answer makes of it, settled with the outcome."""
+
+    def __init__(self, granted_at: dt.datetime | None) -> None:
+        self.granted_at = granted_at
+        self.used = False  # a customer-service call was made with it
+        self.refused: int | None = None  # WeChat's 45015 / 45047
+
+    def use(self) -> None:
+        """Before a customer-service call; raises :class:`NoAllowance` when there is none."""
+        if self.granted_at is None or self.refused is not None:
+            raise NoAllowance(
+                f"{NO_ALLOWANCE}: 客服消息额度已用完或已过期（用户发消息后48小时内5条，"
+                "点菜单、关注、扫码后1分钟内3条）"
+            )
+        self.used = True
+
+    def answered(self, errcode: int | None) -> None:
+        """WeChat (or the network) answered the call with an error: a refusal of the
+        allowance uses it up; any other error did not count, so the message is given back
+        (unless another call uses it)."""
+        if not self.used:
+            return
+        self.used = False
+        if errcode in REFUSALS:
+            self.refused = errcode
+
+    def settle(self, session: Session, message: OutboundMessage) -> None:
+        """In the transaction that records the outcome: a refusal is recorded on the row and
+        uses the allowance up; a message taken but not counted by WeChat is given back."""
+        if self.granted_at is None:
+            return
+        if self.refused is not None:
+            message.refused_errcode = self.refused
+            window.exhaust(session, message.openid, self.granted_at)
+        elif not self.used:
+            window.refund(session, message.openid, self.granted_at)
 
 
 def _send(
-    settings: Settings, api, openid: str, payload: dict
+    settings: Settings, api, openid: str, payload: dict, spent: _Spent | None = None
 ) -> tuple[str, str | None, str | None]:
-    """Send one message; returns (outcome, error, channel)."""
+    """Send one message; returns (outcome, error, channel). ``spent``: the allowance message
+    taken for it (None: none was)."""
     reach = "reach" in payload
     channel = ["custom"]
+    spent = spent if spent is not None else _Spent(None)
     try:
         if api is None:
             api = WeChatApi(settings)
         if reach:
-            _send_reach(settings, api, openid, payload, channel)
+            _send_reach(settings, api, openid, payload, channel, spent)
             return SENT, None, channel[0]
+        spent.use()
         if "menu" in payload:
             try:
                 api.message.send_msg_menu(openid, payload["menu"])
                 return SENT, None, "menu"
             except WeChatClientException as exc:
-                if exc.errcode in TRANSIENT_ERRCODES or exc.errcode == QUOTA_ERRCODE:
+                if (
+                    exc.errcode in TRANSIENT_ERRCODES
+                    or exc.errcode == QUOTA_ERRCODE
+                    or exc.errcode in REFUSALS
+                ):
                     raise
                 log.info("menu message refused (%s): sending the text instead", exc.errcode)
         content = payload.get("content", "")
@@ -402,16 +477,15 @@ def _send(
                 survey_seal.draft_context(f"outbound:{openid}"),
             )["content"]
         api.message.send_text(openid, content)
-    except Unreachable as exc:
-        return FAILED, str(exc), "unreachable"
+    except (Unreachable, NoAllowance) as exc:
+        log.info("no customer-service allowance left: message not sent")
+        return FAILED, str(exc), "unreachable" if reach else None
     except WeChatClientException as exc:
+        spent.answered(exc.errcode)
         error = scrub(f"errcode {exc.errcode}: {exc.errmsg}")
         if reach and exc.errcode == NOT_FOLLOWING:
             log.info("user has unfollowed the account: message dropped")
             return FAILED, error, "unfollowed"
-        if reach and exc.errcode == TOO_MANY:
-            log.warning("too many messages to one user; backing off: %s", error)
-            return BACKOFF, error, channel[0]
         if exc.errcode == QUOTA_ERRCODE:
             log.warning("WeChat's daily API quota is used up; sending after midnight: %s", error)
             return QUOTA, error, None
@@ -422,6 +496,7 @@ def _send(
         return FAILED, error, channel[0] if reach else None
     except (ConnectTimeout, RequestsConnectionError) as exc:
         if isinstance(exc, ConnectTimeout) or _before_sending(exc):
+            spent.answered(None)
             error = scrub(f"network: {type(exc).__name__}: {exc}")
             log.warning("network error sending to WeChat, will retry: %s", error)
             return RETRY, error, None
@@ -437,25 +512,31 @@ def _send(
     return SENT, None, "custom"
 
 
-def _send_reach(settings: Settings, api, openid: str, payload: dict, channel: list) -> None:
-    """Customer-service text while the user's window is open or unknown (45015: it was
-    closed after all), else the remind template; raises :class:`Unreachable` when neither
-    can be sent, WeChatClientException for WeChat's other refusals. ``channel[0]`` is set to
-    the channel tried last."""
-    with core.db.session_scope() as session:
-        state = window.state(session, openid, utcnow())
-    if state != window.CLOSED:
+def _send_reach(
+    settings: Settings, api, openid: str, payload: dict, channel: list, spent: _Spent
+) -> None:
+    """Customer-service text while the user's allowance lasts (WeChat's 45015 / 45047: it did
+    not after all), else the remind template; raises :class:`Unreachable` when neither can be
+    sent, WeChatClientException for WeChat's other refusals. ``channel[0]`` is set to the
+    channel tried last."""
+    try:
+        spent.use()
+    except NoAllowance:
+        pass
+    else:
         channel[0] = "custom"
         try:
             api.message.send_text(openid, payload.get("content", ""))
             return
         except WeChatClientException as exc:
-            if exc.errcode != OUT_OF_WINDOW:
+            if exc.errcode not in REFUSALS:
                 raise
+            spent.answered(exc.errcode)
+            log.warning("WeChat refused a customer-service message (%s)", exc.errcode)
     template = settings.wechat_template_remind
     if not template:
         raise Unreachable(
-            "48小时互动窗口已关闭，且未配置模板消息（BANZHUREN_WECHAT_TEMPLATE_REMIND）"
+            "客服消息额度已用完或已过期，且未配置模板消息（BANZHUREN_WECHAT_TEMPLATE_REMIND）"
         )
     channel[0] = "template"
     api.message.send_template(
@@ -467,11 +548,12 @@ def _send_reach(settings: Settings, api, openid: str, payload: dict, channel: li
 
 
 def template_data(settings: Settings, values: dict[str, str]) -> dict[str, dict[str, str]]:
-    """The template's ``data``: each configured field filled from its variable."""
+    """The template's ``data``: each configured field filled from its variable, within
+    WeChat's limits (``core.wechat.template``: 20 characters, one line, no emoji)."""
     from core.settings import parse_template_fields
+    from core.wechat.template import template_data as fill
 
-    fields = parse_template_fields(settings.wechat_template_remind_fields)
-    return {name: {"value": values.get(variable, "")} for name, variable in fields.items()}
+    return fill(parse_template_fields(settings.wechat_template_remind_fields), values)
 
 
 def _before_sending(exc: BaseException) -> bool:

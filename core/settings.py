@@ -7,6 +7,7 @@ A malformed value fails fast with the variable's name in the message.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -68,18 +69,30 @@ class Settings:
     # How many reverse proxies (nginx) sit in front and set X-Forwarded-For / -Proto: the login
     # lockout is per source address, so the address must be the client's, not nginx's.
     trusted_proxies: int = 0
-    # Issue 15: the template message used when a student's 48-hour customer-service window is
-    # closed (its id in the official account's 模板消息 list), how the template's fields are
-    # filled ("field=variable;...", variables: title, term, deadline, hint) and the page a tap
-    # on it opens (none when unset). Without a template id such students are unreachable.
+    # Issue 15: the template message used when a student's customer-service allowance is spent
+    # (its id in the official account's 模板消息 list), how the template's keywords are filled
+    # ("keyword=variable;...", variables: title, term, deadline, hint; never first/remark,
+    # which WeChat no longer shows, issue 23) and the page a tap on it opens (none when unset).
+    # Without a template id such students are unreachable.
     wechat_template_remind: str | None = None
-    wechat_template_remind_fields: str = "first=title;keyword1=term;keyword2=deadline;remark=hint"
+    wechat_template_remind_fields: str = "thing1=title;time2=deadline;thing3=hint"
     wechat_template_url: str | None = None
     # Issue 15.3: survey questions go out as tappable menu messages (needs 客服消息 permission).
     wechat_tap_to_answer: bool = False
-    # The https address the account's pages are served under (no trailing slash): links in
-    # chat replies (日志本, 申请) are built on it. The campus-login branch reads the same variable.
+    # Issue 23.4: binding by campus login. The https address the account's pages are served
+    # under (no trailing slash; its host is the account's 网页授权域名), the school's CAS prefix
+    # (with a trailing slash, as python-cas joins paths onto it), the CAS protocol version and
+    # the attribute holding the 学号/工号 when ``cas:user`` is not it.
     public_url: str | None = None
+    cas_url: str | None = None
+    cas_version: int = 3
+    cas_user_attribute: str | None = None
+
+    @property
+    def campus_login(self) -> bool:
+        """True when students and staff bind by campus login (CAS) rather than by code only."""
+        return bool(self.cas_url and self.public_url)
+
     # Issue 25.2: the months (1-12) in which head teachers may apply online (第九条: 每年6月初).
     apply_months: tuple[int, ...] = (6,)
 
@@ -207,22 +220,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         wechat_template_url=get("BANZHUREN_WECHAT_TEMPLATE_URL"),
         wechat_tap_to_answer=_bool(env, "BANZHUREN_WECHAT_TAP_TO_ANSWER", False),
-        public_url=_public_url(get("BANZHUREN_PUBLIC_URL")),
         apply_months=_months(get("BANZHUREN_APPLY_MONTHS")),
+        **_campus_login(get),
     )
-
-
-def _public_url(raw: str | None) -> str | None:
-    """An absolute http(s) address without query or fragment, trailing slash dropped."""
-    if raw is None:
-        return None
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError(
-            "BANZHUREN_PUBLIC_URL 应为完整的 http(s) 地址（例如 https://bzr.example.edu.cn），"
-            f"不含 ? 和 #，现为 {raw!r}"
-        )
-    return raw.rstrip("/")
 
 
 def _months(raw: str | None) -> tuple[int, ...]:
@@ -241,6 +241,60 @@ def _months(raw: str | None) -> tuple[int, ...]:
     return tuple(sorted(set(months)))
 
 
+_CAS_ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
+
+
+def _http_url(name: str, raw: str) -> str:
+    """``raw`` as an absolute http(s) URL without query or fragment, else ConfigError."""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(
+            f"{name} 应为完整的 http(s) 地址（例如 https://bzr.example.edu.cn），不含 ? 和 #，"
+            f"现为 {raw!r}"
+        )
+    return raw
+
+
+def _campus_login(get) -> dict[str, Any]:
+    """The campus-login settings, checked together: CAS needs the public address (its service
+    URL and WeChat's redirect are built on it) and the AppID and secret (the openid comes from
+    WeChat's web authorisation)."""
+    public_url = get("BANZHUREN_PUBLIC_URL")
+    if public_url is not None:
+        public_url = _http_url("BANZHUREN_PUBLIC_URL", public_url).rstrip("/")
+    cas_url = get("BANZHUREN_CAS_URL")
+    if cas_url is not None:
+        cas_url = _http_url("BANZHUREN_CAS_URL", cas_url).rstrip("/") + "/"
+        if public_url is None:
+            raise ConfigError(
+                "设置了 BANZHUREN_CAS_URL（校园统一身份认证）就必须同时设置 BANZHUREN_PUBLIC_URL："
+                "本系统对外的 https 地址（例如 https://bzr.example.edu.cn），"
+                "CAS 登录后回到它，微信网页授权也回到它"
+            )
+        if not (get("BANZHUREN_WECHAT_APPID") and get("BANZHUREN_WECHAT_SECRET")):
+            raise ConfigError(
+                "设置了 BANZHUREN_CAS_URL 还需要 BANZHUREN_WECHAT_APPID 和 BANZHUREN_WECHAT_SECRET："
+                "微信网页授权用它们取得学生的 openid"
+            )
+    raw_version = get("BANZHUREN_CAS_VERSION") or "3"
+    if raw_version not in ("2", "3"):
+        raise ConfigError(
+            f"BANZHUREN_CAS_VERSION 只能是 2 或 3（CAS 协议版本），现为 {raw_version!r}"
+        )
+    attribute = get("BANZHUREN_CAS_USER_ATTRIBUTE")
+    if attribute is not None and not _CAS_ATTRIBUTE.match(attribute):
+        raise ConfigError(
+            "BANZHUREN_CAS_USER_ATTRIBUTE 应为 CAS 属性名（字母、数字、下划线，例如 employeeNumber），"
+            f"现为 {attribute!r}"
+        )
+    return {
+        "public_url": public_url,
+        "cas_url": cas_url,
+        "cas_version": int(raw_version),
+        "cas_user_attribute": attribute,
+    }
+
+
 def _school_name(raw: str | None) -> str:
     name = (raw or "").strip()
     if not name:
@@ -253,28 +307,50 @@ def _school_name(raw: str | None) -> str:
 TEMPLATE_VARIABLES = ("title", "term", "deadline", "hint")
 
 
+TEMPLATE_FIELDS_SETTING = "BANZHUREN_WECHAT_TEMPLATE_REMIND_FIELDS"
+
+
 def parse_template_fields(raw: str) -> dict[str, str]:
-    """``"first=title;keyword1=term"`` → ``{"first": "title", "keyword1": "term"}``."""
+    """``"thing1=title;time2=deadline"`` → ``{"thing1": "title", "time2": "deadline"}``;
+    raises ValueError with the reason (Chinese) for a malformed pair, a field WeChat no longer
+    shows (``first``, ``remark``), a name that is not a template keyword or an unknown
+    variable."""
+    from core.wechat.template import KEYWORD_NAME, RETIRED_FIELDS
+
     out = {}
     for part in raw.split(";"):
         if not part.strip():
             continue
-        name, sep, variable = part.partition("=")
-        if not sep or not name.strip() or variable.strip() not in TEMPLATE_VARIABLES:
-            raise ValueError(part)
-        out[name.strip()] = variable.strip()
+        name, sep, variable = (x.strip() for x in part.partition("="))
+        if not sep or not name:
+            raise ValueError(f"「{part.strip()}」不是「关键词=变量」的形式")
+        if name in RETIRED_FIELDS:
+            raise ValueError(
+                f"「{name}」字段微信自2023年5月起不再显示，请改用模板的关键词（如 thing1、time2）"
+            )
+        if not KEYWORD_NAME.fullmatch(name):
+            raise ValueError(
+                f"「{name}」不是模板关键词的名称（如 thing1、time2、character_string3）"
+            )
+        if variable not in TEMPLATE_VARIABLES:
+            raise ValueError(
+                f"「{variable}」不是可用的变量（可用：{'、'.join(TEMPLATE_VARIABLES)}）"
+            )
+        if name in out:
+            raise ValueError(f"关键词「{name}」出现了两次")
+        out[name] = variable
     if not out:
-        raise ValueError(raw)
+        raise ValueError("至少要填一个关键词")
     return out
 
 
 def _template_fields(raw: str) -> str:
     try:
         parse_template_fields(raw)
-    except ValueError:
+    except ValueError as exc:
         raise ConfigError(
-            "BANZHUREN_WECHAT_TEMPLATE_REMIND_FIELDS must be field=variable pairs separated by ';'"
-            f" (variables: {', '.join(TEMPLATE_VARIABLES)}), got {raw!r}"
+            f"{TEMPLATE_FIELDS_SETTING} 设置有误：{exc}。格式为用分号分隔的「关键词=变量」，"
+            f"例如 thing1=title;time2=deadline;thing3=hint（当前值 {raw!r}）"
         ) from None
     return raw
 

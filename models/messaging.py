@@ -71,6 +71,9 @@ class OutboundMessage(Base):
     # How it reached the user (issue 15): "custom", "template"; or why not: "unreachable"
     # (window closed, no template), "unfollowed" (43004). None until then.
     channel: Mapped[str | None] = mapped_column(String(16))
+    # Issue 23: WeChat refused a customer-service attempt of this message (45015 outside the
+    # window, 45047 allowance spent): the allowance as counted here was wrong. Should stay rare.
+    refused_errcode: Mapped[int | None]
 
 
 class WeChatAccessToken(Base):

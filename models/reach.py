@@ -1,5 +1,5 @@
-"""Reaching students (issue 15): each WeChat user's last interaction (the 48-hour customer-
-service window), the days a term marks as closed to reminders, and which round notices and
+"""Reaching students (issue 15): each WeChat user's customer-service allowance (issue 23: the
+last granting action and what was spent of it), the days a term marks as closed to reminders, and which round notices and
 reminders went to whom (at most one reminder per student per school day)."""
 
 from __future__ import annotations
@@ -11,17 +11,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
 
-# WeChat accepts customer-service messages for 48 hours after the user's last message or event.
-WINDOW = dt.timedelta(hours=48)
-
 
 class WeChatContact(Base):
-    """When an openid last wrote to the account (a message, a menu tap, a subscribe...)."""
+    """An openid's last action that granted customer-service messages (issue 23,
+    ``core.reach.allowance``): its kind, its time, and how many messages were spent since."""
 
     __tablename__ = "wechat_contacts"
 
     openid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The time of the last granting action (a message, a menu click, a subscribe, a scan).
     last_interaction_at: Mapped[dt.datetime]
+    # core.reach.allowance.GRANTS key; None: unknown (a row from before issue 23), no grant.
+    grant_kind: Mapped[str | None] = mapped_column(String(16))
+    spent: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class TermClosedDate(Base):

@@ -30,7 +30,12 @@ REDIS_URL = os.environ.get("BANZHUREN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0
 RUN_ID = uuid.uuid4().hex[:8]
 
 # Fixtures shared by several test modules live in these plugins, one per concern.
-pytest_plugins = ["tests.support.wechat", "tests.support.celery_worker", "tests.support.browser"]
+pytest_plugins = [
+    "tests.support.wechat",
+    "tests.support.campus",
+    "tests.support.celery_worker",
+    "tests.support.browser",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -8,7 +8,9 @@ A person already bound to another WeChat account is not taken over; that account
 ``解绑`` first (or the counsellor helps).
 
 The parsing and the lock-out rule are pure functions (:func:`parse_bind`, :func:`locked_until`);
-:func:`handle_bind`, :func:`handle_unbind` and :func:`lookup_sender` touch the database.
+:func:`handle_bind`, :func:`handle_unbind` and :func:`lookup_sender` touch the database. The
+binding itself (who may be bound to whom, the audit row) is :mod:`core.binding.service`, which
+the campus login (``bot/bind/``) shares.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import re
 from collections.abc import Sequence
 
 from sqlalchemy import Select, bindparam, delete, func, select
-from sqlalchemy.exc import IntegrityError
 
 from bot.chat.context import ChatContext, Sender
 from bot.chat.help import BIND_HOWTO, ROLE_NAMES, help_for
+from core.binding.service import Outcome, bind, find_person, unbind
 from models.base import utcnow
 from models.binding import BindingFailure, WeChatBinding
 from models.org import Student, Teacher, TeacherRole
@@ -82,13 +84,6 @@ def codes_match(given: str, expected: str) -> bool:
     return hmac.compare_digest(
         given.strip().upper().encode("utf-8"), expected.strip().upper().encode("utf-8")
     )
-
-
-def role_of(binding: WeChatBinding) -> str:
-    if binding.student_id is not None:
-        return "student"
-    assert binding.teacher is not None
-    return "counsellor" if binding.teacher.role == TeacherRole.COUNSELLOR else "head_teacher"
 
 
 # Who is bound to the openid given as the parameter ``openid``: a row (student_id, teacher_id,
@@ -153,15 +148,6 @@ def _recent_failures(session, column, value: str, since: dt.datetime) -> list[dt
     )
 
 
-def _find_person(session, number: str) -> Student | Teacher | None:
-    student = session.execute(
-        select(Student).where(Student.student_no == number)
-    ).scalar_one_or_none()
-    if student is not None:
-        return student
-    return session.execute(select(Teacher).where(Teacher.staff_no == number)).scalar_one_or_none()
-
-
 def handle_bind(ctx: ChatContext) -> str:
     """Reply to a 绑定 command (see the module docstring for the rules)."""
     session, openid = ctx.session, ctx.sender.openid
@@ -184,7 +170,7 @@ def handle_bind(ctx: ChatContext) -> str:
             at = until.astimezone(ctx.settings.tz).strftime("%H:%M")
             return f"绑定码错误次数过多，请在 {at} 之后再试。如忘记绑定码，请联系辅导员。"
 
-    person = _find_person(session, number)
+    person = find_person(session, number)
     if person is None or not codes_match(code, person.binding_code):
         session.add(BindingFailure(openid=openid, person_no=number[:32], at=now))
         session.flush()
@@ -196,47 +182,25 @@ def handle_bind(ctx: ChatContext) -> str:
             "请核对辅导员发放的绑定码，格式例如：\n" + BIND_EXAMPLE
         )
 
-    is_student = isinstance(person, Student)
-    taken = session.execute(
-        select(func.count())
-        .select_from(WeChatBinding)
-        .where(
-            WeChatBinding.student_id == person.id
-            if is_student
-            else WeChatBinding.teacher_id == person.id
-        )
-    ).scalar_one()
-    if taken:
+    result = bind(session, openid, person, via="code")
+    if result.outcome == Outcome.PERSON_TAKEN:
         return (
             "该学号/工号已绑定其他微信账号，不能重复绑定。"
             "如需更换，请在原微信上发送「解绑」，或联系辅导员。"
         )
-    binding = WeChatBinding(
-        openid=openid,
-        student_id=person.id if is_student else None,
-        teacher_id=None if is_student else person.id,
-    )
-    try:
-        with session.begin_nested():
-            session.add(binding)
-            session.flush()
-    except IntegrityError:
-        # Another WeChat account bound this person at the same moment.
-        return "该学号/工号已绑定其他微信账号，不能重复绑定。如需更换，请联系辅导员。"
+    if result.outcome == Outcome.OPENID_TAKEN:
+        # Bound by the campus login a moment ago, between the check above and this one.
+        return "本微信已绑定其他身份。如需绑定其他身份，请先发送「解绑」。"
     session.execute(delete(BindingFailure).where(BindingFailure.openid == openid))
-    role = role_of(binding)
-    return f"绑定成功！你好，{person.name}（{ROLE_NAMES[role]}）。\n" + help_for(role)
+    assert result.role is not None
+    return f"绑定成功！你好，{person.name}（{ROLE_NAMES[result.role]}）。\n" + help_for(result.role)
 
 
 def handle_unbind(ctx: ChatContext) -> str:
     """Reply to 解绑: removes the binding and this openid's dialogue states."""
     session, openid = ctx.session, ctx.sender.openid
-    binding = session.execute(
-        select(WeChatBinding).where(WeChatBinding.openid == openid)
-    ).scalar_one_or_none()
-    if binding is None:
+    if unbind(session, openid) is None:
         return "本微信还没有绑定身份。\n" + BIND_HOWTO
-    session.delete(binding)
     forget = getattr(ctx.store, "forget_openid", None)
     if forget is not None:
         forget(openid)

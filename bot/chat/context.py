@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from core.reach.allowance import Allowance, remaining
 from core.settings import Settings
 
 
@@ -70,8 +71,15 @@ class SenderState:
     # draft's round (``core.surveys.rounds.RoundState``).
     draft_sealed: bytes | None = None
     draft_round: Any = None
-    # When the sender last wrote (``wechat_contacts``), None when never recorded.
+    # The sender's customer-service allowance (``wechat_contacts``, issue 23) once this message's
+    # grant is counted: the last granting action's kind and time, messages spent since.
     last_interaction_at: dt.datetime | None = None
+    grant_kind: str | None = None
+    spent: int = 0
+
+    def allowance(self, now: dt.datetime) -> Allowance:
+        """What the sender has left at ``now`` (``core.reach.allowance``)."""
+        return remaining(self.grant_kind, self.last_interaction_at, self.spent, now)
 
 
 class DialogueStore(Protocol):

@@ -4,6 +4,8 @@ described here, so that 帮助 always says what the sender can do."""
 
 from __future__ import annotations
 
+from core.binding.service import ROLE_NAMES
+
 BIND_HOWTO = (
     "请先绑定身份：发送「绑定 学号或工号 绑定码」，例如：\n"
     "绑定 2023010101 123456\n"
@@ -44,7 +46,6 @@ COUNSELLOR_HELP = "辅导员会在这里收到兼职班主任转来的学生情�
 
 UNBOUND_HELP = "你好！这里是兼职班主任工作平台。\n" + BIND_HOWTO + "\n「帮助」查看本说明。"
 
-ROLE_NAMES = {"student": "学生", "head_teacher": "兼职班主任", "counsellor": "辅导员"}
 
 UNSUPPORTED_TYPE = (
     "目前只能处理文字消息和语音消息（班主任还可以发照片）。发送「帮助」查看可以做什么。"

@@ -6,7 +6,8 @@ per-sender lock. :func:`route` then decides, in this order:
 
 1. events: ``subscribe`` → welcome (:func:`bot.chat.help.welcome`); ``CLICK`` with the menu keys
    SURVEY / MY_LOGS / STATS / HELP → handled as the texts 测评 / 我的日志 / 统计 / 帮助; other
-   events get no reply (``success``);
+   events (WeChat's pushes, device events, which the webhook passes as events, and any event
+   wechatpy does not know) get no reply (``success``);
 2. message types: voice uses WeChat's ``Recognition`` as its text (empty → ask to type);
    images go to head teachers' handler; location, link, video... → what is supported;
 3. commands for everyone: 帮助 / help / ?, 绑定 (:func:`bot.chat.binding.handle_bind`),
@@ -107,7 +108,11 @@ def route(ctx: ChatContext) -> str | None:
     if inc.msg_type == "event":
         if inc.event in SUBSCRIBE_EVENTS or inc.event == "scan":
             # Issue 15.4: a class poster's QR code greets with that class's binding steps.
-            greeting = None if role else class_greeting(ctx.session, inc.event_key)
+            greeting = (
+                None
+                if role
+                else class_greeting(ctx.session, inc.event_key, ctx.settings.campus_login)
+            )
             if greeting is not None:
                 return greeting
             _sender, name = lookup_sender(ctx.session, inc.openid)

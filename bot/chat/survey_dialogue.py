@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from bot.chat.context import ChatContext
 from core.fastsql import FastStatement
-from core.reach.menus import parse_menu_id, queue_question_menu
+from core.reach import window
+from core.reach.menus import menu_fits, parse_menu_id, queue_question_menu
 from core.surveys import submission
 from core.surveys.drafts import drop_draft, load_draft, save_draft, unseal_draft
 from core.surveys.rounds import (
@@ -440,13 +441,20 @@ def _render_current(
         return render_summary(definition, draft)
     text = render_question(definition, draft)
     q = definition.question(draft["questions"][draft["pos"]])
-    if ctx.settings.wechat_tap_to_answer and q.is_choice:
+    if ctx.settings.wechat_tap_to_answer and q.is_choice and _menu_fits(ctx):
         # Issue 15.3: the question goes out as a menu message; the reply itself says nothing.
         head = "\n".join(text.split("\n")[:2])
         labels = [o.label for o in q.options]
         queue_question_menu(ctx.session, ctx.sender.openid, text, head, labels, draft["pos"])
         return ""
     return text
+
+
+def _menu_fits(ctx: ChatContext) -> bool:
+    """Issue 23: a menu only while the customer-service allowance keeps a message for a late
+    reply; otherwise the question goes in the passive reply, which costs nothing."""
+    left = ctx.state.allowance(window.clock()) if ctx.state is not None else None
+    return menu_fits(ctx.session, ctx.sender.openid, left)
 
 
 def render_question(definition: SurveyDefinition, draft: dict) -> str:

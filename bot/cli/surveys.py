@@ -117,14 +117,22 @@ def round_close(cli: CliContext, term_code: str, survey_id: str) -> None:
 @_which_round
 @pass_cli
 def round_status(cli: CliContext, term_code: str, survey_id: str) -> None:
-    """每位班主任的应评人数、已评人数和参评率。"""
+    """每位班主任的应评人数、已评人数和参评率；通知与催填的送达情况。"""
+    from core.reach.rounds import round_reach
+
     with cli.session() as s:
         rnd = _round_or_fail(s, term_code, survey_id)
         rows = round_progress(s, rnd.id)
         sealed = envelope_status(s, cli.settings).get(rnd.id, (0, 0)) if rnd.is_open else None
+        reach = round_reach(s, rnd.id)
     for r in rows:
         rate = f"{r['rate'] * 100:.1f}%" if r["rate"] is not None else "-"
         click.echo(f"{r['staff_no']}\t{r['teacher']}\t{r['answered']}/{r['eligible']}\t{rate}")
+    click.echo(
+        f"通知 {reach['notified']} 人次，催填 {reach['reminded']} 人次；送达：客服消息 "
+        f"{reach['custom']}，模板消息 {reach['template']}；无法送达 {reach['unreachable']}；"
+        f"待发送 {reach['pending']}；客服消息被微信拒收（45015/45047） {reach['refused']}"
+    )
     if sealed is None:
         click.echo("本轮已关闭，答卷已解封为匿名结果。")
     else:
@@ -214,7 +222,8 @@ def round_remind(
         counts = channel_counts(s, result.outbound_ids)
     click.echo(
         f"送达：客服消息 {counts['custom']} 人，模板消息 {counts['template']} 人；"
-        f"无法送达 {counts['unreachable']} 人；待发送 {counts['pending']} 人"
+        f"无法送达 {counts['unreachable']} 人；待发送 {counts['pending']} 人；"
+        f"客服消息被微信拒收 {counts['refused']} 次"
     )
 
 

@@ -7,7 +7,7 @@ import json
 import click
 
 from bot.cli.common import CliContext, fail, pass_cli
-from core.wechat.menu import menu_definition, menu_problems
+from core.wechat.menu import menu_definition, menu_problems, menu_summary
 
 
 @click.group("wechat")
@@ -19,8 +19,8 @@ def wechat_group() -> None:
 @click.option("--show", is_flag=True, help="只显示菜单定义，不提交给微信")
 @pass_cli
 def menu_command(cli: CliContext, show: bool) -> None:
-    """创建公众号自定义菜单（测评、我的日志、本月统计、帮助）。"""
-    menu = menu_definition()
+    """创建公众号自定义菜单（测评、我的日志、本月统计、帮助；开通校园账号绑定时还有绑定身份）。"""
+    menu = menu_definition(cli.settings)
     problems = menu_problems(menu)
     if problems:
         fail("；".join(problems))
@@ -39,7 +39,7 @@ def menu_command(cli: CliContext, show: bool) -> None:
         WeChatApi(settings).menu.create(menu)
     except WeChatClientException as exc:
         fail(f"微信拒绝创建菜单：errcode {exc.errcode} {exc.errmsg}")
-    click.echo("公众号菜单已创建：满意度测评｜工作日志（我的日志、本月统计）｜使用帮助")
+    click.echo(f"公众号菜单已创建：{menu_summary(menu)}")
 
 
 @wechat_group.command("poster")

@@ -239,6 +239,10 @@ def appointment_new():
 @bp.route("/appointments/<int:appointment_id>/step", methods=["POST"])
 def appointment_step(appointment_id: int):
     session = db()
+    # It queues the teacher's message (issue 25.2) while the in-process sender may be writing
+    # the last one: on SQLite take the write lock first, as the round actions do.
+    session.rollback()
+    begin_write(session)
     appointment = visible_appointment(session, scope(), appointment_id, for_update=True)
     fields = Fields(request.form)
     target = fields.choice("target", "流程步骤", AppointmentStatus)

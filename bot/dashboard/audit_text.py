@@ -48,6 +48,9 @@ ACTION_LABELS: dict[str, str] = {
     "term.update": "修改学期",
     "term.publish": "发布考核结果",
     "term.unpublish": "撤回考核结果发布",
+    "binding.bind": "绑定微信",
+    "binding.unbind": "解除微信绑定",
+    "binding.refused": "绑定被拒绝",
     "round.remind": "一键催填",
     "term.closed_dates.add": "设置不催填的日期",
     "term.closed_dates.remove": "取消不催填的日期",
@@ -213,6 +216,31 @@ def _override_clear(a: str, t: str, d: Mapping[str, Any]) -> str:
     )
 
 
+_BIND_VIA = {"cas": "统一身份认证", "code": "绑定码"}
+_BIND_ROLES = {"student": "学生", "head_teacher": "兼职班主任", "counsellor": "辅导员"}
+_BIND_REFUSALS = {
+    "not_in_roster": "名单中没有该学号/工号",
+    "openid_taken": "该微信已绑定其他身份",
+    "person_taken": "该学号/工号已绑定其他微信",
+}
+
+
+def _bind(a: str, t: str, d: Mapping[str, Any]) -> str:
+    role = _BIND_ROLES.get(str(d.get("role")), "")
+    via = _BIND_VIA.get(str(d.get("via")), str(d.get("via") or ""))
+    return f"微信 {a.removeprefix('wechat:')} 通过{via}绑定为 {t}" + (f"（{role}）" if role else "")
+
+
+def _bind_refused(a: str, t: str, d: Mapping[str, Any]) -> str:
+    via = _BIND_VIA.get(str(d.get("via")), str(d.get("via") or ""))
+    why = _BIND_REFUSALS.get(str(d.get("reason")), str(d.get("reason") or ""))
+    return f"微信 {a.removeprefix('wechat:')} 通过{via}绑定 {t} 被拒绝：{why}"
+
+
+def _unbind(a: str, t: str, d: Mapping[str, Any]) -> str:
+    return f"微信 {a.removeprefix('wechat:')} 解除了与 {t} 的绑定"
+
+
 def _user_add(a: str, t: str, d: Mapping[str, Any]) -> str:
     role = value_text(d.get("role")) if d.get("role") else ""
     dep = f"，{d['department']}" if d.get("department") else ""
@@ -304,6 +332,9 @@ _SENTENCES: dict[str, Callable[[str, str, Mapping[str, Any]], str]] = {
     "term.update": lambda a, t, d: f"{a} 将学期 {t} 的起止日期改为{_period(d) or '（未记录）'}",
     "term.publish": _publish("发布了"),
     "term.unpublish": _publish("撤回了"),
+    "binding.bind": _bind,
+    "binding.refused": _bind_refused,
+    "binding.unbind": _unbind,
 }
 
 # Details a sentence already says; anything else is appended after it.
@@ -329,6 +360,9 @@ _SAID: dict[str, tuple[str, ...]] = {
     "term.update": ("start", "end"),
     "term.publish": ("teachers",),
     "term.unpublish": ("teachers",),
+    "binding.bind": ("via", "role"),
+    "binding.refused": ("via", "reason"),
+    "binding.unbind": ("role",),
 }
 
 

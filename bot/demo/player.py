@@ -46,9 +46,11 @@ class Transcript:
 class Player:
     """Sends messages to the webhook; safe to use from several threads."""
 
-    def __init__(self, base_url: str, simulator) -> None:
+    def __init__(self, base_url: str, simulator, observer=None) -> None:
         self.url = base_url + "wechat"
         self.simulator = simulator
+        # Told what each user did (the fake WeChat API's allowance, issue 23).
+        self.observer = observer
         self._local = threading.local()
         self.sent = 0
         self._count = threading.Lock()
@@ -75,9 +77,13 @@ class Player:
     def say(self, openid: str, text: str, create_time: int | None = None) -> str:
         """Send a text message (sent by the user at ``create_time``, default now); the
         reply's text ("" for none)."""
+        if self.observer is not None:
+            self.observer(openid, "text")
         return self._post(*self.simulator.text(openid, text, create_time=create_time))
 
     def event(self, openid: str, event: str, key: str | None = None) -> str:
+        if self.observer is not None:
+            self.observer(openid, "event", event)
         return self._post(*self.simulator.event(openid, event, key))
 
 

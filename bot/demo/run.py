@@ -25,6 +25,8 @@ from sqlalchemy.engine import make_url
 
 import core.db
 import surveys.definition
+from bot.demo.campus import bind_by_campus_login
+from bot.demo.fake_cas import FakeCas
 from bot.demo.fake_wechat import FakeWeChatApi
 from bot.demo.player import Player, Transcript, take_survey
 from bot.demo.school import PROFILES, TERM_CODE, TERM_END, TERM_START, School, make_school
@@ -57,6 +59,10 @@ SURVEY_FILE = Path(surveys.definition.__file__).with_name("satisfaction.yaml")
 # Most students answer; some never do (the response rate is part of the report).
 ANSWER_RATE = 0.9
 SURVEY_THREADS = 4
+# Students who bind by campus login (the local CAS) instead of a code, so both routes show.
+CAMPUS_STUDENTS = 6
+CAMPUS_PASSWORD = "demo-campus-pw"
+CAMPUS_SENT = "（点菜单「帮助 → 绑定身份」，在统一身份认证页面用校园账号登录）"
 
 Echo = Callable[[str], None]
 Progress = Callable[..., Iterator]
@@ -107,13 +113,25 @@ def fresh_postgresql(server_url: str, name: str, echo: Echo) -> str:
 
 
 def demo_environment(
-    base: dict[str, str], database_url: str, api_base: str, redis: bool
+    base: dict[str, str],
+    database_url: str,
+    api_base: str,
+    redis: bool,
+    public_url: str | None = None,
+    cas_url: str | None = None,
 ) -> dict[str, str]:
     """The environment every demo process shares: safe mode with a key and AppID of its own
     (unless given), and WeChat's API pointed at the local stand-in, always: the demo never
-    messages real people."""
+    messages real people. With ``cas_url``: the campus login on the local CAS, never the
+    school's real one."""
     env = dict(base)
     env["BANZHUREN_DATABASE_URL"] = database_url
+    for name in ("BANZHUREN_PUBLIC_URL", "BANZHUREN_CAS_URL", "BANZHUREN_CAS_USER_ATTRIBUTE"):
+        env.pop(name, None)
+    if public_url and cas_url:
+        env["BANZHUREN_PUBLIC_URL"] = public_url
+        env["BANZHUREN_CAS_URL"] = cas_url
+        env["BANZHUREN_CAS_VERSION"] = "3"
     env.setdefault("BANZHUREN_SECRET_KEY", secrets.token_hex(32))
     # There is no default Token (a well-known one would let anyone post as anyone).
     if not env.get("BANZHUREN_WECHAT_TOKEN"):
@@ -178,16 +196,36 @@ def read_bind_codes(csv_text: str, school: School) -> int:
     return len(codes)
 
 
-def bind_everyone(player: Player, school: School, transcript: Transcript, progress) -> None:
+def campus_students(school: School) -> list:
+    """The students who bind by campus login: a few, none of those the transcript shows
+    binding by code."""
+    return school.students[1 : 1 + CAMPUS_STUDENTS]
+
+
+def bind_everyone(
+    player: Player,
+    school: School,
+    transcript: Transcript,
+    progress,
+    campus: Callable[[object], str] | None = None,
+) -> int:
     """Everyone follows the account and binds with the code their counsellor handed out; one
-    student mistypes the code first."""
+    student mistypes the code first. With ``campus`` (a person → the final page's text), a few
+    students bind by campus login instead. Returns how many did."""
     people = [*school.counsellors, *school.teachers, *school.students]
     clumsy = school.students[7]
+    by_campus = campus_students(school) if campus is not None else []
     for person in progress(people, length=len(people), label="绑定"):
         shown = person in (school.teachers[0], school.students[0], clumsy)
         welcome = player.event(person.openid, "subscribe")
         if shown:
             transcript.add(person.name, "（关注公众号）", welcome)
+        if person in by_campus:
+            assert campus is not None
+            page = campus(person)
+            if person is by_campus[0]:
+                transcript.add(person.name, CAMPUS_SENT, "（绑定页面）" + page)
+            continue
         if person is clumsy:
             wrong = "000000" if person.binding_code != "000000" else "111111"
             transcript.add(
@@ -198,6 +236,7 @@ def bind_everyone(player: Player, school: School, transcript: Transcript, progre
         reply = player.say(person.openid, f"绑定 {person.number} {person.binding_code}")
         if shown or person is clumsy:
             transcript.add(person.name, f"绑定 {person.number} {person.binding_code}", reply)
+    return len(by_campus)
 
 
 def play_surveys(
@@ -341,8 +380,12 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
         database_url = fresh_sqlite(options.workdir, echo)
 
     fake = FakeWeChatApi().start()
+    fake.enforce_allowance = True  # issue 23: WeChat's customer-service rules, as WeChat does
     stack.callback(fake.stop)
-    env = demo_environment(base, database_url, fake.base_url, redis)
+    cas = FakeCas().start()
+    stack.callback(cas.stop)
+    public_url = f"http://127.0.0.1:{port}"
+    env = demo_environment(base, database_url, fake.base_url, redis, public_url, cas.url)
     settings: Settings = load_settings(env)
     if redis:
         stack.callback(forget_redis_keys, settings)
@@ -385,12 +428,24 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     simulator = WeChatSimulator(
         settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid, mode="safe"
     )
-    player = Player(web.url, simulator)
+    player = Player(web.url, simulator, observer=fake.user_action)
     transcript = Transcript()
     today = dt.datetime.now(settings.tz).date()
 
-    bind_everyone(player, school, transcript, progress)
-    echo(f"· 绑定：{count_rows(WeChatBinding)} 个微信号已绑定")
+    for student in campus_students(school):
+        cas.add_account(student.number, CAMPUS_PASSWORD)
+
+    def campus_login(person) -> str:
+        return bind_by_campus_login(
+            public_url, fake, cas, person.openid, person.number, CAMPUS_PASSWORD
+        )
+
+    by_campus = bind_everyone(player, school, transcript, progress, campus_login)
+    echo(
+        f"· 绑定：{count_rows(WeChatBinding)} 个微信号已绑定；其中 {by_campus} 名学生点菜单"
+        "「绑定身份」，经微信网页授权和校园统一身份认证（本地模拟的 CAS）登录绑定，"
+        "其余发送「绑定 学号 绑定码」"
+    )
     echo(f"· 开放测评：banzhuren round open --term {TERM_CODE} --survey satisfaction")
     run_cli(["round", "open", "--term", TERM_CODE, "--survey", "satisfaction"], env)
     rated = play_surveys(player, school, options.seed, transcript, progress)
@@ -420,7 +475,7 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     return DemoResult(
         report=report,
         rows=rows,
-        problems=check_result(rows, school),
+        problems=check_result(rows, school) + refusals(fake),
         messages=player.sent,
         outbound=fake.count(),
         admin_password=password,
@@ -430,10 +485,14 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
 
 
 def highlights(transcript: Transcript) -> list[str]:
-    """A short tour: a wrong and a right binding, the start and end of a survey, a few log
-    entries, a message the bot cannot read, 撤销 and 统计."""
+    """A short tour: a binding by campus login, a wrong and a right code binding, the start and
+    end of a survey, a few log entries, a message the bot cannot read, 撤销 and 统计."""
     entries = transcript.entries
     chosen: list[int] = []
+    for i, (_who, sent, _reply) in enumerate(entries):
+        if sent == CAMPUS_SENT:
+            chosen.append(i)
+            break
     for i, (_who, sent, reply) in enumerate(entries):
         wrong_code = sent.startswith("绑定") and "不正确" in reply
         first_survey = sent == "测评" and not any(entries[j][1] == "测评" for j in chosen)
@@ -459,3 +518,12 @@ def check_result(rows: list[dict], school: School) -> list[str]:
         if row.get("grade") != expected:
             problems.append(f"{teacher.name} 应为 {expected}，报表为 {row.get('grade')}")
     return problems
+
+
+def refusals(fake: FakeWeChatApi) -> list[str]:
+    """Customer-service messages the fake refused under WeChat's rules (issue 23): the product's
+    count of the allowance should leave none."""
+    if not fake.refusals:
+        return []
+    codes = sorted({code for _openid, code in fake.refusals})
+    return [f"微信拒收了 {len(fake.refusals)} 条客服消息（{'、'.join(map(str, codes))}）"]

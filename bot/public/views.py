@@ -5,13 +5,17 @@ tells a guesser nothing. Bad form input gets the form again with the problems in
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from urllib.parse import quote
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask_wtf.csrf import CSRFError
 
 from bot.request_session import db, settings
 from core import applications
+from core.binding import campus
 from core.db import begin_write
 from core.download_links import LOGBOOK, logbook_download, peek
 from models.base import utcnow
@@ -72,6 +76,10 @@ def logbook(token: str):
     return response
 
 
+# The web authorisation's round trip, in the signed session cookie.
+STATE_KEY, TOKEN_KEY, VERIFIED_KEY = "apply_state", "apply_token", "apply_link"
+AUTHORISED_PATH = "/apply/wechat"
+
 APPLY_GONE = [
     "申请链接无效、已提交过或已过期（链接24小时内有效，只能提交一次）。",
     "请在公众号中重新发送「申请」获取新的链接。",
@@ -109,6 +117,13 @@ def apply(token: str):
     ctx = applications.form_context(session, token, now, config.tz)
     if ctx is None:
         return page("链接不可用", APPLY_GONE, 404)
+    if applications.web_authorisation(config) and flask_session.get(VERIFIED_KEY) != ctx.link.id:
+        # DESIGN: WeChat's web authorisation gives the openid. The form opens only in the
+        # WeChat of the account the link was sent to; a forwarded link opens nothing.
+        state = secrets.token_urlsafe(16)
+        flask_session[STATE_KEY] = state
+        flask_session[TOKEN_KEY] = token
+        return redirect(campus.authorize_url(config, state, AUTHORISED_PATH))
     if request.method != "POST":
         return _form(ctx, token, {}, [], 200)
     form = {
@@ -141,3 +156,47 @@ def apply(token: str):
         200,
         ok=True,
     )
+
+
+@bp.get(AUTHORISED_PATH)
+def apply_authorised():
+    """WeChat's web authorisation came back: the openid must be the one the link was sent to
+    (and still bound to its teacher); then the form."""
+    config = settings()
+    expected = flask_session.pop(STATE_KEY, None)
+    token = flask_session.pop(TOKEN_KEY, None)
+    given = request.args.get("state", "")
+    if (
+        not expected
+        or not token
+        or not given
+        or not hmac.compare_digest(expected.encode(), given.encode())
+    ):
+        return page(
+            "链接已失效",
+            ["这个授权不是在本浏览器里发起的，或已经用过。请回到公众号重新打开申请链接。"],
+            400,
+        )
+    code = request.args.get("code", "")
+    if not code or len(code) > 512:
+        return page("没有取得微信授权", ["请回到公众号重新打开申请链接。"], 400)
+    try:
+        openid = campus.openid_for_code(config, code)
+    except campus.CampusLoginError:
+        return page(
+            "微信授权失败", ["暂时无法确认您的微信身份，请稍后回到公众号重新打开申请链接。"], 502
+        )
+    ctx = applications.form_context(db(), token, utcnow(), config.tz)
+    if ctx is None:
+        return page("链接不可用", APPLY_GONE, 404)
+    if not hmac.compare_digest(openid.encode(), ctx.link.openid.encode()):
+        return page(
+            "不是您的申请链接",
+            [
+                "这个申请链接是发给另一位老师的，只能在收到它的微信里填写。",
+                "请在您本人的公众号对话中发送「申请」。",
+            ],
+            403,
+        )
+    flask_session[VERIFIED_KEY] = ctx.link.id
+    return redirect(url_for("public.apply", token=token))

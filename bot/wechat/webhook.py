@@ -33,6 +33,7 @@ import logging
 import re
 import time
 import unicodedata
+from dataclasses import replace
 
 from flask import Blueprint, Flask, Response, request
 from sqlalchemy import String, bindparam, select
@@ -59,8 +60,9 @@ from models.reach import WeChatContact
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-# A reply too long for one message: the reply plus up to this many customer-service messages
-# (WeChat allows 5 within 48 h of the user's message).
+# A reply too long for one message: at most this many parts, the reply and customer-service
+# messages (WeChat allows 5 within 48 h of the user's message, 3 within a minute of a click:
+# the sender's allowance caps them too, issue 23).
 MAX_MESSAGES_PER_REPLY = 4
 # WeChat stops waiting after 5 s; a reply ready later than this is sent another way.
 LATE_SECONDS = 4.5
@@ -276,6 +278,11 @@ def strip_invisible(text: str) -> str:
     return "".join(out)
 
 
+def event_name(data: dict) -> str:
+    value = data.get("Event")
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
 def to_incoming(message: BaseMessage) -> Incoming:
     """What the handlers see of a parsed message (:class:`bot.chat.context.Incoming`)."""
     data = message._data
@@ -292,6 +299,11 @@ def to_incoming(message: BaseMessage) -> Incoming:
         text = strip_invisible(field("Recognition") or "").strip().rstrip(_VOICE_TRAILING).strip()
     # parse_message has already renamed a subscribe through a QR code to subscribe_scan.
     event = ((field("Event") or "").strip().lower() or None) if msg_type == "event" else None
+    if msg_type.startswith("device_"):
+        # Hardware pushes (device_event, device_text): events as wechatpy names them
+        # (device_bind...), never something the user typed (issue 23).
+        event = msg_type if msg_type == "device_text" else f"device_{event_name(data)}"
+        msg_type = "event"
     # The school's clock decides 今天, log dates and the photo window (CreateTime is whatever
     # the sender wrote); CreateTime is kept only when it is plausible (answer-speed checks).
     received_at = utcnow()
@@ -380,7 +392,7 @@ def _rollback(session) -> None:
 
 # After the sender lock, in one round trip (issue 17): when the message's key was already
 # handled, the reply stored then; who sent it; the sender's sealed survey draft and its round;
-# when the sender last wrote (the 48-hour window). Parameters ``openid`` and ``key``. Always
+# the sender's customer-service allowance (issue 23). Parameters ``openid`` and ``key``. Always
 # one row: the sender's openid is the row every lookup joins to. Read after the lock, so it
 # sees whatever the sender's previous message committed.
 _M = select(bindparam("openid", type_=String(64)).label("openid")).subquery("m")
@@ -390,6 +402,8 @@ _SENDER_STATE = select(
     drafts.DRAFT_SEALED,
     *rounds.ROUND_STATE_COLUMNS,
     _CONTACTS.c.last_interaction_at,
+    _CONTACTS.c.grant_kind,
+    _CONTACTS.c.spent,
 ).select_from(_M)
 _SENDER_STATE = join_sender(_SENDER_STATE, _M.c.openid)
 _SENDER_STATE = rounds.join_round_state(
@@ -408,6 +422,8 @@ def _earlier_reply_and_sender(
         draft_sealed=row.draft_sealed,
         draft_round=rounds.round_state_of(row),
         last_interaction_at=row.last_interaction_at,
+        grant_kind=row.grant_kind,
+        spent=row.spent or 0,
     )
     return row.earlier, sender_from_row(openid, row)[0], state
 
@@ -422,21 +438,25 @@ def _handle(
     state: SenderState | None = None,
 ) -> str:
     """Dispatch, queue what does not fit in the reply, record the reply with the key, commit."""
-    _record_interaction(session, incoming, state)
+    state = _record_interaction(session, incoming, state)
     reply = handle_incoming(session, s, incoming, sender, state) or ""
     # Issue 11: a reply quoting survey answers is sent, never stored as text (see dedup).
     quotes = dedup.quotes_answers(reply)
     sealed = s if quotes else None
     late = started is not None and time.monotonic() - started > LATE_SECONDS
-    if late and reply and _can_send(s):
+    # Issue 23: customer-service messages the sender's allowance still covers.
+    budget = _budget(session, incoming, state) if reply and _can_send(s) else 0
+    if late and reply and budget > 0:
         log.warning("message %s took too long: reply sent as a customer-service message", key)
         # Issue 13.5 hook: the survey dialogue waits for these to be delivered.
         confirms = _survey_reply_went_late(session, s, incoming.openid)
-        for part in fit_messages(reply, MAX_MESSAGES_PER_REPLY):
+        for part in fit_messages(reply, min(MAX_MESSAGES_PER_REPLY, budget)):
             _queue_text(session, incoming.openid, part, sealed, confirms)
         first = ""
     else:
-        first = _queue_overflow(session, s, incoming.openid, reply, sealed)
+        # Late with nothing left to send it by: the passive reply, which a retry of WeChat's
+        # may still carry.
+        first = _queue_overflow(session, s, incoming.openid, reply, sealed, budget)
     dedup.record_reply(
         session, key, dedup.stored_form(s, key, dedup.quoting(first)) if quotes else first
     )
@@ -444,14 +464,16 @@ def _handle(
     return dedup.quoting(first) if quotes else first
 
 
-def _record_interaction(session, incoming: Incoming, state: SenderState | None) -> None:
-    """Issue 15: the 48-hour customer-service window. Its upsert writes only when the time
-    stored is older than ``window.TOUCH_EVERY``; with that time read under the sender lock,
-    a recent one skips the statement (same outcome, one round trip less on most messages)."""
-    last = state.last_interaction_at if state is not None else None
-    if last is not None and last >= incoming.now - window.TOUCH_EVERY:
-        return
-    window.record_interaction(session, incoming)
+def _record_interaction(
+    session, incoming: Incoming, state: SenderState | None
+) -> SenderState | None:
+    """Issue 23: a granting message or event restarts the sender's customer-service allowance
+    (one upsert, none for WeChat's own pushes); returns ``state`` with the grant counted."""
+    granted = window.record_interaction(session, incoming)
+    if granted is None or state is None:
+        return state
+    kind, at = granted
+    return replace(state, grant_kind=kind, last_interaction_at=at, spent=0)
 
 
 def _release(session, s: Settings, claim: dedup.Claim) -> None:
@@ -462,16 +484,29 @@ def _release(session, s: Settings, claim: dedup.Claim) -> None:
         _failed(exc, "releasing a claim", claim.key)
 
 
+def _budget(session, incoming: Incoming, state: SenderState | None) -> int:
+    """Customer-service messages the sender's allowance covers now (their grant counted)."""
+    if state is not None:
+        return state.allowance(window.clock()).remaining
+    return window.current(session, incoming.openid).remaining
+
+
 def _queue_overflow(
-    session, s: Settings, openid: str, reply: str, sealed: Settings | None = None
+    session,
+    s: Settings,
+    openid: str,
+    reply: str,
+    sealed: Settings | None = None,
+    budget: int = MAX_MESSAGES_PER_REPLY,
 ) -> str:
     """The part of ``reply`` that goes in the passive reply; the rest is queued as
-    customer-service messages when the account can send them, else cut off."""
+    customer-service messages when the account can send them and the sender's allowance covers
+    them (at most ``budget``), else cut off."""
     if not reply:
         return reply
-    if not _can_send(s):
+    if not _can_send(s) or budget <= 0:
         return shorten(reply)
-    parts = fit_messages(reply, MAX_MESSAGES_PER_REPLY)
+    parts = fit_messages(reply, 1 + min(MAX_MESSAGES_PER_REPLY - 1, budget))
     for part in parts[1:]:
         _queue_text(session, openid, part, sealed)
     return parts[0]

@@ -1,1 +1,2 @@
-"""Reaching students (issue 15): the 48-hour window, round notices and reminders, QR posters."""
+"""Reaching students (issue 15): the customer-service allowance (issue 23), round notices and
+reminders, QR posters."""

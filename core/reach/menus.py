@@ -3,13 +3,23 @@ question goes out as a customer-service menu message (``msgmenu``: the options a
 lines). A tap comes back as a text message whose ``bizmsgmenuid`` names the question and the
 option (:func:`menu_id`), so a tap on an older question's menu is recognised as such. Typed
 numbers, letters and labels keep working. When WeChat refuses the menu message (no
-customer-service permission, 48001), the outbox sends the question as plain text instead."""
+customer-service permission, 48001), the outbox sends the question as plain text instead.
+
+Each menu spends one customer-service message (issue 23), and never the last one: a reply
+that comes too late for the passive answer (a summary, the next question) may still need it.
+:func:`menu_fits` decides, when the question is rendered, between a menu and the question in
+the passive reply; the outbox checks again when sending (:data:`RESERVE`)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from core.outbox import queue_menu
+from core.outbox import MENU_RESERVE, queue_menu
+from core.reach import window
+from core.reach.allowance import Allowance
+
+# Customer-service messages a survey's menus leave unspent (for a late reply).
+RESERVE = MENU_RESERVE
 
 TAIL = "（点选一项作答；也可回复数字、字母或选项文字）"
 
@@ -39,3 +49,11 @@ def queue_question_menu(
         "tail_content": TAIL,
     }
     queue_menu(session, openid, menu, text)
+
+
+def menu_fits(session: Session, openid: str, left: Allowance | None = None) -> bool:
+    """True when a menu may be sent to ``openid`` now, leaving :data:`RESERVE` unspent;
+    ``left``: the allowance when the caller has it (the webhook's sender state)."""
+    if left is None:
+        left = window.current(session, openid)
+    return left.allows(RESERVE)

@@ -29,6 +29,16 @@ INSTRUCTIONS = (
     "2. 发送「绑定 学号 绑定码」（绑定码由辅导员发放）",
     "3. 绑定后回复「测评」参加班主任满意度测评",
 )
+# With the campus login configured (issue 23): no code to hand out, the menu's button instead.
+CAMPUS_INSTRUCTIONS = (
+    "1. 微信扫描上方二维码，关注公众号",
+    "2. 点菜单「帮助 → 绑定身份」，用校园统一身份认证账号登录",
+    "3. 绑定后回复「测评」参加班主任满意度测评",
+)
+
+
+def instructions_for(settings) -> tuple[str, ...]:
+    return CAMPUS_INSTRUCTIONS if settings is not None and settings.campus_login else INSTRUCTIONS
 
 
 def scene_for(class_code: str) -> str:
@@ -58,7 +68,12 @@ def _font(size: int):
     return ImageFont.load_default(size=size)
 
 
-def draw_poster(url: str, class_name: str, department: str | None = None) -> bytes:
+def draw_poster(
+    url: str,
+    class_name: str,
+    department: str | None = None,
+    instructions: tuple[str, ...] = INSTRUCTIONS,
+) -> bytes:
     """The poster as PNG bytes: the class name, the QR code of ``url``, the instructions."""
     import qrcode
     from PIL import Image, ImageDraw
@@ -69,9 +84,9 @@ def draw_poster(url: str, class_name: str, department: str | None = None) -> byt
     code = qr.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
     font = _font(40)
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    longest = max(measure.textlength(line, font=font) for line in INSTRUCTIONS)
+    longest = max(measure.textlength(line, font=font) for line in instructions)
     width = int(max(1000, code.width + 200, longest + 200))
-    height = 260 + code.height + 60 + 70 * len(INSTRUCTIONS) + 60
+    height = 260 + code.height + 60 + 70 * len(instructions) + 60
     poster = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(poster)
 
@@ -85,7 +100,7 @@ def draw_poster(url: str, class_name: str, department: str | None = None) -> byt
         centred(160, department, 40, "#555555")
     poster.paste(code, ((width - code.width) // 2, 240))
     y = 240 + code.height + 40
-    for line in INSTRUCTIONS:
+    for line in instructions:
         draw.text(((width - longest) / 2, y), line, font=font, fill="black")
         y += 70
     out = io.BytesIO()
@@ -103,12 +118,15 @@ def class_poster(session: Session, settings, class_code: str, department_id: int
     if cls is None:
         return None
     url = create_qrcode(WeChatApi(settings), cls.code)
-    return draw_poster(url, cls.name, cls.department.name), cls
+    return draw_poster(url, cls.name, cls.department.name, instructions_for(settings)), cls
 
 
-def class_greeting(session: Session, event_key: str | None) -> str | None:
+def class_greeting(
+    session: Session, event_key: str | None, campus_login: bool = False
+) -> str | None:
     """The greeting for a scan of a class poster (EventKey ``qrscene_class:<code>`` on
-    subscribe, ``class:<code>`` on SCAN); None for any other key or an unknown class."""
+    subscribe, ``class:<code>`` on SCAN); None for any other key or an unknown class.
+    ``campus_login``: the campus login is configured, and offered first."""
     key = (event_key or "").strip()
     key = key.removeprefix("qrscene_")
     if not key.startswith(SCENE_PREFIX):
@@ -118,6 +136,13 @@ def class_greeting(session: Session, event_key: str | None) -> str | None:
     )
     if name is None:
         return None
+    if campus_login:
+        return (
+            f"欢迎{name}的同学关注兼职班主任工作平台！\n"
+            "请先绑定身份：点菜单「帮助 → 绑定身份」，用校园统一身份认证账号登录即可。\n"
+            "也可以发送「绑定 学号 绑定码」（绑定码由辅导员发放）。"
+            "绑定后回复「测评」即可参加班主任满意度测评（答案匿名）。"
+        )
     return (
         f"欢迎{name}的同学关注兼职班主任工作平台！\n"
         "请先绑定身份：发送「绑定 学号 绑定码」，例如：\n绑定 2023010101 123456\n"

@@ -7,8 +7,8 @@
   day (over all rounds), never between 22:00 and 08:00 school time (queued for 08:00 instead)
   and never on a day the term marks closed (holidays, exams).
 
-Each message is a :func:`core.outbox.queue_reach` row (custom message in the 48-hour window,
-else the template message) and a :class:`models.RoundContact` row, in the caller's
+Each message is a :func:`core.outbox.queue_reach` row (custom message while the student's
+customer-service allowance lasts, else the template message) and a :class:`models.RoundContact` row, in the caller's
 transaction. Students without a binding cannot be reached by WeChat: they are counted and
 listed per class for their counsellors.
 """
@@ -100,13 +100,16 @@ def pending_students(
 
 
 def template_values(term: Term, rnd: SurveyRound, title: str, reminder: bool) -> dict[str, str]:
-    deadline = f"{rnd.closes_on.month}月{rnd.closes_on.day}日" if rnd.closes_on else "未设截止日期"
-    hint = "你还有班主任未评价，" if reminder else ""
+    """The remind template's variables. Issue 23: each keyword value is at most 20 characters
+    on one line (the outbox cuts longer ones), so the hint says only what to reply; the
+    deadline is a full date, as a ``time`` keyword wants."""
+    closes = rnd.closes_on
+    deadline = f"{closes.year}年{closes.month}月{closes.day}日" if closes else "未设截止日期"
     return {
         "title": title,
         "term": term.code,
         "deadline": deadline,
-        "hint": f"{hint}回复「测评」开始，答案匿名保存。",
+        "hint": "尚有班主任未评价，回复「测评」" if reminder else "回复「测评」开始，答案匿名",
     }
 
 
@@ -229,15 +232,22 @@ def remind(
 
 
 def channel_counts(session: Session, outbound_ids: list[int]) -> dict[str, int]:
-    """Outbox rows by channel: custom, template, unreachable (incl. unfollowed), pending."""
-    out = {"custom": 0, "template": 0, "unreachable": 0, "pending": 0}
+    """Outbox rows by channel: custom, template, unreachable (incl. unfollowed), pending; and
+    ``refused``: rows whose customer-service attempt WeChat refused (45015 / 45047, issue 23;
+    each then counted where it ended, usually template)."""
+    out = {"custom": 0, "template": 0, "unreachable": 0, "pending": 0, "refused": 0}
     for start in range(0, len(outbound_ids), 500):
         rows = session.execute(
             select(
-                OutboundMessage.channel, OutboundMessage.sent_at, OutboundMessage.failed_at
+                OutboundMessage.channel,
+                OutboundMessage.sent_at,
+                OutboundMessage.failed_at,
+                OutboundMessage.refused_errcode,
             ).where(OutboundMessage.id.in_(outbound_ids[start : start + 500]))
         ).all()
-        for channel, sent_at, failed_at in rows:
+        for channel, sent_at, failed_at, refused in rows:
+            if refused is not None:
+                out["refused"] += 1
             if sent_at is not None and channel in ("custom", "template"):
                 out[channel] += 1
             elif failed_at is not None:
@@ -251,7 +261,7 @@ def round_reach(
     session: Session, round_id: int, department_id: int | None = None
 ) -> dict[str, int]:
     """The dashboard's figures for a round: notified, reminded, reached by custom/template,
-    unreachable, still pending, and unbound students with someone left to rate; with
+    refused by WeChat (45015 / 45047), unreachable, still pending, and unbound students with someone left to rate; with
     ``department_id``, students of that department's classes only."""
     query = select(RoundContact.kind, RoundContact.outbound_id).where(
         RoundContact.round_id == round_id

@@ -310,7 +310,7 @@ def _notify_students(
     session: Session, term: Term, rnd: SurveyRound, title: str, today: dt.date
 ) -> int:
     """Queue a WeChat notice to each bound eligible student with someone left to rate (one per
-    student; custom message in the 48-hour window, else the template message: core.reach)."""
+    student; custom message while the allowance lasts, else the template message: core.reach)."""
     return notify_opened(session, term, rnd, title, today)
 
 

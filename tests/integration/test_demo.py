@@ -4,6 +4,7 @@ and gunicorn. The report must show what the demo is built to show."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -83,6 +84,9 @@ def check_report(done: subprocess.CompletedProcess) -> None:
     assert "毕业年级就业情况" in done.stdout
     # A glimpse of the chat, as the user's phone showed it (decrypted from safe mode).
     assert "绑定成功" in done.stdout and "请核对关于" in done.stdout
+    # Both ways to bind (issue 23.5): a few students by campus login on the local CAS.
+    assert re.search(r"其中 6 名学生点菜单「绑定身份」.*统一身份认证", done.stdout)
+    assert "（绑定页面）绑定成功" in done.stdout
     assert "已记录" in done.stdout and "没有记录" in done.stdout
 
 
@@ -100,6 +104,15 @@ def test_demo_embedded_starts_fresh_and_reports(tmp_path: Path) -> None:
     assert workbook.sheetnames[-2:] == ["党总支例会", "就业情况"]
     assert workbook["就业情况"].max_row >= 2  # the final-year classes
     assert "gunicorn" not in done.stdout and "内嵌模式" in done.stdout
+    # The campus-login bindings went through the shared binding service, audited.
+    engine = create_engine(f"sqlite:///{tmp_path / 'banzhuren-demo.db'}")
+    with engine.connect() as conn:
+        details = conn.execute(
+            text("SELECT detail FROM audit_log WHERE action = 'binding.bind'")
+        ).scalars()
+        vias = [json.loads(d)["via"] if isinstance(d, str) else d["via"] for d in details]
+    engine.dispose()
+    assert vias.count("cas") == 6 and vias.count("code") == len(vias) - 6 > 100
 
 
 def test_demo_on_postgresql_redis_and_a_worker(tmp_path: Path, redis_url: str) -> None:

@@ -29,7 +29,8 @@ from tests.factories import make_class, make_department, make_teacher
 from tests.support.dashboard import csrf_from, login, make_user, post_form
 from tests.support.wechat import WeChatDriver
 
-PUBLIC = "https://bzr.example.edu.cn"
+# The Flask test client's host, so that the session cookie follows WeChat's redirect back.
+PUBLIC = "http://localhost"
 D = dt.date
 
 
@@ -74,6 +75,18 @@ def form_path(reply: str) -> str:
     return m.group(1)
 
 
+def open_form(web, fake_wechat_api, openid: str, path: str):
+    """Open the link in ``openid``'s WeChat browser: WeChat's web authorisation, then the form."""
+    first = web.get(path)
+    assert first.status_code == 302, first.get_data(as_text=True)[:300]
+    back = fake_wechat_api.authorize(openid, first.headers["Location"])
+    returned = web.get(back)
+    if returned.status_code != 302:
+        return returned
+    assert returned.headers["Location"].endswith(path)
+    return web.get(path)
+
+
 def good_form(today: dt.date) -> dict:
     return {
         "class_code": "G2027",
@@ -108,7 +121,7 @@ def test_apply_through_to_appointment_and_letter(
     assert "业务审批表" in reply and "24小时" in reply
     path = form_path(reply)
 
-    page = web.get(path)
+    page = open_form(web, fake_wechat_api, "o-zhou", path)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "周老师" in html and "T3001" in html
     assert "管弦2027级" in html and "声乐2027级" not in html  # the teacher's own branch only
@@ -214,9 +227,18 @@ def test_tampered_and_foreign_links(session, school, open_settings, fake_wechat_
     # A 日志本 link is not an application link, and the other way round.
     token = path.rsplit("/", 1)[1]
     assert web.get(f"/d/{token}").status_code == 404
-    # The link names its teacher: the form shows 周老师 whoever opens it, and dies with the
-    # binding of the account that asked.
-    assert "周老师" in web.get(path).get_data(as_text=True)
+    # Forwarded to 吴老师 (or anyone): WeChat's web authorisation gives another openid, and
+    # the form does not open.
+    chat.bind(school["wu"], openid="o-wu")
+    other_phone = chat.client.application.test_client()
+    refused = open_form(other_phone, fake_wechat_api, "o-wu", path)
+    assert refused.status_code == 403 and "不是您的申请链接" in refused.get_data(as_text=True)
+    assert other_phone.get(path).status_code == 302  # still asks WeChat, never shows the form
+    # A return from WeChat this browser did not start: refused, WeChat not asked.
+    stray = web.get("/apply/wechat", query_string={"code": "CODE1", "state": "made-up"})
+    assert stray.status_code == 400 and "链接已失效" in stray.get_data(as_text=True)
+    # The teacher's own WeChat opens it; the link dies with the binding of that account.
+    assert "周老师" in open_form(web, fake_wechat_api, "o-zhou", path).get_data(as_text=True)
     chat("解绑", openid="o-zhou")
     assert web.get(path).status_code == 404
 
@@ -227,7 +249,7 @@ def test_bad_form_input_shows_the_form_again(session, school, open_settings, fak
     chat.bind(school["zhou"], openid="o-zhou")
     path = form_path(chat("申请", openid="o-zhou"))
     today = utcnow().astimezone(open_settings.tz).date()
-    token = csrf_from(web.get(path).get_data(as_text=True))
+    token = csrf_from(open_form(web, fake_wechat_api, "o-zhou", path).get_data(as_text=True))
     start = today + dt.timedelta(days=30)
     cases = [
         ({"class_code": ""}, "请选择拟带班级"),

@@ -13,6 +13,7 @@ from core.outbox import SENT, deliver
 from models import OutboundMessage
 from models.migrate import upgrade
 from tests.conftest import make_settings
+from tests.support.wechat import grant_allowance
 
 
 def test_send_is_recorded_although_the_write_lock_stays_busy(tmp_path, fake_wechat_api):
@@ -32,6 +33,7 @@ def test_send_is_recorded_although_the_write_lock_stays_busy(tmp_path, fake_wech
             s.add_all(rows)
             s.flush()
             first, busy = (r.id for r in rows)
+        grant_allowance("o-first", "o-busy")  # issue 23: both wrote to the account lately
         # The access token is fetched (and stored) while nothing else writes.
         assert deliver(first) == SENT
 

@@ -19,7 +19,7 @@ from models import AuditLog, Grade, Reminder, Term, TermEvaluation, UserRole, We
 from models.base import utcnow
 from tests.conftest import make_settings
 from tests.support.dashboard import build_world, csrf_from, login, make_user, post_form
-from tests.support.wechat import WeChatDriver
+from tests.support.wechat import WeChatDriver, grant_allowance
 
 
 def evaluated(session, world) -> None:
@@ -93,6 +93,7 @@ def test_cli_publish_announces_once_then_unpublish(cli, session, fake_wechat_api
     evaluated(session, world)
     session.add(WeChatBinding(openid="o-jia", teacher_id=world.teacher_a.id))
     session.commit()
+    grant_allowance("o-jia")  # issue 23: 甲老师 wrote to the account lately
 
     result = cli("publish", "--term", code)
     assert result.exit_code == 0, result.output

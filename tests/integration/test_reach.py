@@ -1,5 +1,6 @@
-"""Issue 15: reaching students. The 48-hour window decides customer-service vs template
-message; WeChat's refusals (45015, 43004, 45047, 45009) are handled by their meaning; round
+"""Issue 15: reaching students. The customer-service allowance (issue 23) decides
+customer-service vs template message; WeChat's refusals (45015, 43004, 45047, 45009) are
+handled by their meaning; round
 reminders reach exactly the non-responders, once a day, never at night or on closed days;
 ``round open`` / ``round remind`` from the command line against the fake WeChat API."""
 
@@ -16,7 +17,7 @@ from core import outbox
 from core.celery_app import configure_celery
 from core.outbox import drain
 from core.reach import rounds as reach
-from core.reach.window import touch
+from core.reach import window
 from models import Ballot, OutboundMessage, RoundContact, TermClosedDate, WeChatContact
 from models.base import utcnow
 from tests.conftest import make_settings
@@ -49,16 +50,24 @@ def without_template(wechat_settings):
 
 
 VALUES = {
-    "title": "满意度测评",
+    "title": "2026-2027学年第一学期兼职班主任满意度测评",
     "term": "2026-2027-1",
-    "deadline": "12月20日",
-    "hint": "回复「测评」",
+    "deadline": "2026年12月20日",
+    "hint": "回复「测评」\n开始作答😀",
 }
+
+
+def grant(openid: str, at: dt.datetime | None = None, kind: str = "message") -> None:
+    """``openid`` sent a message (or ``kind``) at ``at``: customer-service messages allowed."""
+    with core.db.session_scope(write=True) as s:
+        window.record(s, openid, kind, at or utcnow())
 
 
 def reach_one(session, openid: str, last_seen: dt.datetime | None) -> OutboundMessage:
     if last_seen is not None:
-        session.merge(WeChatContact(openid=openid, last_interaction_at=last_seen))
+        session.merge(
+            WeChatContact(openid=openid, last_interaction_at=last_seen, grant_kind="message")
+        )
     message = outbox.queue_reach(session, openid, "测评已开始", VALUES)
     session.commit()
     drain()
@@ -79,9 +88,21 @@ def test_closed_window_gets_the_template(with_template, fake_wechat_api, session
     assert fake_wechat_api.send_requests == 1  # no customer-service attempt first
     [sent] = fake_wechat_api.templates_to("o-closed")
     assert sent["template_id"] == TEMPLATE and sent["url"] == "https://example.edu/survey"
-    assert sent["data"]["first"]["value"] == "满意度测评"
-    assert sent["data"]["keyword2"]["value"] == "12月20日"
-    assert sent["data"]["remark"]["value"] == "回复「测评」"
+    # Issue 23: the default mapping, values within WeChat's limits (the fake refuses others).
+    assert sent["data"] == {
+        "thing1": {"value": "2026-2027学年第一学期兼职班主…"},
+        "time2": {"value": "2026年12月20日"},
+        "thing3": {"value": "回复「测评」 开始作答"},
+    }
+    assert message.refused_errcode is None
+
+
+def test_no_grant_recorded_gets_the_template(with_template, fake_wechat_api, session):
+    # Issue 23: an openid with no granting action known has no allowance: WeChat is not tried.
+    fake_wechat_api.enforce_allowance = True
+    message = reach_one(session, "o-never", None)
+    assert message.channel == "template" and message.refused_errcode is None
+    assert fake_wechat_api.send_requests == 1 and fake_wechat_api.refusals == []
 
 
 def test_closed_window_without_template_is_unreachable(without_template, fake_wechat_api, session):
@@ -94,18 +115,33 @@ def test_closed_window_without_template_is_unreachable(without_template, fake_we
 
 
 def test_45015_falls_back_to_the_template(with_template, fake_wechat_api, session):
-    fake_wechat_api.closed_windows.add("o-unknown")  # no interaction recorded: tried first
-    message = reach_one(session, "o-unknown", None)
+    fake_wechat_api.closed_windows.add("o-unknown")  # our count says open; WeChat disagrees
+    message = reach_one(session, "o-unknown", utcnow())
     assert message.sent_at is not None and message.channel == "template"
+    assert message.refused_errcode == 45015
     assert fake_wechat_api.texts_to("o-unknown") == []
     assert len(fake_wechat_api.templates_to("o-unknown")) == 1
+    # WeChat's count holds: the allowance is used up until the student's next action.
+    assert window.current(session, "o-unknown").remaining == 0
+    with core.db.SessionFactory() as s:
+        assert reach.channel_counts(s, [message.id])["refused"] == 1
 
 
 def test_45015_without_template_is_unreachable(without_template, fake_wechat_api, session):
     fake_wechat_api.closed_windows.add("o-unknown")
-    message = reach_one(session, "o-unknown", None)
+    message = reach_one(session, "o-unknown", utcnow())
     assert message.failed_at is not None and message.channel == "unreachable"
+    assert message.refused_errcode == 45015
     assert fake_wechat_api.send_requests == 1
+
+
+def test_no_allowance_without_template_is_unreachable_without_calling(
+    without_template, fake_wechat_api, session
+):
+    message = reach_one(session, "o-spent", utcnow() - dt.timedelta(hours=48))
+    assert message.failed_at is not None and message.channel == "unreachable"
+    assert "BANZHUREN_WECHAT_TEMPLATE_REMIND" in message.last_error
+    assert fake_wechat_api.send_requests == 0
 
 
 @pytest.mark.parametrize("last_seen_hours", [1, 72])
@@ -117,23 +153,14 @@ def test_43004_unfollowed_is_dropped(with_template, fake_wechat_api, session, la
     assert outbox.enqueue_unsent(session, older_than_seconds=0) == 0
 
 
-def test_45047_backs_off_then_gives_up(with_template, fake_wechat_api, session):
+def test_45047_sends_the_template_at_once(with_template, fake_wechat_api, session):
+    # Issue 23: the allowance only comes back with the student's next action, so waiting for
+    # it helps nothing: the template goes now.
     fake_wechat_api.inject(45047)
     message = reach_one(session, "o-busy", utcnow())
-    assert message.sent_at is None and message.failed_at is None
-    assert message.not_before > utcnow() + dt.timedelta(minutes=20)
-    assert outbox.deliver(message.id) == outbox.SKIPPED  # not before the backoff ends
-    # After the backoff it goes; WeChat refusing every time, it is given up, not retried forever.
-    for _ in range(outbox.MAX_BACKOFFS + 1):
-        session.expire_all()
-        session.get(OutboundMessage, message.id).not_before = None
-        session.commit()
-        fake_wechat_api.inject(45047)
-        outbox.deliver(message.id)
-    session.expire_all()
-    message = session.get(OutboundMessage, message.id)
-    assert message.failed_at is not None and message.sent_at is None
-    assert message.attempts == outbox.MAX_BACKOFFS + 1
+    assert message.sent_at is not None and message.channel == "template"
+    assert message.refused_errcode == 45047 and message.attempts == 1
+    assert window.current(session, "o-busy").remaining == 0
 
 
 def test_45009_waits_for_the_quota_reset(with_template, fake_wechat_api, session):
@@ -148,20 +175,33 @@ def test_45009_waits_for_the_quota_reset(with_template, fake_wechat_api, session
     assert fake_wechat_api.texts_to("o-quota") == ["测评已开始"]
 
 
-def test_the_webhook_records_the_window(wechat, wechat_settings, fake_wechat_api):
-    wechat("你好", openid="o-chat")
+def contact(openid: str) -> tuple[str | None, int, dt.datetime] | None:
     with core.db.SessionFactory() as s:
-        first = s.get(WeChatContact, "o-chat").last_interaction_at
-        assert utcnow() - first < dt.timedelta(minutes=1)
-        # A recent time is not written again (one write per few minutes at most).
-        touch(s, "o-chat", first + dt.timedelta(minutes=1))
-        s.commit()
-        s.expire_all()
-        assert s.get(WeChatContact, "o-chat").last_interaction_at == first
-        touch(s, "o-chat", first + dt.timedelta(minutes=6))
-        s.commit()
-        s.expire_all()
-        assert s.get(WeChatContact, "o-chat").last_interaction_at > first
+        row = s.get(WeChatContact, openid)
+        return None if row is None else (row.grant_kind, row.spent, row.last_interaction_at)
+
+
+def test_the_webhook_records_each_grant(wechat, wechat_settings, fake_wechat_api):
+    # WeChat's own pushes grant nothing, and write nothing.
+    for event in ("TEMPLATESENDJOBFINISH", "MASSSENDJOBFINISH", "LOCATION", "VIEW", "unsubscribe"):
+        assert wechat.event(event, openid="o-chat") == ""
+    assert contact("o-chat") is None
+    wechat.event("CLICK", "HELP", openid="o-chat")
+    kind, spent, first = contact("o-chat")
+    assert (kind, spent) == ("menu", 0) and utcnow() - first < dt.timedelta(minutes=1)
+    # Every granting message resets the count: spend two, then a message.
+    for _ in range(2):
+        with core.db.session_scope(write=True) as s:
+            assert window.spend(s, "o-chat") is not None
+    assert contact("o-chat")[:2] == ("menu", 2)
+    wechat("你好", openid="o-chat")
+    kind, spent, again = contact("o-chat")
+    assert (kind, spent) == ("message", 0) and again >= first
+    with core.db.SessionFactory() as s:
+        assert window.current(s, "o-chat").remaining == 5
+    # A push after it changes nothing.
+    wechat.event("TEMPLATESENDJOBFINISH", openid="o-chat")
+    assert contact("o-chat") == ("message", 0, again)
 
 
 # --- reminders ------------------------------------------------------------------------------
@@ -178,6 +218,8 @@ def school(with_template):
     with core.db.SessionFactory() as s:
         school = make_school(s)
         s.commit()
+        for openid in ("oid-xiaoming", "oid-xiaohong", "oid-xiaoli"):
+            grant(openid)  # each wrote lately: customer-service messages go
         rnd = start_round(s, school.term, school.definition)
         # 小红 has rated her only head teacher; 小明 one of his two; 小刚 is not bound;
         # 小丽's class has no head teacher this term.
@@ -299,6 +341,8 @@ def test_cli_round_open_notifies_then_remind_once_a_day(db_url, fake_wechat_api)
         "BANZHUREN_TIMEZONE": daytime_zone(),
     }
     runner = CliRunner()
+    for openid in ("oid-xiaoming", "oid-xiaohong"):
+        grant(openid)
 
     def cli(*args):
         result = runner.invoke(main, list(args), env=env, catch_exceptions=False)
@@ -316,6 +360,9 @@ def test_cli_round_open_notifies_then_remind_once_a_day(db_url, fake_wechat_api)
     assert [fake_wechat_api.messages_to(o) for o in bound_eligible] == [2, 2]
     out = cli(*args)
     assert "提醒 0 人" in out and "今天已提醒过 2 人" in out
+    status = cli("round", "status", "--term", school.term.code, "--survey", school.definition.id)
+    assert "通知 2 人次，催填 2 人次；送达：客服消息 4，模板消息 0" in status
+    assert "客服消息被微信拒收（45015/45047） 0" in status
     assert [fake_wechat_api.messages_to(o) for o in bound_eligible] == [2, 2]
     assert "提醒 0 人" in cli(*args, "--class", "GQ2601", "--dry-run")
 

@@ -58,6 +58,7 @@ def test_branch_reminds_its_own_department_only(client, session, world):
     assert reminded_openids(session) == ["o-A0", "o-A1"]
     page = client.get(PAGE).get_data(as_text=True)
     assert "催填 2 人次" in page
+    assert "被微信拒收的客服消息（45015/45047） 0" in page  # issue 23
     # Another department's class is out of scope: not found, nothing sent.
     other = remind(client, **{"class": "GX2025"})
     assert other.status_code == 400 and "没有班级 GX2025" in other.get_data(as_text=True)

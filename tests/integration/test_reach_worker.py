@@ -16,6 +16,7 @@ from models.base import utcnow
 from tests.integration.survey_school import make_school
 from tests.integration.test_reach import daytime_zone
 from tests.support.celery_worker import settings_env
+from tests.support.wechat import grant_allowance
 
 
 @pytest.fixture
@@ -43,9 +44,16 @@ def test_remind_through_a_real_worker(celery_worker, celery_worker_settings, fak
 
     with core.db.SessionFactory() as s:
         school = make_school(s)
-        # 小红 wrote to the account three days ago: her window is closed.
-        s.add(WeChatContact(openid="oid-xiaohong", last_interaction_at=utcnow() - dt.timedelta(3)))
+        # 小红 wrote to the account three days ago: her allowance has expired; 小明 just now.
+        s.add(
+            WeChatContact(
+                openid="oid-xiaohong",
+                last_interaction_at=utcnow() - dt.timedelta(3),
+                grant_kind="message",
+            )
+        )
         s.commit()
+    grant_allowance("oid-xiaoming")
     env = settings_env(celery_worker_settings) | {"BANZHUREN_SEAL_KEY": generate_key()}
     runner = CliRunner()
 
@@ -63,7 +71,7 @@ def test_remind_through_a_real_worker(celery_worker, celery_worker_settings, fak
     wait_for(lambda: fake_wechat_api.messages_to("oid-xiaohong") == 2, celery_worker)
     wait_for(lambda: fake_wechat_api.messages_to("oid-xiaoming") == 2, celery_worker)
     assert len(fake_wechat_api.templates_to("oid-xiaohong")) == 2  # window closed: template
-    assert len(fake_wechat_api.texts_to("oid-xiaoming")) == 2  # window unknown: custom
+    assert len(fake_wechat_api.texts_to("oid-xiaoming")) == 2  # allowance left: custom
     assert "提醒 0 人" in cli("round", "remind", "--term", term, "--survey", survey)
     assert fake_wechat_api.messages_to("oid-xiaoming") == 2
     assert fake_wechat_api.messages_to("oid-xiaoli") == 0

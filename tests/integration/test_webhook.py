@@ -21,6 +21,7 @@ from core.wechat.simulate import WeChatSimulator, render_xml
 from models import BindingFailure, OutboundMessage, ReceivedMessage
 from tests.conftest import make_settings
 from tests.factories import make_student
+from tests.support.wechat import grant_allowance
 
 
 def count(session, model) -> int:
@@ -319,6 +320,7 @@ def test_long_reply_is_split_into_customer_service_messages(
     from bot.wechat.webhook import MAX_MESSAGES_PER_REPLY, _queue_overflow
 
     text = "\n".join(f"第{i}条 " + "记录" * 40 for i in range(40))  # ~10 KB
+    grant_allowance("o-long")  # issue 23: the user wrote, customer-service messages may go
     first = _queue_overflow(session, wechat_settings, "o-long", text)
     session.commit()
     assert utf8_len(first) <= 2048 and text.startswith(first)

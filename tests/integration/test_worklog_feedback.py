@@ -12,6 +12,7 @@ from core.outbox import drain
 from models import OutboundMessage, StudentFeedback, WeChatBinding, WorkLogEntry
 from models.worklog import LogKind
 from tests.integration.worklog_school import School, TeacherChat, build_school, eager_celery
+from tests.support.wechat import grant_allowance
 from worker.tasks.feedback import forward_feedback, forward_pending_feedback
 
 
@@ -143,6 +144,7 @@ def test_feedback_reaches_the_counsellor_through_a_real_worker(
     school = build_school(session, celery_worker_settings)
     session.add(WeChatBinding(openid="o-counsellor", teacher_id=school.counsellor.id))
     session.commit()
+    grant_allowance("o-counsellor")  # issue 23: the counsellor wrote to the account lately
     chat = TeacherChat(session, celery_worker_settings, school.teacher, "o-teacher")
     reply = chat.send("反馈 李四 连续两周没来上专业课")
     assert "关于李四的反馈将转给辅导员孙辅导" in reply

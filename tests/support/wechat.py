@@ -54,6 +54,8 @@ def fake_wechat_api() -> Iterator[FakeWeChatForTests]:
 
     drain()
     api.stop()
+    # Issue 23: WeChat no longer shows first/remark; a template relying on them loses them.
+    assert not api.retired_fields_used, f"template fields WeChat ignores: {api.retired_fields_used}"
 
 
 @pytest.fixture
@@ -76,11 +78,23 @@ class WeChatDriver:
     """Talks to the app's ``/wechat`` as WeChat does; every method returns the reply text
     ("" when the app answered ``success``)."""
 
-    def __init__(self, client, simulator: WeChatSimulator, openid: str = "o-test-user") -> None:
+    def __init__(
+        self,
+        client,
+        simulator: WeChatSimulator,
+        openid: str = "o-test-user",
+        api: FakeWeChatApi | None = None,
+    ) -> None:
         self.client = client
         self.sim = simulator
         self.openid = openid
         self.last_response = None
+        # The fake WeChat API learns what each user did (issue 23: the allowance it enforces).
+        self.api = api
+
+    def _did(self, openid: str, msg_type: str, event: str | None = None) -> None:
+        if self.api is not None:
+            self.api.user_action(openid, msg_type, event)
 
     def post(self, query: dict, body: bytes):
         """POST a prepared request; returns the Flask response."""
@@ -94,19 +108,23 @@ class WeChatDriver:
         return self.sim.read_reply(response.data).get("Content", "")
 
     def send(self, text: str, openid: str | None = None, msg_id: int | None = None) -> str:
+        self._did(openid or self.openid, "text")
         return self.reply_of(self.post(*self.sim.text(openid or self.openid, text, msg_id)))
 
     __call__ = send
 
     def voice(self, recognition: str, openid: str | None = None) -> str:
+        self._did(openid or self.openid, "voice")
         return self.reply_of(self.post(*self.sim.voice(openid or self.openid, recognition)))
 
     def image(self, openid: str | None = None, media_id: str | None = None) -> str:
+        self._did(openid or self.openid, "image")
         return self.reply_of(self.post(*self.sim.image(openid or self.openid, media_id)))
 
     def event(self, event: str, key: str | None = None, openid: str | None = None) -> str:
         # Events are deduplicated on FromUserName+CreateTime: two in one second would be
         # one event to the app, as they would be to WeChat.
+        self._did(openid or self.openid, "event", event)
         reply = self.reply_of(
             self.post(*self.sim.event(openid or self.openid, event, key, create_time=_tick()))
         )
@@ -142,11 +160,23 @@ def wechat_app(wechat_settings):
 
 
 @pytest.fixture
-def wechat(wechat_app, wechat_settings) -> WeChatDriver:
+def wechat(wechat_app, wechat_settings, fake_wechat_api) -> WeChatDriver:
     sim = WeChatSimulator(
         wechat_settings.wechat_token,
         wechat_settings.wechat_aes_key,
         wechat_settings.wechat_appid,
         mode="safe",
     )
-    return WeChatDriver(wechat_app.test_client(), sim)
+    return WeChatDriver(wechat_app.test_client(), sim, api=fake_wechat_api)
+
+
+def grant_allowance(*openids: str, kind: str = "message", at=None) -> None:
+    """Issue 23: each of ``openids`` did a granting action (by default sent a message, now),
+    as the webhook would have recorded it: customer-service messages to them go out."""
+    import core.db
+    from core.reach import window
+    from models.base import utcnow
+
+    with core.db.session_scope(write=True) as s:
+        for openid in openids:
+            window.record(s, openid, kind, at or utcnow())

@@ -9,6 +9,21 @@ import pytest
 from bot.dashboard.audit_text import describe
 
 CASES = [
+    (
+        "wechat:o-zs",
+        "binding.bind",
+        "2023010101",
+        {"via": "cas", "role": "student"},
+        "微信 o-zs 通过统一身份认证绑定为 2023010101（学生）。",
+    ),
+    (
+        "wechat:o-x",
+        "binding.refused",
+        "T2001",
+        {"via": "cas", "reason": "person_taken"},
+        "微信 o-x 通过统一身份认证绑定 T2001 被拒绝：该学号/工号已绑定其他微信。",
+    ),
+    ("wechat:o-y", "binding.unbind", "S1", {"role": "student"}, "微信 o-y 解除了与 S1 的绑定。"),
     ("xsc", "login", "xsc", {}, "xsc 登录了后台。"),
     ("xsc", "login.locked", "wang", {}, "账户 wang 因多次密码错误被锁定 15 分钟。"),
     (

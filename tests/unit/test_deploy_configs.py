@@ -226,6 +226,10 @@ def test_nginx_proxies_webhook_and_dashboard_to_the_web_service() -> None:
     for path in ("/wechat", "/dashboard", "/api/"):
         assert f"proxy_pass http://{name};" in locations[path], path
     assert "client_max_body_size 1m" in locations["/wechat"]
+    # The campus login's pages, with codes and tickets in their queries, unlogged.
+    assert f"proxy_pass http://{name};" in locations["/bind/"]
+    assert "access_log off" in locations["/bind/"]
+    assert re.search(r"location ~ \^/MP_verify_.*root /var/www/mp-verify;", text, re.S)
     assert "ssl_certificate " in text and "ssl_certificate_key " in text
     mounts = compose()["services"]["nginx"]["volumes"]
     assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in mounts
@@ -240,6 +244,7 @@ def test_the_app_serves_what_nginx_proxies(tmp_path: Path) -> None:
     assert "/wechat" in rules
     assert any(r.startswith("/dashboard") for r in rules)
     assert any(r.startswith("/api/") for r in rules)
+    assert {"/bind/start", "/bind/wechat", "/bind/cas"} <= rules
 
 
 def test_dockerfile_installs_the_package_and_the_gunicorn_conf() -> None:

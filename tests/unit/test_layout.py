@@ -22,6 +22,7 @@ ROOMS = (
     ("bot.dashboard", "edge: web"),
     ("bot.api", "edge: web"),
     ("bot.public", "edge: web"),
+    ("bot.bind", "edge: web"),
     ("bot.cli", "edge: cli"),
     ("bot.demo", "edge: cli"),
     ("worker.tasks", "edge: tasks"),
