@@ -229,6 +229,10 @@ def test_nginx_proxies_webhook_and_dashboard_to_the_web_service() -> None:
     # The campus login's pages, with codes and tickets in their queries, unlogged.
     assert f"proxy_pass http://{name};" in locations["/bind/"]
     assert "access_log off" in locations["/bind/"]
+    # The chat links' pages (issue 25), with one-time tokens in their paths, unlogged.
+    for path in ("/d/", "/apply/"):
+        assert f"proxy_pass http://{name};" in locations[path], path
+        assert "access_log off" in locations[path], path
     assert re.search(r"location ~ \^/MP_verify_.*root /var/www/mp-verify;", text, re.S)
     assert "ssl_certificate " in text and "ssl_certificate_key " in text
     mounts = compose()["services"]["nginx"]["volumes"]
@@ -245,6 +249,7 @@ def test_the_app_serves_what_nginx_proxies(tmp_path: Path) -> None:
     assert any(r.startswith("/dashboard") for r in rules)
     assert any(r.startswith("/api/") for r in rules)
     assert {"/bind/start", "/bind/wechat", "/bind/cas"} <= rules
+    assert {"/d/<token>", "/apply/<token>", "/apply/wechat"} <= rules
 
 
 def test_dockerfile_installs_the_package_and_the_gunicorn_conf() -> None:
@@ -294,3 +299,17 @@ def test_gunicorn_hook_accepts_a_set_key(monkeypatch) -> None:
         monkeypatch.delenv(name, raising=False)
     namespace = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
     assert namespace["on_starting"](None) is None
+
+
+def test_gunicorn_access_log_masks_chat_link_tokens() -> None:
+    namespace = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    mask = namespace["mask_token_path"]
+    token = "A" * 43
+    assert mask(f"/d/{token}") == "/d/…"
+    assert mask(f"/apply/{token}") == "/apply/…"
+    assert mask("/apply/wechat") == "/apply/wechat"
+    assert mask("/dashboard/teachers/3") == "/dashboard/teachers/3"
+    logger = namespace["TokenMaskingLogger"]
+    from gunicorn.glogging import Logger
+
+    assert issubclass(logger, Logger) and namespace["logger_class"] is logger
