@@ -200,3 +200,15 @@ def apply_authorised():
         )
     flask_session[VERIFIED_KEY] = ctx.link.id
     return redirect(url_for("public.apply", token=token))
+
+
+@bp.route("/d/", defaults={"rest": ""}, methods=["GET", "POST"])
+@bp.route("/d/<path:rest>", methods=["GET", "POST"])
+def logbook_other(rest: str):
+    """Anything else under /d/ (several path segments, an empty token): the same page."""
+    return page("链接不可用", LINK_GONE, 404)
+
+
+@bp.route("/apply/<path:rest>", methods=["GET", "POST"])
+def apply_other(rest: str):
+    return page("链接不可用", APPLY_GONE, 404)

@@ -447,3 +447,49 @@ def test_dashboard_downloads_scoped(session, school, app, client):
     mine = other.get(f"/dashboard/teachers/{borrowed.id}/logbook.docx")
     assert "声乐班的谈心" in text_of(Document(io.BytesIO(mine.data)))
     assert session.scalar(select(Student.id)) is not None
+
+
+def test_two_downloads_at_once_one_wins(session, chat, wechat_settings):
+    import threading
+
+    school = build(session, utcnow().astimezone(wechat_settings.tz).date())
+    chat.bind(school.zhao, openid="o-zhao")
+    path = link_in(chat("日志本", openid="o-zhao"))
+    app = chat.client.application
+    statuses: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def fetch():
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.get(path).status_code)
+
+    threads = [threading.Thread(target=fetch) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(statuses) == [200, 404, 404, 404]
+    session.rollback()
+    used = session.scalars(select(AuditLog).where(AuditLog.action == "logbook.link_used")).all()
+    assert len(used) == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/d/",
+        "/d/" + "x" * 5000,
+        "/d/%00%00",
+        "/d/..%2F..%2Fetc%2Fpasswd",
+        "/d/" + "日志本" * 20,
+        "/d/' OR 1=1 --",
+        "/apply/" + "A" * 42 + "%00",
+    ],
+)
+def test_hostile_link_paths_get_the_chinese_404(session, chat, path):
+    response = chat.client.get(path)
+    assert response.status_code == 404, path
+    assert "链接" in response.get_data(as_text=True)
+    # Posting gets no further (the form's CSRF check, or the same page).
+    assert chat.client.post(path).status_code in (400, 404, 405)
