@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from docx import Document
@@ -25,10 +25,17 @@ class MissingField(KeyError):
 
 
 def _paragraphs(doc) -> Iterator:
+    """Every paragraph once (python-docx yields a merged cell once per grid column it spans:
+    filled twice, a value that happens to contain "{{…}}" would be read as a placeholder)."""
+    seen: set = set()  # the cells' elements (kept alive, so compared by identity)
+
     def in_tables(tables):
         for table in tables:
             for row in table.rows:
                 for cell in row.cells:
+                    if cell._tc in seen:
+                        continue
+                    seen.add(cell._tc)
                     yield from cell.paragraphs
                     yield from in_tables(cell.tables)
 
@@ -40,12 +47,17 @@ def _paragraphs(doc) -> Iterator:
             yield from in_tables(part.tables)
 
 
-def _substitute(text: str, values: Mapping[str, str]) -> str:
+def _substitute(text: str, values: Mapping[str, str], keep: Collection[str] = ()) -> str:
+    """``text`` with its placeholders filled; those of a repeated row's prefix in ``keep``
+    (``{{记录.日期}}``) are left for the rows."""
+
     def one(m: re.Match[str]) -> str:
         key = m.group(1).strip()
-        if key not in values:
-            raise MissingField(key)
-        return str(values[key])
+        if key in values:
+            return str(values[key])
+        if "." in key and key.split(".", 1)[0] in keep:
+            return m.group(0)
+        raise MissingField(key)
 
     return PLACEHOLDER.sub(one, text)
 
@@ -57,13 +69,23 @@ def _row_prefix(tr) -> str | None:
     return m.group(1).strip() if m else None
 
 
-def _repeat_rows(doc, rows: Mapping[str, Sequence[Mapping[str, str]]]) -> None:
-    """Each template row whose placeholders carry a prefix, once per record of that prefix (in
-    order); the template row itself goes. Line breaks in values become spaces (one cell line)."""
-    for tr in list(doc.element.body.iter(qn("w:tr"))):
+def _template_rows(doc) -> list[tuple[object, str]]:
+    """The rows to repeat and their prefixes, read from the template before anything is filled
+    (a value containing "{{x.y}}" never makes a row a template)."""
+    found = []
+    for tr in doc.element.body.iter(qn("w:tr")):
         prefix = _row_prefix(tr)
-        if prefix is None:
-            continue
+        if prefix is not None:
+            found.append((tr, prefix))
+    return found
+
+
+def _repeat_rows(
+    templates: list[tuple[object, str]], rows: Mapping[str, Sequence[Mapping[str, str]]]
+) -> None:
+    """Each template row, once per record of its prefix (in order); the template row itself
+    goes. Line breaks in values become spaces (one cell line)."""
+    for tr, prefix in templates:
         if prefix not in rows:
             raise MissingField(prefix)
         for record in rows[prefix]:
@@ -87,20 +109,28 @@ def fill_document(
     if not path.is_absolute() and not path.exists():
         path = TEMPLATES / path
     doc = Document(str(path))
-    _repeat_rows(doc, rows or {})
+    rows = rows or {}
+    templates = _template_rows(doc)
+    # The template's own placeholders first, while it is small; then the repeated rows, which
+    # fill themselves (a 日志本 may have a thousand).
     for p in _paragraphs(doc):
-        if "{{" not in p.text:
+        text = p.text
+        if "{{" not in text:
             continue
-        for run in p.runs:
-            if "{{" in run.text:
-                run.text = _substitute(run.text, values)
-        if PLACEHOLDER.search(p.text):
+        # Each placeholder is read once, from the template: a value that itself contains
+        # "{{…}}" (a teacher's 申请说明) is printed as typed, never filled again.
+        in_runs = sum(len(PLACEHOLDER.findall(run.text)) for run in p.runs)
+        if in_runs == len(PLACEHOLDER.findall(text)):
+            for run in p.runs:
+                if "{{" in run.text:
+                    run.text = _substitute(run.text, values, rows)
+        else:
             # A placeholder split over runs (a template edited in Word): join the runs into
             # the first one, which keeps the first run's font.
-            text = _substitute(p.text, values)
             for run in p.runs[1:]:
                 run.text = ""
-            p.runs[0].text = text
+            p.runs[0].text = _substitute(text, values, rows)
+    _repeat_rows(templates, rows)
     return doc
 
 

@@ -493,3 +493,25 @@ def test_hostile_link_paths_get_the_chinese_404(session, chat, path):
     assert "链接" in response.get_data(as_text=True)
     # Posting gets no further (the form's CSRF check, or the same page).
     assert chat.client.post(path).status_code in (400, 404, 405)
+
+
+def test_braces_in_what_teachers_typed_are_printed_as_typed(session, school, settings):
+    from zoneinfo import ZoneInfo
+
+    from core.documents.logbook import logbook_spec, period_starting
+    from core.documents.records import Letterhead, application_spec
+
+    typed = "{{姓名}} {{记录.日期}} {{x}}"
+    entry(session, school.zhao, LogKind.TALK, school.start + dt.timedelta(days=9), typed)
+    session.commit()
+    letterhead = Letterhead("星海音乐学院", ZoneInfo("Asia/Shanghai"))
+    period = period_starting(session, school.zhao.id, None, school.today)
+    doc = Document(
+        io.BytesIO(logbook_spec(session, school.zhao, period, school.today, letterhead).render())
+    )
+    assert typed in text_of(doc)
+    a = session.scalar(select(Appointment).where(Appointment.teacher_id == school.zhao.id).limit(1))
+    a.application_note = typed
+    session.commit()
+    form = Document(io.BytesIO(application_spec(a, school.today, letterhead).render()))
+    assert typed in text_of(form)
