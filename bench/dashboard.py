@@ -46,7 +46,7 @@ def run(url: str, students: int, n: int) -> float:
         teacher_id = school.teacher_ids[0]
     print(f"  seeded {students} students in {time.perf_counter() - started:.1f} s")
 
-    app = create_app(Settings(database_url=url, secret_key="bench"))
+    app = create_app(Settings(database_url=url, secret_key="bench" * 8))
     term = school.term_code
     paths = {
         "overview": f"/dashboard/?term={term}",

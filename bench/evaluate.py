@@ -340,7 +340,7 @@ def time_on_worker(url: str) -> dict:
     settings = Settings(
         database_url=url,
         redis_url=REDIS_URL,
-        secret_key="bench",
+        secret_key="bench" * 8,
         redis_prefix=prefix,
         celery_queue="bench",
     )

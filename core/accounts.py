@@ -185,11 +185,19 @@ def end_sessions(session: Session, user: User) -> None:
     session.refresh(user, ["session_version"])
 
 
-def set_password(session: Session, user: User, password: str) -> None:
-    """Store a new password (checked by the caller) and end the user's sessions."""
+def set_password(session: Session, user: User, password: str) -> int:
+    """Store a new password (checked by the caller), end the user's sessions and revoke their
+    API tokens: a password changed because it leaked must not leave a token made with it
+    working. Returns how many tokens were revoked."""
     user.password_hash = hash_password(password)
     session.flush()
     end_sessions(session, user)
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return revoked.rowcount or 0
 
 
 def disable_user(session: Session, user: User) -> None:

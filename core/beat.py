@@ -5,11 +5,16 @@ Beat only sends a task's name (core.jobs); a worker, which has the task modules,
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+from celery.beat import PersistentScheduler
 from celery.schedules import crontab
 
 from core import jobs
+
+log = logging.getLogger(__name__)
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
@@ -29,15 +34,18 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "task": jobs.REMIND_INACTIVE_TEACHERS,
             "schedule": crontab(day_of_week=1, hour=9, minute=0),
         },
-        # Outbound WeChat messages left unsent (broker down at commit, worker lost) go again.
+        # Every minute (issue 22 item 7): sends cut off by a dead worker are settled as
+        # 可能已送达 (within two minutes: core.outbox.IN_FLIGHT), and outbound messages left
+        # unsent (broker down at commit, worker lost) go again.
         "retry-unsent-outbound": {
             "task": jobs.RETRY_UNSENT,
-            "schedule": crontab(minute="*/10"),
+            "schedule": crontab(minute="*"),
         },
-        # 反馈 not queued yet (its task was lost with the broker, the counsellor bound later).
+        # 反馈 not queued yet (its hand-off was lost with the broker, the counsellor bound
+        # later): forwarded within a minute of Redis being back.
         "forward-pending-feedback": {
             "task": jobs.FORWARD_PENDING_FEEDBACK,
-            "schedule": crontab(minute="5-59/10"),
+            "schedule": crontab(minute="*"),
         },
         # Survey rounds past their closing day are closed (their sealed answers opened).
         "close-due-survey-rounds": {
@@ -56,3 +64,50 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "schedule": crontab(hour=3, minute=30),
         },
     }
+
+
+# Beat's heartbeat (``banzhuren doctor``): the scheduler writes this Redis key at least every
+# HEARTBEAT_EVERY seconds; a key older than HEARTBEAT_STALE (or gone: it expires) means no
+# beat is running, and nothing periodic (round closing, retries, reminders) happens.
+HEARTBEAT_EVERY = 30
+HEARTBEAT_STALE = 120
+
+
+def heartbeat_key(settings) -> str:
+    from core.redis_client import rkey
+
+    return rkey(settings, "beat", "heartbeat")
+
+
+class HeartbeatScheduler(PersistentScheduler):
+    """Celery's default scheduler (the ``--schedule`` file), writing :func:`heartbeat_key`."""
+
+    _last_heartbeat = 0.0
+    _heartbeat_failing = False
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        interval = super().tick(*args, **kwargs)
+        self.heartbeat()
+        # Beat sleeps what tick returns (up to 5 minutes): wake often enough to keep it fresh.
+        return min(interval, HEARTBEAT_EVERY)
+
+    def heartbeat(self) -> None:
+        now = time.time()
+        if now - self._last_heartbeat < HEARTBEAT_EVERY / 2:
+            return
+        settings = getattr(self.app.conf, "banzhuren", None)
+        if settings is None or not settings.redis_url:
+            return
+        import redis
+
+        from core.redis_client import redis_client
+
+        try:
+            redis_client(settings).set(heartbeat_key(settings), f"{now:.0f}", ex=HEARTBEAT_STALE)
+        except redis.RedisError as exc:
+            if not self._heartbeat_failing:  # one line per outage, not one per tick
+                log.warning("beat heartbeat not written: %s", exc)
+            self._heartbeat_failing = True
+            return
+        self._heartbeat_failing = False
+        self._last_heartbeat = now

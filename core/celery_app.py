@@ -15,6 +15,7 @@ from celery import Celery, signals
 from celery.result import AsyncResult
 
 import core.db
+from core import handoff
 from core.beat import beat_schedule
 from core.settings import Settings, load_settings
 
@@ -42,7 +43,10 @@ def configure_celery(settings: Settings) -> Celery:
     """Configure the process-wide Celery app for ``settings`` (idempotent)."""
     global _configured_for
     celery.conf.update(
-        broker_url=settings.redis_url or "memory://",
+        # Embedded mode names a host for the in-memory broker: anything that asks kombu for
+        # the connection's details (the outbox's hand-off, a control call) would otherwise
+        # log "No hostname was supplied", the only line of an embedded run's log.
+        broker_url=settings.redis_url or "memory://localhost/",
         result_backend=settings.redis_url or "cache+memory://",
         task_always_eager=settings.embedded,
         task_eager_propagates=True,
@@ -72,6 +76,8 @@ def configure_celery(settings: Settings) -> Celery:
         task_track_started=True,
         result_backend_transport_options={"global_keyprefix": f"{settings.redis_prefix}:"},
         beat_schedule=beat_schedule(),
+        # Writes beat's heartbeat for `banzhuren doctor` (core.beat.HeartbeatScheduler).
+        beat_scheduler="core.beat:HeartbeatScheduler",
         timezone=settings.timezone,
         enable_utc=True,
     )
@@ -118,4 +124,6 @@ def dispatch(name: str, *args: Any, **options: Any) -> AsyncResult:
     settings()  # configures Celery, and so registers the tasks, on first use
     # Through the registered task, not ``send_task``: Celery runs a task eagerly only through
     # its own object (send_task ignores task_always_eager).
-    return celery.tasks[name].apply_async(args=args, **options)
+    result = celery.tasks[name].apply_async(args=args, **options)
+    handoff.ok()
+    return result

@@ -202,8 +202,13 @@ def _run_after_commit(session: Session) -> None:
     for callback in session.info.pop(_AFTER_COMMIT, None) or ():
         try:
             callback()
-        except Exception:
-            log.exception("after-commit work %r failed; a sweep will pick it up", callback)
+        except Exception as exc:
+            from core import handoff  # imported late: core.db is imported by everything
+
+            if handoff.is_outage(exc):  # Redis away: one line per outage, not a traceback
+                handoff.failed(exc, callback)
+            else:
+                log.exception("after-commit work %r failed; a sweep will pick it up", callback)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -25,9 +25,14 @@ goes as the template message. A menu never takes the last message (:data:`MENU_R
 WeChat's 45015 / 45047 (our count was wrong) use the allowance up, are recorded on the row
 (``refused_errcode``) and send a reach row's template.
 
-Duplicates: a send whose outcome is unknown (a timeout after the request went out, the process
-killed mid-send) is retried once, so the user may get such a message twice; never three times.
-A message carrying a 反馈 marks the feedback forwarded only once WeChat accepted it.
+Duplicates (issue 22 item 7): a send whose outcome is unknown (the API call timed out after the
+request went out; the process killed mid-send) is settled as 可能已送达 (``maybe_delivered_at``)
+and never sent again: WeChat confirms nothing, and a second copy (the counsellor getting a 反馈
+twice) is worse than a message that most likely arrived. A row marked as being sent
+(``send_started_at``) holds a lease of :data:`IN_FLIGHT`; the beat sweep run every minute
+(:func:`settle_cut_off`) settles rows whose lease ran out (their worker died), so such a row is
+settled within two minutes. A message carrying a 反馈 marks the feedback forwarded once WeChat
+accepted it, or with the note :data:`MAYBE_NOTE` once settled as 可能已送达.
 """
 
 from __future__ import annotations
@@ -44,9 +49,9 @@ from zoneinfo import ZoneInfo
 from requests import RequestException
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import ConnectTimeout
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from wechatpy.exceptions import WeChatClientException
 
 import core.db
@@ -66,6 +71,8 @@ from models.messaging import OutboundMessage
 log = logging.getLogger(__name__)
 
 SENT, SKIPPED, RETRY, FAILED = "sent", "skipped", "retry", "failed"
+MAYBE_DELIVERED = "maybe_delivered"  # deliver(): settled as 可能已送达, never sent again
+MAYBE_NOTE = "可能已送达：发送超时，微信未确认是否送达（为免重复不再发送）"
 # WeChat errcodes worth retrying later: -1 system busy. (None = HTTP-level failure.)
 TRANSIENT_ERRCODES = frozenset({-1, None})
 # The account's daily quota for this API is used up: retried after it resets.
@@ -177,20 +184,39 @@ def enqueue(message_id: int) -> None:
     if settings.embedded:
         _embedded_executor().submit(deliver_with_retries, message_id)
         return
-    dispatch(jobs.SEND_OUTBOUND, message_id)
+    # Fire and forget: nothing waits for the task's result, so none is subscribed to (a
+    # result subscription is one more thing that breaks while Redis is away).
+    dispatch(jobs.SEND_OUTBOUND, message_id, ignore_result=True)
 
 
-def enqueue_unsent(session: Session, older_than_seconds: int = 300) -> int:
-    """Enqueue rows neither sent nor given up, older than ``older_than_seconds`` (e.g. the
-    broker was down at commit time); for a periodic maintenance task. Returns how many."""
+def enqueue_unsent(
+    session: Session, older_than_seconds: int = 300, untried_after_seconds: int | None = None
+) -> int:
+    """Enqueue rows neither sent nor settled, older than ``older_than_seconds`` (e.g. the
+    broker was down at commit time); for a periodic maintenance task. Returns how many.
+
+    ``untried_after_seconds``: also rows never tried (no attempt, not being sent) older than
+    this: their hand-off to the queue was lost (Redis down at commit time), so they go out
+    within a minute of Redis being back rather than at the next slow sweep."""
     now = utcnow()
     cutoff = now - dt.timedelta(seconds=older_than_seconds)
+    old_enough = OutboundMessage.created_at < cutoff
+    if untried_after_seconds is not None:
+        old_enough = or_(
+            old_enough,
+            and_(
+                OutboundMessage.attempts == 0,
+                OutboundMessage.created_at < now - dt.timedelta(seconds=untried_after_seconds),
+            ),
+        )
     ids = list(
         session.scalars(
             select(OutboundMessage.id).where(
                 OutboundMessage.sent_at.is_(None),
                 OutboundMessage.failed_at.is_(None),
-                OutboundMessage.created_at < cutoff,
+                OutboundMessage.maybe_delivered_at.is_(None),
+                OutboundMessage.send_started_at.is_(None),  # being sent, or settle_cut_off's
+                old_enough,
                 # 45009: not before the quota resets.
                 or_(OutboundMessage.not_before.is_(None), OutboundMessage.not_before <= now),
             )
@@ -201,13 +227,47 @@ def enqueue_unsent(session: Session, older_than_seconds: int = 300) -> int:
     return len(ids)
 
 
+def queue_backlog(settings: Settings) -> int:
+    """Tasks waiting in this deployment's Celery queue (0 in embedded mode)."""
+    if settings.embedded:
+        return 0
+    from core.redis_client import redis_client
+
+    return int(redis_client(settings).llen(f"{settings.redis_prefix}:{settings.celery_queue}"))
+
+
+def settle_cut_off() -> int:
+    """Settle as 可能已送达 the rows whose send was cut off (their worker died after marking
+    them, before recording the outcome: the request may have gone out), in a transaction of
+    its own; returns how many. For the beat sweep run every minute."""
+    cutoff = utcnow() - IN_FLIGHT
+    query = select(OutboundMessage).where(
+        OutboundMessage.send_started_at < cutoff,
+        OutboundMessage.sent_at.is_(None),
+        OutboundMessage.failed_at.is_(None),
+        OutboundMessage.maybe_delivered_at.is_(None),
+    )
+    with core.db.SessionFactory() as session:
+        if core.db.is_postgresql(session):
+            query = query.with_for_update(skip_locked=True)
+        begin_write(session)
+        settled = 0
+        for message in session.scalars(query):
+            _settle_maybe(session, message, "发送中断（worker 在发送时终止），微信可能已收到")
+            settled += 1
+        session.commit()
+    if settled:
+        log.warning("%d outbound message(s) cut off mid-send settled as maybe delivered", settled)
+    return settled
+
+
 def deliver(message_id: int, api=None) -> str:
-    """Send outbound message ``message_id`` once; returns SENT, SKIPPED, RETRY or FAILED.
+    """Send outbound message ``message_id`` once; returns SENT, SKIPPED, RETRY, FAILED or
+    MAYBE_DELIVERED.
 
     A send that may have reached the user without our knowing (the API call timed out after
-    the request went out, or the process died mid-send: ``send_started_at`` still set) is
-    retried at most once (:data:`MAX_UNCERTAIN_SENDS`): the user may then get the message
-    twice, which is better than never; after a second uncertain send it is given up."""
+    the request went out, or the process died mid-send: ``send_started_at`` still set past
+    its lease) is settled as 可能已送达 and never sent again."""
     settings = _settings()
     # Not core.db.session_scope: two write transactions in one session (mark the row as being
     # sent, then record the outcome), with the WeChat call between them outside any
@@ -226,11 +286,10 @@ def deliver(message_id: int, api=None) -> str:
         )
 
 
-# Sends whose outcome is unknown that a message may have had and still be sent again.
-MAX_UNCERTAIN_SENDS = 1
-# A send started less than this long ago is taken to be still in flight on another worker
-# (longer than the send task's time limit); older, its process died mid-send.
-IN_FLIGHT = dt.timedelta(seconds=90)
+# The lease of a send: one started less than this long ago is taken to be still in flight on
+# another worker (longer than the send task's hard time limit, worker/tasks/outbound.py);
+# older, its process died mid-send. Lease plus the minute between sweeps: under two minutes.
+IN_FLIGHT = dt.timedelta(seconds=50)
 MAYBE = "maybe"  # _send: the request went out, the answer did not come back
 QUOTA = "quota"  # _send: 45009, the daily API quota is used up
 # WeChat's daily API quota resets at midnight Beijing time; a few minutes' margin.
@@ -242,7 +301,7 @@ def _begin_send(message: OutboundMessage | None) -> str | tuple[str, dict]:
     """Inside a write transaction: decide whether to send ``message`` now and mark it as
     being sent; returns what to send, or the outcome when nothing is to be sent."""
     now = utcnow()
-    if message is None or message.sent_at is not None or message.failed_at is not None:
+    if message is None or _settled(message):
         return SKIPPED
     if message.not_before is not None and message.not_before > now:
         return SKIPPED  # the sweep enqueues it again after the quota reset
@@ -250,11 +309,10 @@ def _begin_send(message: OutboundMessage | None) -> str | tuple[str, dict]:
         if now - message.send_started_at < IN_FLIGHT:
             return SKIPPED  # another worker is sending it right now
         # The process sending it died before recording the outcome: it may have arrived.
-        message.uncertain_sends += 1
-        message.send_started_at = None
-        if message.uncertain_sends > MAX_UNCERTAIN_SENDS:
-            _give_up(message, "发送结果不明（可能已送达），为免重复不再发送")
-            return FAILED
+        _settle_maybe(
+            object_session(message), message, "发送中断（worker 在发送时终止），微信可能已收到"
+        )
+        return MAYBE_DELIVERED
     message.send_started_at = now
     return message.openid, dict(message.payload)
 
@@ -270,7 +328,7 @@ def _record(
     """Inside a write transaction: the outcome of the send that :func:`_begin_send` marked."""
     if spent is not None and message is not None:
         spent.settle(session, message)
-    if message is None or message.sent_at is not None:
+    if message is None or message.sent_at is not None or message.maybe_delivered_at is not None:
         return SKIPPED
     message.attempts += 1
     message.send_started_at = None
@@ -278,7 +336,7 @@ def _record(
         message.channel = channel
     if outcome == SENT and message.payload.get("confirms_survey"):
         reply_delivered(session, _settings(), message.openid)
-    if "sealed" in message.payload and outcome in (SENT, FAILED):
+    if "sealed" in message.payload and outcome in (SENT, FAILED, MAYBE):
         # It quoted survey answers: nothing of it is kept once it is out (or never will be).
         message.payload = {"content": "", "blanked": True}
     if outcome == SENT:
@@ -288,12 +346,8 @@ def _record(
         return SENT
     message.last_error = error
     if outcome == MAYBE:
-        message.uncertain_sends += 1
-        if message.uncertain_sends > MAX_UNCERTAIN_SENDS:
-            _give_up(message, error)
-            _feedback_outcome(session, message, delivered=False)
-            return FAILED
-        return RETRY
+        _settle_maybe(session, message, error)
+        return MAYBE_DELIVERED
     if outcome == QUOTA:
         message.not_before = next_quota_reset(utcnow())
         return RETRY
@@ -301,6 +355,30 @@ def _record(
         _give_up(message, error)
         _feedback_outcome(session, message, delivered=False)
     return outcome
+
+
+def _settled(message: OutboundMessage) -> bool:
+    return (
+        message.sent_at is not None
+        or message.failed_at is not None
+        or message.maybe_delivered_at is not None
+    )
+
+
+def _settle_maybe(session: Session, message: OutboundMessage, error: str | None) -> None:
+    """可能已送达: never sent again; a 反馈 it carries counts as forwarded, with the note."""
+    message.uncertain_sends += 1
+    message.maybe_delivered_at = utcnow()
+    message.last_error = error
+    message.send_started_at = None
+    if "sealed" in message.payload:
+        message.payload = {"content": "", "blanked": True}
+    for feedback in session.scalars(
+        select(StudentFeedback).where(StudentFeedback.outbound_id == message.id)
+    ):
+        feedback.forwarded_at = message.maybe_delivered_at
+        feedback.failed_at = None
+        feedback.note = MAYBE_NOTE
 
 
 def _give_up(message: OutboundMessage, error: str | None) -> None:
@@ -501,11 +579,11 @@ def _send(
             log.warning("network error sending to WeChat, will retry: %s", error)
             return RETRY, error, None
         error = scrub(f"network after sending: {type(exc).__name__}: {exc}")
-        log.warning("WeChat may have received the message (%s); retried at most once", error)
+        log.warning("WeChat may have received the message (%s); not sent again", error)
         return MAYBE, error, None
     except RequestException as exc:  # read timeout, broken response: it may have arrived
         error = scrub(f"network after sending: {type(exc).__name__}: {exc}")
-        log.warning("WeChat may have received the message (%s); retried at most once", error)
+        log.warning("WeChat may have received the message (%s); not sent again", error)
         return MAYBE, error, None
     except RuntimeError as exc:  # not configured (no AppID/secret)
         return FAILED, str(exc), None

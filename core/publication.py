@@ -12,16 +12,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 import core.db
 from core import audit
 from core.celery_app import configure_celery
+from core.evaluation.readiness import OpenRound, Readiness, assess
 from core.outbox import queue_text_for
 from core.reports import evaluation_rows
 from core.settings import Settings
-from models import Reminder, Term, TermEvaluation
+from models import (
+    Incident,
+    Meeting,
+    MeetingKind,
+    Reminder,
+    Survey,
+    SurveyRound,
+    Term,
+    TermEvaluation,
+    WorkLogEntry,
+)
 from models.base import utcnow
 from models.term import find_term
 
@@ -36,6 +47,51 @@ def _local(value: dt.datetime, settings: Settings | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
 
 
+def open_rounds(session: Session, term: Term) -> list[OpenRound]:
+    """The term's satisfaction rounds not closed yet, oldest first."""
+    rows = session.execute(
+        select(Survey.title, SurveyRound.closes_on)
+        .join(Survey, Survey.id == SurveyRound.survey_id)
+        .where(SurveyRound.term_id == term.id, SurveyRound.closed_at.is_(None))
+        .order_by(SurveyRound.opened_at, SurveyRound.id)
+    )
+    return [OpenRound(title, closes_on) for title, closes_on in rows]
+
+
+def latest_changes(session: Session, term: Term) -> dict[str, dt.datetime | None]:
+    """Per kind of change the evaluation counts, the latest one (one small query each, on
+    indexed columns; see readiness.CHANGE_LABELS)."""
+    in_term_logs = WorkLogEntry.occurred_on.between(term.start_date, term.end_date)
+    return {
+        "round_closed": session.scalar(
+            select(func.max(SurveyRound.closed_at)).where(SurveyRound.term_id == term.id)
+        ),
+        "override": session.scalar(
+            select(func.max(TermEvaluation.override_at)).where(TermEvaluation.term_id == term.id)
+        ),
+        "worklog": session.scalar(select(func.max(WorkLogEntry.created_at)).where(in_term_logs)),
+        "worklog_undone": term.inputs_changed_at,
+        "incident": session.scalar(
+            select(func.max(Incident.created_at)).where(Incident.term_id == term.id)
+        ),
+        # The term's meetings, and trainings before it (第十二条 岗前培训: attended on or before
+        # the term's last day).
+        "meeting": session.scalar(
+            select(func.max(Meeting.created_at)).where(
+                Meeting.held_on <= term.end_date,
+                or_(Meeting.held_on >= term.start_date, Meeting.kind == MeetingKind.TRAINING),
+            )
+        ),
+    }
+
+
+def readiness(session: Session, term: Term) -> Readiness:
+    """Whether ``term``'s stored evaluation may be published now, and if not why."""
+    return assess(
+        term.code, term.evaluated_at, open_rounds(session, term), latest_changes(session, term)
+    )
+
+
 def set_published(
     session: Session,
     term_code: str,
@@ -43,22 +99,29 @@ def set_published(
     publish: bool = True,
     actor: str = "cli",
     settings: Settings | None = None,
+    force_reason: str | None = None,
 ) -> Term:
     """Publish (or, ``publish=False``, withdraw) the results of ``term_code``; adds the audit
     row, does not commit. Raises PublishError for an unknown term, a term not evaluated yet,
-    or one already in the asked state."""
+    one already in the asked state, or one whose evaluation may not be published
+    (:func:`readiness`) unless ``force_reason`` says why it is published all the same (kept
+    in the audit row with what was overridden)."""
     term = find_term(session, term_code)
     if term is None:
         raise PublishError(f"没有学期 {term_code}（用 banzhuren term add 添加）")
+    overridden: list[str] = []
     if publish:
-        if term.evaluated_at is None:
-            raise PublishError(
-                f"学期 {term_code} 尚未考核，不能发布：先运行 banzhuren evaluate --term {term_code}"
-            )
         if term.published_at is not None:
             raise PublishError(
                 f"学期 {term_code} 的考核结果已于 {_local(term.published_at, settings)} 发布"
             )
+        ready = readiness(session, term)
+        if not ready.evaluated:
+            raise PublishError(ready.problems[0])
+        if not ready.allowed:
+            if force_reason is None or len(force_reason.strip()) < 4:
+                raise PublishError("；".join(ready.problems))
+            overridden = ready.problems
         term.published_at = utcnow()
     else:
         if term.published_at is None:
@@ -67,12 +130,16 @@ def set_published(
     teachers = session.scalar(
         select(func.count(TermEvaluation.id)).where(TermEvaluation.term_id == term.id)
     )
+    extra = {}
+    if overridden and force_reason is not None:
+        extra = {"forced": True, "reason": force_reason.strip(), "problems": overridden}
     audit.record(
         session,
         actor,
         "term.publish" if publish else "term.unpublish",
         term_code,
         teachers=teachers,
+        **extra,
     )
     session.flush()
     return term

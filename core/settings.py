@@ -19,6 +19,7 @@ DEFAULT_API_BASE = "https://api.weixin.qq.com/"
 # deploy/.env.example's placeholder values start with this; they fail validation until replaced.
 PLACEHOLDER_PREFIX = "changeme"
 PLACEHOLDER = "CHANGE-ME"
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class ConfigError(ValueError):
@@ -122,11 +123,11 @@ def _int(
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        raise ConfigError(f"{name} 应为整数，现为 {raw!r}") from None
     if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        raise ConfigError(f"{name} 至少为 {minimum}，现为 {value}")
     if maximum is not None and value > maximum:
-        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
+        raise ConfigError(f"{name} 至多为 {maximum}，现为 {value}")
     return value
 
 
@@ -138,7 +139,7 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if raw.lower() in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    raise ConfigError(f"{name} 应为 true 或 false，现为 {raw!r}")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -149,20 +150,28 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     # deploy/.env.example ships CHANGE-ME placeholders: refuse them until they are replaced.
     for name, value in env.items():
         if name.startswith("BANZHUREN_") and value and PLACEHOLDER in value.upper():
-            raise ConfigError(f"{name} still holds the placeholder {PLACEHOLDER}: replace it")
+            raise ConfigError(f"{name} 仍是 .env.example 的占位值 {PLACEHOLDER}：请换成真实的值")
 
     secret_key = get("BANZHUREN_SECRET_KEY")
     secret_key_configured = secret_key is not None
+    if secret_key is not None and len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        # Sessions and CSRF tokens are signed with it: a short one can be guessed offline
+        # from a single cookie.
+        raise ConfigError(
+            f"BANZHUREN_SECRET_KEY 太短（{len(secret_key)} 个字符，至少 {MIN_SECRET_KEY_LENGTH} 个）；"
+            '生成：python3 -c "import secrets; print(secrets.token_hex(32))"'
+        )
     if secret_key is None:
         secret_key = secrets.token_hex(32)
 
     token = get("BANZHUREN_WECHAT_TOKEN")
     if token is not None and not (3 <= len(token) <= 32 and token.isalnum() and token.isascii()):
-        raise ConfigError("BANZHUREN_WECHAT_TOKEN must be 3-32 letters or digits")
+        raise ConfigError(
+            "BANZHUREN_WECHAT_TOKEN 应为 3-32 位英文字母或数字（公众号服务器配置的 Token）"
+        )
     if token is not None and token.lower().startswith(PLACEHOLDER_PREFIX):
         raise ConfigError(
-            "BANZHUREN_WECHAT_TOKEN still holds the placeholder from .env.example: "
-            "set the Token of the official account's server settings"
+            "BANZHUREN_WECHAT_TOKEN 仍是 .env.example 的占位值：请设为公众号服务器配置中的 Token"
         )
 
     aes_key = get("BANZHUREN_WECHAT_AES_KEY")
@@ -172,23 +181,25 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ("BANZHUREN_WECHAT_PREVIOUS_AES_KEY", previous_aes_key),
     ):
         if key is not None and (len(key) != 43 or not key.isalnum()):
-            raise ConfigError(f"{name} must be the 43-character EncodingAESKey")
+            raise ConfigError(f"{name} 应为 43 位的 EncodingAESKey（公众号服务器配置）")
 
     tz = get("BANZHUREN_TIMEZONE") or "Asia/Shanghai"
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"BANZHUREN_TIMEZONE: unknown time zone {tz!r}") from None
+        raise ConfigError(f"BANZHUREN_TIMEZONE：未知时区 {tz!r}（例如 Asia/Shanghai）") from None
 
     api_base = get("BANZHUREN_WECHAT_API_BASE") or DEFAULT_API_BASE
     if not api_base.startswith(("http://", "https://")):
-        raise ConfigError("BANZHUREN_WECHAT_API_BASE must be an http(s) URL")
+        raise ConfigError("BANZHUREN_WECHAT_API_BASE 应为 http(s):// 开头的网址")
     if not api_base.endswith("/"):
         api_base += "/"
 
     redis_url = get("BANZHUREN_REDIS_URL")
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError("BANZHUREN_REDIS_URL must be a redis:// URL")
+        raise ConfigError(
+            "BANZHUREN_REDIS_URL 应为 redis:// 开头的网址，例如 redis://127.0.0.1:6379/0"
+        )
 
     return Settings(
         database_url=get("BANZHUREN_DATABASE_URL") or "sqlite:///banzhuren.db",
@@ -300,7 +311,7 @@ def _school_name(raw: str | None) -> str:
     if not name:
         return Settings.school_name
     if len(name) > 40 or any(not ch.isprintable() for ch in name):
-        raise ConfigError("BANZHUREN_SCHOOL_NAME must be one line of at most 40 characters")
+        raise ConfigError("BANZHUREN_SCHOOL_NAME 应为一行、至多 40 个字符的校名")
     return name
 
 
@@ -364,6 +375,7 @@ def _seal_key(get, name: str) -> str | None:
             decode_key(raw)
         except SealError:
             raise ConfigError(
-                f"{name} must be 32 bytes in URL-safe base64 (banzhuren seal-key makes one)"
+                f"{name} 应为 URL 安全 base64 编码的 32 字节密钥，生成："
+                'python3 -c "from core.surveys.seal_key import generate_key; print(generate_key())"'
             ) from None
     return raw

@@ -15,12 +15,19 @@ import re
 
 from gunicorn.glogging import Logger
 
+# Files the web processes write (logs, a SQLite database) are not world-readable (issue 22):
+# this file runs in the master before it opens any log; the app narrows it too.
+os.umask(os.umask(0) | 0o027)
+
 wsgi_app = "bot:create_app()"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 
 # Threads let one worker overlap its waits on PostgreSQL and Redis; the per-openid lock and
-# the database, not the process, serialise what must be serialised.
-worker_class = "gthread"
+# the database, not the process, serialise what must be serialised. gunicorn's gthread worker,
+# stamping each request with when it was accepted: with every thread busy (a stalled database)
+# requests wait in the worker's queue, and WeChat's 5 s count from their arrival, not from
+# when a thread gets to them (bot/gunicorn_worker.py; behind nginx its X-Request-Start counts).
+worker_class = "bot.gunicorn_worker.StampingThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 

@@ -17,6 +17,9 @@ class Grade(LabelledEnum):
     GOOD = "good", "良好"
     PASS = "pass", "合格"
     FAIL = "fail", "不合格"
+    # No satisfaction round of the term has closed yet and no reason that stands on recorded
+    # facts fails the teacher: there is no grade to give (issue 22).
+    PENDING = "pending", "待测评"
 
 
 GRADE_LABELS = {grade: grade.label for grade in Grade}
@@ -43,6 +46,9 @@ class TermEvaluation(Base):
     # computed one and says so.
     override_grade: Mapped[Grade | None] = mapped_column(str_enum(Grade, name="override_grade"))
     override_reason: Mapped[str | None] = mapped_column(Text)
+    # When the override was last set or cleared: a later one makes the stored evaluation older
+    # than what it should show, and publishing waits for a new evaluation (issue 22).
+    override_at: Mapped[dt.datetime | None]
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     logs: Mapped[dict[str, Any]] = mapped_column(default=dict)
     meetings_attended: Mapped[int] = mapped_column(default=0)

@@ -65,6 +65,10 @@ class OutboundMessage(Base):
     # went out, or the process died mid-send). One such send is retried; after two the
     # message is given up rather than risk a third copy (core.outbox).
     uncertain_sends: Mapped[int] = mapped_column(default=0)
+    # Issue 22 item 7: the send's outcome is unknown (the API call timed out after the request
+    # went out, or the process sending it died): settled as 可能已送达, never sent again (a
+    # second copy is worse than a message WeChat may have delivered) nor counted as failed.
+    maybe_delivered_at: Mapped[dt.datetime | None]
     # Not to be sent before this time (45009: the account's daily API quota is used up until
     # midnight, Beijing time).
     not_before: Mapped[dt.datetime | None]

@@ -25,6 +25,9 @@ class Term(Base):
     evaluated_at: Mapped[dt.datetime | None]
     # Set when Student Affairs publishes the results; teachers see their own from then on.
     published_at: Mapped[dt.datetime | None]
+    # The last change to what the evaluation counts that leaves no row of its own to date it
+    # (a work-log entry undone); see core.evaluation.readiness.
+    inputs_changed_at: Mapped[dt.datetime | None]
 
     __table_args__ = (CheckConstraint("end_date > start_date", name="ends_after_start"),)
 

@@ -164,7 +164,7 @@ def make_settings(database_url: str, **overrides) -> Settings:
     """Settings for a test: embedded mode unless ``redis_url`` is given."""
     base = dict(
         database_url=database_url,
-        secret_key="test-secret",
+        secret_key="test-secret" * 3,
         wechat_token="testtoken",
         redis_prefix=f"bzrtest:{RUN_ID}",
         celery_queue=f"bzrtest-{RUN_ID}",

@@ -7,12 +7,14 @@ from celery import Celery
 
 import core.db
 from core.celery_app import configure_celery
+from core.files import restrict_new_files
 from core.settings import load_settings
 from core.surveys.rounds import refuse_without_seal_keys
 
 
 def worker_app() -> Celery:
     """Configure the process-wide Celery app from the environment."""
+    restrict_new_files()  # the worker's files (logs, a SQLite database) are not world-readable
     s = load_settings()
     core.db.configure(s.database_url)
     # Refuse to start with a seal key that cannot open the open rounds' answers (issue 11).

@@ -50,7 +50,7 @@ _TEACHER_FILTERS = (
         "name": "grade",
         "in": "query",
         "required": False,
-        "schema": {"type": "string", "enum": ["", "excellent", "good", "pass", "fail"]},
+        "schema": {"type": "string", "enum": ["", "excellent", "good", "pass", "fail", "pending"]},
         "description": "空值表示不筛选",
     },
     {
@@ -131,7 +131,7 @@ SPEC: dict[str, Any] = {
             "学期概览：参评率、等级分布、各党总支满意度", {"type": "object"}
         ),
         "/terms/{term}/teachers": _get(
-            "班主任考核表（可用 ?department=ID&grade=excellent|good|pass|fail 筛选）",
+            "班主任考核表（可用 ?department=ID&grade=excellent|good|pass|fail|pending 筛选）",
             _ARRAY,
             query=_TEACHER_FILTERS,
         ),

@@ -15,6 +15,7 @@ from bot.request_session import db, settings
 from core.accounts import user_for_token
 from core.evaluation import policy
 from core.evaluation.grading import details_shown
+from core.publication import readiness
 from core.surveys.rounds import round_progress
 from models import Grade, Incident, Meeting, SurveyRound, Teacher, Term, WorkLogEntry
 from models.evaluation import GRADE_LABELS
@@ -96,6 +97,7 @@ def evaluations(code: str):
 def overview(code: str):
     term = _term(code)
     summary = queries.summarize(queries.visible_evaluations(db(), term.id, scope()))
+    ready = readiness(db(), term)
     return jsonify(
         term=term.code,
         teachers=summary.teachers,
@@ -114,6 +116,20 @@ def overview(code: str):
         ],
         # 第十四条: each branch's months with or without a meeting, the term's trainings.
         meeting_rules=policy.school_rules_json(db(), policy.school_rules(db(), term, scope())),
+        # Issue 22: rounds still open (not counted yet) and whether the results may be
+        # published now; publishing itself is the dashboard's and the command line's.
+        publication={
+            "published": term.published_at is not None,
+            "publishable": ready.allowed,
+            "problems": ready.problems,
+            "open_rounds": [
+                {
+                    "survey": r.survey,
+                    "closes_on": r.closes_on.isoformat() if r.closes_on else None,
+                }
+                for r in ready.open_rounds
+            ],
+        },
     )
 
 

@@ -95,6 +95,7 @@ def _round(ctx: ChatContext, round_id: int) -> RoundState | None:
 
 
 def _drop_draft(ctx: ChatContext) -> None:
+    ctx.session.info[_MOVED] = True
     drop_draft(ctx.session, ctx.sender.openid)
 
 
@@ -160,8 +161,10 @@ def _start(ctx: ChatContext, draft: dict | None) -> str:
     if draft is not None:
         rnd = _round(ctx, draft["round_id"])
         if rnd is not None and round_is_open(rnd, ctx.today):
-            draft["active"] = True
-            _save(ctx, draft)
+            if not draft.get("active"):
+                draft["active"] = True
+                _save(ctx, draft)
+            # Shown again, an active draft moves nothing: a late reply may go out another way.
             return "继续上次的测评。\n\n" + _render_current(ctx, draft)
         _drop_draft(ctx)
     rounds = open_round_states(ctx.session)
@@ -239,6 +242,7 @@ def _new_draft(
 
 
 def _save(ctx: ChatContext, draft: dict) -> None:
+    ctx.session.info[_MOVED] = True
     save_draft(ctx.session, ctx.settings, ctx.sender.openid, draft)
 
 
@@ -300,11 +304,10 @@ def _go_on(ctx: ChatContext, draft: dict, text: str) -> str:
 
 
 def _advance(ctx: ChatContext, draft: dict, definition: SurveyDefinition) -> str:
-    # The question just answered is the last one the student is known to have seen; the one
-    # shown next counts as seen unless the webhook says its reply went out late and has not
-    # been delivered (:func:`reply_went_late`, issue 13 item 5).
+    # The question just answered is the last one the student is known to have seen. A reply
+    # too late for WeChat undoes this whole move (:func:`moved`, issue 22 item 3); drafts
+    # marked ``undelivered`` by earlier versions (issue 13 item 5) still go through _reanswer.
     draft["seen"], draft["undelivered"] = draft["pos"], False
-    ctx.session.info[_ADVANCED] = ctx.sender.openid
     if draft["editing"] or draft["pos"] + 1 >= len(draft["questions"]):
         draft["mode"] = "summary"
         draft["editing"] = False
@@ -330,31 +333,21 @@ def _reanswer(ctx: ChatContext, definition: SurveyDefinition, draft: dict, text:
         draft["answers"][q.id] = value
         note = f"已按第 {pos + 1} 题记录你的回答。"
     draft["undelivered"] = False
-    ctx.session.info[_ADVANCED] = ctx.sender.openid
     _save(ctx, draft)
     return f"{note}下面是你还没看到的{'核对页' if draft['mode'] == 'summary' else '题目'}：\n\n" + (
         _render_current(ctx, draft, definition)
     )
 
 
-# session.info key: the openid whose draft was advanced while handling this message.
-_ADVANCED = "banzhuren_survey_advanced"
+# session.info key: a draft was changed, started, dropped or submitted by this message.
+_MOVED = "banzhuren_survey_moved"
 
 
-def reply_went_late(session: Session, settings, openid: str) -> bool:
-    """Hook for the webhook (issue 13 item 5): the reply to ``openid``'s message missed
-    WeChat's 5 s and goes out as customer-service messages, which may never arrive. When the
-    survey dialogue advanced on that message, the next message is taken to answer the question
-    the student saw. Returns True when a draft was marked (the queued messages then confirm
-    delivery: :func:`reply_delivered`)."""
-    if session.info.pop(_ADVANCED, None) != openid:
-        return False
-    draft = load_draft(session, settings, openid)
-    if draft is None or draft.get("seen") is None:
-        return False
-    draft["undelivered"] = True
-    save_draft(session, settings, openid, draft)
-    return True
+def moved(session: Session) -> bool:
+    """True when handling the current message changed a survey draft or submitted one (and
+    forgets it): the webhook undoes such a move when its reply is too late for WeChat, so that
+    the dialogue never goes past a question the student did not see (issue 22 item 3)."""
+    return bool(session.info.pop(_MOVED, None))
 
 
 def _in_summary(

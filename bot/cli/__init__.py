@@ -8,6 +8,7 @@ import click
 from bot.cli import (
     database,
     demo,
+    doctor,
     documents,
     evaluation,
     roster,
@@ -18,6 +19,8 @@ from bot.cli import (
     wechat,
 )
 from bot.cli.common import CliContext
+from bot.cli.zh import ChineseGroup, localise
+from core.files import restrict_new_files
 
 COMMAND_MODULES = (
     database,
@@ -30,15 +33,19 @@ COMMAND_MODULES = (
     demo,
     wechat,
     documents,
+    doctor,
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ChineseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """banzhuren：兼职班主任工作平台（微信公众号、满意度测评、工作日志、学期考核）。"""
+    # Before any command creates a file (database, export, documents, logs): not world-readable.
+    restrict_new_files()
     ctx.obj = CliContext()
 
 
 for _module in COMMAND_MODULES:
     _module.register(main)
+localise(main)

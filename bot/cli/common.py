@@ -6,12 +6,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import click
 from sqlalchemy.orm import Session
 
 import core.db
+from core.doctor.schema import SchemaState, SchemaStatus, schema_state
 from core.settings import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
@@ -34,8 +36,13 @@ class CliContext:
         return self._settings
 
     def database(self) -> str:
-        """Configure the session factory for the settings' database and return its URL."""
+        """Configure the session factory for the settings' database and return its URL.
+        A database never initialised, or behind the migrations, stops the command here with
+        one line (exit 2) instead of a traceback on its first query."""
         if not self._db_ready:
+            state = schema_state(self.settings.database_url)
+            if not state.ready:
+                raise NotReady(state.message() + _demo_hint(state))
             core.db.configure(self.settings.database_url)
             self._db_ready = True
         return self.settings.database_url
@@ -48,6 +55,20 @@ class CliContext:
         self.database()
         with core.db.session_scope(write=write) as session:
             yield session
+
+
+class NotReady(click.ClickException):
+    """The database is not there or not migrated: exit 2, as for a usage mistake."""
+
+    exit_code = 2
+
+
+def _demo_hint(state: SchemaState) -> str:
+    """After `banzhuren demo`, the school it played is in banzhuren-demo.db, not the default."""
+    demo = Path("banzhuren-demo.db")
+    if state.status is SchemaStatus.MISSING and state.url.startswith("sqlite") and demo.exists():
+        return f"（演示的学校在 {demo}：BANZHUREN_DATABASE_URL=sqlite:///{demo}）"
+    return ""
 
 
 def fail(message: str) -> None:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import click
+from sqlalchemy import func, select
 
 from bot.cli.common import CliContext, fail, pass_cli
 from core import jobs
@@ -26,6 +27,11 @@ from core.reports import (
 from models.term import require_term
 
 PICKUP_TIMEOUT = 120.0
+# Asking whether any worker is alive (Celery's broadcast ping): tries and seconds each, so
+# that "no worker" is said within 10 seconds.
+PING_TRIES, PING_TIMEOUT = 3, 2.0
+# A run with no worker answering for this long stops (the worker died and none came back).
+NO_WORKER_FOR = 60.0
 ROWS = {"evaluation": evaluation_rows, "awards": award_rows, "allowance": allowance_rows}
 
 
@@ -86,6 +92,7 @@ def _run_on_worker(cli: CliContext, term_code: str, timeout: float) -> dict:
     from core.celery_app import configure_celery
 
     app = configure_celery(cli.settings)
+    _require_live_worker(app, cli)
     deadline = time.monotonic() + timeout
     results: list = []
     try:
@@ -102,6 +109,34 @@ def _run_on_worker(cli: CliContext, term_code: str, timeout: float) -> dict:
         raise AssertionError("unreachable")
     finally:
         _release_results(results)
+
+
+def no_worker_message(settings) -> str:
+    return (
+        "没有正在运行的 worker：考核在 Celery worker 上执行，"
+        f"请先在服务器上启动 banzhuren worker（与本命令使用相同的 BANZHUREN_REDIS_URL"
+        f"{'、BANZHUREN_REDIS_PREFIX' if settings.redis_prefix != 'banzhuren' else ''}），"
+        "例如 systemctl start banzhuren-worker，然后重新运行本命令"
+    )
+
+
+def live_workers(app, tries: int = PING_TRIES, timeout: float = PING_TIMEOUT) -> list[str]:
+    """Names of the workers that answer a broadcast ping (of this deployment's prefix)."""
+    for _ in range(tries):
+        replies = app.control.ping(timeout=timeout) or []
+        names = [name for reply in replies for name in reply]
+        if names:
+            return names
+    return []
+
+
+def _require_live_worker(app, cli: CliContext) -> None:
+    try:
+        alive = live_workers(app)
+    except Exception as exc:  # Redis unreachable: kombu's and redis-py's errors
+        fail(f"无法连接 Redis（BANZHUREN_REDIS_URL）：{type(exc).__name__}，请确认 Redis 正在运行")
+    if not alive:
+        fail(no_worker_message(cli.settings))
 
 
 def _follow(app, cli: CliContext, term_code: str, deadline: float, timeout: float, results):
@@ -121,6 +156,7 @@ def _follow(app, cli: CliContext, term_code: str, deadline: float, timeout: floa
         if now > deadline:
             fail(f"考核未在 {timeout:.0f} 秒内完成：请查看 worker 日志")
         watch.check({planning})
+        watch.require_worker()
         time.sleep(0.2)
     if planning.failed():
         fail(f"考核任务失败：{planning.result!r}")
@@ -146,6 +182,7 @@ def _follow(app, cli: CliContext, term_code: str, deadline: float, timeout: floa
                     bar.update(len(finished))
             pending -= finished
             watch.check(pending or {finish})
+            watch.require_worker()
             time.sleep(0.2)
     finally:
         if bar is not None:
@@ -166,6 +203,15 @@ class LostWatch:
         self.last_progress = time.monotonic()
         self.last_check = self.last_progress
         self.missing: set[str] = set()
+        # Since when no worker has answered the checks (None: one did at the last check).
+        self.no_worker_since: float | None = None
+
+    def require_worker(self) -> None:
+        """Stop when no worker has answered for :data:`NO_WORKER_FOR` seconds."""
+        if self.no_worker_since is not None and (
+            time.monotonic() - self.no_worker_since > NO_WORKER_FOR
+        ):
+            fail("worker 已停止运行，考核没有完成。" + no_worker_message(self.settings))
 
     def progress(self) -> None:
         self.last_progress = self.last_check = time.monotonic()
@@ -179,23 +225,29 @@ class LostWatch:
         ids = {r.id for r in unfinished if not r.ready()}
         if not ids:
             return
-        missing = ids - task_whereabouts(self.app, self.settings, ids)
+        somewhere, answered = task_whereabouts(self.app, self.settings, ids)
+        if answered:
+            self.no_worker_since = None
+        elif self.no_worker_since is None:
+            self.no_worker_since = now
+        missing = ids - somewhere
         lost = missing & self.missing
         self.missing = missing
         if lost:
             raise LostTask(f"{len(lost)} 个任务不在队列中，也不在任何 worker 上")
 
 
-def task_whereabouts(app, settings, ids: set[str]) -> set[str]:
-    """Those of ``ids`` queued in Redis or known to a running worker. When no worker answers
-    at all, every id counts as somewhere (a worker restarting will take them)."""
+def task_whereabouts(app, settings, ids: set[str]) -> tuple[set[str], bool]:
+    """Those of ``ids`` queued in Redis or known to a running worker, and whether any worker
+    answered. When none answers, every id counts as somewhere (a worker restarting will take
+    them; :meth:`LostWatch.require_worker` gives up when none comes back)."""
     found = set(_queued_ids(app, settings, ids))
     replies = app.control.inspect(timeout=1.0).query_task(*ids) or {}
     if not replies:
-        return set(ids)
+        return set(ids), False
     for tasks in replies.values():
         found.update(tasks or {})
-    return found
+    return found, True
 
 
 def _queued_ids(app, settings, ids: set[str]) -> list[str]:
@@ -254,6 +306,38 @@ def evaluate_command(cli: CliContext, term_code: str, timeout: float) -> None:
     else:
         summary = _run_on_worker(cli, term_code, timeout)
     click.echo(_summary_line(summary))
+    with cli.session() as s:
+        for line in _round_notes(s, term_code):
+            click.echo(line)
+
+
+def _round_notes(session, term_code: str) -> list[str]:
+    """What the operator must know before publishing: rounds still open do not count yet, and
+    without a closed round the teachers are 待测评."""
+    from core.publication import open_rounds
+    from models import SurveyRound
+
+    term = require_term(session, term_code)
+    notes = []
+    still_open = open_rounds(session, term)
+    if still_open:
+        names = "、".join(r.describe() for r in still_open)
+        notes.append(
+            f"注意：测评{names}仍在进行中，其答卷尚未计入本次考核；"
+            f"测评结束（banzhuren round close）后请重新运行 banzhuren evaluate --term {term_code}，"
+            "在此之前不能发布"
+        )
+    closed = session.scalar(
+        select(func.count(SurveyRound.id)).where(
+            SurveyRound.term_id == term.id, SurveyRound.closed_at.is_not(None)
+        )
+    )
+    if not closed:
+        notes.append(
+            f"注意：学期 {term_code} 还没有已结束的测评轮次，没有满意度数据：各班主任为待测评"
+            "（仅任期不满一年或记有责任事件、其他不称职行为者为不合格）"
+        )
+    return notes
 
 
 @click.command("report")
@@ -298,13 +382,30 @@ def report_command(
 @click.command("publish")
 @click.option("--term", "term_code", required=True, help="学期编号，例如 2026-2027-1")
 @click.option("--unpublish", is_flag=True, help="撤回发布（班主任不再能查看本学期结果）")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="测评仍在进行或考核结果早于之后的变动时仍然发布（须同时用 --reason 说明理由，记入审计日志）",
+)
+@click.option("--reason", default=None, help="--force 的理由（至少 4 个字）")
 @pass_cli
-def publish_command(cli: CliContext, term_code: str, unpublish: bool) -> None:
+def publish_command(
+    cli: CliContext, term_code: str, unpublish: bool, force: bool, reason: str | None
+) -> None:
     """向兼职班主任发布学期考核结果（或 --unpublish 撤回）。"""
+    if force and (reason is None or len(reason.strip()) < 4):
+        fail("--force 须同时用 --reason 写明理由（至少 4 个字），例如 --reason 学院批准提前发布")
+    if reason is not None and not force:
+        fail("--reason 只与 --force 一起使用")
     try:
         with cli.session(write=True) as s:
             term = set_published(
-                s, term_code, publish=not unpublish, actor="cli", settings=cli.settings
+                s,
+                term_code,
+                publish=not unpublish,
+                actor="cli",
+                settings=cli.settings,
+                force_reason=reason if force else None,
             )
             when = term.published_at
     except PublishError as exc:

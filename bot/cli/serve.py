@@ -26,6 +26,7 @@ def serve_command(cli: CliContext, host: str, port: int) -> None:
             '  export BANZHUREN_SECRET_KEY=$(python3 -c "import secrets; print(secrets.token_hex(32))")'
         )
 
+    cli.database()  # a database never initialised stops here with one line, not at a request
     app = create_app(cli.settings)
     click.echo(f"banzhuren 正在 http://{host}:{port}/ 运行（微信接口 /wechat，后台 /dashboard/）")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
@@ -34,6 +35,7 @@ def serve_command(cli: CliContext, host: str, port: int) -> None:
 def _celery(cli: CliContext, args: list[str]) -> None:
     if cli.settings.embedded:
         fail("需要设置 BANZHUREN_REDIS_URL：未设置时任务在 Web 进程内执行，无需单独的 worker/beat")
+    cli.database()  # never initialised or behind: one line now, not a failing task later
     argv = [sys.executable, "-m", "celery", "-A", "worker.main", *args]
     os.execv(sys.executable, argv)
 

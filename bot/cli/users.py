@@ -158,7 +158,7 @@ def user_unlock(cli: CliContext, name: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="从标准输入读取新密码（一行）")
 @pass_cli
 def user_passwd(cli: CliContext, name: str, password_stdin: bool) -> None:
-    """为用户 NAME 设置新密码（结束其已登录的会话）。"""
+    """为用户 NAME 设置新密码（结束其已登录的会话，吊销其 API 令牌）。"""
     with cli.session() as s:
         _user(s, name)
     password = _read_password(password_stdin)
@@ -166,9 +166,9 @@ def user_passwd(cli: CliContext, name: str, password_stdin: bool) -> None:
     if problem:
         fail(problem)
     with cli.session(write=True) as s:
-        accounts.set_password(s, _user(s, name), password)
-        audit.record(s, "cli", "user.reset", name)
-    click.echo(f"已设置 {name} 的新密码；其已登录的会话已结束")
+        revoked = accounts.set_password(s, _user(s, name), password)
+        audit.record(s, "cli", "user.reset", name, tokens_revoked=revoked)
+    click.echo(f"已设置 {name} 的新密码；其已登录的会话已结束，{revoked} 个 API 令牌已吊销")
 
 
 @user_group.command("list")

@@ -53,11 +53,14 @@ def poster_command(cli: CliContext, class_code: str, output: str) -> None:
         fail("需要设置 BANZHUREN_WECHAT_APPID 和 BANZHUREN_WECHAT_SECRET 才能生成二维码")
     from wechatpy.exceptions import WeChatClientException
 
+    from core.fonts import NoCJKFont
     from core.reach.poster import class_poster
 
     try:
         with cli.session() as s:
             made = class_poster(s, settings, class_code)
+    except NoCJKFont as exc:
+        fail(str(exc))
     except WeChatClientException as exc:
         fail(f"微信拒绝生成二维码：errcode {exc.errcode} {exc.errmsg}（需要已认证的服务号）")
     if made is None:

@@ -3,6 +3,8 @@ lockout, two roles (affairs sees all; branch sees its own department), CSRF on e
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 
 from flask import Flask, current_app, redirect, render_template, request, session, url_for
@@ -12,8 +14,10 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bot.dashboard.forms import parse_id
 from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
 from core.accounts import MAX_FAILED_LOGINS
@@ -30,13 +34,23 @@ login_manager.session_protection = "strong"
 
 # Keys this module keeps in the (signed) session cookie next to Flask-Login's.
 SESSION_VERSION, SESSION_STARTED, SESSION_SEEN = "_bzr_sv", "_bzr_started", "_bzr_seen"
+SESSION_AGENT = "_bzr_ua"
+
+
+def agent_digest() -> str:
+    """A digest of the browser's User-Agent, the fingerprint a session is bound to. Not the
+    address: a phone moving between networks would lose its session on every move."""
+    agent = request.headers.get("User-Agent", "")
+    return hashlib.sha256(agent.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def start_session(principal: Principal) -> None:
-    """Bind the cookie to the user's current session version and start its clocks."""
+    """Bind the cookie to the user's current session version and browser, and start its
+    clocks."""
     now = int(time.time())
     session[SESSION_VERSION] = principal.session_version
     session[SESSION_STARTED] = session[SESSION_SEEN] = now
+    session[SESSION_AGENT] = agent_digest()
     session.permanent = True
 
 
@@ -45,12 +59,19 @@ def _load_user(user_id: str) -> Principal | None:
     """Checked on every request: a cookie from before a logout, password change, disabling or
     unlock carries an older session version and is refused; so is one past its lifetime or
     idle for too long."""
-    if not user_id.isdigit():
+    uid = parse_id(user_id)
+    if uid is None:
         return None
-    user = db().scalar(select(User).where(User.id == int(user_id)))
+    user = db().scalar(select(User).where(User.id == uid))
     if user is None or user.disabled_at is not None:
         return None
     if session.get(SESSION_VERSION) != user.session_version:
+        return None
+    # Flask-Login's "strong" protection only marks a permanent session not fresh when the
+    # browser changes, so a cookie replayed from another browser would still work: the
+    # session is bound to the browser here instead, and ended on a mismatch.
+    if not hmac.compare_digest(str(session.get(SESSION_AGENT, "")), agent_digest()):
+        session.clear()
         return None
     now, config = int(time.time()), settings()
     started = session.get(SESSION_STARTED, 0)
@@ -111,11 +132,29 @@ def exempt_from_csrf(app: Flask) -> None:
             csrf.exempt(app.view_functions[rule.endpoint])
 
 
+ERROR_MESSAGES = {
+    400: "请求参数有误，请从页面上的链接或筛选框进入。",
+    404: "没有找到该页面，或它不在您的管辖范围内。",
+    405: "不支持这种请求方式，请从页面上的链接或按钮进入。",
+}
+API_ERROR_MESSAGES = {
+    400: "参数有误",
+    404: "没有找到，或不在您的管辖范围内",
+    405: "不支持的请求方法",
+}
+
+
 def _plain_error(code: int):
+    """A Chinese answer for an error no view handled (no route matched, or a check before any
+    view ran): JSON under /api/, a short page on the dashboard."""
     if request.path.startswith("/api/"):
-        message = {404: "没有找到，或不在您的管辖范围内", 400: "参数有误"}[code]
-        return {"error": message}, code
-    return ("Not Found" if code == 404 else "Bad Request"), code
+        return {"error": API_ERROR_MESSAGES.get(code, "请求有误")}, code
+    return (
+        render_template(
+            "dashboard/error.html", code=code, message=ERROR_MESSAGES.get(code, "请求有误。")
+        ),
+        code,
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -140,6 +179,20 @@ def init_app(app: Flask) -> None:
     @app.route("/")
     def root():
         return redirect(url_for("dashboard.overview"))
+
+    @app.errorhandler(400)
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def _routing_error(exc: HTTPException):
+        """Errors raised before a blueprint's own handlers apply (a URL matching no route, a
+        number too large for an id); other paths (the webhook) keep Werkzeug's answers."""
+        if request.path == "/" or request.path.startswith(("/dashboard", "/api/")):
+            response = _plain_error(exc.code or 400)
+            if exc.code == 405:
+                allowed = exc.get_headers()
+                return response[0], 405, [h for h in allowed if h[0] == "Allow"]
+            return response
+        return exc
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
@@ -176,8 +229,12 @@ def init_app(app: Flask) -> None:
                 "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                 "frame-ancestors 'none'; form-action 'self'",
             )
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
             response.headers.setdefault("Referrer-Policy", "same-origin")
-            # Pages with names, grades and one-time secrets: never kept by a shared browser.
-            response.headers.setdefault("Cache-Control", "no-store")
+        if request.path == "/" or request.path.startswith(("/dashboard", "/api/")):
+            # Pages and API answers with names, grades and one-time secrets (every one, error
+            # pages and 404s included): never kept by a shared browser or a proxy, never
+            # sniffed into another type.
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            if not request.path.startswith("/dashboard/static/"):
+                response.headers["Cache-Control"] = "no-store"
         return response

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.dashboard import client_address, start_session
 from bot.dashboard.access import affairs_only
-from bot.dashboard.forms import Fields, FormError
+from bot.dashboard.forms import Fields, FormError, parse_id
 from bot.dashboard.principal import Principal
 from bot.dashboard.views import bp
 from bot.request_session import db
@@ -111,7 +111,7 @@ def user_new():
     department_id = None
     if role == UserRole.BRANCH:
         raw = request.form.get("department", "")
-        department_id = int(raw) if raw.isdigit() else None
+        department_id = parse_id(raw)
         if department_id is None or session.get(Department, department_id) is None:
             fields.problems.append("党总支用户需要选择所属党总支")
     generated = not password
@@ -148,13 +148,17 @@ def user_reset(user_id: int):
     session = db()
     user = _user_or_404(user_id, for_update=True)
     password = random_password()
-    set_password(session, user, password)  # also ends the user's sessions
-    audit.record(session, current_user.username, "user.reset", user.username)
+    # Also ends the user's sessions and revokes their API tokens.
+    revoked = set_password(session, user, password)
+    audit.record(
+        session, current_user.username, "user.reset", user.username, tokens_revoked=revoked
+    )
     session.commit()
     return _secret_page(
         f"已重置 {user.username} 的密码",
         password,
-        "新密码只显示这一次；该用户已登录的会话已全部结束。请当面或电话告知本人，并请其登录后修改。",
+        "新密码只显示这一次；该用户已登录的会话已全部结束，API 令牌已全部吊销。"
+        "请当面或电话告知本人，并请其登录后修改。",
     )
 
 
@@ -201,7 +205,7 @@ def token_new(user_id: int):
     fields = Fields(request.form)
     label = fields.text("label", "用途", required=False, max_len=100)
     raw = (request.form.get("days") or str(TOKEN_DAYS)).strip()
-    days = int(raw) if raw.isdigit() else 0
+    days = parse_id(raw) or 0
     if not 1 <= days <= MAX_TOKEN_DAYS:
         fields.problems.append(f"有效天数应为 1 到 {MAX_TOKEN_DAYS} 天")
     if user.disabled_at is not None:
@@ -268,9 +272,20 @@ def own_password():
         audit.record(session, user.username, "user.passwd_failed", user.username)
         session.commit()
         return render_template("dashboard/password.html", errors=problems), 400
-    set_password(session, user, new)
-    audit.record(session, user.username, "user.passwd", user.username, address=client_address())
+    revoked = set_password(session, user, new)
+    audit.record(
+        session,
+        user.username,
+        "user.passwd",
+        user.username,
+        address=client_address(),
+        tokens_revoked=revoked,
+    )
     session.commit()
     start_session(Principal(user))
-    flash("密码已修改；您在其他地方的登录已全部退出", "ok")
+    flash(
+        "密码已修改；您在其他地方的登录已全部退出"
+        + (f"，{revoked} 个 API 令牌已吊销（需要时请重新签发）" if revoked else ""),
+        "ok",
+    )
     return redirect(url_for("dashboard.overview"))

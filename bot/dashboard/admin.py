@@ -24,7 +24,7 @@ from bot.dashboard.access import (
     visible_attendees,
     visible_teacher,
 )
-from bot.dashboard.forms import Fields, FormError
+from bot.dashboard.forms import Fields, FormError, parse_id
 from bot.dashboard.views import bp, scope, term_or_404, today
 from bot.dashboard.workflow import needs_end_details, next_steps, transition_problem
 from bot.request_session import db
@@ -51,8 +51,12 @@ from models import (
     TermEvaluation,
 )
 from models.appointment import ENDED_EARLY, STATUS_LABELS, TRANSITIONS, one_year_after
+from models.base import utcnow
 from models.evaluation import GRADE_LABELS
 from models.term import find_term
+
+# 待测评 is not a grade Student Affairs can give: it says there is none yet.
+OVERRIDE_GRADES = (Grade.EXCELLENT, Grade.GOOD, Grade.PASS, Grade.FAIL)
 
 
 def actor() -> str:
@@ -479,6 +483,7 @@ def class_poster(code: str):
     from flask import Response
     from wechatpy.exceptions import WeChatClientException
 
+    from core.fonts import NoCJKFont
     from core.reach.poster import class_poster as make_poster
 
     settings = _request_settings()
@@ -486,6 +491,8 @@ def class_poster(code: str):
         abort(503, "未配置 BANZHUREN_WECHAT_APPID / BANZHUREN_WECHAT_SECRET，无法生成二维码")
     try:
         made = make_poster(db(), settings, code, scope())
+    except NoCJKFont as exc:
+        abort(503, str(exc))
     except WeChatClientException as exc:
         abort(502, f"微信拒绝生成二维码：errcode {exc.errcode}")
     if made is None:
@@ -552,11 +559,14 @@ def meetings():
     if scope() is not None:
         department_id = scope()
     else:
-        raw = request.form.get("department", "")
-        department_id = int(raw) if raw.isdigit() else None
-        if department_id is not None and session.get(Department, department_id) is None:
+        raw = request.form.get("department", "").strip()
+        department_id = parse_id(raw)
+        if raw and (department_id is None or session.get(Department, department_id) is None):
             fields.problems.append("没有这个党总支")
-    ids = {int(v) for v in request.form.getlist("attendees") if v.isdigit()}
+    raw_ids = request.form.getlist("attendees")
+    ids = {parse_id(v) for v in raw_ids} - {None}
+    if len(ids) != len({v.strip() for v in raw_ids}):
+        fields.problems.append("参会人员有误，请在名单中勾选")
     teachers = list(
         session.scalars(
             select(Teacher)
@@ -647,7 +657,7 @@ def grade_override(teacher_id: int):
     fields = Fields(request.form)
     term = _term_from_form(fields)
     clearing = request.form.get("clear") == "1"
-    grade = None if clearing else fields.choice("grade", "考核等级", Grade)
+    grade = None if clearing else fields.choice("grade", "考核等级", Grade, OVERRIDE_GRADES)
     reason = fields.text("reason", "调整理由", max_len=2000) if not clearing else ""
     if reason and len(reason) < 4:
         fields.problems.append("调整理由请写清楚（至少 4 个字）")
@@ -669,6 +679,7 @@ def grade_override(teacher_id: int):
     before = evaluation.grade
     evaluation.override_grade = grade
     evaluation.override_reason = reason or None
+    evaluation.override_at = utcnow()
     audit.record(
         session,
         actor(),

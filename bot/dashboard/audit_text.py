@@ -107,6 +107,9 @@ KEY_LABELS: dict[str, str] = {
     "status": "状态",
     "title": "标题",
     "count": "数量",
+    "forced": "强制发布",
+    "problems": "当时不满足的条件",
+    "tokens_revoked": "吊销的 API 令牌",
 }
 
 SHEET_LABELS = {

@@ -4,11 +4,31 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from enum import Enum
 from typing import TypeVar
 
 E = TypeVar("E", bound=Enum)
+
+# Dates a form may carry: the school's records, with room on both sides. Beyond them a date is
+# a typo, and one near the calendar's end would overflow the arithmetic done on it (a year
+# after 9999-12-31 is "year 10000 is out of range").
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2100, 12, 31)
+
+# The largest row id (the id columns are INTEGER: 32 bits on PostgreSQL, which refuses a larger
+# number as "integer out of range"; SQLite cannot bind one beyond 64 bits). Larger names nothing.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(raw: str | None) -> int | None:
+    """A row id (or a count) typed as ASCII digits within MAX_ID, else None. ``str.isdigit``
+    alone is not enough: it accepts "²" and "٣", which ``int`` then rejects or reads."""
+    raw = (raw or "").strip()
+    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        return None
+    value = int(raw)
+    return value if value <= MAX_ID else None
 
 
 class FormError(ValueError):
@@ -41,18 +61,29 @@ class Fields:
                 self.problems.append(f"请填写{label}（例如 2026-11-20）")
             return None
         try:
-            return dt.date.fromisoformat(raw)
+            day = dt.date.fromisoformat(raw)
         except ValueError:
             self.problems.append(f"{label}“{raw}”不是有效日期，应为 YYYY-MM-DD，例如 2026-11-20")
             return None
+        if not FIRST_DAY <= day <= LAST_DAY:
+            self.problems.append(
+                f"{label}“{raw}”超出范围，应在 {FIRST_DAY.year} 至 {LAST_DAY.year} 年之间"
+            )
+            return None
+        return day
 
-    def choice(self, name: str, label: str, enum_cls: type[E]) -> E | None:
+    def choice(
+        self, name: str, label: str, enum_cls: type[E], allowed: Collection[E] | None = None
+    ) -> E | None:
         raw = (self.data.get(name) or "").strip()
         try:
-            return enum_cls(raw)
+            value = enum_cls(raw)
         except ValueError:
+            value = None
+        if value is None or (allowed is not None and value not in allowed):
             self.problems.append(f"请选择有效的{label}")
             return None
+        return value
 
     def check(self) -> None:
         if self.problems:

@@ -32,7 +32,9 @@ from models import (
 from models.evaluation import GRADE_LABELS
 from models.worklog import LOG_KIND_LABELS
 
-GRADE_ORDER = (Grade.EXCELLENT, Grade.GOOD, Grade.PASS, Grade.FAIL)
+GRADE_ORDER = (Grade.EXCELLENT, Grade.GOOD, Grade.PASS, Grade.FAIL, Grade.PENDING)
+# The grades a term's overview always shows, even at 0; 待测评 only when some teacher is.
+SHOWN_GRADES = (Grade.EXCELLENT, Grade.GOOD, Grade.PASS, Grade.FAIL)
 
 
 def reason_text(reason: Any) -> str:
@@ -280,7 +282,7 @@ class Overview:
     teachers: int = 0
     respondents: int = 0
     eligible: int = 0
-    grades: dict[Grade, int] = field(default_factory=lambda: dict.fromkeys(GRADE_ORDER, 0))
+    grades: dict[Grade, int] = field(default_factory=lambda: dict.fromkeys(SHOWN_GRADES, 0))
     by_department: list[DepartmentSummary] = field(default_factory=list)
     flagged: int = 0
 
@@ -297,7 +299,7 @@ def summarize(rows: Iterable[EvaluationRow]) -> Overview:
         overview.teachers += 1
         overview.respondents += row.respondents
         overview.eligible += row.eligible
-        overview.grades[row.grade] += 1
+        overview.grades[row.grade] = overview.grades.get(row.grade, 0) + 1
         overview.flagged += bool(row.flags)
         dep = deps.setdefault(row.department or "（未分配）", DepartmentSummary(row.department))
         dep.teachers += 1

@@ -34,11 +34,13 @@ from bot.dashboard import (
 )
 from bot.dashboard.access import is_foreign, visible_teacher
 from bot.dashboard.charts import hbar_chart
+from bot.dashboard.forms import parse_id
 from bot.dashboard.principal import Principal
 from bot.request_session import db, settings
 from core import audit
 from core.accounts import authenticate, end_sessions
 from core.evaluation.grading import details_shown, participation_short
+from core.publication import readiness
 from core.worklog.feedback import undelivered_feedback
 from models import Grade, Term, User
 from models.base import utcnow
@@ -234,10 +236,23 @@ def overview():
     return render_template(
         "dashboard/overview.html",
         term=term,
+        readiness=readiness(db(), term) if term else None,
+        pending=Grade.PENDING,
         summary=summary,
         charts=overview_charts(summary) if rows else None,
         fails=[r for r in rows if r.grade == Grade.FAIL][:50],
+        doctor=_doctor_problems(),
     )
+
+
+def _doctor_problems() -> list[str]:
+    """Student Affairs sees what ``banzhuren doctor`` would mark ✗ (its cheap checks)."""
+    if not current_user.is_affairs:
+        return []
+    from bot.request_session import settings
+    from core.doctor.checks import failing_cheap_checks
+
+    return [check.line for check in failing_cheap_checks(settings())]
 
 
 # --- teachers -------------------------------------------------------------------------------
@@ -257,9 +272,10 @@ def _department_arg() -> int | None:
     raw = request.args.get("department") or None
     if raw is None:
         return None
-    if not raw.isdigit():
+    value = parse_id(raw)
+    if value is None:
         abort(400)
-    return int(raw)
+    return value
 
 
 @bp.route("/teachers")
@@ -341,7 +357,7 @@ def teacher(teacher_id: int):
         else queries.appointments_of(session, teacher_id),
         min_respondents=settings().min_respondents,
         min_participation=settings().min_participation,
-        grades=[(gr.value, GRADE_LABELS[gr]) for gr in queries.GRADE_ORDER],
+        grades=[(gr.value, GRADE_LABELS[gr]) for gr in queries.SHOWN_GRADES],
         log_label=queries.log_label,
         reason_text=queries.reason_text,
         flag_text=queries.flag_text,

@@ -362,7 +362,7 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
         raise DemoError(f"端口 {port} 已被占用，请用 --port 指定另一个端口")
     base = dict(os.environ)
     # Only the database and Redis choice matter here; the secret is filled in below.
-    given = load_settings({**base, "BANZHUREN_SECRET_KEY": "unused"})
+    given = load_settings({**base, "BANZHUREN_SECRET_KEY": "unused" * 8})
     redis = not given.embedded
     if redis:
         if not given.database_url.startswith("postgresql"):

@@ -18,8 +18,15 @@ dispatch, reply (STYLE: check signature → decrypt → parse → dedup → disp
   :func:`bot.wechat.dedup.record_reply`, one commit, then the reply — a
   ``wechatpy.replies.TextReply``, encrypted when the message was. A reply over WeChat's 2048
   bytes is split: the first part is the reply, the rest go out as customer-service messages
-  through :mod:`core.outbox` after the commit (never sent on the request path); a reply
-  ready only after WeChat stopped waiting (:data:`LATE_SECONDS`) goes out that way entirely.
+  through :mod:`core.outbox` after the commit (never sent on the request path).
+- a request's age counts from its arrival (:mod:`core.arrival`: a trusted proxy's
+  ``X-Request-Start``, else when this process accepted it), never from when a thread got to
+  it. Already older than :data:`LATE_SECONDS` when a thread gets to it: WeChat has stopped
+  waiting for this try, so it is answered ``success`` and not handled (no claim, no database;
+  a later try, or the user's next message, is). Handled, but ready only after
+  :data:`LATE_SECONDS`: a move of the survey dialogue is rolled back and its claim released
+  (the student never saw where it led: :func:`bot.chat.survey_dialogue.moved`); any other
+  reply goes out as customer-service messages.
 - a handler error rolls back, releases the claim (WeChat's retry is handled afresh) and
   answers :data:`bot.chat.help.FAILED`; a per-sender lock not granted in time answers
   :data:`bot.chat.help.BUSY`.
@@ -31,6 +38,7 @@ import contextlib
 import datetime as dt
 import logging
 import re
+import threading
 import time
 import unicodedata
 from dataclasses import replace
@@ -48,6 +56,7 @@ from bot.chat.router import handle_incoming
 from bot.request_session import db, settings
 from bot.wechat import dedup, outage
 from bot.wechat.textlimit import fit_messages, shorten
+from core import arrival
 from core.fastsql import FastStatement
 from core.locks import LockTimeout, lock_sender
 from core.reach import window
@@ -64,8 +73,14 @@ MAX_BODY_BYTES = 1024 * 1024
 # messages (WeChat allows 5 within 48 h of the user's message, 3 within a minute of a click:
 # the sender's allowance caps them too, issue 23).
 MAX_MESSAGES_PER_REPLY = 4
-# WeChat stops waiting after 5 s; a reply ready later than this is sent another way.
-LATE_SECONDS = 4.5
+# WeChat stops waiting 5 s after it sent the message; a reply not ready (committed) this long
+# after the request's arrival is taken as undelivered. The second left covers the commit and
+# the way back to WeChat.
+LATE_SECONDS = 4.0
+# A request already this old when a thread gets to it is not handled at all.
+STALE_SECONDS = LATE_SECONDS
+# Between log lines about requests too old to answer (counted meanwhile).
+_LATE_LOG_EVERY = 60.0
 # Voice recognition ends sentences with punctuation that commands do not have.
 _VOICE_TRAILING = "。.！!？?，, "
 
@@ -142,8 +157,8 @@ def verify_url() -> Response:
 
 @bp.post("/wechat")
 def receive() -> Response:
-    started = time.monotonic()
     s = settings()
+    arrived = arrival.arrived_at(request.environ, s.trusted_proxies)
     if not s.wechat_token:
         return _refuse_without_token()
     try:
@@ -152,8 +167,12 @@ def receive() -> Response:
     except BadRequest as exc:
         log.info("wechat request refused: %s %s", exc.status, exc.reason)
         return _plain(exc.reason, exc.status)
+    if time.time() - arrived > STALE_SECONDS:
+        # WeChat has closed this try; whatever it would do is for a later try or message.
+        _note_late("waited too long before a thread got to it")
+        return _plain("success")
     incoming = to_incoming(message)
-    reply = answer(s, incoming, key_of(message), started=started)
+    reply = answer(s, incoming, key_of(message), arrived=arrived)
     return _render(s, message, reply, encrypted, aes_key, request.args.get("nonce", ""))
 
 
@@ -324,11 +343,12 @@ def to_incoming(message: BaseMessage) -> Incoming:
     )
 
 
-def answer(s: Settings, incoming: Incoming, key: str, started: float | None = None) -> str:
+def answer(s: Settings, incoming: Incoming, key: str, arrived: float | None = None) -> str:
     """Handle a verified message exactly once; returns the reply text ("" = ``success``).
 
-    ``started`` (``time.monotonic()`` when the request arrived): when handling ends so late
-    that WeChat has stopped waiting, the reply goes out as customer-service messages instead.
+    ``arrived`` (Unix seconds, :func:`core.arrival.arrived_at`): when handling ends so late
+    that WeChat has stopped waiting, a survey move is undone (the claim released, "" returned)
+    and any other reply goes out as customer-service messages instead.
     """
     session = db()
     try:
@@ -358,7 +378,12 @@ def answer(s: Settings, incoming: Incoming, key: str, started: float | None = No
             session.rollback()
             first = dedup.readable(s, key, earlier)
         else:
-            first = _handle(session, s, incoming, key, started, sender, state)
+            first = _handle(session, s, incoming, key, arrived, sender, state)
+    except _TooLate:
+        _rollback(session)
+        _release(session, s, claim)
+        _note_late("a survey answer was ready too late; not stored, the claim released")
+        return ""
     except Exception as exc:
         if outage.is_outage(exc):
             _failed(exc, "handling a message", key)
@@ -428,12 +453,40 @@ def _earlier_reply_and_sender(
     return row.earlier, sender_from_row(openid, row)[0], state
 
 
+class _TooLate(Exception):
+    """The survey dialogue moved on a message whose reply WeChat no longer waits for."""
+
+
+_late_lock = threading.Lock()
+_late_logged_at: float | None = None
+_late_unlogged = 0
+
+
+def _note_late(what: str) -> None:
+    """A request too old to answer: one log line a minute with how many there were, not one a
+    request (a stalled database makes hundreds)."""
+    global _late_logged_at, _late_unlogged
+    now = time.monotonic()
+    with _late_lock:
+        _late_unlogged += 1
+        if _late_logged_at is not None and now - _late_logged_at < _LATE_LOG_EVERY:
+            return
+        _late_logged_at, count, _late_unlogged = now, _late_unlogged, 0
+    log.warning(
+        "WeChat request older than %.1f s since its arrival (%s); %d such request(s) since "
+        "the last line",
+        LATE_SECONDS,
+        what,
+        count,
+    )
+
+
 def _handle(
     session,
     s: Settings,
     incoming: Incoming,
     key: str,
-    started: float | None,
+    arrived: float | None,
     sender: Sender | None = None,
     state: SenderState | None = None,
 ) -> str:
@@ -443,20 +496,22 @@ def _handle(
     # Issue 11: a reply quoting survey answers is sent, never stored as text (see dedup).
     quotes = dedup.quotes_answers(reply)
     sealed = s if quotes else None
-    late = started is not None and time.monotonic() - started > LATE_SECONDS
+    late = arrived is not None and time.time() - arrived > LATE_SECONDS
+    if late and _survey_moved(session):
+        # The student would never see where the dialogue went: it stays where they saw it.
+        raise _TooLate
     # Issue 23: customer-service messages the sender's allowance still covers.
     budget = _budget(session, incoming, state) if reply and _can_send(s) else 0
     if late and reply and budget > 0:
         log.warning("message %s took too long: reply sent as a customer-service message", key)
-        # Issue 13.5 hook: the survey dialogue waits for these to be delivered.
-        confirms = _survey_reply_went_late(session, s, incoming.openid)
         for part in fit_messages(reply, min(MAX_MESSAGES_PER_REPLY, budget)):
-            _queue_text(session, incoming.openid, part, sealed, confirms)
+            _queue_text(session, incoming.openid, part, sealed)
         first = ""
     else:
         # Late with nothing left to send it by: the passive reply, which a retry of WeChat's
         # may still carry.
         first = _queue_overflow(session, s, incoming.openid, reply, sealed, budget)
+    _survey_moved(session)  # forget the mark: one session per request, but say so
     dedup.record_reply(
         session, key, dedup.stored_form(s, key, dedup.quoting(first)) if quotes else first
     )
@@ -516,18 +571,16 @@ def _can_send(s: Settings) -> bool:
     return bool(s.wechat_appid and s.wechat_secret)
 
 
-def _queue_text(
-    session, openid: str, text: str, sealed: Settings | None = None, confirms: bool = False
-) -> None:
+def _queue_text(session, openid: str, text: str, sealed: Settings | None = None) -> None:
     from core.outbox import queue_text  # imported late: the worker package imports models
 
-    queue_text(session, openid, text, seal_with=sealed, confirms_survey=confirms)
+    queue_text(session, openid, text, seal_with=sealed)
 
 
-def _survey_reply_went_late(session, s: Settings, openid: str) -> bool:
-    from bot.chat.survey_dialogue import reply_went_late
+def _survey_moved(session) -> bool:
+    from bot.chat.survey_dialogue import moved
 
-    return reply_went_late(session, s, openid)
+    return moved(session)
 
 
 def _cdata_safe(text: str) -> str:

@@ -44,6 +44,9 @@ class TeacherFacts:
     serious_incidents: int = 0
     other_incidents: int = 0
     log_entries: int = 0
+    # Whether a satisfaction round of the term has closed: before that the term's evidence is
+    # still coming in (issue 22).
+    round_closed: bool = True
 
 
 def grade_from_satisfaction(satisfaction: float | None) -> Grade:
@@ -74,9 +77,22 @@ def failing_reasons(facts: TeacherFacts) -> list[str]:
     return reasons
 
 
+# Reasons that stand on facts recorded during the term, whatever the students say: they fail a
+# teacher even before any satisfaction round has closed.
+RECORDED_REASONS = (REASON_SHORT_TERM, REASON_SERIOUS_INCIDENT, REASON_OTHER)
+
+
 def grade_teacher(facts: TeacherFacts) -> tuple[Grade, list[str]]:
-    """The computed grade with its failing reasons: 不合格 whenever any reason applies."""
+    """The computed grade with its failing reasons: 不合格 whenever any reason applies.
+
+    With no closed round the term has no result yet: 待测评, unless a recorded reason
+    (任期不满一年, 严重责任事件, 其他不称职行为) fails the teacher. Neither the missing
+    satisfaction nor an empty work log (still being written while the survey runs) fails anyone
+    for lack of data."""
     reasons = failing_reasons(facts)
+    if not facts.round_closed:
+        recorded = [r for r in reasons if r in RECORDED_REASONS]
+        return (Grade.FAIL, recorded) if recorded else (Grade.PENDING, [])
     if reasons:
         return Grade.FAIL, reasons
     return grade_from_satisfaction(facts.satisfaction), []
@@ -109,6 +125,10 @@ class QualityFacts:
     straight_lined: int = 0
     too_fast: int = 0
     missed_term_training: bool = False
+    round_closed: bool = True
+
+
+FLAG_NO_CLOSED_ROUND = "测评尚未结束"
 
 
 def participation_short(response_rate: float | None, min_participation: float) -> bool:
@@ -139,6 +159,8 @@ def details_shown(
 def quality_flags(q: QualityFacts, min_respondents: int, min_participation: float = 0) -> list[str]:
     """Warnings shown beside a result; they never change the grade."""
     flags = []
+    if not q.round_closed:
+        flags.append(FLAG_NO_CLOSED_ROUND)
     if q.respondents < min_respondents:
         flags.append(f"答卷少于{min_respondents}份")
     short = participation_short(q.response_rate, min_participation)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -109,8 +109,10 @@ def teacher_rows(
     """The term_evaluations values for the teachers of ``departments`` (teacher id → the
     department they are evaluated under), from grouped queries run once for all of them.
     ``everyone``: they are all the term's teachers, so the queries carry no teacher-id list."""
-    facts = _TermFacts.load(session, term, departments, everyone)
+    # Taken before anything is read: a change committed while the queries run is later than
+    # the evaluation, so publishing sees it as stale (core.evaluation.readiness).
     now = utcnow()
+    facts = _TermFacts.load(session, term, departments, everyone)
     return [
         _teacher_row(facts, term, tid, departments[tid], min_respondents, now, min_participation)
         for tid in sorted(departments)
@@ -259,6 +261,7 @@ def _teacher_row(
             serious_incidents=teacher_incidents.get("serious", 0),
             other_incidents=teacher_incidents.get("other", 0),
             log_entries=sum(teacher_logs.values()),
+            round_closed=bool(facts.rounds.round_ids),
         )
     )
     # Privacy (DESIGN.md): below min_respondents only the percentage and the grade are
@@ -275,6 +278,7 @@ def _teacher_row(
             response_rate=rate,
             trained=p.trained,
             missed_term_training=p.missed_term_training,
+            round_closed=bool(facts.rounds.round_ids),
             straight_lined=s.straight_lined if detailed else 0,
             too_fast=s.too_fast if detailed else 0,
         ),
@@ -435,19 +439,30 @@ def finish_term(term_id: int) -> dict[str, Any]:
             )
         )
         update_award_candidates(session, term)
-        term.evaluated_at = utcnow()
+        # As of when the rows' facts were read (their earliest computed_at), not when this step
+        # runs: a change made in between is then later than the evaluation.
+        term.evaluated_at = (
+            session.scalar(
+                select(func.min(TermEvaluation.computed_at)).where(
+                    TermEvaluation.term_id == term.id
+                )
+            )
+            or utcnow()
+        )
         grades = _grade_counts(session, term.id)
         return {"term": term.code, "teachers": sum(grades.values()), "grades": grades}
 
 
 def _grade_counts(session: Session, term_id: int) -> dict[str, int]:
-    out = {g.label: 0 for g in Grade}
+    # 待测评 is counted only when some teacher is (a term with a closed round has none).
+    out = {g.label: 0 for g in Grade if g is not Grade.PENDING}
     for computed, override in session.execute(
         select(TermEvaluation.computed_grade, TermEvaluation.override_grade).where(
             TermEvaluation.term_id == term_id
         )
     ):
-        out[(override or computed).label] += 1
+        label = (override or computed).label
+        out[label] = out.get(label, 0) + 1
     return out
 
 

@@ -12,18 +12,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.fonts import require_cjk_font
 from core.wechat.api import WeChatApi
 from models import SchoolClass
 
 SCENE_PREFIX = "class:"
-# fonts-wqy-microhei (.ci/run installs it); others tried in order; Pillow's own font last
-# (it has no Chinese glyphs: the poster stays usable, its text does not).
-FONTS = (
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-)
 INSTRUCTIONS = (
     "1. 微信扫描上方二维码，关注公众号",
     "2. 发送「绑定 学号 绑定码」（绑定码由辅导员发放）",
@@ -56,16 +49,10 @@ def create_qrcode(api, class_code: str) -> str:
     return result["url"]
 
 
-def _font(size: int):
+def _font(path: Path, size: int):
     from PIL import ImageFont
 
-    for path in FONTS:
-        if Path(path).exists():
-            try:
-                return ImageFont.truetype(path, size)
-            except OSError:
-                continue
-    return ImageFont.load_default(size=size)
+    return ImageFont.truetype(str(path), size)
 
 
 def draw_poster(
@@ -73,8 +60,12 @@ def draw_poster(
     class_name: str,
     department: str | None = None,
     instructions: tuple[str, ...] = INSTRUCTIONS,
+    font_path: Path | None = None,
 ) -> bytes:
-    """The poster as PNG bytes: the class name, the QR code of ``url``, the instructions."""
+    """The poster as PNG bytes: the class name, the QR code of ``url``, the instructions.
+    Raises :class:`core.fonts.NoCJKFont` when no Chinese font is found (the text would be
+    boxes)."""
+    font_path = font_path or require_cjk_font()
     import qrcode
     from PIL import Image, ImageDraw
 
@@ -82,7 +73,7 @@ def draw_poster(
     qr.add_data(url)
     qr.make(fit=True)
     code = qr.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
-    font = _font(40)
+    font = _font(font_path, 40)
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     longest = max(measure.textlength(line, font=font) for line in instructions)
     width = int(max(1000, code.width + 200, longest + 200))
@@ -91,7 +82,7 @@ def draw_poster(
     draw = ImageDraw.Draw(poster)
 
     def centred(y: int, text: str, size: int, fill: str = "black") -> None:
-        font = _font(size)
+        font = _font(font_path, size)
         w = draw.textlength(text, font=font)
         draw.text(((width - w) / 2, y), text, font=font, fill=fill)
 
@@ -110,7 +101,9 @@ def draw_poster(
 
 def class_poster(session: Session, settings, class_code: str, department_id: int | None = None):
     """(PNG bytes, class) for ``class_code``, or None when there is no such class (or it lies
-    outside ``department_id``). Calls WeChat's API (the settings' AppID and secret)."""
+    outside ``department_id``). Calls WeChat's API (the settings' AppID and secret), once a
+    Chinese font is known to be there (:class:`core.fonts.NoCJKFont` otherwise)."""
+    font_path = require_cjk_font()
     query = select(SchoolClass).where(SchoolClass.code == class_code)
     if department_id is not None:
         query = query.where(SchoolClass.department_id == department_id)
@@ -118,7 +111,10 @@ def class_poster(session: Session, settings, class_code: str, department_id: int
     if cls is None:
         return None
     url = create_qrcode(WeChatApi(settings), cls.code)
-    return draw_poster(url, cls.name, cls.department.name, instructions_for(settings)), cls
+    return (
+        draw_poster(url, cls.name, cls.department.name, instructions_for(settings), font_path),
+        cls,
+    )
 
 
 def class_greeting(

@@ -232,10 +232,11 @@ def remind(
 
 
 def channel_counts(session: Session, outbound_ids: list[int]) -> dict[str, int]:
-    """Outbox rows by channel: custom, template, unreachable (incl. unfollowed), pending; and
-    ``refused``: rows whose customer-service attempt WeChat refused (45015 / 45047, issue 23;
-    each then counted where it ended, usually template)."""
-    out = {"custom": 0, "template": 0, "unreachable": 0, "pending": 0, "refused": 0}
+    """Outbox rows by channel: custom, template, unreachable (incl. unfollowed), maybe
+    (可能已送达: the send timed out, WeChat confirmed nothing), pending; and ``refused``: rows
+    whose customer-service attempt WeChat refused (45015 / 45047, issue 23; each then counted
+    where it ended, usually template)."""
+    out = {"custom": 0, "template": 0, "unreachable": 0, "maybe": 0, "pending": 0, "refused": 0}
     for start in range(0, len(outbound_ids), 500):
         rows = session.execute(
             select(
@@ -243,13 +244,16 @@ def channel_counts(session: Session, outbound_ids: list[int]) -> dict[str, int]:
                 OutboundMessage.sent_at,
                 OutboundMessage.failed_at,
                 OutboundMessage.refused_errcode,
+                OutboundMessage.maybe_delivered_at,
             ).where(OutboundMessage.id.in_(outbound_ids[start : start + 500]))
         ).all()
-        for channel, sent_at, failed_at, refused in rows:
+        for channel, sent_at, failed_at, refused, maybe_at in rows:
             if refused is not None:
                 out["refused"] += 1
             if sent_at is not None and channel in ("custom", "template"):
                 out[channel] += 1
+            elif maybe_at is not None:
+                out["maybe"] += 1
             elif failed_at is not None:
                 out["unreachable"] += 1
             else:

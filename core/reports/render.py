@@ -18,7 +18,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from core.reports.cells import Code, Percent, append_row, percent, percent_of, safe_row
-from models.evaluation import GRADE_LABELS
+from models.evaluation import GRADE_LABELS, Grade
 from models.worklog import LOG_KIND_LABELS, LogKind
 
 FORMATS = ("table", "csv", "xlsx", "json")
@@ -267,13 +267,15 @@ def _xlsx(rows: list[dict[str, Any]], kind: str) -> bytes:
     for r in rows:
         by_dep.setdefault(r["department"] or "未分配", []).append(r)
     if kind == "evaluation":
-        headers = ["党总支", *GRADES, "合计"]
+        total = Counter(r["grade"] for r in rows)
+        # 待测评 gets a column only in a term that has such teachers.
+        grades = [g for g in GRADES if g != Grade.PENDING.label or total[g]]
+        headers = ["党总支", *grades, "合计"]
         lines = []
         for dep, dep_rows in by_dep.items():
             counts = Counter(r["grade"] for r in dep_rows)
-            lines.append([dep, *(counts[g] for g in GRADES), len(dep_rows)])
-        total = Counter(r["grade"] for r in rows)
-        lines.append(["全校", *(total[g] for g in GRADES), len(rows)])
+            lines.append([dep, *(counts[g] for g in grades), len(dep_rows)])
+        lines.append(["全校", *(total[g] for g in grades), len(rows)])
     elif kind == "allowance":
         headers = ["党总支", "人数", "任职月数合计", "工作补贴合计(元)"]
         lines = [

@@ -446,15 +446,28 @@ def after_close(session: Session) -> None:
         log.exception("VACUUM after closing a survey round failed")
 
 
-def envelope_status(session: Session, settings: Settings) -> dict[int, tuple[int, int]]:
-    """Open round id → (envelopes and drafts, how many of them the configured keys open)."""
+def envelope_status(
+    session: Session, settings: Settings, limit: int | None = None
+) -> dict[int, tuple[int, int]]:
+    """Open round id → (envelopes and drafts, how many of them the configured keys open).
+    ``limit``: at most that many envelopes and that many drafts of each round (a sample)."""
     out: dict[int, tuple[int, int]] = {}
     open_ids = select(SurveyRound.id).where(SurveyRound.closed_at.is_(None))
     for model, context in (
         (SealedEnvelope, lambda r: survey_seal.envelope_context(r.round_id)),
         (SurveyDraft, lambda r: survey_seal.draft_context(r.openid)),
     ):
-        for row in session.scalars(select(model).where(model.round_id.in_(open_ids))):
+        if limit is None:
+            rows = list(session.scalars(select(model).where(model.round_id.in_(open_ids))))
+        else:
+            rows = [
+                row
+                for round_id in session.scalars(open_ids)
+                for row in session.scalars(
+                    select(model).where(model.round_id == round_id).limit(limit)
+                )
+            ]
+        for row in rows:
             total, ok = out.get(row.round_id, (0, 0))
             try:
                 survey_seal.unseal(settings, row.sealed, context(row))

@@ -7,7 +7,8 @@ outbox (``core.outbox.queue_text_for``). A row that could not be forwarded (coun
 yet, enqueue lost) keeps ``outbound_id`` NULL and a note; the beat sweep retries those of the
 last 30 days, so a counsellor who binds later still receives them. Forwarding is idempotent:
 ``outbound_id`` is set in the same commit as the outbox row. ``forwarded_at`` is set by the
-outbox once WeChat accepted the message; when it is given up (45015: the counsellor has not
+outbox once WeChat accepted the message, or with the note ``core.outbox.MAYBE_NOTE`` once its
+send timed out (可能已送达: never sent again); when it is given up (45015: the counsellor has not
 written to the account for 48 hours...), ``failed_at`` and the note say so, and the teacher sees
 it in 我的日志 (:func:`undelivered_feedback`) and on the dashboard's teacher page.
 """
@@ -18,13 +19,13 @@ import datetime as dt
 import functools
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 import core.db
 from core import jobs
 from core.celery_app import dispatch
-from core.outbox import queue_text_for
+from core.outbox import MAYBE_NOTE, queue_text_for
 from models import Student, StudentFeedback, Teacher, WorkLogEntry
 
 
@@ -39,7 +40,8 @@ def forward_after_commit(session: Session, feedback_ids: Iterable[int]) -> None:
     reads them in its own session). Not queued (broker down): the sweep forwards them."""
     for feedback_id in feedback_ids:
         core.db.after_commit(
-            session, functools.partial(dispatch, jobs.FORWARD_FEEDBACK, feedback_id)
+            session,
+            functools.partial(dispatch, jobs.FORWARD_FEEDBACK, feedback_id, ignore_result=True),
         )
 
 
@@ -70,13 +72,16 @@ def forward_one(session: Session, feedback: StudentFeedback, now: dt.datetime) -
 
 
 def undelivered_feedback(session, entry_ids: list[int]) -> dict[int, str]:
-    """Entry id -> why its 反馈 did not reach the counsellor, for entries whose forwarding was
-    given up (core.outbox: 45015 and the like); shown in 我的日志 and on the dashboard."""
+    """Entry id -> why its 反馈 did not surely reach the counsellor: forwarding given up
+    (core.outbox: 45015 and the like; "未送达：…"), or a send whose outcome WeChat never
+    confirmed (a timeout; "可能已送达：…", issue 22 item 7); shown in 我的日志 and on the
+    dashboard's teacher page."""
     if not entry_ids:
         return {}
     rows = session.execute(
         select(StudentFeedback.entry_id, StudentFeedback.note).where(
-            StudentFeedback.entry_id.in_(entry_ids), StudentFeedback.failed_at.is_not(None)
+            StudentFeedback.entry_id.in_(entry_ids),
+            or_(StudentFeedback.failed_at.is_not(None), StudentFeedback.note == MAYBE_NOTE),
         )
     )
     return {entry_id: note or "未送达" for entry_id, note in rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from core.worklog.dates import format_day
@@ -18,6 +18,7 @@ from models import (
     SchoolClass,
     Student,
     StudentFeedback,
+    Term,
     WeChatBinding,
     WorkLogAttachment,
     WorkLogEntry,
@@ -223,6 +224,13 @@ def undo_entry(session: Session, entry: WorkLogEntry) -> list[str]:
             outcome.recorded_on = before.occurred_on
             notes.append(f"{name}的就业去向恢复为：{before.text}")
     session.execute(delete(StudentFeedback).where(StudentFeedback.entry_id == entry.id))
+    # A deleted entry leaves no row to date the change by: the terms it fell in are marked, so
+    # that an evaluation computed before the undo is not published (core.publication).
+    session.execute(
+        update(Term)
+        .where(Term.start_date <= entry.occurred_on, Term.end_date >= entry.occurred_on)
+        .values(inputs_changed_at=utcnow())
+    )
     session.delete(entry)
     session.flush()
     return notes

@@ -107,7 +107,8 @@ def next_text(p: Person, definition, rng: random.Random) -> str:
 
 def play(wechat, people: list[Person], definition, start: dt.datetime, monkeypatch) -> None:
     """Each day, that day's students answer in an interleaved, shuffled order; a few of them
-    have their summary shown again late (it goes out as a customer-service message)."""
+    have their summary shown again late (it moves nothing, so it goes out as a customer-service
+    message)."""
     import bot.wechat.webhook as webhook
 
     rng = random.Random(20261120)
@@ -506,7 +507,11 @@ def test_init_writes_a_private_key_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     # A database of its own: what is tested is the key file beside it, on any backend.
     url = f"sqlite:///{tmp_path / 'school.db'}"
-    env = {"BANZHUREN_DATABASE_URL": url, "BANZHUREN_SECRET_KEY": "x", "BANZHUREN_SEAL_KEY": ""}
+    env = {
+        "BANZHUREN_DATABASE_URL": url,
+        "BANZHUREN_SECRET_KEY": "x" * 32,
+        "BANZHUREN_SEAL_KEY": "",
+    }
     result = CliRunner().invoke(main, ["init"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     key = tmp_path / "banzhuren-seal.key"
@@ -518,7 +523,7 @@ def test_init_writes_a_private_key_file(tmp_path, monkeypatch):
     from core.settings import load_settings
     from core.surveys.seal import seal, unseal
 
-    loaded = load_settings({"BANZHUREN_DATABASE_URL": url, "BANZHUREN_SECRET_KEY": "x"})
+    loaded = load_settings({"BANZHUREN_DATABASE_URL": url, "BANZHUREN_SECRET_KEY": "x" * 32})
     assert unseal(loaded, seal(loaded, {"a": 1}, "t"), "t") == {"a": 1}
 
 
@@ -561,7 +566,7 @@ def test_one_more_submission_changes_nothing_per_question_while_open(
     def report(fmt: str) -> str:
         env = {
             "BANZHUREN_DATABASE_URL": settings.database_url,
-            "BANZHUREN_SECRET_KEY": "x",
+            "BANZHUREN_SECRET_KEY": "x" * 32,
             "BANZHUREN_SEAL_KEY": TEST_SEAL_KEY,
         }
         done = CliRunner().invoke(main, ["report", "--term", term, "--format", fmt], env=env)

@@ -361,7 +361,7 @@ def test_the_menu_command_creates_the_bind_button(db_url, fake_wechat_api, fake_
 
     env = {
         "BANZHUREN_DATABASE_URL": db_url,
-        "BANZHUREN_SECRET_KEY": "test-secret",
+        "BANZHUREN_SECRET_KEY": "test-secret" * 32,
         "BANZHUREN_WECHAT_APPID": fake_wechat_api.appid,
         "BANZHUREN_WECHAT_SECRET": fake_wechat_api.secret,
         "BANZHUREN_WECHAT_API_BASE": fake_wechat_api.url,
@@ -399,7 +399,7 @@ def test_the_poster_command_draws_the_campus_instructions(
     monkeypatch.setattr(poster, "draw_poster", lambda *a, **k: drawn.append(a[3]) or real(*a, **k))
     env = {
         "BANZHUREN_DATABASE_URL": db_url,
-        "BANZHUREN_SECRET_KEY": "x",
+        "BANZHUREN_SECRET_KEY": "x" * 32,
         "BANZHUREN_WECHAT_APPID": fake_wechat_api.appid,
         "BANZHUREN_WECHAT_SECRET": fake_wechat_api.secret,
         "BANZHUREN_WECHAT_API_BASE": fake_wechat_api.url,

@@ -23,7 +23,7 @@ def cli(db_url, tmp_path, monkeypatch):
     writes the seal key file there); returns the click Result."""
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    env = {"BANZHUREN_DATABASE_URL": db_url, "BANZHUREN_SECRET_KEY": "test-secret"}
+    env = {"BANZHUREN_DATABASE_URL": db_url, "BANZHUREN_SECRET_KEY": "test-secret" * 32}
 
     def run(*args: str):
         return runner.invoke(main, list(args), env=env, catch_exceptions=False)
@@ -50,11 +50,11 @@ def test_init_with_an_unreachable_database_fails_in_one_line(db_url):
         ["init"],
         env={
             "BANZHUREN_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
-            "BANZHUREN_SECRET_KEY": "x",
+            "BANZHUREN_SECRET_KEY": "x" * 32,
         },
     )
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: 无法初始化数据库")
+    assert result.stderr.startswith("错误：无法初始化数据库")
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -113,7 +113,7 @@ def test_import_roster_errors_name_each_row_and_exit_1(cli, tmp_path):
     assert lines == [
         "students:14: 班级代码 X 不存在",
         "appointments:3: 聘任开始 2026-13-01 不是有效日期，应为 YYYY-MM-DD，例如 2026-09-01",
-        "Error: 花名册有 2 处错误，未导入任何数据；请修改后重新导入",
+        "错误：花名册有 2 处错误，未导入任何数据；请修改后重新导入",
     ]
     assert result.stdout == ""
     assert count(Student) == 0
@@ -171,7 +171,7 @@ def test_bind_codes_to_csv_file_opens_in_excel(cli, imported, tmp_path):
 def test_bind_codes_unknown_class(cli, imported):
     result = cli("bind-codes", "--class", "NOPE")
     assert result.exit_code == 1
-    assert result.stderr.strip() == "Error: 班级代码 NOPE 不存在"
+    assert result.stderr.strip() == "错误：班级代码 NOPE 不存在"
 
 
 def test_bind_codes_bad_extension(cli, imported, tmp_path):
@@ -184,5 +184,5 @@ def test_bind_codes_bad_extension(cli, imported, tmp_path):
 def test_bind_codes_into_a_missing_folder(cli, imported, tmp_path):
     result = cli("bind-codes", "-o", str(tmp_path / "no-such-dir" / "codes.xlsx"))
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: 无法写入")
+    assert result.stderr.startswith("错误：无法写入")
     assert len(result.stderr.strip().splitlines()) == 1

@@ -113,6 +113,9 @@ def test_demo_embedded_starts_fresh_and_reports(tmp_path: Path) -> None:
         vias = [json.loads(d)["via"] if isinstance(d, str) else d["via"] for d in details]
     engine.dispose()
     assert vias.count("cas") == 6 and vias.count("code") == len(vias) - 6 > 100
+    # Embedded mode touches no broker: kombu has nothing to say (issue 22).
+    log = (tmp_path / "banzhuren-demo.log").read_text(encoding="utf-8")
+    assert "kombu" not in log and "No hostname was supplied" not in log, log
 
 
 def test_demo_on_postgresql_redis_and_a_worker(tmp_path: Path, redis_url: str) -> None:

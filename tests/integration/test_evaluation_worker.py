@@ -9,6 +9,7 @@ import signal
 import time
 from contextlib import contextmanager
 
+import pytest
 from celery.result import AsyncResult
 from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select, text
@@ -112,10 +113,10 @@ def test_evaluation_twice_on_the_worker_keeps_one_row_each(celery_worker, sessio
     assert _grades(session) == EXPECTED
 
 
+@pytest.mark.timeout(60)  # the default --timeout is 30 minutes: it must not wait for it
 def test_cli_evaluate_without_a_worker_says_so(
     session, db_url, redis_url, redis_prefix, monkeypatch
 ):
-    import bot.cli.evaluation
     from tests.conftest import make_settings
     from tests.support.celery_worker import use_celery_settings
 
@@ -123,11 +124,36 @@ def test_cli_evaluate_without_a_worker_says_so(
     settings = make_settings(db_url, redis_url=redis_url, redis_prefix=redis_prefix)
     for name, value in settings_env(settings).items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(bot.cli.evaluation, "PICKUP_TIMEOUT", 2.0)
     try:
         result = CliRunner().invoke(main, ["evaluate", "--term", CODE])
     finally:
         use_celery_settings(make_settings(db_url))
     assert result.exit_code == 1
-    assert "没有 worker 接手任务" in result.output
+    assert "没有正在运行的 worker" in result.output and "banzhuren worker" in result.output
+    assert "Traceback" not in result.output
+    assert session.scalar(select(func.count()).select_from(TermEvaluation)) == 0
+
+
+@pytest.mark.timeout(90)
+def test_cli_evaluate_after_the_worker_was_killed_says_none_is_running(
+    celery_worker, session, db_url, monkeypatch
+):
+    import os
+    import signal
+
+    from tests.conftest import make_settings
+    from tests.support.celery_worker import use_celery_settings
+
+    build_scenario(session)
+    for pid in [celery_worker.pid, *celery_worker.pool_pids()]:
+        os.kill(pid, signal.SIGKILL)
+    celery_worker.process.wait(10)
+    for name, value in settings_env(celery_worker.settings).items():
+        monkeypatch.setenv(name, value)
+    try:
+        result = CliRunner().invoke(main, ["evaluate", "--term", CODE])
+    finally:
+        use_celery_settings(make_settings(db_url))
+    assert result.exit_code == 1
+    assert "没有正在运行的 worker" in result.output, result.output
     assert session.scalar(select(func.count()).select_from(TermEvaluation)) == 0

@@ -51,7 +51,7 @@ def cli(db_url, fake_wechat_api):
     runner = CliRunner()
     env = {
         "BANZHUREN_DATABASE_URL": db_url,
-        "BANZHUREN_SECRET_KEY": "test-secret",
+        "BANZHUREN_SECRET_KEY": "test-secret" * 32,
         "BANZHUREN_WECHAT_APPID": fake_wechat_api.appid,
         "BANZHUREN_WECHAT_SECRET": fake_wechat_api.secret,
         "BANZHUREN_WECHAT_API_BASE": fake_wechat_api.url,
@@ -73,7 +73,7 @@ def test_cli_refuses_unknown_and_unevaluated_terms(cli, session):
     code = world.term.code
     result = cli("publish", "--term", "2030-2031-1")
     assert result.exit_code == 1
-    assert result.output.strip() == "Error: 没有学期 2030-2031-1（用 banzhuren term add 添加）"
+    assert result.output.strip() == "错误：没有学期 2030-2031-1（用 banzhuren term add 添加）"
     result = cli("publish", "--term", code)
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1
@@ -153,9 +153,11 @@ def test_dashboard_publish_and_withdraw(client, world, session):
     code = world.term.code
     login(client, "xsc")
     page = client.get(f"/dashboard/?term={code}").get_data(as_text=True)
-    assert "考核结果未发布" in page and "发布考核结果" in page
+    # Not evaluated yet: no button, the reason instead.
+    assert "考核结果未发布" in page and "发布考核结果" not in page
+    assert "尚未考核，不能发布" in page
 
-    # Not evaluated yet: refused, with the reason, nothing changed.
+    # Posted all the same: refused, with the reason, nothing changed.
     response = post_form(client, "/dashboard/", "/dashboard/publish", {"term": code})
     assert response.status_code == 400
     assert "尚未考核，不能发布" in response.get_data(as_text=True)
@@ -163,6 +165,7 @@ def test_dashboard_publish_and_withdraw(client, world, session):
     assert session.get(Term, world.term.id).published_at is None
 
     evaluated(session, world)
+    assert "发布考核结果" in client.get(f"/dashboard/?term={code}").get_data(as_text=True)
     response = post_form(client, "/dashboard/", "/dashboard/publish", {"term": code})
     assert response.status_code == 302
     page = client.get(f"/dashboard/?term={code}").get_data(as_text=True)

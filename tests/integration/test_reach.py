@@ -333,7 +333,7 @@ def test_cli_round_open_notifies_then_remind_once_a_day(db_url, fake_wechat_api)
         s.commit()
     env = {
         "BANZHUREN_DATABASE_URL": db_url,
-        "BANZHUREN_SECRET_KEY": "test-secret",
+        "BANZHUREN_SECRET_KEY": "test-secret" * 32,
         "BANZHUREN_WECHAT_APPID": fake_wechat_api.appid,
         "BANZHUREN_WECHAT_SECRET": fake_wechat_api.secret,
         "BANZHUREN_WECHAT_API_BASE": fake_wechat_api.url,
@@ -373,7 +373,7 @@ def test_cli_term_holiday(db_url):
     with core.db.SessionFactory() as s:
         school = make_school(s)
         s.commit()
-    env = {"BANZHUREN_DATABASE_URL": db_url, "BANZHUREN_SECRET_KEY": "x"}
+    env = {"BANZHUREN_DATABASE_URL": db_url, "BANZHUREN_SECRET_KEY": "x" * 32}
     result = CliRunner().invoke(
         main, ["term", "holiday", school.term.code, "2026-10-01..2026-10-07", "2026-12-25"], env=env
     )

@@ -32,7 +32,7 @@ def test_cli_poster_decodes_to_the_url_wechat_returned(db_url, fake_wechat_api, 
         s.commit()
     env = {
         "BANZHUREN_DATABASE_URL": db_url,
-        "BANZHUREN_SECRET_KEY": "x",
+        "BANZHUREN_SECRET_KEY": "x" * 32,
         "BANZHUREN_WECHAT_APPID": fake_wechat_api.appid,
         "BANZHUREN_WECHAT_SECRET": fake_wechat_api.secret,
         "BANZHUREN_WECHAT_API_BASE": fake_wechat_api.url,
@@ -76,3 +76,56 @@ def test_dashboard_poster_within_scope(wechat_app, wechat_settings, fake_wechat_
     assert own.status_code == 200 and own.mimetype == "image/png"
     assert decode(own.data) == [fake_wechat_api.qrcodes[-1]["url"]]
     assert client.get(f"/dashboard/classes/{world.class_b.code}/poster.png").status_code == 404
+
+
+def test_no_chinese_font_refuses_in_chinese(db_url, fake_wechat_api, tmp_path, monkeypatch):
+    """Without a CJK font the poster's text would be boxes: the CLI refuses before asking
+    WeChat for a QR code, and says what to install."""
+    import core.fonts
+    from bot.cli import main
+
+    empty = tmp_path / "fonts"
+    empty.mkdir()
+    monkeypatch.setattr(core.fonts, "FONT_DIRS", (empty,))
+    with core.db.SessionFactory() as s:
+        dep = make_department(s, name="键盘系党总支")
+        make_class(s, code="GQ2601", name="钢琴2601班", department=dep, entry_year=2026)
+        s.commit()
+    env = {
+        "BANZHUREN_DATABASE_URL": db_url,
+        "BANZHUREN_SECRET_KEY": "x" * 32,
+        "BANZHUREN_WECHAT_APPID": fake_wechat_api.appid,
+        "BANZHUREN_WECHAT_SECRET": fake_wechat_api.secret,
+        "BANZHUREN_WECHAT_API_BASE": fake_wechat_api.url,
+    }
+    out = tmp_path / "poster.png"
+    result = CliRunner().invoke(
+        main, ["wechat", "poster", "--class", "GQ2601", "-o", str(out)], env=env
+    )
+    assert result.exit_code == 1
+    assert "没有中文字体" in result.stderr and "fonts-wqy-microhei" in result.stderr
+    assert not out.exists() and fake_wechat_api.qrcodes == []
+    # A font dropped into that folder is found (by its name) and the poster is made.
+    (empty / "wqy-microhei.ttc").write_bytes(
+        core.fonts.find_cjk_font(core.fonts.DEFAULT_DIRS).read_bytes()
+    )
+    made = CliRunner().invoke(
+        main, ["wechat", "poster", "--class", "GQ2601", "-o", str(out)], env=env
+    )
+    assert made.exit_code == 0, made.output
+
+
+def test_dashboard_poster_without_a_font_is_503(
+    wechat_app, wechat_settings, fake_wechat_api, session, tmp_path, monkeypatch
+):
+    import core.fonts
+
+    monkeypatch.setattr(core.fonts, "FONT_DIRS", (tmp_path,))
+    world = build_world(session)
+    make_user(session, "gq", UserRole.BRANCH, world.dep_a)
+    client = wechat_app.test_client()
+    login(client, "gq")
+    response = client.get(f"/dashboard/classes/{world.class_a.code}/poster.png")
+    assert response.status_code == 503
+    assert "没有中文字体" in response.get_data(as_text=True)
+    assert fake_wechat_api.qrcodes == []

@@ -176,6 +176,6 @@ def test_cli_errors_are_one_line(session, cli_env, args, message):
     build_scenario(session)
     result = cli_env.invoke(main, args)
     assert result.exit_code != 0
-    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    errors = [line for line in result.output.splitlines() if line.startswith("错误：")]
     assert len(errors) == 1 and message in errors[0]
     assert "Traceback" not in result.output

@@ -185,7 +185,7 @@ def cli(db_url):
 
     env = {
         "BANZHUREN_DATABASE_URL": db_url,
-        "BANZHUREN_SECRET_KEY": "test-secret",
+        "BANZHUREN_SECRET_KEY": "test-secret" * 32,
         "BANZHUREN_SEAL_KEY": TEST_SEAL_KEY,
     }
 
@@ -239,7 +239,7 @@ def test_cli_round_open_close(cli, session, db_url, tmp_path, monkeypatch):
         ["round", "open", "--term", TERM, "--survey", "satisfaction"],
         env={
             "BANZHUREN_DATABASE_URL": db_url,
-            "BANZHUREN_SECRET_KEY": "x",
+            "BANZHUREN_SECRET_KEY": "x" * 32,
             "BANZHUREN_SEAL_KEY": "",
         },
     )

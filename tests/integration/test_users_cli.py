@@ -19,7 +19,7 @@ from tests.factories import make_department
 @pytest.fixture
 def cli(db_url):
     runner = CliRunner()
-    env = {"BANZHUREN_DATABASE_URL": db_url, "BANZHUREN_SECRET_KEY": "test-secret"}
+    env = {"BANZHUREN_DATABASE_URL": db_url, "BANZHUREN_SECRET_KEY": "test-secret" * 32}
 
     def run(*args: str, input: str | None = None):
         return runner.invoke(main, list(args), env=env, input=input, catch_exceptions=False)
@@ -105,7 +105,7 @@ def test_prompt_mismatch_asks_again(cli):
         ),
         (["--role", "affairs"], "short\n", "密码至少需要 10 个字符"),
         (["--role", "affairs"], "", "标准输入中没有密码"),
-        (["--role", "admin"], "long-password\n", "Invalid value for '--role'"),
+        (["--role", "admin"], "long-password\n", "'--role' 的值无效"),
     ],
 )
 def test_bad_input_is_one_clear_line(cli, department, args, stdin, message):

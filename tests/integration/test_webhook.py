@@ -495,7 +495,7 @@ def test_a_reply_ready_too_late_goes_out_as_a_customer_service_message(
     with wechat_app.test_request_context("/wechat", method="POST"):
         # The request "arrived" long ago: WeChat no longer waits for the passive reply.
         key = dedup.message_key("o-slow", msg_id=690001)
-        reply = answer(wechat_settings, incoming, key, started=time.monotonic() - 10)
+        reply = answer(wechat_settings, incoming, key, arrived=time.time() - 10)
     assert reply == ""
     assert fake_wechat_api.texts_to("o-slow") == [texts.UNBOUND_HELP]
     # WeChat's retry of it is answered "success", and nothing is sent twice.

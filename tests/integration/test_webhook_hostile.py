@@ -164,9 +164,9 @@ def test_with_a_key_only_encrypted_messages_are_taken(wechat, wechat_settings, s
 def test_env_example_placeholder_token_fails_validation():
     from core.settings import ConfigError, load_settings
 
-    with pytest.raises(ConfigError, match="placeholder"):
+    with pytest.raises(ConfigError, match=r"BANZHUREN_WECHAT_TOKEN 仍是 \.env\.example 的占位值"):
         load_settings(
-            {"BANZHUREN_SECRET_KEY": "k", "BANZHUREN_WECHAT_TOKEN": "CHANGEMEwechatToken"}
+            {"BANZHUREN_SECRET_KEY": "k" * 32, "BANZHUREN_WECHAT_TOKEN": "CHANGEMEwechatToken"}
         )
 
 

@@ -9,7 +9,7 @@ from core.wechat.menu import menu_definition
 def _env(db_url: str, api, **extra) -> dict[str, str]:
     env = {
         "BANZHUREN_DATABASE_URL": db_url,
-        "BANZHUREN_SECRET_KEY": "test-secret",
+        "BANZHUREN_SECRET_KEY": "test-secret" * 32,
         "BANZHUREN_WECHAT_APPID": api.appid,
         "BANZHUREN_WECHAT_SECRET": api.secret,
         "BANZHUREN_WECHAT_API_BASE": api.url,

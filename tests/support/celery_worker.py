@@ -76,6 +76,7 @@ ENV_NAMES = {
     "wechat_template_remind_fields": "BANZHUREN_WECHAT_TEMPLATE_REMIND_FIELDS",
     "wechat_template_url": "BANZHUREN_WECHAT_TEMPLATE_URL",
     "wechat_tap_to_answer": "BANZHUREN_WECHAT_TAP_TO_ANSWER",
+    "trusted_proxies": "BANZHUREN_TRUSTED_PROXIES",
 }
 
 

@@ -26,6 +26,7 @@ from models import (
     UserRole,
     WorkLogEntry,
 )
+from models.base import utcnow
 from tests.factories import (
     make_appointment,
     make_class,
@@ -147,7 +148,8 @@ def build_world(session: Session, *, a_respondents: int = 6, b_respondents: int 
         term_id=term.id,
         survey_id="satisfaction",
         definition=SURVEY,
-        closed_at=dt.datetime(2026, 12, 31, 12, tzinfo=dt.UTC),
+        # In the past: a round closed after the evaluation would make it stale (publishing).
+        closed_at=utcnow() - dt.timedelta(hours=1),
     )
     session.add(rnd)
     session.flush()

@@ -167,7 +167,10 @@ def test_gunicorn_conf_executes_and_is_valid() -> None:
             cfg.set(key, value)  # gunicorn's own validators
             applied += 1
     assert applied >= 8
-    assert cfg.worker_class_str == "gthread"
+    from gunicorn.workers.gthread import ThreadWorker
+
+    assert cfg.worker_class_str == "bot.gunicorn_worker.StampingThreadWorker"
+    assert issubclass(cfg.worker_class, ThreadWorker)
     assert cfg.workers >= 1 and cfg.threads >= 1
     assert cfg.timeout >= 10
     assert cfg.bind == ["0.0.0.0:8000"]
@@ -252,19 +255,211 @@ def test_the_app_serves_what_nginx_proxies(tmp_path: Path) -> None:
     assert {"/d/<token>", "/apply/<token>", "/apply/wechat"} <= rules
 
 
-def test_dockerfile_installs_the_package_and_the_gunicorn_conf() -> None:
+def dockerfile_copies() -> list[tuple[list[str], str]]:
+    """The Dockerfile's ``COPY src... dest`` lines (flags such as ``--chown`` dropped)."""
+    copies = []
+    for line in (DEPLOY / "Dockerfile").read_text(encoding="utf-8").splitlines():
+        if not line.startswith("COPY "):
+            continue
+        words = shlex.split(line, comments=True)
+        if words:
+            args = [w for w in words[1:] if not w.startswith("--")]
+            copies.append((args[:-1], args[-1]))
+    return copies
+
+
+def pyproject_packages() -> set[str]:
+    import tomllib
+
+    data = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    include = data["tool"]["setuptools"]["packages"]["find"]["include"]
+    return {pattern.rstrip("*") for pattern in include}
+
+
+def test_dockerfile_copies_every_package_and_a_cjk_font() -> None:
     text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
-    for package in ("bot", "models", "surveys", "worker"):
-        assert f"COPY {package} ./{package}" in text
-    assert "COPY deploy/gunicorn.conf.py ./deploy/gunicorn.conf.py" in text
+    copied = {dest.removeprefix("./").rstrip("/") for _, dest in dockerfile_copies()}
+    assert pyproject_packages() <= copied, pyproject_packages() - copied
+    assert "deploy/gunicorn.conf.py" in copied
+    assert re.search(r"apt-get install [^\n]*fonts-(wqy-microhei|noto-cjk)", text)
     compose_conf = compose()["services"]["web"]["command"]
     assert "/app/deploy/gunicorn.conf.py" in compose_conf
     assert re.search(r"^USER banzhuren$", text, re.M)
+    ignored = (DEPLOY.parent / ".dockerignore").read_text(encoding="utf-8").split()
+    assert {".venv", "*.db", "*.key"} <= set(ignored)
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> Path:
+    """A virtualenv installed (``pip install``, not editable) from exactly the files the
+    Dockerfile's COPY lines take, as the image's ``RUN pip install .`` does. Third-party
+    packages come from this test run's environment (a .pth line: no download), never the
+    repository's own packages."""
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+
+    root = tmp_path_factory.mktemp("image")
+    app = root / "app"
+    app.mkdir()
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for sources, dest in dockerfile_copies():
+        for source in sources:
+            origin = DEPLOY.parent / source
+            target = app / dest
+            if dest.endswith("/"):
+                target = target / origin.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if origin.is_dir():
+                shutil.copytree(origin, target, ignore=skip)
+            else:
+                shutil.copy2(origin, target)
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(purelib) / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(app)],
+        check=True,
+        cwd=root,
+        capture_output=True,
+    )
+    (root / "work").mkdir()
+    return root
+
+
+def in_image(image: Path, argv: list[str], env: dict[str, str] | None = None):
+    import os
+    import subprocess
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BANZHUREN_", "PYTHON"))}
+    return subprocess.run(
+        argv,
+        cwd=image / "work",
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_image_holds_every_package_and_its_data(image: Path) -> None:
+    probe = (
+        "import importlib, json, pathlib;"
+        "mods = {m: importlib.import_module(m).__file__ for m in "
+        "('bot', 'core', 'models', 'surveys', 'worker', 'core.doctor', 'bot.cli.zh')};"
+        "import core.documents, models.migrate, bot.dashboard;"
+        "docs = pathlib.Path(core.documents.__file__).parent / 'templates';"
+        "mods['docx'] = sorted(p.name for p in docs.glob('*.docx'));"
+        "mods['migrations'] = len(list(models.migrate.MIGRATIONS.glob('versions/*.py')));"
+        "mods['templates'] = len(list(pathlib.Path(bot.dashboard.__file__).parent.glob("
+        "'templates/dashboard/*.html')));"
+        "import bot.public;"
+        "mods['public'] = sorted(p.name for p in pathlib.Path(bot.public.__file__).parent.glob("
+        "'templates/public/*.html'));"
+        "print(json.dumps(mods))"
+    )
+    done = in_image(image, [str(image / "venv/bin/python"), "-c", probe])
+    assert done.returncode == 0, done.stderr
+    import json
+
+    found = json.loads(done.stdout)
+    for name in ("bot", "core", "models", "surveys", "worker", "core.doctor", "bot.cli.zh"):
+        # Installed into the venv, not read from the repository.
+        assert found[name].startswith(str(image / "venv")), found[name]
+    assert len(found["docx"]) == 5
+    assert found["public"] == ["apply.html", "page.html"]
+    assert found["migrations"] >= 6 and found["templates"] >= 10
+
+
+def test_the_image_inits_serves_and_works(image: Path, backend: str, tmp_path: Path) -> None:
+    """``banzhuren init``, gunicorn loading the app with the image's gunicorn.conf.py, and the
+    worker's Celery app import, each run from the installed venv."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from tests.conftest import create_pg_database, pg_database_url
+
+    admin = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'image.db'}"
+    else:
+        name = f"banzhuren_image_{uuid.uuid4().hex[:10]}"
+        admin = create_pg_database(name)
+        url = pg_database_url(name)
+    env = {"BANZHUREN_DATABASE_URL": url, "BANZHUREN_SECRET_KEY": "k" * 40}
+    bin_ = image / "venv" / "bin"
+    try:
+        init = in_image(image, [str(bin_ / "banzhuren"), "init"], env)
+        assert init.returncode == 0, init.stderr
+        assert "数据库已就绪" in init.stdout
+        listed = in_image(image, [str(bin_ / "banzhuren"), "user", "list"], env)
+        assert listed.returncode == 0, listed.stderr
+        conf = str(image / "app" / "deploy" / "gunicorn.conf.py")
+        check = in_image(
+            image,
+            [
+                str(bin_ / "python"),
+                "-m",
+                "gunicorn",
+                "--check-config",
+                "-c",
+                conf,
+                "bot:create_app()",
+            ],
+            env,
+        )
+        assert check.returncode == 0, check.stderr + check.stdout
+        app = in_image(
+            image,
+            [
+                str(bin_ / "python"),
+                "-c",
+                "from gunicorn.util import import_app; app = import_app('bot:create_app()');"
+                "print(sorted({r.rule for r in app.url_map.iter_rules()} & {'/wechat', '/dashboard/'}))",
+            ],
+            env,
+        )
+        assert app.returncode == 0, app.stderr
+        assert app.stdout.strip() == "['/dashboard/', '/wechat']"
+        worker = in_image(
+            image,
+            [
+                str(bin_ / "python"),
+                "-c",
+                "import worker.main as m; print(sum(1 for t in m.celery.tasks "
+                "if t.startswith('banzhuren.')))",
+            ],
+            env | {"BANZHUREN_REDIS_URL": "redis://127.0.0.1:6379/0"},
+        )
+        assert worker.returncode == 0, worker.stderr
+        assert int(worker.stdout) >= 8
+    finally:
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
 
 
 def test_nginx_sends_hsts() -> None:
     text = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
     assert re.search(r'add_header Strict-Transport-Security "max-age=\d{8,}[^"]*" always;', text)
+
+
+def test_nginx_passes_the_arrival_time_and_the_client() -> None:
+    text = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
+    server = text[text.index("listen 443") :]
+    assert 'proxy_set_header X-Request-Start "t=${msec}";' in server
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in server
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in server
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ import pytest
 
 from core.settings import ConfigError, load_settings
 
-BASE = {"BANZHUREN_SECRET_KEY": "k"}
+BASE = {"BANZHUREN_SECRET_KEY": "k" * 32}
 
 
 def test_defaults_follow_design():
@@ -38,16 +38,16 @@ def test_values_are_read_and_typed():
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("BANZHUREN_MIN_RESPONDENTS", "five", "whole number"),
-        ("BANZHUREN_MIN_RESPONDENTS", "0", "at least 1"),
-        ("BANZHUREN_MIN_PARTICIPATION", "101", "at most 100"),
-        ("BANZHUREN_MIN_PARTICIPATION", "-1", "at least 0"),
-        ("BANZHUREN_MIN_PARTICIPATION", "30%", "whole number"),
-        ("BANZHUREN_SCHOOL_NAME", "学院" * 21, "at most 40"),
-        ("BANZHUREN_SCHOOL_NAME", "音乐\n学院", "one line"),
-        ("BANZHUREN_TIMEZONE", "Mars/Olympus", "unknown time zone"),
-        ("BANZHUREN_WECHAT_AES_KEY", "short", "43-character"),
-        ("BANZHUREN_WECHAT_TOKEN", "a b", "3-32 letters"),
+        ("BANZHUREN_MIN_RESPONDENTS", "five", "应为整数"),
+        ("BANZHUREN_MIN_RESPONDENTS", "0", "至少为 1"),
+        ("BANZHUREN_MIN_PARTICIPATION", "101", "至多为 100"),
+        ("BANZHUREN_MIN_PARTICIPATION", "-1", "至少为 0"),
+        ("BANZHUREN_MIN_PARTICIPATION", "30%", "应为整数"),
+        ("BANZHUREN_SCHOOL_NAME", "学院" * 21, "至多 40 个字符"),
+        ("BANZHUREN_SCHOOL_NAME", "音乐\n学院", "应为一行"),
+        ("BANZHUREN_TIMEZONE", "Mars/Olympus", "未知时区"),
+        ("BANZHUREN_WECHAT_AES_KEY", "short", "43 位"),
+        ("BANZHUREN_WECHAT_TOKEN", "a b", "3-32 位"),
         ("BANZHUREN_REDIS_URL", "localhost:6379", "redis://"),
         ("BANZHUREN_WECHAT_API_BASE", "ftp://x", "http"),
     ],
@@ -110,3 +110,17 @@ def test_public_url_and_apply_months():
 def test_public_url_and_apply_months_refuse_bad_values(name, value):
     with pytest.raises(ConfigError, match=name):
         load_settings(BASE | {name: value})
+
+
+def test_placeholder_message_is_chinese_and_names_the_variable():
+    with pytest.raises(ConfigError) as info:
+        load_settings(BASE | {"BANZHUREN_WECHAT_SECRET": "CHANGE-ME"})
+    assert str(info.value).startswith("BANZHUREN_WECHAT_SECRET 仍是 .env.example 的占位值")
+
+
+@pytest.mark.parametrize("key", ["abc", "x" * 31])
+def test_a_short_secret_key_is_refused(key):
+    with pytest.raises(ConfigError, match="BANZHUREN_SECRET_KEY 太短") as info:
+        load_settings({"BANZHUREN_SECRET_KEY": key})
+    assert f"{len(key)} 个字符，至少 32 个" in str(info.value)
+    assert load_settings({"BANZHUREN_SECRET_KEY": "x" * 32}).secret_key == "x" * 32

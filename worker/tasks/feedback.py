@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 import core.db
 from core import jobs
@@ -19,6 +19,9 @@ from worker.tasks.common import RETRYING
 log = logging.getLogger(__name__)
 
 RETRY_DAYS = 30
+# The sweep runs every minute (core.beat); a 反馈 committed less than this long ago is left to
+# the task its commit queued.
+SETTLE_SECONDS = 20
 
 
 @celery.task(name=jobs.FORWARD_FEEDBACK, time_limit=60, soft_time_limit=50, **RETRYING)
@@ -48,6 +51,11 @@ def forward_pending_feedback(self) -> int:
                 StudentFeedback.outbound_id.is_(None),
                 StudentFeedback.failed_at.is_(None),
                 StudentFeedback.created_at >= now - dt.timedelta(days=RETRY_DAYS),
+                # Young ones not tried yet are in the hands of their own task.
+                or_(
+                    StudentFeedback.note.is_not(None),
+                    StudentFeedback.created_at < now - dt.timedelta(seconds=SETTLE_SECONDS),
+                ),
             )
             .order_by(StudentFeedback.id)
             .with_for_update(skip_locked=True)

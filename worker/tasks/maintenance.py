@@ -38,9 +38,12 @@ def cleanup_received_messages(self) -> int:
 
 
 # Longer than the send task's own retries take (2 + 8 + 32 + 128 + 512 + 600 s), so that only
-# rows nobody is retrying any more (the broker was down at commit, a worker was lost) are sent
-# again; deliver() skips a row already sent, so an overlap costs a lookup, not a duplicate.
+# rows nobody is retrying any more (a worker was lost) are sent again; deliver() skips a row
+# already sent, so an overlap costs a lookup, not a duplicate.
 UNSENT_AFTER_SECONDS = 1800
+# Rows never tried this long after their commit, while the queue is empty: their hand-off was
+# lost (Redis down at commit time), so they go out within a minute of Redis being back.
+UNTRIED_AFTER_SECONDS = 60
 
 
 @celery.task(
@@ -50,10 +53,18 @@ UNSENT_AFTER_SECONDS = 1800
     **RETRYING,
 )
 def retry_unsent_outbound(self) -> int:
-    """Enqueue again outbound WeChat messages neither sent nor given up (core.outbox)."""
-    from core.outbox import enqueue_unsent
+    """Every minute (core.beat): settle as 可能已送达 the sends cut off by a dead worker, and
+    enqueue again outbound WeChat messages neither sent nor settled (core.outbox)."""
+    from core.celery_app import settings
+    from core.outbox import enqueue_unsent, queue_backlog, settle_cut_off
 
+    settle_cut_off()
+    # A backlog in the queue means the untried rows' tasks are waiting there, not lost.
+    untried = UNTRIED_AFTER_SECONDS if queue_backlog(settings()) == 0 else None
     with core.db.session_scope() as session:
-        n = enqueue_unsent(session, older_than_seconds=UNSENT_AFTER_SECONDS)
-    log.info("task %s: re-enqueued %d outbound messages", self.request.id, n)
+        n = enqueue_unsent(
+            session, older_than_seconds=UNSENT_AFTER_SECONDS, untried_after_seconds=untried
+        )
+    if n:
+        log.info("task %s: re-enqueued %d outbound messages", self.request.id, n)
     return n

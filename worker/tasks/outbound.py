@@ -25,8 +25,10 @@ def backoff_seconds(retries: int) -> int:
     bind=True,
     name=jobs.SEND_OUTBOUND,
     max_retries=MAX_RETRIES,
-    time_limit=60,
-    soft_time_limit=45,
+    # Within the lease of a send (core.outbox.IN_FLIGHT): a send still running past it is
+    # taken for cut off and settled as 可能已送达 by the sweep.
+    time_limit=45,
+    soft_time_limit=40,
 )
 def send_outbound(self, message_id: int) -> str:
     outcome = deliver(message_id)

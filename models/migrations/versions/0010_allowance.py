@@ -8,7 +8,7 @@ Rows written before this revision recorded any event, WeChat's own pushes includ
 kind is unknown, so they grant nothing until the user's next action.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-07 22:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 
 revision = '0010'
-down_revision = '0006'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
