@@ -515,3 +515,27 @@ def test_braces_in_what_teachers_typed_are_printed_as_typed(session, school, set
     session.commit()
     form = Document(io.BytesIO(application_spec(a, school.today, letterhead).render()))
     assert typed in text_of(form)
+
+
+def test_cli_logbook_of_a_terms_period_and_every_kind_of_one_teacher(
+    session, school, cli, tmp_path
+):
+    old_start = school.start - dt.timedelta(days=730)
+    y = old_start.year
+    result = cli.invoke(
+        main,
+        ["documents", "--term", f"{y}-{y + 1}-1", "--kind", "logbook", "--teacher", "T1001",
+         "-o", str(tmp_path / "old")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [path] = (tmp_path / "old").glob("*.docx")
+    text = text_of(Document(str(path)))
+    assert "旧聘期的谈心" in text and "期末复习压力大" not in text
+    # --teacher alone: both of the teacher's own documents.
+    result = cli.invoke(main, ["documents", "--teacher", "T1001", "-o", str(tmp_path / "all")])
+    assert result.exit_code == 0, result.output
+    assert "工作日志本 1 份，任职证明 1 份" in result.output
+    assert {p.name.split("-")[0] for p in (tmp_path / "all").glob("*.docx")} == {
+        "工作日志本",
+        "任职证明",
+    }
