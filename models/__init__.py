@@ -21,6 +21,7 @@ from models.reach import RoundContact, TermClosedDate, WeChatContact
 from models.survey import (
     Answer,
     Ballot,
+    CommentReview,
     Response,
     SealedEnvelope,
     Survey,
@@ -51,6 +52,7 @@ __all__ = [
     "BindingFailure",
     "ChatLink",
     "ClassKind",
+    "CommentReview",
     "Department",
     "DialogueState",
     "EmploymentOutcome",

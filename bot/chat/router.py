@@ -13,7 +13,8 @@ per-sender lock. :func:`route` then decides, in this order:
 3. commands for everyone: 帮助 / help / ?, 绑定 (:func:`bot.chat.binding.handle_bind`),
    解绑 (:func:`bot.chat.binding.handle_unbind`); an unbound sender is told how to bind;
 4. the role's handler (:data:`ROLE_HANDLERS`): students → ``bot.chat.survey_dialogue.handle``
-   (stores survey answers), head teachers → ``bot.chat.worklog.handle`` (stores work-log entries). A handler returns the reply text,
+   (stores survey answers), head teachers → ``bot.chat.worklog.handle`` (stores work-log entries),
+   counsellors → ``bot.chat.counsellor.handle`` (answers 反馈). A handler returns the reply text,
    or None when it does not understand the message → the role's help.
 
 Handlers only add and flush; the webhook records the reply with the message key and commits.
@@ -35,6 +36,7 @@ from bot.chat.binding import (
     lookup_sender,
 )
 from bot.chat.context import ChatContext, Incoming, Sender, SenderState
+from bot.chat.counsellor import handle as handle_counsellor
 from bot.chat.state import store_for
 from bot.chat.survey_dialogue import handle as handle_student
 from bot.chat.survey_dialogue import pending_question
@@ -54,6 +56,7 @@ Handler = Callable[[ChatContext], str | None]
 ROLE_HANDLERS: dict[str, Handler] = {
     "student": handle_student,
     "head_teacher": handle_head_teacher,
+    "counsellor": handle_counsellor,
 }
 # Message types a role's handler receives besides text and voice.
 ROLE_EXTRA_TYPES = {"head_teacher": frozenset({"image"})}

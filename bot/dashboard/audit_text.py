@@ -58,9 +58,17 @@ ACTION_LABELS: dict[str, str] = {
     "apply.link_used": "打开网上申请并提交",
     "term.closed_dates.add": "设置不催填的日期",
     "term.closed_dates.remove": "取消不催填的日期",
+    "comment.shown": "显示学生意见",
+    "comment.withheld": "隐去学生意见",
+    "comment.show_unheld": "显示未标记的学生意见",
+    "award.grant": "授予先进兼职班主任",
 }
 
 KEY_LABELS: dict[str, str] = {
+    "held": "自动标记",
+    "shown": "显示条数",
+    "staff": "班主任工号",
+    "name": "姓名",
     "appointment_id": "聘任编号",
     "start": "开始",
     "end": "结束",

@@ -1,9 +1,11 @@
 """Dashboard downloads of the policy's Word documents: a 业务审批表 or 聘书 for one appointment, a
 荣誉证书 for one award, or all of a term's documents of a kind in one merged file; a teacher's
 工作日志本 of a 聘期 and 任职证明 (issue 25). Scoped like every page: a branch gets its own
-classes' appointments and its own teachers' awards; of another department's teacher (seen
-through an approved appointment to its class) only the 日志本 entries about its own classes,
-and no 任职证明 (it carries grades, which a branch does not see of such a teacher)."""
+classes' appointments and its own teachers' awards (one by id exactly as the merged file: not
+a borrowed teacher's); of another department's teacher (seen through an approved appointment
+to its class) only the 日志本 entries about its own classes, and no 任职证明 (it carries grades,
+which a branch does not see of such a teacher); 人事处 the appointments' documents and the
+任职证明, never a 日志本 (bot.dashboard.access.ROUTES)."""
 
 from __future__ import annotations
 
@@ -16,9 +18,9 @@ from sqlalchemy import select
 
 from bot.dashboard import queries
 from bot.dashboard.access import (
+    award_condition,
     class_ids,
     is_foreign,
-    teacher_condition,
     visible_appointment,
     visible_teacher,
 )
@@ -72,7 +74,7 @@ def document(kind: str, record_id: int):
         row = session.execute(
             select(Award, Teacher)
             .join(Teacher, Teacher.id == Award.teacher_id)
-            .where(Award.id == record_id, Award.status == "awarded", teacher_condition(scope))
+            .where(Award.id == record_id, Award.status == "awarded", award_condition(scope))
         ).first()
         if row is None:
             abort(404)
@@ -171,8 +173,12 @@ def document_links(teacher_id: int, foreign: bool = False) -> list[tuple[str, st
         return links
     if links:
         links.append(("任职证明", url_for("dashboard.teacher_service", teacher_id=teacher_id)))
+    scope = current_user.scope
     for a in queries.appointments_of(session, teacher_id):
-        if a.status == AppointmentStatus.REJECTED:
+        # Only links the download itself would honour (a branch: its own classes).
+        if a.status == AppointmentStatus.REJECTED or (
+            scope is not None and a.school_class.department_id != scope
+        ):
             continue
         cls = a.school_class.code
         links.append(
@@ -189,7 +195,13 @@ def document_links(teacher_id: int, foreign: bool = False) -> list[tuple[str, st
                 )
             )
     for award in session.scalars(
-        select(Award).where(Award.teacher_id == teacher_id, Award.status == "awarded")
+        select(Award)
+        .join(Teacher, Teacher.id == Award.teacher_id)
+        .where(
+            Award.teacher_id == teacher_id,
+            Award.status == "awarded",
+            award_condition(scope),
+        )
     ):
         links.append(
             (

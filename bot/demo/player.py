@@ -95,10 +95,13 @@ def take_survey(
     rng: random.Random,
     transcript: Transcript | None = None,
     n_teachers: int = 1,
+    comment: str | None = None,
 ) -> int:
     """One student answers the whole survey for each of their head teachers, as a person
     would: mostly numbers, sometimes letters or labels, an occasional pause (退出) and resume,
-    a change of mind at the summary. Returns how many teachers were rated."""
+    a change of mind at the summary. ``comment``: what the student writes at the first comment
+    question, whatever the dice say (the same dice are thrown, so the answers stay the same).
+    Returns how many teachers were rated."""
     by_text = {q.text: q for q in definition.questions}
     mood = rng.uniform(-1, 1)
     # The demo compresses minutes of reading and tapping into a second: each message carries
@@ -149,11 +152,13 @@ def take_survey(
             reply = say("测评")
             continue
         if not question.is_choice:
+            written = None
             if rng.random() < 0.3:
                 pool = COMMENTS[-1:] if profile == "unhappy" else COMMENTS[:-1]
-                reply = say(rng.choice(pool))
-            else:
-                reply = say("跳过")
+                written = rng.choice(pool)
+            if comment is not None:
+                written, comment = comment, None
+            reply = say(written or "跳过")
             continue
         labels = [o.label for o in question.options]
         if question.is_scored:

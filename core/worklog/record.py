@@ -153,6 +153,7 @@ def save_entry(
                 entry_id=entry.id,
                 student_id=student.id,
                 counsellor_id=school_class.counsellor_id if school_class else None,
+                class_id=school_class.id if school_class else None,
                 text=parsed.text,
                 note=note,
             )

@@ -436,6 +436,16 @@ def test_dashboard_downloads_scoped(session, school, app, client):
     assert f"/dashboard/teachers/{borrowed.id}/logbook.docx" in page
     assert f"/dashboard/teachers/{borrowed.id}/service.docx" not in page
 
+    # 人事处: the 任职证明 (from the appointments page), never a 日志本 (work-log text).
+    make_user(session, "rsc", UserRole.HR)
+    hr = app.test_client()
+    login(hr, "rsc")
+    listing = hr.get("/dashboard/appointments").get_data(as_text=True)
+    assert f"/dashboard/teachers/{zhao.id}/service.docx" in listing
+    service = hr.get(f"/dashboard/teachers/{zhao.id}/service.docx")
+    assert service.status_code == 200 and "优秀" in text_of(Document(io.BytesIO(service.data)))
+    assert hr.get(f"/dashboard/teachers/{zhao.id}/logbook.docx").status_code == 403
+
     other = app.test_client()
     login(other, "shengyue")
     for url in (
