@@ -107,6 +107,9 @@ class Settings:
         """True when students and staff bind by campus login (CAS) rather than by code only."""
         return bool(self.cas_url and self.public_url)
 
+    # Issue 25.2: the months (1-12) in which head teachers may apply online (第九条: 每年6月初).
+    apply_months: tuple[int, ...] = (6,)
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -241,9 +244,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         wechat_template_url=get("BANZHUREN_WECHAT_TEMPLATE_URL"),
         wechat_tap_to_answer=_bool(env, "BANZHUREN_WECHAT_TAP_TO_ANSWER", False),
+        apply_months=_months(get("BANZHUREN_APPLY_MONTHS")),
         **_campus_login(get),
         **_wecom(get),
     )
+
+
+def _months(raw: str | None) -> tuple[int, ...]:
+    """``"6"`` or ``"5,6"``: months 1-12, each once, in calendar order."""
+    if raw is None:
+        return Settings.apply_months
+    months = []
+    for part in raw.replace("，", ",").split(","):
+        part = part.strip()
+        if not part.isdigit() or not 1 <= int(part) <= 12:
+            raise ConfigError(
+                "BANZHUREN_APPLY_MONTHS 应为 1 到 12 的月份，用逗号分隔（例如 6 或 5,6），"
+                f"现为 {raw!r}"
+            )
+        months.append(int(part))
+    return tuple(sorted(set(months)))
 
 
 _CAS_ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")

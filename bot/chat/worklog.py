@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from bot.chat.context import ChatContext
+from core import applications, download_links
 from core.worklog import counts, feedback_replies, record, result
 from core.worklog.dates import format_day
 from core.worklog.feedback import forward_after_commit, undelivered_feedback
@@ -29,6 +30,8 @@ MY_FEEDBACK_SHOWN = 15
 UNDO_WORDS = {"撤销", "撤回", "撤销上一条", "删除上一条"}
 MY_LOGS_WORDS = {"我的日志", "日志", "我的记录", "查看日志", "最近日志"}
 STATS_WORDS = {"统计", "本月统计", "我的统计", "日志统计"}
+LOGBOOK_WORDS = {"日志本", "工作日志本", "下载日志本"}
+APPLY_WORDS = {"申请", "网上申请", "我要申请", "申请班主任"}
 MY_FEEDBACK_WORDS = {"我的反馈", "反馈情况", "查看反馈"}
 CANCEL_WORDS = {"取消", "算了", "不记了"}
 CONFIRM_WORDS = {"确认", "确定", "是", "是的", "对", "1"}
@@ -70,7 +73,14 @@ def handle(ctx: ChatContext) -> str | None:
             return reply
         # A wrong number or a short "不" answers the question; anything longer is a new
         # message, handled after saying that the pending one was dropped.
-        commands = MY_LOGS_WORDS | STATS_WORDS | MY_FEEDBACK_WORDS | result.RESULT_WORDS
+        commands = (
+            MY_LOGS_WORDS
+            | STATS_WORDS
+            | MY_FEEDBACK_WORDS
+            | LOGBOOK_WORDS
+            | APPLY_WORDS
+            | result.RESULT_WORDS
+        )
         if word not in commands and (word.isdigit() or len(word) <= 2):
             return CANCELLED
         prefix = CANCELLED + "\n"
@@ -87,6 +97,16 @@ def handle(ctx: ChatContext) -> str | None:
         return prefix + _stats(ctx, teacher_id)
     if word in MY_FEEDBACK_WORDS:
         return prefix + _my_feedback(ctx, teacher_id)
+    if word in APPLY_WORDS:
+        # Issue 25.2: in the application months, a link to the online 业务审批表.
+        return prefix + applications.apply_reply(
+            ctx.session, ctx.settings, teacher_id, inc.openid, inc.now
+        )
+    if word in LOGBOOK_WORDS:
+        # Issue 25.3: a one-time link (24 hours) to the current 聘期's 工作日志本.
+        return prefix + download_links.logbook_reply(
+            ctx.session, ctx.settings, teacher_id, inc.openid, inc.now
+        )
     if word in result.RESULT_WORDS:
         # The teacher's own published term result (core/worklog/result.py).
         return prefix + result.reply(

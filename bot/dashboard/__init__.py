@@ -123,9 +123,10 @@ def client_address() -> str:
 
 
 def exempt_from_csrf(app: Flask) -> None:
-    """The WeChat webhook (signed by WeChat) and the bearer-token API take no CSRF token."""
+    """The WeChat webhook (signed by WeChat) and the bearer-token API take no CSRF token. (The
+    chat links' pages, ``public``, keep it: the application form is a form.)"""
     for name, blueprint in app.blueprints.items():
-        if name != "dashboard":
+        if name not in ("dashboard", "public"):
             csrf.exempt(blueprint)
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(("/wechat", "/api/")):

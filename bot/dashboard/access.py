@@ -88,6 +88,13 @@ ROUTES: dict[str, Access] = {
     # WeCom for staff: signed and encrypted like the official account's webhook.
     "wecom.receive": PUBLIC,
     "wecom.verify_url": PUBLIC,
+    # Links sent in chat (issue 25): the one-time token (and, for the application form,
+    # WeChat's web authorisation of the account it was sent to) vouches for the teacher.
+    "public.logbook": PUBLIC,
+    "public.logbook_other": PUBLIC,
+    "public.apply": PUBLIC,
+    "public.apply_authorised": PUBLIC,
+    "public.apply_other": PUBLIC,
     "api.openapi": PUBLIC,
     "dashboard.login": PUBLIC,
     "dashboard.static": PUBLIC,
@@ -106,10 +113,14 @@ ROUTES: dict[str, Access] = {
     "dashboard.appointment_new": Access(OFFICES),
     "dashboard.document": Access(EVERYONE, kinds=HR_DOCUMENTS),
     "dashboard.term_documents_merged": Access(EVERYONE, kinds=HR_DOCUMENTS),
+    # 第十八条: the 任职证明 (聘期, classes and published grades: no survey figures beyond it).
+    "dashboard.teacher_service": Access(EVERYONE),
     # Survey figures, comments, work logs, meetings, classes' students: the two offices.
     "dashboard.overview": Access(OFFICES),
     "dashboard.teachers": Access(OFFICES),
     "dashboard.teacher": Access(OFFICES),
+    # The 工作日志本 is the work log's text: not 人事处's.
+    "dashboard.teacher_logbook": Access(OFFICES),
     "dashboard.awards": Access(OFFICES),
     "dashboard.rounds": Access(OFFICES),
     "dashboard.round_remind": Access(OFFICES),

@@ -29,7 +29,7 @@ from bot.dashboard.forms import Fields, FormError, parse_id
 from bot.dashboard.views import bp, scope, term_or_404, today
 from bot.dashboard.workflow import needs_end_details, next_steps, transition_problem
 from bot.request_session import db
-from core import audit
+from core import applications, audit
 from core.db import begin_write
 from core.reach import rounds as reach_rounds
 from core.roster.importer import RosterError, import_roster
@@ -257,6 +257,10 @@ def appointment_new():
 @bp.route("/appointments/<int:appointment_id>/step", methods=["POST"])
 def appointment_step(appointment_id: int):
     session = db()
+    # It queues the teacher's message (issue 25.2) while the in-process sender may be writing
+    # the last one: on SQLite take the write lock first, as the round actions do.
+    session.rollback()
+    begin_write(session)
     appointment = visible_appointment(session, scope(), appointment_id, for_update=True)
     fields = Fields(request.form)
     target = fields.choice("target", "流程步骤", AppointmentStatus)
@@ -293,6 +297,8 @@ def appointment_step(appointment_id: int):
         ended_on=ended_on,
         reason=reason,
     )
+    # Issue 25.2: the teacher hears of each step by WeChat (sent once this commits).
+    applications.notify_step(session, appointment, before, target)
     session.commit()
     flash(
         f"{appointment.teacher.name}（{appointment.school_class.name}）：{STATUS_LABELS[before]} → "

@@ -109,6 +109,10 @@ def samples(w) -> list[Sample]:
             "dashboard.document", "GET", f"/dashboard/documents/award/{w.award.id}.docx", OFFICES
         ),
         Sample(
+            "dashboard.teacher_logbook", "GET", f"/dashboard/teachers/{a}/logbook.docx", OFFICES
+        ),
+        Sample("dashboard.teacher_service", "GET", f"/dashboard/teachers/{a}/service.docx", ALL),
+        Sample(
             "dashboard.term_documents_merged",
             "GET",
             f"/dashboard/documents/application.docx?term={t}",
@@ -271,6 +275,11 @@ PUBLIC_ROUTES = {
     "bind.cas",
     "wecom.receive",
     "wecom.verify_url",
+    "public.logbook",
+    "public.logbook_other",
+    "public.apply",
+    "public.apply_authorised",
+    "public.apply_other",
     "api.openapi",
     "dashboard.login",
     "dashboard.static",
