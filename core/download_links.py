@@ -17,13 +17,14 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.documents.logbook import NoPeriod, Period, logbook_spec, period_starting
 from core.documents.records import DocumentSpec, Letterhead
 from core.settings import Settings
+from core.wecom import SENDER_PREFIX as WECOM_SENDER_PREFIX
 from models import ChatLink, Teacher, WeChatBinding
 
 LIFETIME = dt.timedelta(hours=24)
@@ -128,7 +129,26 @@ def _valid(now: dt.datetime):
         )
         .exists()
     )
-    return (ChatLink.used_at.is_(None), ChatLink.expires_at > now, still_bound)
+    # Asked through WeCom (issue 25.5): the sender is ``wecom:<UserId>``, which has no binding;
+    # the link holds while that UserId still names its teacher (as the roster says today).
+    userid = func.substr(ChatLink.openid, len(WECOM_SENDER_PREFIX) + 1)
+    still_on_wecom = (
+        select(Teacher.id)
+        .where(
+            Teacher.id == ChatLink.teacher_id,
+            ChatLink.openid.startswith(WECOM_SENDER_PREFIX),
+            or_(
+                Teacher.wecom_userid == userid,
+                and_(Teacher.wecom_userid.is_(None), Teacher.staff_no == userid),
+            ),
+        )
+        .exists()
+    )
+    return (
+        ChatLink.used_at.is_(None),
+        ChatLink.expires_at > now,
+        or_(still_bound, still_on_wecom),
+    )
 
 
 def peek(session: Session, token: str, kind: str, now: dt.datetime) -> ChatLink | None:

@@ -51,7 +51,7 @@ from core import arrival
 from core.fastsql import FastStatement
 from core.settings import Settings
 from core.wechat.crypto import random_nonce
-from core.wecom import crypto
+from core.wecom import SENDER_PREFIX, crypto
 from models.org import Teacher, TeacherRole
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("wecom", __name__)
 
 # The sender id of a WeCom user inside the pipeline (an openid never contains ':').
-PREFIX = "wecom:"
+PREFIX = SENDER_PREFIX
 MAX_ECHOSTR_CHARS = 1024
 _NOT_CONFIGURED_LOG_EVERY = 60.0
 _not_configured_logged_at: float | None = None

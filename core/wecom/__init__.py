@@ -5,3 +5,7 @@
 :mod:`core.wecom.outbound` (who is reached on WeCom, sending one message, the fallback to the
 official account), :mod:`core.wecom.simulate` (requests built as WeCom builds them).
 """
+
+# Inside the chat pipeline a WeCom sender is ``wecom:<UserId>``: never an openid, so no dedup
+# key, lock or dialogue state is shared with the official account.
+SENDER_PREFIX = "wecom:"

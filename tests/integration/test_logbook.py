@@ -549,3 +549,36 @@ def test_cli_logbook_of_a_terms_period_and_every_kind_of_one_teacher(
         "工作日志本",
         "任职证明",
     }
+
+
+def test_link_asked_through_wecom_downloads_once(session, wecom_settings):
+    """Issue 25.5 meets 25.3: a head teacher on WeCom has no WeChat binding; the link holds
+    while the WeCom UserId (the 工号) still names the teacher, and works once."""
+    from bot import create_app
+    from core.wecom.simulate import WeComSimulator
+    from tests.support.wecom import WeComDriver
+
+    settings = wecom_settings.with_overrides(public_url=PUBLIC)
+    school = build(session, utcnow().astimezone(settings.tz).date())
+    app = create_app(settings)
+    app.config.update(TESTING=True)
+    sim = WeComSimulator(
+        settings.wecom_token,
+        settings.wecom_aes_key,
+        settings.wecom_corp_id,
+        settings.wecom_agent_id,
+    )
+    wecom = WeComDriver(app.test_client(), sim)
+    path = link_in(wecom.send("日志本", userid="T1001"))
+    first = wecom.client.get(path)
+    assert first.status_code == 200, first.get_data(as_text=True)[:300]
+    check_logbook(Document(io.BytesIO(first.data)), school, settings.school_name)
+    assert refused(wecom.client.get(path))
+    # Another UserId's link never gives 赵's 日志本; once 赵's 工号 is no longer his UserId
+    # (the roster gave him an explicit WeCom account), his old link is dead.
+    again = link_in(wecom.send("日志本", userid="T1001"))
+    session.rollback()
+    zhao = session.get(Teacher, school.zhao.id)
+    zhao.wecom_userid = "zhao.new"
+    session.commit()
+    assert refused(wecom.client.get(again))
