@@ -12,6 +12,19 @@ BIND_HOWTO = (
     "绑定码由辅导员发放。"
 )
 
+# With the campus login configured (issue 23): the menu's button first, the code as fallback.
+CAMPUS_HOWTO = (
+    "请先绑定身份：点菜单「帮助 → 绑定身份」，用学校统一身份认证账号登录一次即可。\n"
+    "也可以发送「绑定 学号或工号 绑定码」（绑定码由辅导员发放），例如：\n"
+    "绑定 2023010101 123456"
+)
+
+
+def bind_howto(campus_login: bool = False) -> str:
+    """How an unbound sender binds: the campus login when it is configured, else the code."""
+    return CAMPUS_HOWTO if campus_login else BIND_HOWTO
+
+
 COMMON = "「帮助」查看本说明；「解绑」解除本微信与身份的绑定。"
 
 STUDENT_HELP = (
@@ -64,8 +77,11 @@ BUSY = "系统正忙，请稍后再发一次。"
 FAILED = "抱歉，处理这条消息时出错了，请稍后再试。"
 
 
-def help_for(role: str | None) -> str:
-    """The help text for ``role`` ("student", "head_teacher", "counsellor", or None = unbound)."""
+def help_for(role: str | None, campus_login: bool = False) -> str:
+    """The help text for ``role`` ("student", "head_teacher", "counsellor", or None = unbound;
+    ``campus_login``: the unbound are shown the campus login first)."""
+    if role is None and campus_login:
+        return "你好！这里是兼职班主任工作平台。\n" + CAMPUS_HOWTO + "\n「帮助」查看本说明。"
     return {
         "student": STUDENT_HELP,
         "head_teacher": HEAD_TEACHER_HELP,
@@ -73,13 +89,13 @@ def help_for(role: str | None) -> str:
     }.get(role or "", UNBOUND_HELP)
 
 
-def welcome(role: str | None, name: str | None = None) -> str:
+def welcome(role: str | None, name: str | None = None, campus_login: bool = False) -> str:
     """The reply to a subscribe event: how to bind, or the role's help for a bound returner."""
     if role is None:
-        return "欢迎关注兼职班主任工作平台！\n" + BIND_HOWTO + "\n「帮助」查看说明。"
+        return "欢迎关注兼职班主任工作平台！\n" + bind_howto(campus_login) + "\n「帮助」查看说明。"
     who = f"{name}（{ROLE_NAMES[role]}）" if name else ROLE_NAMES[role]
     return f"欢迎回来，{who}！\n" + help_for(role)
 
 
-def not_understood(role: str | None) -> str:
-    return NOT_UNDERSTOOD + "\n" + help_for(role)
+def not_understood(role: str | None, campus_login: bool = False) -> str:
+    return NOT_UNDERSTOOD + "\n" + help_for(role, campus_login)

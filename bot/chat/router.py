@@ -107,6 +107,7 @@ def handle_incoming(
 def route(ctx: ChatContext) -> str | None:
     """Dispatch ``ctx`` as the module docstring describes."""
     inc, role = ctx.incoming, ctx.sender.role
+    campus = ctx.settings.campus_login  # the unbound are shown the campus login (issue 23)
 
     if inc.msg_type == "event":
         if inc.event in SUBSCRIBE_EVENTS or inc.event == "scan":
@@ -119,11 +120,11 @@ def route(ctx: ChatContext) -> str | None:
             if greeting is not None:
                 return greeting
             _sender, name = lookup_sender(ctx.session, inc.openid)
-            return texts.welcome(role, name)
+            return texts.welcome(role, name, campus)
         if inc.event == "click":
             text = CLICK_TEXTS.get((inc.event_key or "").strip().upper())
             if text is None:
-                return texts.help_for(role)
+                return texts.help_for(role, campus)
             ctx = replace(ctx, incoming=replace(inc, msg_type="text", text=text))
             inc = ctx.incoming
         else:
@@ -132,7 +133,7 @@ def route(ctx: ChatContext) -> str | None:
     if inc.msg_type in ROLE_EXTRA_TYPES.get(role or "", ()):
         handler = role_handler(role)
         reply = handler(ctx) if handler is not None else None
-        return reply or texts.help_for(role)
+        return reply or texts.help_for(role, campus)
     if inc.msg_type == "voice" and not inc.text:
         return texts.EMPTY_VOICE
     if inc.msg_type not in ("text", "voice"):
@@ -142,17 +143,17 @@ def route(ctx: ChatContext) -> str | None:
 
     text = inc.text
     if not text:
-        return texts.not_understood(role)
+        return texts.not_understood(role, campus)
     if is_help(text):
-        return texts.help_for(role)
+        return texts.help_for(role, campus)
     if is_bind_command(text):
         return handle_bind(ctx)
     if is_unbind_command(text):
         return handle_unbind(ctx)
     if role is None:
-        return "你还没有绑定身份。\n" + texts.BIND_HOWTO
+        return "你还没有绑定身份。\n" + texts.bind_howto(campus)
 
     handler = role_handler(role)
     if handler is None:
-        return texts.help_for(role)
-    return handler(ctx) or texts.not_understood(role)
+        return texts.help_for(role, campus)
+    return handler(ctx) or texts.not_understood(role, campus)
