@@ -61,9 +61,12 @@ def test_hr_lands_on_the_appointments_with_its_own_menu(client, world):
     for other in ("学期概览", "班主任考核", "先进候选", "满意度测评", "例会培训", "用户管理"):
         assert other not in nav, other
     assert "rsc（人事处）" in html
-    # No application form (that is the branches'), no link to the teacher pages.
+    # No application form (that is the branches'), no link to the teacher pages (only to the
+    # 任职证明 download, which is hr's, issue 25.3).
     assert "登记新的聘任申请" not in html
-    assert f"/dashboard/teachers/{world.teacher_a.id}" not in html
+    assert f'href="/dashboard/teachers/{world.teacher_a.id}"' not in html
+    assert f'href="/dashboard/teachers/{world.teacher_a.id}?' not in html
+    assert f'href="/dashboard/teachers/{world.teacher_a.id}/service.docx"' in html
     # The 备案 button on the approved appointment, and no other step.
     row = html[html.index(f'id="appointment-{world.pending.id}"') :]
     row = row[: row.index("</tr>")]
