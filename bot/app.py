@@ -66,10 +66,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     # Each part exposes ``init_app(app)``; imported here, not at module level, so that the
     # blueprints' own imports of models and tasks never run before the app is configured.
-    from bot import api, bind, dashboard, request_session
-    from bot.wechat import webhook
+    from bot import api, bind, dashboard, public, request_session
+    from bot.wechat import webhook, wecom
 
-    for part in (request_session, webhook, bind, dashboard, api):
+    for part in (request_session, webhook, wecom, bind, dashboard, api, public):
         part.init_app(app)
     app.wsgi_app = _stamp_arrival(app.wsgi_app)  # outermost: first to run
     return app

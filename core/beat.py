@@ -47,6 +47,12 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "task": jobs.FORWARD_PENDING_FEEDBACK,
             "schedule": crontab(minute="*"),
         },
+        # Issue 25: a 反馈 unacknowledged for three days is reminded to the counsellor once
+        # (hourly in office hours, so that it arrives by day).
+        "remind-unacknowledged-feedback": {
+            "task": jobs.REMIND_FEEDBACK,
+            "schedule": crontab(hour="9-17", minute=35),
+        },
         # Survey rounds past their closing day are closed (their sealed answers opened).
         "close-due-survey-rounds": {
             "task": jobs.CLOSE_DUE_ROUNDS,

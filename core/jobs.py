@@ -23,6 +23,7 @@ SEND_OUTBOUND_BATCH = "banzhuren.outbox.send_batch"
 RETRY_UNSENT = "banzhuren.outbox.retry_unsent"
 FORWARD_FEEDBACK = "banzhuren.feedback.forward"
 FORWARD_PENDING_FEEDBACK = "banzhuren.feedback.forward_pending"
+REMIND_FEEDBACK = "banzhuren.feedback.remind_unacknowledged"
 REMIND_INACTIVE_TEACHERS = "banzhuren.worklog.remind_inactive"
 CLOSE_DUE_ROUNDS = "banzhuren.rounds.close_due"
 REMIND_ROUNDS_CLOSING = "banzhuren.rounds.remind_closing"
@@ -39,6 +40,7 @@ ALL = (
     RETRY_UNSENT,
     FORWARD_FEEDBACK,
     FORWARD_PENDING_FEEDBACK,
+    REMIND_FEEDBACK,
     REMIND_INACTIVE_TEACHERS,
     CLOSE_DUE_ROUNDS,
     REMIND_ROUNDS_CLOSING,

@@ -63,6 +63,7 @@ from core.settings import Settings
 from core.surveys import seal as survey_seal
 from core.surveys.drafts import reply_delivered
 from core.wechat.api import WeChatApi, scrub
+from core.wecom import outbound as wecom
 from models import StudentFeedback
 from models.base import utcnow
 from models.binding import WeChatBinding
@@ -90,9 +91,13 @@ def queue_text(
     *,
     seal_with: Settings | None = None,
     confirms_survey: bool = False,
+    wecom_user: str | None = None,
     batched: bool = False,
 ) -> OutboundMessage:
     """Queue a customer-service text to ``openid``; sent after ``session`` commits.
+
+    ``wecom_user``: sent through WeCom to that UserId first, the official account (``openid``,
+    "" for none) when WeCom does not reach them (issue 25.5, :mod:`core.wecom.outbound`).
 
     ``seal_with``: the text quotes a student's survey answers (issue 11): it is stored sealed
     with these settings' seal key and blanked once sent or given up. ``batched``: one of many
@@ -108,6 +113,8 @@ def queue_text(
     if confirms_survey:
         # Issue 13.5: once sent, the survey dialogue knows the student saw the next question.
         payload["confirms_survey"] = True
+    if wecom_user is not None:
+        payload["wecom"] = wecom_user
     message = OutboundMessage(openid=openid, kind="text", payload=payload)
     session.add(message)
     session.flush()
@@ -127,13 +134,17 @@ def queue_text_for(
     batched: bool = False,
 ) -> OutboundMessage | None:
     """Queue a text to the WeChat account bound to a student or teacher; None when that person
-    has not bound WeChat."""
+    has not bound WeChat. Issue 25.5: with WeCom configured, a teacher's text goes through WeCom
+    first (the official account when WeCom does not reach them, see :mod:`core.wecom.outbound`)."""
     if (student_id is None) == (teacher_id is None):
         raise ValueError("give exactly one of student_id, teacher_id")
     column = WeChatBinding.student_id if student_id is not None else WeChatBinding.teacher_id
     openid = session.scalar(
         select(WeChatBinding.openid).where(column == (student_id or teacher_id))
     )
+    userid = wecom.recipient(session, _settings(), teacher_id) if teacher_id else None
+    if userid is not None:
+        return queue_text(session, openid or "", text, wecom_user=userid, batched=batched)
     if openid is None:
         return None
     return queue_text(session, openid, text, batched=batched)
@@ -616,6 +627,13 @@ def _send(
     channel = ["custom"]
     spent = spent if spent is not None else _Spent(None)
     try:
+        if "wecom" in payload:
+            # Issue 25.5: staff on WeCom; the official account when WeCom does not reach them.
+            not_there = wecom.send(settings, payload["wecom"], payload.get("content", ""))
+            if not_there is None:
+                return SENT, None, "wecom"
+            if not openid:
+                return FAILED, f"{not_there}，且未绑定微信公众号", "unreachable"
         if api is None:
             api = WeChatApi(settings)
         if reach:

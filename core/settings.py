@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com/"
+DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com/"
 # deploy/.env.example's placeholder values start with this; they fail validation until replaced.
 PLACEHOLDER_PREFIX = "changeme"
 PLACEHOLDER = "CHANGE-ME"
@@ -88,11 +89,26 @@ class Settings:
     cas_url: str | None = None
     cas_version: int = 3
     cas_user_attribute: str | None = None
+    # Issue 25.5: the school's WeCom (企业微信) self-built app, for staff. All five or none.
+    wecom_corp_id: str | None = None
+    wecom_agent_id: int | None = None
+    wecom_secret: str | None = None
+    wecom_token: str | None = None
+    wecom_aes_key: str | None = None
+    wecom_api_base: str = DEFAULT_WECOM_API_BASE
+
+    @property
+    def wecom(self) -> bool:
+        """True when the WeCom app is configured (``/wecom`` answers, staff messages go there)."""
+        return bool(self.wecom_corp_id and self.wecom_token and self.wecom_aes_key)
 
     @property
     def campus_login(self) -> bool:
         """True when students and staff bind by campus login (CAS) rather than by code only."""
         return bool(self.cas_url and self.public_url)
+
+    # Issue 25.2: the months (1-12) in which head teachers may apply online (第九条: 每年6月初).
+    apply_months: tuple[int, ...] = (6,)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -228,8 +244,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         wechat_template_url=get("BANZHUREN_WECHAT_TEMPLATE_URL"),
         wechat_tap_to_answer=_bool(env, "BANZHUREN_WECHAT_TAP_TO_ANSWER", False),
+        apply_months=_months(get("BANZHUREN_APPLY_MONTHS")),
         **_campus_login(get),
+        **_wecom(get),
     )
+
+
+def _months(raw: str | None) -> tuple[int, ...]:
+    """``"6"`` or ``"5,6"``: months 1-12, each once, in calendar order."""
+    if raw is None:
+        return Settings.apply_months
+    months = []
+    for part in raw.replace("，", ",").split(","):
+        part = part.strip()
+        if not part.isdigit() or not 1 <= int(part) <= 12:
+            raise ConfigError(
+                "BANZHUREN_APPLY_MONTHS 应为 1 到 12 的月份，用逗号分隔（例如 6 或 5,6），"
+                f"现为 {raw!r}"
+            )
+        months.append(int(part))
+    return tuple(sorted(set(months)))
 
 
 _CAS_ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
@@ -283,6 +317,65 @@ def _campus_login(get) -> dict[str, Any]:
         "cas_url": cas_url,
         "cas_version": int(raw_version),
         "cas_user_attribute": attribute,
+    }
+
+
+_WECOM_NAMES = (
+    "BANZHUREN_WECOM_CORP_ID",
+    "BANZHUREN_WECOM_AGENT_ID",
+    "BANZHUREN_WECOM_SECRET",
+    "BANZHUREN_WECOM_TOKEN",
+    "BANZHUREN_WECOM_AES_KEY",
+)
+_CORP_ID = re.compile(r"^[A-Za-z0-9]{4,64}$")
+_WECOM_SECRET = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+
+
+def _wecom(get) -> dict[str, Any]:
+    """The WeCom app's settings, all or none: a half-configured app would answer its callback
+    but not send, or send but not decrypt."""
+    values = {name: get(name) for name in _WECOM_NAMES}
+    api_base = get("BANZHUREN_WECOM_API_BASE")
+    if api_base is not None:
+        api_base = _http_url("BANZHUREN_WECOM_API_BASE", api_base).rstrip("/") + "/"
+    given = [name for name, value in values.items() if value is not None]
+    if not given:
+        return {"wecom_api_base": api_base or DEFAULT_WECOM_API_BASE}
+    missing = [name for name in _WECOM_NAMES if values[name] is None]
+    if missing:
+        raise ConfigError(
+            f"企业微信的设置要么全部填写，要么全部不填：已设置 {given[0]}，还缺少 {missing[0]}"
+            + (f" 等 {len(missing)} 项" if len(missing) > 1 else "")
+            + "（企业微信管理后台 → 应用管理 → 自建应用）"
+        )
+    corp_id = values["BANZHUREN_WECOM_CORP_ID"]
+    if not _CORP_ID.match(corp_id):
+        raise ConfigError(
+            f"BANZHUREN_WECOM_CORP_ID 应为企业ID（字母和数字，例如 ww1234567890abcdef），现为 {corp_id!r}"
+        )
+    agent_raw = values["BANZHUREN_WECOM_AGENT_ID"]
+    if not (agent_raw.isascii() and agent_raw.isdigit() and 0 < len(agent_raw) <= 10):
+        raise ConfigError(
+            f"BANZHUREN_WECOM_AGENT_ID 应为自建应用的 AgentId（数字，例如 1000002），现为 {agent_raw!r}"
+        )
+    secret = values["BANZHUREN_WECOM_SECRET"]
+    if not _WECOM_SECRET.match(secret):
+        raise ConfigError("BANZHUREN_WECOM_SECRET 应为自建应用的 Secret（字母、数字、- 和 _）")
+    token = values["BANZHUREN_WECOM_TOKEN"]
+    if not (3 <= len(token) <= 32 and token.isalnum() and token.isascii()):
+        raise ConfigError("BANZHUREN_WECOM_TOKEN 应为 3 到 32 个字母或数字（接收消息的 Token）")
+    aes_key = values["BANZHUREN_WECOM_AES_KEY"]
+    if len(aes_key) != 43 or not aes_key.isalnum() or not aes_key.isascii():
+        raise ConfigError(
+            "BANZHUREN_WECOM_AES_KEY 应为 43 个字母或数字（接收消息的 EncodingAESKey）"
+        )
+    return {
+        "wecom_corp_id": corp_id,
+        "wecom_agent_id": int(agent_raw),
+        "wecom_secret": secret,
+        "wecom_token": token,
+        "wecom_aes_key": aes_key,
+        "wecom_api_base": api_base or DEFAULT_WECOM_API_BASE,
     }
 
 

@@ -11,6 +11,9 @@ nginx) is only a matter of CPU. Override with gunicorn's own ``WEB_CONCURRENCY``
 
 import multiprocessing
 import os
+import re
+
+from gunicorn.glogging import Logger
 
 # Files the web processes write (logs, a SQLite database) are not world-readable (issue 22):
 # this file runs in the master before it opens any log; the app narrows it too.
@@ -45,6 +48,23 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # No query strings in the access log: WeChat's carry signatures and openids.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+# Nor the one-time tokens of chat links (issue 25: /d/<token>, /apply/<token>) in the path.
+_TOKEN_PATH = re.compile(r"^/(d|apply)/(?!wechat$)[^/]+$")
+
+
+def mask_token_path(path: str) -> str:
+    return _TOKEN_PATH.sub(r"/\1/…", path)
+
+
+class TokenMaskingLogger(Logger):
+    def atoms(self, resp, req, environ, request_time):
+        values = super().atoms(resp, req, environ, request_time)
+        values["U"] = mask_token_path(values.get("U") or "")
+        return values
+
+
+logger_class = TokenMaskingLogger
 
 
 def post_fork(server, worker):  # gunicorn hook signature

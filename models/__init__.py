@@ -5,6 +5,7 @@ from models.appointment import Appointment, AppointmentStatus
 from models.base import Base
 from models.binding import BindingFailure, WeChatBinding
 from models.evaluation import Award, Grade, TermEvaluation
+from models.links import ChatLink
 from models.meetings import Incident, IncidentKind, Meeting, MeetingKind, meeting_attendance
 from models.messaging import DialogueState, OutboundMessage, ReceivedMessage, WeChatAccessToken
 from models.org import (
@@ -20,6 +21,7 @@ from models.reach import RoundContact, TermClosedDate, WeChatContact
 from models.survey import (
     Answer,
     Ballot,
+    CommentReview,
     Response,
     SealedEnvelope,
     Survey,
@@ -48,7 +50,9 @@ __all__ = [
     "Ballot",
     "Base",
     "BindingFailure",
+    "ChatLink",
     "ClassKind",
+    "CommentReview",
     "Department",
     "DialogueState",
     "EmploymentOutcome",

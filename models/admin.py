@@ -15,6 +15,8 @@ from models.org import Department
 class UserRole(LabelledEnum):
     AFFAIRS = "affairs", "学生处"  # everything
     BRANCH = "branch", "党总支"  # its own department only
+    # 人事处: the allowance sheet and the 人事处备案 step; no survey figures, comments or logs.
+    HR = "hr", "人事处"
 
 
 class User(CreatedAt, Base):

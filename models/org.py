@@ -110,6 +110,8 @@ class Teacher(CreatedAt, Base):
         str_enum(TeacherRole), default=TeacherRole.HEAD_TEACHER
     )
     binding_code: Mapped[str] = mapped_column(String(16))
+    # Issue 25.5: the WeCom UserId when it is not the 工号 (roster column wecom_userid).
+    wecom_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     department: Mapped[Department | None] = relationship()
 

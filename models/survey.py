@@ -144,3 +144,19 @@ class SurveyDraft(Base):
         ForeignKey("survey_rounds.id", ondelete="CASCADE"), index=True
     )
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CommentReview(Base):
+    """Student Affairs' decision on one free-text answer (DESIGN.md, Privacy): shown to the
+    teacher and the branch, or withheld with a reason. No row means not reviewed yet (pending:
+    shown to nobody but Student Affairs). The row carries no date or time and no sequence (the
+    answer's own random id is the key), so the review adds nothing that could order comments
+    or tie one to the moment a student answered; who decided is in the audit log."""
+
+    __tablename__ = "comment_reviews"
+
+    answer_id: Mapped[str] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16))  # shown / withheld
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -118,6 +118,21 @@ class StudentFeedback(CreatedAt, Base):
         ForeignKey("outbound_messages.id", ondelete="SET NULL")
     )
     failed_at: Mapped[dt.datetime | None]
+    # The student's class the 反馈 is about (its counsellor's, its branch's); NULL on rows from
+    # before issue 25, which fall back to the entry's class.
+    class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"))
+    # The counsellor's answer (issue 25): 收到 sets ``acknowledged_at``, 跟进 ``followed_up_at``;
+    # ``counsellor_note`` is the latest note or follow-up, shown to the head teacher.
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    followed_up_at: Mapped[dt.datetime | None]
+    counsellor_note: Mapped[str | None] = mapped_column(String(500))
+    # The one reminder to the counsellor after 3 days unacknowledged.
+    reminded_at: Mapped[dt.datetime | None]
+
+    entry: Mapped[WorkLogEntry] = relationship()
+    student: Mapped[Student] = relationship()
+    school_class: Mapped[SchoolClass | None] = relationship()
+    counsellor: Mapped[Teacher | None] = relationship()
 
 
 class LogRequirement(Base):

@@ -32,6 +32,7 @@ RUN_ID = uuid.uuid4().hex[:8]
 # Fixtures shared by several test modules live in these plugins, one per concern.
 pytest_plugins = [
     "tests.support.wechat",
+    "tests.support.wecom",
     "tests.support.campus",
     "tests.support.celery_worker",
     "tests.support.browser",

@@ -22,7 +22,7 @@ def school_tables(chinese: bool = False, school: dict | None = None) -> Tables:
     school = school or sample_school()
     tables: Tables = {}
     for kind, rows in school.items():
-        columns = SHEETS[kind].columns
+        columns = [c for c in SHEETS[kind].columns if c.in_sample]
         name = SHEETS[kind].chinese if chinese else kind
         header = [c.chinese if chinese else c.field for c in columns]
         tables[name] = [header] + [[row.get(c.field) for c in columns] for row in rows]

@@ -17,6 +17,7 @@ from core.evaluation import policy
 from core.evaluation.grading import details_shown
 from core.publication import readiness
 from core.surveys.rounds import round_progress
+from core.trends import trends_for, trends_json
 from models import Grade, Incident, Meeting, SurveyRound, Teacher, Term, WorkLogEntry
 from models.evaluation import GRADE_LABELS
 from models.meetings import meetings_attended
@@ -27,7 +28,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 @bp.before_request
 def _authenticate():
-    if request.endpoint == "api.openapi":
+    if access.is_public(request.endpoint):
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -38,6 +39,11 @@ def _authenticate():
         response.headers["WWW-Authenticate"] = 'Bearer realm="banzhuren"'
         return response
     g.principal = Principal(user)
+    if not access.permitted(user.role, request.endpoint, request.view_args):
+        # The same route rule as the dashboard's (bot.dashboard.access.ROUTES).
+        response = jsonify(error="您的角色无权访问此接口")
+        response.status_code = 403
+        return response
     return None
 
 
@@ -104,6 +110,10 @@ def overview(code: str):
         respondents=summary.respondents,
         eligible=summary.eligible,
         response_rate=summary.response_rate,
+        # The mean of the teachers' satisfaction and its 95% interval over the teachers.
+        satisfaction_pct=summary.satisfaction,
+        ci_low=summary.interval[0],
+        ci_high=summary.interval[1],
         grades={GRADE_LABELS[gr]: n for gr, n in summary.grades.items()},
         departments=[
             {
@@ -111,6 +121,8 @@ def overview(code: str):
                 "teachers": d.teachers,
                 "response_rate": d.response_rate,
                 "satisfaction_pct": d.satisfaction,
+                "ci_low": d.interval[0],
+                "ci_high": d.interval[1],
             }
             for d in summary.by_department
         ],
@@ -193,7 +205,7 @@ def teacher(code: str, staff_no: str):
         ]
         if shown
         else None,
-        "comments": queries.comments(session, term.id, person.id) if shown else None,
+        **_comments(queries.comments(session, term.id, person.id) if shown else None),
         **_work(
             entries,
             counts,
@@ -202,6 +214,19 @@ def teacher(code: str, staff_no: str):
         ),
     }
     return jsonify(body)
+
+
+def _comments(visible: queries.VisibleComments | None) -> dict[str, Any]:
+    """Only comments Student Affairs reviewed and showed; withheld and pending ones as counts
+    (DESIGN.md, Privacy). None below the minimum respondents or for another department's
+    teacher."""
+    if visible is None:
+        return {"comments": None, "comments_withheld": None, "comments_pending": None}
+    return {
+        "comments": visible.shown,
+        "comments_withheld": visible.withheld,
+        "comments_pending": visible.pending,
+    }
 
 
 def _foreign_teacher(session, person: Teacher, term: Term) -> dict[str, Any]:
@@ -215,7 +240,7 @@ def _foreign_teacher(session, person: Teacher, term: Term) -> dict[str, Any]:
         "respondents": None,
         "breakdown_shown": False,
         "questions": None,
-        "comments": None,
+        **_comments(None),
         **_work(
             entries,
             counts,
@@ -236,7 +261,14 @@ def _work(
     return {
         "logs": counts,
         "worklog": [
-            {"date": e.occurred_on.isoformat(), "kind": e.kind.value, "text": e.text}
+            {
+                "date": e.occurred_on.isoformat(),
+                "kind": e.kind.value,
+                # A 反馈 speaks of a student: its text for the branch of its class only.
+                "text": e.text
+                if access.feedback_text_visible(scope(), e)
+                else access.FEEDBACK_HIDDEN,
+            }
             for e in entries
         ],
         "meetings": [
@@ -248,6 +280,39 @@ def _work(
             for i in incidents
         ],
     }
+
+
+@bp.get("/trends")
+def trends():
+    """Satisfaction, grade and log counts term by term: the school (Student Affairs), each
+    branch and each teacher the token's owner may see (core.trends)."""
+    session = db()
+    if set(request.args) - {"department", "teacher"}:
+        abort(400)  # a misspelt filter must not quietly return everything
+    department = request.args.get("department") or None
+    staff_no = request.args.get("teacher") or None
+    if department and not (department.isdigit() and department.isascii() and len(department) <= 9):
+        abort(400)
+    if staff_no is not None and len(staff_no) > 32:
+        abort(400)
+    own = scope()
+    wanted = int(department) if department else None
+    if own is not None and wanted not in (None, own):
+        abort(404)
+    teacher_id = None
+    if staff_no is not None:
+        teacher_id = session.scalar(select(Teacher.id).where(Teacher.staff_no == staff_no))
+        if teacher_id is None:
+            abort(404)
+        visible_teacher(session, own, teacher_id)
+    data = trends_for(
+        session,
+        own,
+        settings().min_respondents,
+        department_id=wanted,
+        teacher_id=teacher_id,
+    )
+    return jsonify(trends_json(data))
 
 
 @bp.get("/terms/<code>/awards")
@@ -267,7 +332,11 @@ def rounds(code: str):
     visible = set(session.scalars(select(Teacher.id).where(teacher_condition(scope()))))
     result = []
     for r in session.scalars(select(SurveyRound).where(SurveyRound.term_id == term.id)):
-        per_teacher = [p for p in round_progress(session, r.id) if p["teacher_id"] in visible]
+        # A branch's figures count its own classes' students only (a borrowed teacher's
+        # other classes are another department's business).
+        per_teacher = [
+            p for p in round_progress(session, r.id, scope()) if p["teacher_id"] in visible
+        ]
         eligible = sum(p["eligible"] for p in per_teacher)
         answered = sum(p["answered"] for p in per_teacher)
         result.append(

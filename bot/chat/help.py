@@ -12,6 +12,19 @@ BIND_HOWTO = (
     "绑定码由辅导员发放。"
 )
 
+# With the campus login configured (issue 23): the menu's button first, the code as fallback.
+CAMPUS_HOWTO = (
+    "请先绑定身份：点菜单「帮助 → 绑定身份」，用学校统一身份认证账号登录一次即可。\n"
+    "也可以发送「绑定 学号或工号 绑定码」（绑定码由辅导员发放），例如：\n"
+    "绑定 2023010101 123456"
+)
+
+
+def bind_howto(campus_login: bool = False) -> str:
+    """How an unbound sender binds: the campus login when it is configured, else the code."""
+    return CAMPUS_HOWTO if campus_login else BIND_HOWTO
+
+
 COMMON = "「帮助」查看本说明；「解绑」解除本微信与身份的绑定。"
 
 STUDENT_HELP = (
@@ -37,11 +50,20 @@ HEAD_TEACHER_HELP = (
     "资助建议（奖助贷补减）、新生入学指导、就业指导（就业、实习）、参加例会、参加培训、"
     "反馈（转给班级辅导员）。\n"
     "记录后可发照片作为附件。「撤销」删除最近一条，「我的日志」查看最近记录，"
-    "「统计」查看本月和本学期的次数，「考核结果」（或「我的考核」）查看已发布的学期考核结果。\n"
-    + COMMON
+    "「统计」查看本月和本学期的次数，「考核结果」（或「我的考核」）查看已发布的学期考核结果，"
+    "「我的反馈」查看本学期反馈的处理情况（未读 / 已收到 / 已跟进），"
+    "「日志本」获取本聘期工作日志本的下载链接（24小时内有效，只能下载一次），"
+    "「申请」在每年的申请月份网上填写兼职班主任业务审批表。\n" + COMMON
 )
 
-COUNSELLOR_HELP = "辅导员会在这里收到兼职班主任转来的学生情况反馈，无需回复。\n" + COMMON
+COUNSELLOR_HELP = (
+    "辅导员会在这里收到兼职班主任转来的学生情况反馈，每条带编号（如「反馈 #12」）。请回复：\n"
+    "· 「收到」确认最新一条未确认的反馈；\n"
+    "· 「收到 12 已约谈学生」确认第 12 条并附备注；\n"
+    "· 「跟进 12 已联系家长，下周复查」记录跟进情况；\n"
+    "· 「反馈」查看待确认的反馈。\n"
+    "班主任会收到您的确认和备注；3 天未确认的反馈会提醒一次，并显示给党总支。\n" + COMMON
+)
 
 UNBOUND_HELP = "你好！这里是兼职班主任工作平台。\n" + BIND_HOWTO + "\n「帮助」查看本说明。"
 
@@ -55,8 +77,11 @@ BUSY = "系统正忙，请稍后再发一次。"
 FAILED = "抱歉，处理这条消息时出错了，请稍后再试。"
 
 
-def help_for(role: str | None) -> str:
-    """The help text for ``role`` ("student", "head_teacher", "counsellor", or None = unbound)."""
+def help_for(role: str | None, campus_login: bool = False) -> str:
+    """The help text for ``role`` ("student", "head_teacher", "counsellor", or None = unbound;
+    ``campus_login``: the unbound are shown the campus login first)."""
+    if role is None and campus_login:
+        return "你好！这里是兼职班主任工作平台。\n" + CAMPUS_HOWTO + "\n「帮助」查看本说明。"
     return {
         "student": STUDENT_HELP,
         "head_teacher": HEAD_TEACHER_HELP,
@@ -64,13 +89,13 @@ def help_for(role: str | None) -> str:
     }.get(role or "", UNBOUND_HELP)
 
 
-def welcome(role: str | None, name: str | None = None) -> str:
+def welcome(role: str | None, name: str | None = None, campus_login: bool = False) -> str:
     """The reply to a subscribe event: how to bind, or the role's help for a bound returner."""
     if role is None:
-        return "欢迎关注兼职班主任工作平台！\n" + BIND_HOWTO + "\n「帮助」查看说明。"
+        return "欢迎关注兼职班主任工作平台！\n" + bind_howto(campus_login) + "\n「帮助」查看说明。"
     who = f"{name}（{ROLE_NAMES[role]}）" if name else ROLE_NAMES[role]
     return f"欢迎回来，{who}！\n" + help_for(role)
 
 
-def not_understood(role: str | None) -> str:
-    return NOT_UNDERSTOOD + "\n" + help_for(role)
+def not_understood(role: str | None, campus_login: bool = False) -> str:
+    return NOT_UNDERSTOOD + "\n" + help_for(role, campus_login)

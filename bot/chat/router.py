@@ -13,7 +13,8 @@ per-sender lock. :func:`route` then decides, in this order:
 3. commands for everyone: 帮助 / help / ?, 绑定 (:func:`bot.chat.binding.handle_bind`),
    解绑 (:func:`bot.chat.binding.handle_unbind`); an unbound sender is told how to bind;
 4. the role's handler (:data:`ROLE_HANDLERS`): students → ``bot.chat.survey_dialogue.handle``
-   (stores survey answers), head teachers → ``bot.chat.worklog.handle`` (stores work-log entries). A handler returns the reply text,
+   (stores survey answers), head teachers → ``bot.chat.worklog.handle`` (stores work-log entries),
+   counsellors → ``bot.chat.counsellor.handle`` (answers 反馈). A handler returns the reply text,
    or None when it does not understand the message → the role's help.
 
 Handlers only add and flush; the webhook records the reply with the message key and commits.
@@ -35,6 +36,7 @@ from bot.chat.binding import (
     lookup_sender,
 )
 from bot.chat.context import ChatContext, Incoming, Sender, SenderState
+from bot.chat.counsellor import handle as handle_counsellor
 from bot.chat.state import store_for
 from bot.chat.survey_dialogue import handle as handle_student
 from bot.chat.survey_dialogue import pending_question
@@ -54,6 +56,7 @@ Handler = Callable[[ChatContext], str | None]
 ROLE_HANDLERS: dict[str, Handler] = {
     "student": handle_student,
     "head_teacher": handle_head_teacher,
+    "counsellor": handle_counsellor,
 }
 # Message types a role's handler receives besides text and voice.
 ROLE_EXTRA_TYPES = {"head_teacher": frozenset({"image"})}
@@ -104,6 +107,7 @@ def handle_incoming(
 def route(ctx: ChatContext) -> str | None:
     """Dispatch ``ctx`` as the module docstring describes."""
     inc, role = ctx.incoming, ctx.sender.role
+    campus = ctx.settings.campus_login  # the unbound are shown the campus login (issue 23)
 
     if inc.msg_type == "event":
         if inc.event in SUBSCRIBE_EVENTS or inc.event == "scan":
@@ -116,11 +120,11 @@ def route(ctx: ChatContext) -> str | None:
             if greeting is not None:
                 return greeting
             _sender, name = lookup_sender(ctx.session, inc.openid)
-            return texts.welcome(role, name)
+            return texts.welcome(role, name, campus)
         if inc.event == "click":
             text = CLICK_TEXTS.get((inc.event_key or "").strip().upper())
             if text is None:
-                return texts.help_for(role)
+                return texts.help_for(role, campus)
             ctx = replace(ctx, incoming=replace(inc, msg_type="text", text=text))
             inc = ctx.incoming
         else:
@@ -129,7 +133,7 @@ def route(ctx: ChatContext) -> str | None:
     if inc.msg_type in ROLE_EXTRA_TYPES.get(role or "", ()):
         handler = role_handler(role)
         reply = handler(ctx) if handler is not None else None
-        return reply or texts.help_for(role)
+        return reply or texts.help_for(role, campus)
     if inc.msg_type == "voice" and not inc.text:
         return texts.EMPTY_VOICE
     if inc.msg_type not in ("text", "voice"):
@@ -139,17 +143,17 @@ def route(ctx: ChatContext) -> str | None:
 
     text = inc.text
     if not text:
-        return texts.not_understood(role)
+        return texts.not_understood(role, campus)
     if is_help(text):
-        return texts.help_for(role)
+        return texts.help_for(role, campus)
     if is_bind_command(text):
         return handle_bind(ctx)
     if is_unbind_command(text):
         return handle_unbind(ctx)
     if role is None:
-        return "你还没有绑定身份。\n" + texts.BIND_HOWTO
+        return "你还没有绑定身份。\n" + texts.bind_howto(campus)
 
     handler = role_handler(role)
     if handler is None:
-        return texts.help_for(role)
-    return handler(ctx) or texts.not_understood(role)
+        return texts.help_for(role, campus)
+    return handler(ctx) or texts.not_understood(role, campus)

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from bot.chat.context import ChatContext
-from core.worklog import counts, record, result
+from core import applications, download_links
+from core.worklog import counts, feedback_replies, record, result
 from core.worklog.dates import format_day
 from core.worklog.feedback import forward_after_commit, undelivered_feedback
 from core.worklog.parser import EXAMPLE, ParsedEntry, ParseError, parse_entry, to_halfwidth
@@ -24,10 +25,14 @@ from models import LogKind, StudentFeedback
 
 PENDING_TTL = 30 * 60
 RECENT = 10
+MY_FEEDBACK_SHOWN = 15
 
 UNDO_WORDS = {"撤销", "撤回", "撤销上一条", "删除上一条"}
 MY_LOGS_WORDS = {"我的日志", "日志", "我的记录", "查看日志", "最近日志"}
 STATS_WORDS = {"统计", "本月统计", "我的统计", "日志统计"}
+LOGBOOK_WORDS = {"日志本", "工作日志本", "下载日志本"}
+APPLY_WORDS = {"申请", "网上申请", "我要申请", "申请班主任"}
+MY_FEEDBACK_WORDS = {"我的反馈", "反馈情况", "查看反馈"}
 CANCEL_WORDS = {"取消", "算了", "不记了"}
 CONFIRM_WORDS = {"确认", "确定", "是", "是的", "对", "1"}
 # Not a log attempt: the router answers these with the role's help.
@@ -68,7 +73,14 @@ def handle(ctx: ChatContext) -> str | None:
             return reply
         # A wrong number or a short "不" answers the question; anything longer is a new
         # message, handled after saying that the pending one was dropped.
-        commands = MY_LOGS_WORDS | STATS_WORDS | result.RESULT_WORDS
+        commands = (
+            MY_LOGS_WORDS
+            | STATS_WORDS
+            | MY_FEEDBACK_WORDS
+            | LOGBOOK_WORDS
+            | APPLY_WORDS
+            | result.RESULT_WORDS
+        )
         if word not in commands and (word.isdigit() or len(word) <= 2):
             return CANCELLED
         prefix = CANCELLED + "\n"
@@ -83,6 +95,18 @@ def handle(ctx: ChatContext) -> str | None:
         return prefix + _my_logs(ctx, teacher_id)
     if word in STATS_WORDS:
         return prefix + _stats(ctx, teacher_id)
+    if word in MY_FEEDBACK_WORDS:
+        return prefix + _my_feedback(ctx, teacher_id)
+    if word in APPLY_WORDS:
+        # Issue 25.2: in the application months, a link to the online 业务审批表.
+        return prefix + applications.apply_reply(
+            ctx.session, ctx.settings, teacher_id, inc.openid, inc.now
+        )
+    if word in LOGBOOK_WORDS:
+        # Issue 25.3: a one-time link (24 hours) to the current 聘期's 工作日志本.
+        return prefix + download_links.logbook_reply(
+            ctx.session, ctx.settings, teacher_id, inc.openid, inc.now
+        )
     if word in result.RESULT_WORDS:
         # The teacher's own published term result (core/worklog/result.py).
         return prefix + result.reply(
@@ -280,6 +304,28 @@ def _my_logs(ctx: ChatContext, teacher_id: int) -> str:
         if e.id in failed:
             parts.append("⚠反馈" + failed[e.id])
         lines.append(f"{i}. " + "｜".join(parts))
+    return "\n".join(lines)
+
+
+def _my_feedback(ctx: ChatContext, teacher_id: int) -> str:
+    """我的反馈 (issue 25): this term's 反馈 with the counsellor's answer."""
+    term = counts.term_on(ctx.session, ctx.today)
+    rows = feedback_replies.of_teacher(ctx.session, teacher_id, term)
+    if not rows:
+        return "本学期还没有反馈。反馈学生情况请发送，例如：反馈 张三 最近情绪低落，请辅导员关注"
+    lines = [f"本学期的反馈（{len(rows)}条）："]
+    for fb in rows[-MY_FEEDBACK_SHOWN:]:
+        state = feedback_replies.status(fb)
+        if fb.acknowledged_at is None and fb.failed_at is not None:
+            state = fb.note or "未送达"
+        elif fb.acknowledged_at is None and fb.outbound_id is None:
+            state = fb.note or "未转发"
+        line = f"#{fb.id} {fb.student.name}｜{_short(fb.text)}｜{state}"
+        if fb.counsellor_note:
+            line += f"（辅导员：{fb.counsellor_note}）"
+        lines.append(line)
+    if len(rows) > MY_FEEDBACK_SHOWN:
+        lines.append(f"（只显示最近{MY_FEEDBACK_SHOWN}条）")
     return "\n".join(lines)
 
 

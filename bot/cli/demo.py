@@ -54,7 +54,8 @@ def demo_command(no_serve: bool, port: int | None, database_name: str, seed: int
             click.echo("  " + exchange.replace("\n", "\n  "))
         click.echo(
             f"\n共发送 {result.messages} 条微信消息（签名并加密），"
-            f"经本地模拟的微信接口发出 {result.outbound} 条客服消息（测评通知、反馈转辅导员）。"
+            f"经本地模拟的微信接口发出 {result.outbound} 条客服消息（测评通知等），"
+            f"经本地模拟的企业微信接口发出 {result.wecom_outbound} 条（反馈转辅导员）。"
         )
         click.echo(f"\n学生处考核报表（{_term()}）：\n")
         click.echo(result.report)

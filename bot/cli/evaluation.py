@@ -24,6 +24,7 @@ from core.reports import (
     evaluation_rows,
     render,
 )
+from core.trends import report_sheets
 from models.term import require_term
 
 PICKUP_TIMEOUT = 120.0
@@ -369,7 +370,12 @@ def report_command(
         if term.evaluated_at is None:
             fail(f"学期 {term_code} 尚未考核：先运行 banzhuren evaluate --term {term_code}")
         rows = ROWS[kind](s, term_code)
-    data = render(rows, fmt, kind)
+        extra = (
+            report_sheets(s, term, None, cli.settings.min_respondents)
+            if fmt == "xlsx" and kind == "evaluation"
+            else None
+        )
+    data = render(rows, fmt, kind, extra)
     if output is None:
         click.echo(data.decode("utf-8-sig"), nl=False)
         return

@@ -40,7 +40,7 @@ def user_group() -> None:
     "--role",
     required=True,
     type=click.Choice([r.value for r in UserRole]),
-    help="affairs = 学生处（全部）；branch = 党总支（本党总支）",
+    help="affairs = 学生处（全部）；branch = 党总支（本党总支）；hr = 人事处（补贴发放表与聘任备案）",
 )
 @click.option("--department", help="党总支名称（branch 必填）")
 @click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（一行）")
@@ -57,6 +57,8 @@ def user_add(
         fail("--role branch 需要 --department（党总支名称），例如 --department 管弦系党总支")
     if user_role == UserRole.AFFAIRS and department:
         fail("--role affairs（学生处）可见全部党总支，不要给 --department")
+    if user_role == UserRole.HR and department:
+        fail("--role hr（人事处）面向全校，不要给 --department")
     # Check what can be checked before asking for the password.
     with cli.session() as s:
         if s.scalar(select(User.id).where(User.username == name)) is not None:

@@ -1,5 +1,6 @@
 """The Student Affairs / Party-branch dashboard at ``/dashboard/``: password login with
-lockout, two roles (affairs sees all; branch sees its own department), CSRF on every form."""
+lockout, three roles (affairs sees all; branch sees its own department; hr the allowance sheet
+and the appointments, bot.dashboard.access.ROUTES), CSRF on every form."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hmac
 import time
 
 from flask import Flask, current_app, redirect, render_template, request, session, url_for
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from limits import parse
 from limits.storage import storage_from_string
@@ -122,9 +123,10 @@ def client_address() -> str:
 
 
 def exempt_from_csrf(app: Flask) -> None:
-    """The WeChat webhook (signed by WeChat) and the bearer-token API take no CSRF token."""
+    """The WeChat webhook (signed by WeChat) and the bearer-token API take no CSRF token. (The
+    chat links' pages, ``public``, keep it: the application form is a form.)"""
     for name, blueprint in app.blueprints.items():
-        if name != "dashboard":
+        if name not in ("dashboard", "public"):
             csrf.exempt(blueprint)
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(("/wechat", "/api/")):
@@ -157,7 +159,13 @@ def _plain_error(code: int):
 
 
 def init_app(app: Flask) -> None:
-    from bot.dashboard import admin, policy_pages, views  # noqa: F401 - routes register on the blueprint
+    from bot.dashboard import (  # noqa: F401 - routes register on the blueprint
+        admin,
+        feedback_pages,
+        policy_pages,
+        trends_pages,
+        views,
+    )
     from bot.dashboard.views import bp
 
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
@@ -177,7 +185,11 @@ def init_app(app: Flask) -> None:
 
     @app.route("/")
     def root():
-        return redirect(url_for("dashboard.overview"))
+        from bot.dashboard.views import home_url
+
+        return redirect(
+            home_url() if current_user.is_authenticated else url_for("dashboard.overview")
+        )
 
     @app.errorhandler(400)
     @app.errorhandler(404)

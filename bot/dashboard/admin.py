@@ -18,6 +18,7 @@ from bot.dashboard.access import (
     affairs_only,
     application_condition,
     appointment_condition,
+    may_record_incident,
     meeting_condition,
     teacher_condition,
     visible_appointment,
@@ -28,7 +29,7 @@ from bot.dashboard.forms import Fields, FormError, parse_id
 from bot.dashboard.views import bp, scope, term_or_404, today
 from bot.dashboard.workflow import needs_end_details, next_steps, transition_problem
 from bot.request_session import db
-from core import audit
+from core import applications, audit
 from core.db import begin_write
 from core.reach import rounds as reach_rounds
 from core.roster.importer import RosterError, import_roster
@@ -49,6 +50,8 @@ from models import (
     Teacher,
     Term,
     TermEvaluation,
+    User,
+    UserRole,
 )
 from models.appointment import ENDED_EARLY, STATUS_LABELS, TRANSITIONS, one_year_after
 from models.base import utcnow
@@ -148,6 +151,7 @@ def _appointments_page(errors: list[str] | None = None, form: dict | None = None
         except ValueError:
             abort(400)
     rows = list(session.scalars(query.limit(500)))
+    hr = hr_present(session)
     classes = list(
         session.scalars(
             select(SchoolClass)
@@ -160,7 +164,7 @@ def _appointments_page(errors: list[str] | None = None, form: dict | None = None
             "dashboard/appointments.html",
             rows=rows,
             classes=classes,
-            steps={a.id: next_steps(current_user.role, a.status) for a in rows},
+            steps={a.id: next_steps(current_user.role, a.status, hr_present=hr) for a in rows},
             statuses=[(s.value, STATUS_LABELS[s]) for s in AppointmentStatus],
             wanted=wanted,
             needs_end_details=needs_end_details,
@@ -169,6 +173,16 @@ def _appointments_page(errors: list[str] | None = None, form: dict | None = None
             form=form or {},
         ),
         status,
+    )
+
+
+def hr_present(session) -> bool:
+    """Whether the school has an active 人事处 user (who then files its own 人事处备案)."""
+    return (
+        session.scalar(
+            select(User.id).where(User.role == UserRole.HR, User.disabled_at.is_(None)).limit(1)
+        )
+        is not None
     )
 
 
@@ -243,6 +257,10 @@ def appointment_new():
 @bp.route("/appointments/<int:appointment_id>/step", methods=["POST"])
 def appointment_step(appointment_id: int):
     session = db()
+    # It queues the teacher's message (issue 25.2) while the in-process sender may be writing
+    # the last one: on SQLite take the write lock first, as the round actions do.
+    session.rollback()
+    begin_write(session)
     appointment = visible_appointment(session, scope(), appointment_id, for_update=True)
     fields = Fields(request.form)
     target = fields.choice("target", "流程步骤", AppointmentStatus)
@@ -256,7 +274,9 @@ def appointment_step(appointment_id: int):
         fields.check()
     except FormError as exc:
         return _appointments_page(exc.problems, status=400)
-    problem = transition_problem(current_user.role, appointment.status, target)
+    problem = transition_problem(
+        current_user.role, appointment.status, target, hr_present=hr_present(session)
+    )
     if problem:
         # A step out of order is bad input; a step of the other office is forbidden.
         allowed_order = target in TRANSITIONS[appointment.status]
@@ -277,6 +297,8 @@ def appointment_step(appointment_id: int):
         ended_on=ended_on,
         reason=reason,
     )
+    # Issue 25.2: the teacher hears of each step by WeChat (sent once this commits).
+    applications.notify_step(session, appointment, before, target)
     session.commit()
     flash(
         f"{appointment.teacher.name}（{appointment.school_class.name}）：{STATUS_LABELS[before]} → "
@@ -299,7 +321,9 @@ def _rounds_page(errors: list[str] | None = None, status: int = 200):
             select(SurveyRound).where(SurveyRound.term_id == term.id).order_by(SurveyRound.id)
         ):
             per_teacher = [
-                p for p in survey_rounds.round_progress(session, r.id) if p["teacher_id"] in visible
+                p
+                for p in survey_rounds.round_progress(session, r.id, scope())
+                if p["teacher_id"] in visible
             ]
             eligible = sum(p["eligible"] for p in per_teacher)
             answered = sum(p["answered"] for p in per_teacher)
@@ -618,6 +642,14 @@ def incident_add(teacher_id: int):
         fields.check()
     except FormError as exc:
         return _error_page(exc.problems)
+    if not may_record_incident(session, scope(), teacher, occurred_on):
+        return _error_page(
+            [
+                f"{teacher.name} 是其他党总支的教师：只能登记其在本党总支班级聘期内"
+                f"（已聘任、{occurred_on} 在聘期之内）发生的情形"
+            ],
+            status=403,
+        )
     incident = Incident(
         teacher_id=teacher.id,
         term_id=term.id,
@@ -724,11 +756,11 @@ def publish():
     return redirect(url_for("dashboard.overview", term=code))
 
 
-def _error_page(problems: list[str]):
+def _error_page(problems: list[str], status: int = 400):
     return (
         render_template(
             "dashboard/error.html",
-            code=400,
+            code=status,
             message="提交的内容有误：",
             problems=problems,
             # Only ever a link back into this site.
@@ -736,7 +768,7 @@ def _error_page(problems: list[str]):
             if request.referrer and request.referrer.startswith(request.host_url)
             else None,
         ),
-        400,
+        status,
     )
 
 

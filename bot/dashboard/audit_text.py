@@ -52,11 +52,23 @@ ACTION_LABELS: dict[str, str] = {
     "binding.unbind": "解除微信绑定",
     "binding.refused": "绑定被拒绝",
     "round.remind": "一键催填",
+    "logbook.link": "生成日志本下载链接",
+    "logbook.link_used": "下载日志本",
+    "application.link": "生成网上申请链接",
+    "apply.link_used": "打开网上申请并提交",
     "term.closed_dates.add": "设置不催填的日期",
     "term.closed_dates.remove": "取消不催填的日期",
+    "comment.shown": "显示学生意见",
+    "comment.withheld": "隐去学生意见",
+    "comment.show_unheld": "显示未标记的学生意见",
+    "award.grant": "授予先进兼职班主任",
 }
 
 KEY_LABELS: dict[str, str] = {
+    "held": "自动标记",
+    "shown": "显示条数",
+    "staff": "班主任工号",
+    "name": "姓名",
     "appointment_id": "聘任编号",
     "start": "开始",
     "end": "结束",
@@ -302,7 +314,18 @@ _SENTENCES: dict[str, Callable[[str, str, Mapping[str, Any]], str]] = {
     "login.locked": lambda a, t, d: f"账户 {t or a} 因多次密码错误被锁定 15 分钟",
     "logout": lambda a, t, d: f"{a} 退出了登录",
     "roster.import": _roster,
-    "appointment.apply": lambda a, t, d: f"{a} 登记了 {t} 的聘任申请{_period(d)}",
+    "appointment.apply": lambda a, t, d: (
+        f"{t.split()[0]} 在微信上提交了 {t} 的聘任申请{_period(d)}"
+        if d.get("online")
+        else f"{a} 登记了 {t} 的聘任申请{_period(d)}"
+    ),
+    "logbook.link": lambda a, t, d: (
+        f"教师 {t} 在微信上获取了工作日志本的一次性下载链接"
+        f"（聘期 {d.get('period_start', '?')} 至 {d.get('period_end', '?')}）"
+    ),
+    "logbook.link_used": lambda a, t, d: f"教师 {t} 的工作日志本下载链接已使用（下载一次）",
+    "application.link": lambda a, t, d: f"教师 {t} 在微信上获取了网上申请的一次性链接",
+    "apply.link_used": lambda a, t, d: f"教师 {t} 的网上申请链接已使用（提交了申请）",
     "appointment.transition": _transition,
     "round.open": _round("开启了"),
     "round.reopen": _round("重新开启了"),
@@ -343,7 +366,10 @@ _SENTENCES: dict[str, Callable[[str, str, Mapping[str, Any]], str]] = {
 # Details a sentence already says; anything else is appended after it.
 _SAID: dict[str, tuple[str, ...]] = {
     "roster.import": ("source", "changes", "sheets"),
-    "appointment.apply": ("start", "end"),
+    "appointment.apply": ("start", "end", "online"),
+    "logbook.link": ("period_start", "period_end", "expires_at"),
+    "logbook.link_used": ("link_id",),
+    "apply.link_used": ("link_id",),
     "appointment.transition": ("before", "after", "ended_on", "reason"),
     "round.open": ("closes_on", "survey"),
     "round.reopen": ("closes_on", "survey"),

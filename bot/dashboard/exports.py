@@ -44,8 +44,13 @@ def table(rows: list[dict[str, Any]], kind: str) -> tuple[list[str], list[list[A
     return [c.header for c in columns], [["" if v is None else v for v in line] for line in cells]
 
 
-def render(rows: list[dict[str, Any]], fmt: str, kind: str) -> bytes:
-    return reports.render(rows, fmt, kind=KINDS[kind])
+def render(
+    rows: list[dict[str, Any]],
+    fmt: str,
+    kind: str,
+    extra_sheets: dict[str, tuple[list[str], list[list[Any]]]] | None = None,
+) -> bytes:
+    return reports.render(rows, fmt, kind=KINDS[kind], extra_sheets=extra_sheets)
 
 
 def filename(term: Term, kind: str, fmt: str, department: str | None) -> str:

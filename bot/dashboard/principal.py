@@ -26,8 +26,13 @@ class Principal(UserMixin):
         return self.role == UserRole.AFFAIRS
 
     @property
+    def is_hr(self) -> bool:
+        return self.role == UserRole.HR
+
+    @property
     def scope(self) -> int | None:
-        """The department every query is limited to; None for Student Affairs."""
+        """The department every query is limited to; None for Student Affairs and for 人事处
+        (school-wide, but only on the few routes bot.dashboard.access.ROUTES gives it)."""
         return None if self.is_affairs else self.department_id
 
     @property

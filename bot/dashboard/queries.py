@@ -13,8 +13,10 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from bot.dashboard.access import evaluation_condition, teacher_condition
+from core.comments.review import VisibleComments, visible_comments
 from core.evaluation.policy import report_fields, resolve_branch_attendees
 from core.evaluation.queries import kind_value
+from core.trends import mean_with_interval
 from models import (
     Answer,
     Appointment,
@@ -264,8 +266,11 @@ class DepartmentSummary:
     teachers: int = 0
     respondents: int = 0
     eligible: int = 0
-    satisfaction_sum: float = 0.0
-    rated: int = 0
+    values: list[float] = field(default_factory=list)
+
+    @property
+    def rated(self) -> int:
+        return len(self.values)
 
     @property
     def response_rate(self) -> float | None:
@@ -274,7 +279,12 @@ class DepartmentSummary:
     @property
     def satisfaction(self) -> float | None:
         """Mean of the teachers' satisfaction (each teacher counts once, as in the policy)."""
-        return self.satisfaction_sum / self.rated if self.rated else None
+        return mean_with_interval(self.values)[0]
+
+    @property
+    def interval(self) -> tuple[float | None, float | None]:
+        """The 95% interval of that mean over the teachers (core.trends); None below two."""
+        return mean_with_interval(self.values)[1:]
 
 
 @dataclass
@@ -285,10 +295,20 @@ class Overview:
     grades: dict[Grade, int] = field(default_factory=lambda: dict.fromkeys(SHOWN_GRADES, 0))
     by_department: list[DepartmentSummary] = field(default_factory=list)
     flagged: int = 0
+    # Every rated teacher's satisfaction: the school-wide (or the branch's) average.
+    values: list[float] = field(default_factory=list)
 
     @property
     def response_rate(self) -> float | None:
         return 100.0 * self.respondents / self.eligible if self.eligible else None
+
+    @property
+    def satisfaction(self) -> float | None:
+        return mean_with_interval(self.values)[0]
+
+    @property
+    def interval(self) -> tuple[float | None, float | None]:
+        return mean_with_interval(self.values)[1:]
 
 
 def summarize(rows: Iterable[EvaluationRow]) -> Overview:
@@ -306,8 +326,8 @@ def summarize(rows: Iterable[EvaluationRow]) -> Overview:
         dep.respondents += row.respondents
         dep.eligible += row.eligible
         if row.satisfaction is not None and row.respondents:
-            dep.satisfaction_sum += row.satisfaction
-            dep.rated += 1
+            dep.values.append(row.satisfaction)
+            overview.values.append(row.satisfaction)
     overview.by_department = sorted(deps.values(), key=lambda d: d.name)
     return overview
 
@@ -370,19 +390,11 @@ def question_stats(session: Session, term_id: int, teacher_id: int) -> list[Ques
     return result + [QuestionStat(qid, qid, *stats[qid]) for qid in extra]
 
 
-def comments(session: Session, term_id: int, teacher_id: int) -> list[str]:
-    """The written comments, sorted by their text so that no order leads back to a student."""
-    return list(
-        session.scalars(
-            select(Answer.text)
-            .where(
-                Answer.response_id.in_(_term_responses(term_id, teacher_id)),
-                Answer.text.is_not(None),
-                Answer.text != "",
-            )
-            .order_by(Answer.text)
-        )
-    )
+def comments(session: Session, term_id: int, teacher_id: int) -> VisibleComments:
+    """The comments Student Affairs has reviewed and shown (sorted by their text, so that no
+    order leads back to a student), and how many are withheld or pending: the one way pages and
+    the API read comments (core.comments)."""
+    return visible_comments(session, term_id, teacher_id)
 
 
 def evaluation_of(session: Session, term_id: int, teacher_id: int) -> TermEvaluation | None:

@@ -41,6 +41,7 @@ from core import audit
 from core.accounts import authenticate, end_sessions
 from core.evaluation.grading import details_shown, participation_short
 from core.publication import readiness
+from core.trends import report_sheets, trends_for
 from core.worklog.feedback import undelivered_feedback
 from models import Grade, Term, User
 from models.base import utcnow
@@ -55,16 +56,40 @@ bp = Blueprint(
     static_folder="static",
 )
 
-PUBLIC_ENDPOINTS = {"dashboard.login", "dashboard.static"}
-
 
 @bp.before_request
 def _require_login():
-    if request.endpoint in PUBLIC_ENDPOINTS:
+    """Login first, then the one route rule (bot.dashboard.access.ROUTES): a role outside it
+    gets 403 before the view runs, for reads, writes and downloads alike."""
+    if access.is_public(request.endpoint):
         return None
     if not current_user.is_authenticated:
         return redirect(url_for("dashboard.login", next=request.full_path))
+    if not access.permitted(current_user.role, request.endpoint, request.view_args):
+        abort(403)
     return None
+
+
+@bp.app_template_global()
+def entry_text(entry) -> str:
+    """A work-log entry's text as this user may read it (a 反馈's only for its class's branch)."""
+    if access.feedback_text_visible(current_user.scope, entry):
+        return entry.text
+    return access.FEEDBACK_HIDDEN
+
+
+@bp.app_template_global()
+def home_url() -> str:
+    return url_for(access.home_endpoint(current_user.role))
+
+
+@bp.app_template_global()
+def may(endpoint: str, **view_args: Any) -> bool:
+    """Whether the current user may use a route: the navigation and links ask the same rule
+    the requests are held to."""
+    return current_user.is_authenticated and access.permitted(
+        current_user.role, endpoint, view_args
+    )
 
 
 @bp.errorhandler(400)
@@ -142,13 +167,13 @@ def term_or_404() -> Term | None:
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/dashboard") and not target.startswith("//"):
         return target
-    return url_for("dashboard.overview")
+    return home_url()
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("dashboard.overview"))
+        return redirect(home_url())
     error = None
     username = ""
     status = 200
@@ -322,7 +347,8 @@ def teacher(teacher_id: int):
             respondents=0,
             breakdown_shown=False,
             questions=[],
-            comments=[],
+            comments=None,
+            teacher_trend=None,
             timeline=queries.group_by_month(entries),
             log_counts=sorted(counts.items(), key=lambda kv: -kv[1]),
             log_total=sum(counts.values()),
@@ -342,7 +368,10 @@ def teacher(teacher_id: int):
             respondents=respondents,
             breakdown_shown=shown,
             questions=queries.question_stats(session, term.id, teacher_id) if shown else [],
-            comments=queries.comments(session, term.id, teacher_id) if shown else [],
+            comments=queries.comments(session, term.id, teacher_id) if shown else None,
+            teacher_trend=trends_for(
+                session, scope(), settings().min_respondents, teacher_id=teacher_id
+            ),
             timeline=queries.group_by_month(entries),
             undelivered=undelivered_feedback(session, [e.id for e in entries]),
             log_counts=sorted(counts.items(), key=lambda kv: -kv[1]),
@@ -385,15 +414,6 @@ def _report_page(kind: str, title: str, note: str):
     )
 
 
-@bp.route("/awards")
-def awards():
-    return _report_page(
-        "award",
-        "先进兼职班主任候选人",
-        "第十九条：连续两个学期考核优秀；第二十条：被解聘者三年内不得参评。",
-    )
-
-
 @bp.route("/allowances")
 def allowances():
     return _report_page("allowance", "补贴发放表", "第十八条：每人每月 300 元，按在任月数计发。")
@@ -408,7 +428,12 @@ def download(kind: str, fmt: str):
         abort(404)
     session = db()
     rows = exports.report_rows(session, term, scope(), kind)
-    body = exports.render(rows, fmt, kind)
+    extra = (
+        report_sheets(session, term, scope(), settings().min_respondents)
+        if fmt == "xlsx" and kind == "evaluation"
+        else None
+    )
+    body = exports.render(rows, fmt, kind, extra)
     name = exports.filename(term, kind, fmt, current_user.department_name)
     response = Response(body, mimetype=exports.FORMATS[fmt])
     # RFC 5987 name for the Chinese file name, an ASCII one for old clients.

@@ -46,13 +46,17 @@ class Transcript:
 class Player:
     """Sends messages to the webhook; safe to use from several threads."""
 
-    def __init__(self, base_url: str, simulator, observer=None) -> None:
+    def __init__(self, base_url: str, simulator, wecom=None, observer=None) -> None:
         self.url = base_url + "wechat"
         self.simulator = simulator
+        # Issue 25.5: the school's WeCom app (a ``core.wecom.simulate.WeComSimulator``).
+        self.wecom_url = base_url + "wecom"
+        self.wecom = wecom
         # Told what each user did (the fake WeChat API's allowance, issue 23).
         self.observer = observer
         self._local = threading.local()
         self.sent = 0
+        self.sent_wecom = 0
         self._count = threading.Lock()
 
     def _http(self) -> requests.Session:
@@ -86,6 +90,23 @@ class Player:
             self.observer(openid, "event", event)
         return self._post(*self.simulator.event(openid, event, key))
 
+    def say_wecom(self, userid: str, text: str) -> str:
+        """A text message through the school's WeCom app (``/wecom``); the reply's text."""
+        assert self.wecom is not None
+        query, body = self.wecom.text(userid, text)
+        response = self._http().post(
+            self.wecom_url,
+            params=query,
+            data=body,
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+            timeout=15,
+        )
+        if response.status_code != 200:
+            raise DemoError(f"/wecom 返回 HTTP {response.status_code}：{response.text[:200]}")
+        with self._count:
+            self.sent_wecom += 1
+        return self.wecom.read_reply(response.content).get("Content", "")
+
 
 def take_survey(
     player: Player,
@@ -95,10 +116,13 @@ def take_survey(
     rng: random.Random,
     transcript: Transcript | None = None,
     n_teachers: int = 1,
+    comment: str | None = None,
 ) -> int:
     """One student answers the whole survey for each of their head teachers, as a person
     would: mostly numbers, sometimes letters or labels, an occasional pause (退出) and resume,
-    a change of mind at the summary. Returns how many teachers were rated."""
+    a change of mind at the summary. ``comment``: what the student writes at the first comment
+    question, whatever the dice say (the same dice are thrown, so the answers stay the same).
+    Returns how many teachers were rated."""
     by_text = {q.text: q for q in definition.questions}
     mood = rng.uniform(-1, 1)
     # The demo compresses minutes of reading and tapping into a second: each message carries
@@ -149,11 +173,13 @@ def take_survey(
             reply = say("测评")
             continue
         if not question.is_choice:
+            written = None
             if rng.random() < 0.3:
                 pool = COMMENTS[-1:] if profile == "unhappy" else COMMENTS[:-1]
-                reply = say(rng.choice(pool))
-            else:
-                reply = say("跳过")
+                written = rng.choice(pool)
+            if comment is not None:
+                written, comment = comment, None
+            reply = say(written or "跳过")
             continue
         labels = [o.label for o in question.options]
         if question.is_scored:

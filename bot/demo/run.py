@@ -28,9 +28,20 @@ import surveys.definition
 from bot.demo.campus import bind_by_campus_login
 from bot.demo.fake_cas import FakeCas
 from bot.demo.fake_wechat import FakeWeChatApi
-from bot.demo.player import Player, Transcript, take_survey
-from bot.demo.school import PROFILES, TERM_CODE, TERM_END, TERM_START, School, make_school
-from bot.demo.script import worklog_messages
+from bot.demo.fake_wecom import FakeWeComApi
+from bot.demo.player import YES_RATE, Player, Transcript, take_survey
+from bot.demo.school import (
+    EARLIER_TERM_CODE,
+    EARLIER_TERM_END,
+    EARLIER_TERM_START,
+    PROFILES,
+    TERM_CODE,
+    TERM_END,
+    TERM_START,
+    School,
+    make_school,
+)
+from bot.demo.script import COMMENTS, scale_choice, worklog_messages
 from bot.demo.servers import (
     DemoError,
     WebServer,
@@ -41,23 +52,36 @@ from bot.demo.servers import (
     start_worker,
     stop_process,
 )
+from core.comments.review import review_counts, show_unheld
+from core.evaluation.awards import award_candidates, grant_award
 from core.settings import Settings, load_settings
+from core.surveys.submission import answer_values, store_submission
 from models import (
+    LogKind,
     Meeting,
     MeetingKind,
     Response,
+    SchoolClass,
     SealedEnvelope,
+    Student,
+    SurveyRound,
     Teacher,
+    Term,
     WeChatBinding,
     WorkLogEntry,
 )
+from models.term import require_term
+from surveys import scoring
 
 SQLITE_FILE = "banzhuren-demo.db"
 ROSTER_FILE = "banzhuren-demo-roster.xlsx"
 REPORT_FILE = "banzhuren-demo-report.xlsx"
+DOCUMENTS_DIR = "banzhuren-demo-documents"
 SURVEY_FILE = Path(surveys.definition.__file__).with_name("satisfaction.yaml")
-# Most students answer; some never do (the response rate is part of the report).
+# Most students answer; some never do (the response rate is part of the report). Fewer in the
+# earlier semester, which the demo stores only to have something to compare with.
 ANSWER_RATE = 0.9
+EARLIER_ANSWER_RATE = 0.6
 SURVEY_THREADS = 4
 # Students who bind by campus login (the local CAS) instead of a code, so both routes show.
 CAMPUS_STUDENTS = 6
@@ -77,6 +101,8 @@ class DemoResult:
     admin_password: str
     dashboard_url: str
     transcript: list[str] = field(default_factory=list)
+    # Issue 25.5: messages to staff delivered through the local fake WeCom API.
+    wecom_outbound: int = 0
     # What the demo was built to show but the report does not (empty when all is well).
     problems: list[str] = field(default_factory=list)
 
@@ -119,6 +145,7 @@ def demo_environment(
     redis: bool,
     public_url: str | None = None,
     cas_url: str | None = None,
+    wecom_api=None,
 ) -> dict[str, str]:
     """The environment every demo process shares: safe mode with a key and AppID of its own
     (unless given), and WeChat's API pointed at the local stand-in, always: the demo never
@@ -145,6 +172,19 @@ def demo_environment(
         env["BANZHUREN_WECHAT_SECRET"] = secrets.token_hex(16)
     env.setdefault("BANZHUREN_WECHAT_SECRET", secrets.token_hex(16))
     env["BANZHUREN_WECHAT_API_BASE"] = api_base
+    # The school's WeCom app, for staff (issue 25.5): on the local stand-in only, so the
+    # demo never messages real staff; without one, no WeCom at all.
+    for name in ("CORP_ID", "AGENT_ID", "SECRET", "TOKEN", "AES_KEY", "API_BASE"):
+        env.pop(f"BANZHUREN_WECOM_{name}", None)
+    if wecom_api is not None:
+        from core.wechat.crypto import random_aes_key
+
+        env["BANZHUREN_WECOM_CORP_ID"] = wecom_api.corp_id
+        env["BANZHUREN_WECOM_AGENT_ID"] = str(wecom_api.agent_id)
+        env["BANZHUREN_WECOM_SECRET"] = wecom_api.secret
+        env["BANZHUREN_WECOM_TOKEN"] = "demo" + secrets.token_hex(8)
+        env["BANZHUREN_WECOM_AES_KEY"] = random_aes_key()
+        env["BANZHUREN_WECOM_API_BASE"] = wecom_api.url
     # The seal key is where `banzhuren init` puts it (the working directory, beside the demo's
     # database), so commands run on the demo's school afterwards (round open / status / close)
     # find it; a key file already there is used, never replaced. Every demo process gets it
@@ -240,9 +280,15 @@ def bind_everyone(
 
 
 def play_surveys(
-    player: Player, school: School, seed: int, transcript: Transcript, progress
+    player: Player,
+    school: School,
+    seed: int,
+    transcript: Transcript,
+    progress,
+    comments: dict[str, str] | None = None,
 ) -> int:
-    """The students who take part answer, a few at a time (as on real phones)."""
+    """The students who take part answer, a few at a time (as on real phones); ``comments``:
+    学号 → what that student writes at the first comment question."""
     from surveys.definition import load_survey_file
 
     definition = load_survey_file(SURVEY_FILE)
@@ -250,6 +296,7 @@ def play_surveys(
     chooser = random.Random(seed)
     takers = [s for s in school.students if chooser.random() < ANSWER_RATE]
     shown = takers[0]
+    comments = comments or {}
     rated = 0
     with ThreadPoolExecutor(SURVEY_THREADS) as pool:
         futures = [
@@ -262,6 +309,7 @@ def play_surveys(
                 random.Random(f"{seed}:{student.number}"),
                 transcript if student is shown else None,
                 len(school.teachers_of(student)),
+                comments.get(student.number),
             )
             for student in takers
         ]
@@ -270,10 +318,83 @@ def play_surveys(
     return rated
 
 
+def submit_earlier_surveys(school: School, settings: Settings, seed: int) -> int:
+    """The earlier semester's answers, stored as the webhook stores each 确认 (the ballot and the
+    sealed envelope, core.surveys.submission) without replaying its chat: the demo only needs
+    that semester to compare with, and its messages would double the demo's run time. The round
+    is opened and closed by the commands as usual, so the envelopes are opened at close."""
+    from surveys.definition import load_survey_file
+
+    definition = load_survey_file(SURVEY_FILE)
+    entry = {c["code"]: int(c["entry_year"]) for c in school.roster["classes"]}
+    year = int(EARLIER_TERM_CODE[:4])
+    rng = random.Random(seed)
+    submitted = 0
+    with core.db.session_scope() as s:
+        round_id = s.scalar(select(SurveyRound.id).join(Term).where(Term.code == EARLIER_TERM_CODE))
+        students = dict(s.execute(select(Student.student_no, Student.id)).all())
+        teachers = dict(s.execute(select(Teacher.staff_no, Teacher.id)).all())
+        for student in school.students:
+            mine = school.earlier_teachers_of(student)
+            if not mine or rng.random() >= EARLIER_ANSWER_RATE:
+                continue
+            mood = rng.uniform(-1, 1)
+            for t in mine:
+                years = [year - entry[c] for c in t.earlier_classes]
+                questions = definition.questions_for(first_year=0 in years, final_year=3 in years)
+                answers: dict[str, int | str | None] = {}
+                for q in questions:
+                    if q.is_choice and q.is_scored:
+                        answers[q.id] = scale_choice(t.earlier_profile, mood, rng)
+                    elif q.is_choice:
+                        yes = rng.random() < YES_RATE.get(t.earlier_profile, 0.5)
+                        answers[q.id] = 1 if yes else 2
+                    elif rng.random() < 0.2:
+                        answers[q.id] = rng.choice(COMMENTS[:-1])
+                store_submission(
+                    s,
+                    settings,
+                    round_id=round_id,
+                    student_id=students[student.number],
+                    teacher_id=teachers[t.number],
+                    submitted_on=EARLIER_TERM_END - dt.timedelta(days=20),
+                    response={
+                        "score": scoring.respondent_score(definition, answers),
+                        "top_box": scoring.top_box(definition, answers),
+                        "straight_lined": scoring.straight_lined(definition, answers),
+                        "too_fast": False,
+                    },
+                    answers=[answer_values(q, answers.get(q.id)) for q in questions],
+                )
+                submitted += 1
+    return submitted
+
+
+def held_comments(school: School, seed: int) -> dict[str, str]:
+    """Two students write what Student Affairs must review before anyone sees it: one names a
+    classmate, one leaves a phone number (core.comments holds both)."""
+    rng = random.Random(seed)
+    chosen: dict[str, str] = {}
+    for teacher, words in (
+        (school.by_profile("excellent")[0], "{name}最近情绪不太好，希望老师多关心他"),
+        (school.by_profile("good")[0], "有事可以打我电话 139 1234 5678，谢谢老师"),
+    ):
+        students = school.students_of(teacher)
+        writer, named = rng.sample(students, 2)
+        chosen[writer.number] = words.format(name=named.name)
+    return chosen
+
+
+def wecom_teacher(school: School):
+    """The head teacher who logs through the school's WeCom app instead of the account."""
+    return school.by_profile("good")[0]
+
+
 def play_worklogs(
     player: Player, school: School, today: dt.date, transcript: Transcript, progress
 ) -> int:
-    """A term of work-log messages, then a few of the other things teachers send."""
+    """A term of work-log messages, then a few of the other things teachers send. One head
+    teacher sends theirs through WeCom (``/wecom``, their 工号 as UserId), when it is set up."""
     messages = worklog_messages(school, TERM_START, TERM_END, today)
     first = school.by_profile("excellent")[0]
     extra = [
@@ -285,8 +406,12 @@ def play_worklogs(
     ]
     shown_kinds = set()
     steps = [(m.teacher, m.text) for m in messages] + extra
+    on_wecom = wecom_teacher(school) if player.wecom is not None else None
     for teacher, message in progress(steps, length=len(steps), label="工作日志"):
-        reply = player.say(teacher.openid, message)
+        if teacher is on_wecom:
+            reply = player.say_wecom(teacher.number, message)
+        else:
+            reply = player.say(teacher.openid, message)
         kind = (
             message.split()[1]
             if message[0].isdigit() or message.startswith(("昨天", "前天"))
@@ -341,6 +466,84 @@ def record_meetings(school: School) -> None:
             )
 
 
+EARLIER_LOGS = (
+    (LogKind.TALK, "谈心谈话，了解期末复习情况"),
+    (LogKind.DORM_VISIT, "走访寝室，卫生良好"),
+    (LogKind.CLASS_MEETING, "主题班会：学风建设"),
+    (LogKind.PRACTICE, "组织同学参加社区音乐志愿服务"),
+)
+
+
+def record_earlier_logs(school: School, seed: int) -> int:
+    """The earlier semester's work logs, written as the bot stored them then (its chat is long
+    past: head teachers cannot log that far back today). Half a term's worth per profile."""
+    rng = random.Random(seed)
+    span = (EARLIER_TERM_END - EARLIER_TERM_START).days
+    with core.db.session_scope() as s:
+        ids = {t.staff_no: t.id for t in s.scalars(select(Teacher))}
+        classes = {c.code: c.id for c in s.scalars(select(SchoolClass))}
+        n = 0
+        for t in school.teachers:
+            if not t.earlier_classes:
+                continue
+            for _ in range(max(2, PROFILES[t.earlier_profile].logs // 2)):
+                kind, note = rng.choice(EARLIER_LOGS)
+                s.add(
+                    WorkLogEntry(
+                        teacher_id=ids[t.number],
+                        class_id=classes[t.earlier_classes[0]],
+                        kind=kind,
+                        occurred_on=EARLIER_TERM_START + dt.timedelta(days=rng.randint(0, span)),
+                        text=note,
+                        raw=f"{kind.label} {note}",
+                    )
+                )
+                n += 1
+        return n
+
+
+def play_earlier_term(school: School, env: dict[str, str], seed: int, echo: Echo) -> None:
+    """The semester before: its round opened, answered (stored directly, see
+    :func:`submit_earlier_surveys`), its work logs stored, then closed, evaluated and published (with the comments nothing held shown, as
+    Student Affairs would have done), so this semester has a past to compare with."""
+    code = EARLIER_TERM_CODE
+    echo(f"· 上一学期 {code}：先演示一遍（测评、关闭、考核、发布），以便比较历年趋势")
+    run_cli(
+        [
+            "term",
+            "add",
+            code,
+            "--start",
+            str(EARLIER_TERM_START),
+            "--end",
+            str(EARLIER_TERM_END),
+        ],
+        env,
+    )
+    run_cli(["round", "open", "--term", code, "--survey", "satisfaction"], env)
+    rated = submit_earlier_surveys(school, load_settings(env), seed + 1)
+    logs = record_earlier_logs(school, seed)
+    run_cli(["round", "close", "--term", code, "--survey", "satisfaction"], env)
+    run_cli(["evaluate", "--term", code], env)
+    with core.db.session_scope() as s:
+        settings = load_settings(env)
+        show_unheld(s, require_term(s, code), "学生处", settings.min_respondents)
+    run_cli(["publish", "--term", code], env)
+    echo(f"· 上一学期：{rated} 份提交，{logs} 条工作日志，已考核并发布")
+
+
+def grant_first_candidate(env: dict[str, str]) -> str | None:
+    """Student Affairs awards the first 先进 candidate of the year (the awards page's 授予), so
+    that a 荣誉证书 exists; returns the teacher's name."""
+    with core.db.session_scope() as s:
+        term = require_term(s, TERM_CODE)
+        candidates = award_candidates(s, term)
+        if not candidates:
+            return None
+        award = grant_award(s, term, candidates[0].teacher_id, "学生处")
+        return s.get(Teacher, award.teacher_id).name
+
+
 def count_rows(model) -> int:
     with core.db.session_scope() as s:
         return s.scalar(select(func.count()).select_from(model)) or 0
@@ -382,10 +585,18 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     fake = FakeWeChatApi().start()
     fake.enforce_allowance = True  # issue 23: WeChat's customer-service rules, as WeChat does
     stack.callback(fake.stop)
+    wecom_api = FakeWeComApi(
+        corp_id="ww" + secrets.token_hex(8),
+        secret=secrets.token_urlsafe(24),
+        agent_id=1000002,
+    ).start()
+    stack.callback(wecom_api.stop)
     cas = FakeCas().start()
     stack.callback(cas.stop)
     public_url = f"http://127.0.0.1:{port}"
-    env = demo_environment(base, database_url, fake.base_url, redis, public_url, cas.url)
+    env = demo_environment(
+        base, database_url, fake.base_url, redis, public_url, cas.url, wecom_api=wecom_api
+    )
     settings: Settings = load_settings(env)
     if redis:
         stack.callback(forget_redis_keys, settings)
@@ -428,7 +639,22 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     simulator = WeChatSimulator(
         settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid, mode="safe"
     )
-    player = Player(web.url, simulator, observer=fake.user_action)
+    from core.wecom.simulate import WeComSimulator
+
+    player = Player(
+        web.url,
+        simulator,
+        WeComSimulator(
+            settings.wecom_token,
+            settings.wecom_aes_key,
+            settings.wecom_corp_id,
+            settings.wecom_agent_id,
+        ),
+        observer=fake.user_action,
+    )
+    # The school's WeCom address book: its counsellors and the head teacher who uses WeCom.
+    wecom_api.users.update(c.number for c in school.counsellors)
+    wecom_api.users.add(wecom_teacher(school).number)
     transcript = Transcript()
     today = dt.datetime.now(settings.tz).date()
 
@@ -446,12 +672,19 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
         "「绑定身份」，经微信网页授权和校园统一身份认证（本地模拟的 CAS）登录绑定，"
         "其余发送「绑定 学号 绑定码」"
     )
+    play_earlier_term(school, env, options.seed, echo)
     echo(f"· 开放测评：banzhuren round open --term {TERM_CODE} --survey satisfaction")
     run_cli(["round", "open", "--term", TERM_CODE, "--survey", "satisfaction"], env)
-    rated = play_surveys(player, school, options.seed, transcript, progress)
+    rated = play_surveys(
+        player, school, options.seed, transcript, progress, held_comments(school, options.seed)
+    )
     echo(f"· 测评：{rated} 份提交，库中 {count_rows(SealedEnvelope)} 份密封答卷（关闭测评时解封）")
     logs = play_worklogs(player, school, today, transcript, progress)
     echo(f"· 工作日志：发送 {logs} 条消息，记录 {count_rows(WorkLogEntry)} 条日志")
+    echo(
+        f"· 企业微信：{wecom_teacher(school).name}在学校企业微信应用里记日志（/wecom，"
+        f"按工号识别，{player.sent_wecom} 条消息）；发给辅导员的反馈经企业微信送达"
+    )
     record_meetings(school)
     echo("· 已记录各党总支工作例会和全校培训会的出席情况")
     for label, args in (
@@ -462,9 +695,17 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
         run_cli(args, env)
         if args[0] == "round":
             echo(f"· 解封：库中 {count_rows(Response)} 份匿名答卷（随机顺序）")
+    awarded = grant_first_candidate(env)
+    if awarded:
+        folder = options.workdir / DOCUMENTS_DIR
+        run_cli(["documents", "--term", TERM_CODE, "--kind", "award", "-o", str(folder)], env)
+        echo(f"· 先进兼职班主任：学生处授予 {awarded}，荣誉证书见 {DOCUMENTS_DIR}/")
+    with core.db.session_scope() as s:
+        pending = review_counts(s, require_term(s, TERM_CODE).id)["pending"]
+    echo(f"· 学生意见：{pending} 条待学生处审核（仪表盘「意见审核」），审核前班主任和党总支看不到")
     report = run_cli(["report", "--term", TERM_CODE, "--format", "table"], env)
     run_cli(["report", "--term", TERM_CODE, "-o", str(options.workdir / REPORT_FILE)], env)
-    echo(f"· Excel 报表：{REPORT_FILE}（汇总、各党总支、党总支例会、就业情况）")
+    echo(f"· Excel 报表：{REPORT_FILE}（汇总、各党总支、党总支例会、就业情况、历年趋势）")
     rows = json.loads(run_cli(["report", "--term", TERM_CODE, "--format", "json"], env))
     password = secrets.token_urlsafe(9)
     run_cli(
@@ -475,9 +716,12 @@ def run_demo(options: DemoOptions, echo: Echo, progress: Progress, stack: ExitSt
     return DemoResult(
         report=report,
         rows=rows,
-        problems=check_result(rows, school) + refusals(fake),
+        problems=check_result(rows, school)
+        + refusals(fake)
+        + ([] if awarded else ["没有先进兼职班主任候选人（应有连续两学期优秀的班主任）"]),
         messages=player.sent,
         outbound=fake.count(),
+        wecom_outbound=len(wecom_api.sent),
         admin_password=password,
         dashboard_url=web.url + "dashboard/",
         transcript=highlights(transcript),

@@ -18,4 +18,8 @@ How a chat message becomes a stored answer, module by module:
 
 Messages sent later (not as the reply) go through :mod:`core.outbox` and
 :mod:`core.wechat.api`. :mod:`core.wechat.simulate` builds requests the way WeChat does.
+
+Staff on WeCom (issue 25.5): :mod:`bot.wechat.wecom` (``/wecom``) opens WeCom's envelope and
+hands the message to the same pipeline (step 2 on) with its own
+:class:`bot.wechat.channel.Channel`: the sender found by UserId = 工号, replies sent through WeCom.
 """

@@ -81,15 +81,20 @@ def message_key(
     create_time: int | None = None,
     event: str | None = None,
     event_key: str | None = None,
+    channel: str = "wechat",
 ) -> str:
     """The dedup key: SHA-256 of the sender plus the message's identity — ``MsgId`` when the
     message has one (text, image, voice...), else ``CreateTime``, ``Event`` and ``EventKey``
     (two events of one sender in one second differ by event or key). Sender included: two
-    senders' colliding ``MsgId`` are two messages. 64 hex digits, whatever the input."""
+    senders' colliding ``MsgId`` are two messages. 64 hex digits, whatever the input.
+    ``channel`` other than the official account's (WeCom, issue 25.5) is part of the identity:
+    a WeCom UserId equal to some openid never shares a key with it."""
     if msg_id:
         identity = ["msg", from_user, int(msg_id)]
     else:
         identity = ["event", from_user, create_time, (event or "").lower(), event_key or ""]
+    if channel != "wechat":
+        identity.insert(0, channel)
     raw = json.dumps(identity, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 

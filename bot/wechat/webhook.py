@@ -55,6 +55,7 @@ from bot.chat.context import Incoming, Sender, SenderState
 from bot.chat.router import handle_incoming
 from bot.request_session import db, settings
 from bot.wechat import dedup, outage
+from bot.wechat.channel import Channel
 from bot.wechat.textlimit import fit_messages, shorten
 from core import arrival
 from core.fastsql import FastStatement
@@ -235,10 +236,11 @@ def _verify_and_open(s: Settings, args, body: bytes) -> tuple[BaseMessage, bool,
     return parse(xml), encrypted, aes_key
 
 
-def parse(xml: bytes | str) -> BaseMessage:
-    """``wechatpy.parse_message`` plus the checks it leaves out; raises :class:`BadRequest`."""
+def parse(xml: bytes | str, parser=parse_message) -> BaseMessage:
+    """``wechatpy.parse_message`` (or WeCom's, ``parser``) plus the checks it leaves out;
+    raises :class:`BadRequest`."""
     try:
-        message = parse_message(xml)
+        message = parser(xml)
     except Exception as exc:  # expat errors, entity declarations, missing <xml> or MsgType
         raise BadRequest(400, f"not a WeChat message: {type(exc).__name__}") from None
     if message is None:
@@ -343,13 +345,22 @@ def to_incoming(message: BaseMessage) -> Incoming:
     )
 
 
-def answer(s: Settings, incoming: Incoming, key: str, arrived: float | None = None) -> str:
+def answer(
+    s: Settings,
+    incoming: Incoming,
+    key: str,
+    arrived: float | None = None,
+    channel: Channel | None = None,
+) -> str:
     """Handle a verified message exactly once; returns the reply text ("" = ``success``).
 
     ``arrived`` (Unix seconds, :func:`core.arrival.arrived_at`): when handling ends so late
     that WeChat has stopped waiting, a survey move is undone (the claim released, "" returned)
     and any other reply goes out as customer-service messages instead.
+    ``channel``: how the sender is identified and reached (default the official account;
+    ``/wecom`` passes its own, issue 25.5).
     """
+    channel = channel or WECHAT
     session = db()
     try:
         claim = dedup.claim(session, s, key)
@@ -371,14 +382,14 @@ def answer(s: Settings, incoming: Incoming, key: str, arrived: float | None = No
         _release(session, s, claim)
         return texts.BUSY
     try:
-        earlier, sender, state = _earlier_reply_and_sender(session, incoming.openid, key)
+        earlier, sender, state = channel.resolve(session, incoming.openid, key)
         if earlier is not None:
             # Handled before (a retry that took over the claim of a slow or dead holder, or
             # a claim that outlived its record): answer as the first time, handle nothing.
             session.rollback()
             first = dedup.readable(s, key, earlier)
         else:
-            first = _handle(session, s, incoming, key, arrived, sender, state)
+            first = _handle(session, s, incoming, key, arrived, sender, state, channel)
     except _TooLate:
         _rollback(session)
         _release(session, s, claim)
@@ -489,10 +500,13 @@ def _handle(
     arrived: float | None,
     sender: Sender | None = None,
     state: SenderState | None = None,
+    channel: Channel | None = None,
 ) -> str:
     """Dispatch, queue what does not fit in the reply, record the reply with the key, commit."""
-    state = _record_interaction(session, incoming, state)
-    reply = handle_incoming(session, s, incoming, sender, state) or ""
+    channel = channel or WECHAT
+    if channel.records_interaction:
+        state = _record_interaction(session, incoming, state)
+    reply = channel.handle(session, s, incoming, sender, state) or ""
     # Issue 11: a reply quoting survey answers is sent, never stored as text (see dedup).
     quotes = dedup.quotes_answers(reply)
     sealed = s if quotes else None
@@ -500,17 +514,22 @@ def _handle(
     if late and _survey_moved(session):
         # The student would never see where the dialogue went: it stays where they saw it.
         raise _TooLate
-    # Issue 23: customer-service messages the sender's allowance still covers.
-    budget = _budget(session, incoming, state) if reply and _can_send(s) else 0
+    if not (reply and channel.can_send(s)):
+        budget = 0
+    elif channel.records_interaction:
+        # Issue 23: customer-service messages the sender's allowance still covers.
+        budget = _budget(session, incoming, state)
+    else:
+        budget = MAX_MESSAGES_PER_REPLY  # WeCom counts no allowance
     if late and reply and budget > 0:
         log.warning("message %s took too long: reply sent as a customer-service message", key)
         for part in fit_messages(reply, min(MAX_MESSAGES_PER_REPLY, budget)):
-            _queue_text(session, incoming.openid, part, sealed)
+            channel.queue_text(session, incoming.openid, part, sealed)
         first = ""
     else:
         # Late with nothing left to send it by: the passive reply, which a retry of WeChat's
         # may still carry.
-        first = _queue_overflow(session, s, incoming.openid, reply, sealed, budget)
+        first = _queue_overflow(session, s, incoming.openid, reply, sealed, budget, channel)
     _survey_moved(session)  # forget the mark: one session per request, but say so
     dedup.record_reply(
         session, key, dedup.stored_form(s, key, dedup.quoting(first)) if quotes else first
@@ -553,17 +572,19 @@ def _queue_overflow(
     reply: str,
     sealed: Settings | None = None,
     budget: int = MAX_MESSAGES_PER_REPLY,
+    channel: Channel | None = None,
 ) -> str:
     """The part of ``reply`` that goes in the passive reply; the rest is queued as
     customer-service messages when the account can send them and the sender's allowance covers
     them (at most ``budget``), else cut off."""
+    channel = channel or WECHAT
     if not reply:
         return reply
-    if not _can_send(s) or budget <= 0:
+    if not channel.can_send(s) or budget <= 0:
         return shorten(reply)
     parts = fit_messages(reply, 1 + min(MAX_MESSAGES_PER_REPLY - 1, budget))
     for part in parts[1:]:
-        _queue_text(session, openid, part, sealed)
+        channel.queue_text(session, openid, part, sealed)
     return parts[0]
 
 
@@ -581,6 +602,16 @@ def _survey_moved(session) -> bool:
     from bot.chat.survey_dialogue import moved
 
     return moved(session)
+
+
+# The official account: the sender is whoever the openid is bound to.
+WECHAT = Channel(
+    name="wechat",
+    resolve=_earlier_reply_and_sender,
+    handle=handle_incoming,
+    can_send=_can_send,
+    queue_text=_queue_text,
+)
 
 
 def _cdata_safe(text: str) -> str:

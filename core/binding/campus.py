@@ -83,11 +83,12 @@ def cas_service_url(settings: Settings) -> str:
 class _OAuth(WeChatOAuth):
     OAUTH_BASE_URL = AUTHORIZE_BASE
 
-    def __init__(self, settings: Settings, state: str = "") -> None:
+    def __init__(self, settings: Settings, state: str = "", path: str = WECHAT_PATH) -> None:
+        assert settings.public_url
         super().__init__(
             settings.wechat_appid,
             settings.wechat_secret,
-            wechat_redirect_uri(settings),
+            settings.public_url + path,
             scope="snsapi_base",
             state=state,
         )
@@ -99,9 +100,10 @@ class _OAuth(WeChatOAuth):
         return super()._request(method, url_or_endpoint, **kwargs)
 
 
-def authorize_url(settings: Settings, state: str) -> str:
-    """WeChat's web authorisation page for ``state``; WeChat comes back to /bind/wechat."""
-    return _OAuth(settings, state).authorize_url
+def authorize_url(settings: Settings, state: str, path: str = WECHAT_PATH) -> str:
+    """WeChat's web authorisation page for ``state``; WeChat comes back to ``path`` under the
+    public address (/bind/wechat; the online application's /apply/wechat, issue 25.2)."""
+    return _OAuth(settings, state, path).authorize_url
 
 
 def openid_for_code(settings: Settings, code: str) -> str:

@@ -207,11 +207,150 @@ def honour_certificate() -> None:
     _sign_and_save(doc, "{{颁发日期}}", "award.docx")
 
 
+def _grid(doc, header: list[str], prefix: str, fields: list[str], widths: list[float]):
+    """A table with a bold header row and one row of ``{{prefix.field}}`` placeholders, which
+    filling repeats once per record (core.documents.fill)."""
+    table = doc.add_table(rows=2, cols=len(header))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for cell, label in zip(table.rows[0].cells, header, strict=True):
+        _cell(cell, label, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER)
+    for cell, name in zip(table.rows[1].cells, fields, strict=True):
+        _cell(cell, "{{" + f"{prefix}.{name}" + "}}")
+    for i, width in enumerate(widths):
+        table.columns[i].width = Cm(width)
+        for row in table.rows:
+            row.cells[i].width = Cm(width)
+    return table
+
+
+def _box(table, label: str, signature: str, height) -> None:
+    """A row of ``table`` (two columns): the label, and a box with the signature line at its
+    bottom and the space above left to write and stamp in."""
+    row = table.add_row()
+    row.height = height
+    row.height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
+    cells = row.cells
+    _cell(cells[0], label, bold=True)
+    cells[0].vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
+    cells[1].vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.TOP
+    p = cells[1].add_paragraph()
+    p.paragraph_format.space_before = height - Cm(2)
+    p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    set_font(p.add_run(signature), BODY_FONT, 11)
+
+
+def logbook() -> None:
+    """第十六条：兼职班主任工作日志本 for one 聘期, with the branch's counts and its seal."""
+    doc = _document()
+    _para(doc, "{{学校}}兼职班主任工作日志本", WD_ALIGN_PARAGRAPH.CENTER, TITLE_FONT, 18, True, 12)
+    _para(doc, ["生成日期：", "{{生成日期}}"], WD_ALIGN_PARAGRAPH.RIGHT, size=10.5)
+    info = doc.add_table(rows=0, cols=4)
+    info.style = "Table Grid"
+    info.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for (k1, v1), (k2, v2) in (
+        (("姓名", "{{姓名}}"), ("工号", "{{工号}}")),
+        (("所在党总支", "{{党总支}}"), ("日志条数", "{{条数}}")),
+    ):
+        cells = info.add_row().cells
+        _cell(cells[0], k1, bold=True)
+        _cell(cells[1], v1)
+        _cell(cells[2], k2, bold=True)
+        _cell(cells[3], v2)
+    for label, value in (("所带班级", "{{班级}}"), ("聘期", "{{聘期}}")):
+        cells = info.add_row().cells
+        _cell(cells[0], label, bold=True)
+        _cell(cells[1].merge(cells[2]).merge(cells[3]), value)
+    widths = (Cm(3.0), Cm(5.6), Cm(2.6), Cm(4.8))
+    for row in info.rows:
+        row.cells[0].width = widths[0]
+    for row in info.rows[:2]:
+        for cell, width in zip(row.cells, widths, strict=True):
+            cell.width = width
+
+    _para(
+        doc, "一、工作记录", fonts=TITLE_FONT, size=14, space=6
+    ).paragraph_format.space_before = Pt(12)
+    _grid(
+        doc,
+        ["序号", "日期", "工作类型", "班级", "内容"],
+        "记录",
+        ["序号", "日期", "类型", "班级", "内容"],
+        [1.2, 2.6, 2.4, 2.8, 7.0],
+    )
+    _para(doc, "二、对照党总支要求的完成情况", fonts=TITLE_FONT, size=14, space=6)
+    _grid(
+        doc,
+        ["工作类型", "每月要求", "聘期应完成", "已记录", "完成情况"],
+        "要求",
+        ["类型", "每月", "应完成", "已记录", "情况"],
+        [3.6, 2.4, 2.8, 2.4, 4.8],
+    )
+    _para(doc, "{{统计说明}}", size=10.5, space=6)
+    _para(doc, "三、审核", fonts=TITLE_FONT, size=14, space=6)
+    review = doc.add_table(rows=0, cols=2)
+    review.style = "Table Grid"
+    review.alignment = WD_TABLE_ALIGNMENT.CENTER
+    _box(review, "本人确认", "兼职班主任签字：                  日期：", SIGNATURE_BOX)
+    _box(review, "党总支审核意见", "负责人签字（盖章）：          日期：", SEAL_BOX)
+    for row in review.rows:
+        row.cells[0].width, row.cells[1].width = Cm(3.0), Cm(13.0)
+    _para(
+        doc,
+        "说明：依据《{{学校}}本科生兼职班主任队伍建设实施办法（试行）》第十六条，工作日志是"
+        "兼职班主任考核、评优和职称评定的重要依据。",
+        size=10,
+        space=0,
+    )
+    doc.save(TEMPLATES / "logbook.docx")
+
+
+def service_certificate() -> None:
+    """第十八条：任职证明, every 聘期 with its class and each term's published grade."""
+    doc = _document()
+    _para(doc, "")
+    _para(doc, "任职证明", WD_ALIGN_PARAGRAPH.CENTER, TITLE_FONT, 26, True, 24)
+    _para(
+        doc,
+        [
+            "兹证明 ",
+            "{{姓名}}",
+            " 同志（工号：",
+            "{{工号}}",
+            "，",
+            "{{党总支}}",
+            "）在",
+            "{{学校}}",
+            "担任本科生兼职班主任，任职情况如下：",
+        ],
+        size=14,
+        space=12,
+    ).paragraph_format.first_line_indent = Pt(28)
+    _grid(
+        doc,
+        ["序号", "聘期", "班级", "各学期考核等级"],
+        "聘期",
+        ["序号", "起止", "班级", "等级"],
+        [1.2, 5.4, 3.6, 5.8],
+    )
+    _para(
+        doc,
+        "考核等级依据《{{学校}}本科生兼职班主任队伍建设实施办法（试行）》第十五条评定；"
+        "尚未公布的学期不列等级。",
+        size=10.5,
+        space=12,
+    ).paragraph_format.space_before = Pt(6)
+    _para(doc, "特此证明。", size=14, space=12).paragraph_format.first_line_indent = Pt(28)
+    _sign_and_save(doc, "{{开具日期}}", "service.docx")
+
+
 def main() -> None:
     TEMPLATES.mkdir(exist_ok=True)
     application_form()
     appointment_letter()
     honour_certificate()
+    logbook()
+    service_certificate()
 
 
 if __name__ == "__main__":

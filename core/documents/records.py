@@ -33,10 +33,14 @@ from models import (
 from models.appointment import ENDED_EARLY, STATUS_LABELS
 
 KINDS = {"application": "业务审批表", "appointment": "聘书", "award": "荣誉证书"}
+# One head teacher's documents (issue 25): made for a person, not for a term.
+TEACHER_KINDS = {"logbook": "工作日志本", "service": "任职证明"}
 TEMPLATE = {
     "application": "application.docx",
     "appointment": "appointment.docx",
     "award": "award.docx",
+    "logbook": "logbook.docx",
+    "service": "service.docx",
 }
 
 _STEPS = (
@@ -81,12 +85,14 @@ class DocumentSpec:
     filename: str
     values: dict[str, str] = field(default_factory=dict)
     record_id: int = 0
+    # The records of the template's repeated rows (a 日志本's entries), by prefix.
+    rows: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
     def render(self) -> bytes:
-        return fill(TEMPLATE[self.kind], self.values)
+        return fill(TEMPLATE[self.kind], self.values, self.rows)
 
 
-def _safe(text: str) -> str:
+def safe_filename(text: str) -> str:
     return "".join("_" if c in '\\/:*?"<>|' else c for c in text)
 
 
@@ -95,7 +101,7 @@ def _class_label(cls: SchoolClass) -> str:
     return f"{cls.name}（{cls.code}）"
 
 
-def _class_name(cls: SchoolClass) -> str:
+def class_name(cls: SchoolClass) -> str:
     """On certificates a class is named as people name it (no internal code)."""
     return cls.name or cls.code
 
@@ -145,7 +151,7 @@ def application_spec(a: Appointment, today: dt.date, letterhead: Letterhead) -> 
         t.id,
         t.staff_no,
         t.name,
-        _safe(f"业务审批表-{t.staff_no}-{t.name}-{cls.code}.docx"),
+        safe_filename(f"业务审批表-{t.staff_no}-{t.name}-{cls.code}.docx"),
         values,
         a.id,
     )
@@ -156,7 +162,7 @@ def appointment_spec(a: Appointment, letterhead: Letterhead) -> DocumentSpec:
     values = {
         "学校": letterhead.school,
         "姓名": t.name,
-        "班级": _class_name(cls),
+        "班级": class_name(cls),
         "开始日期": cn_date(a.start_date),
         "结束日期": cn_date(a.end_date),
         "编号": f"{a.start_date.year}-{a.id:04d}",
@@ -167,7 +173,7 @@ def appointment_spec(a: Appointment, letterhead: Letterhead) -> DocumentSpec:
         t.id,
         t.staff_no,
         t.name,
-        _safe(f"聘书-{t.staff_no}-{t.name}-{cls.code}.docx"),
+        safe_filename(f"聘书-{t.staff_no}-{t.name}-{cls.code}.docx"),
         values,
         a.id,
     )
@@ -207,7 +213,7 @@ def award_spec(
         )
         .order_by(Appointment.start_date, SchoolClass.code)
     ).all()
-    classes = "、".join(dict.fromkeys(_class_name(c) for _a, c in rows)) or "—"
+    classes = "、".join(dict.fromkeys(class_name(c) for _a, c in rows)) or "—"
     if rows:
         lo = max(year_start, min(a.start_date for a, _c in rows))
         hi = min(year_end, max(a.ended_on or a.end_date for a, _c in rows))
@@ -230,7 +236,7 @@ def award_spec(
         teacher.id,
         teacher.staff_no,
         teacher.name,
-        _safe(f"荣誉证书-{year}-{teacher.staff_no}-{teacher.name}.docx"),
+        safe_filename(f"荣誉证书-{year}-{teacher.staff_no}-{teacher.name}.docx"),
         values,
         award.id,
     )
@@ -281,4 +287,4 @@ def term_documents(
 
 def merged(specs: list[DocumentSpec]) -> bytes:
     """All the documents in one .docx, one after another on new pages."""
-    return merge(fill_document(TEMPLATE[s.kind], s.values) for s in specs)
+    return merge(fill_document(TEMPLATE[s.kind], s.values, s.rows) for s in specs)

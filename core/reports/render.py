@@ -150,6 +150,9 @@ COLUMNS: dict[str, list[Column]] = {
         Column("本学期", lambda r: f"{r['term']} {r['grade']}"),
         Column("上学期", lambda r: f"{r['previous_term']} {r['previous_grade']}"),
         Column("满意度", lambda r: percent_of(r["satisfaction_pct"])),
+        Column("95%置信区间", _ci, only="text"),
+        Column("置信区间下限", lambda r: percent_of(r.get("ci_low")), only="xlsx"),
+        Column("置信区间上限", lambda r: percent_of(r.get("ci_high")), only="xlsx"),
         Column("状态", lambda r: r["status"]),
     ],
     "allowance": [
@@ -164,8 +167,14 @@ COLUMNS: dict[str, list[Column]] = {
 }
 
 
-def render(rows: list[dict[str, Any]], fmt: str, kind: str = "evaluation") -> bytes:
-    """Rows as bytes in ``fmt`` (table, csv, xlsx, json) for report ``kind``."""
+def render(
+    rows: list[dict[str, Any]],
+    fmt: str,
+    kind: str = "evaluation",
+    extra_sheets: dict[str, tuple[list[str], list[list[Any]]]] | None = None,
+) -> bytes:
+    """Rows as bytes in ``fmt`` (table, csv, xlsx, json) for report ``kind``;
+    ``extra_sheets`` (title → headers, lines) are appended to an xlsx (e.g. 历年趋势)."""
     if kind not in COLUMNS:
         raise ValueError(f"unknown report kind {kind!r}; one of {', '.join(KINDS)}")
     if fmt == "json":
@@ -173,7 +182,7 @@ def render(rows: list[dict[str, Any]], fmt: str, kind: str = "evaluation") -> by
     if fmt == "csv":
         return _csv(rows, text_columns(kind))
     if fmt == "xlsx":
-        return _xlsx(rows, kind)
+        return _xlsx(rows, kind, extra_sheets or {})
     if fmt == "table":
         text = _table(rows, [c for c in text_columns(kind) if c.in_table])
         if kind == "evaluation":
@@ -257,7 +266,11 @@ def _write_sheet(ws, headers: list[str], values: list[list[Any]]) -> None:
     ws.freeze_panes = "A2"
 
 
-def _xlsx(rows: list[dict[str, Any]], kind: str) -> bytes:
+def _xlsx(
+    rows: list[dict[str, Any]],
+    kind: str,
+    extra_sheets: dict[str, tuple[list[str], list[list[Any]]]],
+) -> bytes:
     """A summary sheet, then one sheet per department with that department's rows."""
     columns = xlsx_columns(kind)
     wb = Workbook()
@@ -309,6 +322,8 @@ def _xlsx(rows: list[dict[str, Any]], kind: str) -> bytes:
     if kind == "evaluation":
         for title, (sheet_headers, values) in _policy_sheets(rows, xlsx=True).items():
             _write_sheet(wb.create_sheet(_sheet_title(title, taken)), sheet_headers, values)
+    for title, (sheet_headers, values) in extra_sheets.items():
+        _write_sheet(wb.create_sheet(_sheet_title(title, taken)), sheet_headers, values)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

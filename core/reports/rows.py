@@ -151,6 +151,10 @@ def award_rows(
                 "grade": Grade.EXCELLENT.label,
                 "previous_grade": Grade.EXCELLENT.label,
                 "satisfaction_pct": _round(ev.satisfaction),
+                # The interval as stored (withheld below the minimum respondents), with its n.
+                "respondents": ev.respondents,
+                "ci_low": _round(ev.ci_low),
+                "ci_high": _round(ev.ci_high),
                 "status": "已授予" if statuses.get(c.teacher_id) == "awarded" else "候选",
                 "teacher_id": teacher.id,
                 "department_id": ev.department_id,

@@ -145,7 +145,16 @@ def entry_year_range(today: dt.date | None = None) -> range:
 
 
 # A teacher as the importer compares and remembers it (loaded, and returned by the insert).
-_TEACHER_COLUMNS = (Teacher.id, Teacher.staff_no, Teacher.name, Teacher.department_id, Teacher.role)
+_TEACHER_COLUMNS = (
+    Teacher.id,
+    Teacher.staff_no,
+    Teacher.name,
+    Teacher.department_id,
+    Teacher.role,
+    Teacher.wecom_userid,
+)
+# A WeCom UserId (issue 25.5): 1-64 letters, digits and _ . @ - (WeCom's own rule).
+WECOM_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
 @dataclass
@@ -323,9 +332,19 @@ class _Validator:
 
     def teachers(self, sheet: Sheet) -> None:
         seen: dict[str, int] = {}
+        wecom_rows: dict[str, Row] = {}  # staff_no -> its row, when it sets a WeCom account
         for row in sheet.rows:
             errors_before = len(self.errors)
             staff_no, name = self._person(sheet, row, "staff_no")
+            wecom: Any = _UNSET
+            if "wecom_userid" in sheet.fields:
+                wecom = row.get("wecom_userid") or None
+                if wecom is not None and not WECOM_USERID.match(wecom):
+                    self.error(
+                        sheet,
+                        row,
+                        f"企业微信账号 {wecom} 无效：应为 1 到 64 个字母、数字或 _ . @ -",
+                    )
             department = self._department(sheet, row) if "department" in sheet.fields else _UNSET
             role: Any = _UNSET
             if "role" in sheet.fields:
@@ -350,7 +369,35 @@ class _Validator:
                     "name": name,
                     "department": department,
                     "role": role,
+                    "wecom_userid": wecom,
                 }
+                if wecom is not _UNSET:
+                    wecom_rows[staff_no] = row
+        self._wecom_accounts_unique(sheet, wecom_rows)
+
+    def _wecom_accounts_unique(self, sheet: Sheet, rows: dict[str, Row]) -> None:
+        """After the import, each WeCom account names one teacher: no two teachers share one
+        (WeCom compares UserIds ignoring case), and none is another teacher's 工号 (the callback
+        finds people by 工号 too)."""
+        final = {no: t.get("wecom_userid") for no, t in self.existing.teachers.items()}
+        final.update({no: self.plan.teachers[no]["wecom_userid"] for no in rows})
+        holders: dict[str, list[str]] = {}
+        for no, account in final.items():
+            if account:
+                holders.setdefault(account.lower(), []).append(no)
+        staff = {no.lower(): no for no in set(self.existing.teachers) | set(self.plan.teachers)}
+        for no, row in rows.items():
+            account = final[no]
+            if not account:
+                continue
+            others = [h for h in holders[account.lower()] if h != no]
+            if others:
+                self.error(
+                    sheet, row, f"企业微信账号 {account} 重复：工号 {others[0]} 的教师也用它"
+                )
+            elif staff.get(account.lower(), no) != no:
+                owner = staff[account.lower()]
+                self.error(sheet, row, f"企业微信账号 {account} 是另一位教师（工号 {owner}）的工号")
 
     def classes(self, sheet: Sheet) -> None:
         seen: dict[str, int] = {}
@@ -563,6 +610,9 @@ class _Writer:
                             TeacherRole.HEAD_TEACHER if rec["role"] is _UNSET else rec["role"]
                         ),
                         "binding_code": new_binding_code(),
+                        "wecom_userid": (
+                            None if rec["wecom_userid"] is _UNSET else rec["wecom_userid"]
+                        ),
                     }
                 )
                 continue
@@ -571,7 +621,16 @@ class _Writer:
                 "department_id": self._department_id(rec["department"], old["department_id"]),
                 "role": old["role"] if rec["role"] is _UNSET else rec["role"],
             }
+            if rec["wecom_userid"] is not _UNSET:
+                new["wecom_userid"] = rec["wecom_userid"]
             old.update(batch.compare(old, new))
+        moved = [
+            {"id": u["id"], "wecom_userid": None} for u in batch.updates if "wecom_userid" in u
+        ]
+        if moved:
+            # Accounts moving between teachers (a swap): cleared first, so that the unique
+            # constraint never sees one account on two rows between the updates.
+            self.s.execute(update(Teacher), moved)
         created = self._write(Teacher, batch, *_TEACHER_COLUMNS)
         for r in created:
             self.existing.teachers[r.staff_no] = r._asdict()

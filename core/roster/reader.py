@@ -21,6 +21,8 @@ class Column:
     field: str
     chinese: str
     required: bool = True
+    # Shown in the sample roster (examples/roster); False for columns few schools need.
+    in_sample: bool = True
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ SHEETS: dict[str, SheetSpec] = {
                 PERSON_NAME,
                 Column("department", "党总支", required=False),
                 Column("role", "角色", required=False),
+                # Issue 25.5: the WeCom UserId when it is not the 工号.
+                Column("wecom_userid", "企业微信账号", required=False, in_sample=False),
             ),
         ),
         SheetSpec(
@@ -100,7 +104,16 @@ SHEETS: dict[str, SheetSpec] = {
 
 # Fields holding numbers used as identifiers: Excel may hand them over as 2023001.0.
 IDENTIFIER_FIELDS = frozenset(
-    {"student_no", "staff_no", "code", "class_code", "counsellor", "entry_year", "years"}
+    {
+        "student_no",
+        "staff_no",
+        "code",
+        "class_code",
+        "counsellor",
+        "entry_year",
+        "years",
+        "wecom_userid",
+    }
 )
 _FLOAT_INTEGER = re.compile(r"^(\d+)\.0+$")
 

@@ -181,11 +181,11 @@ def generated_school(students: int, seed: int = 1, class_size: int = 30) -> Scho
 
 
 def _header(kind: str, chinese: bool) -> list[str]:
-    return [c.chinese if chinese else c.field for c in SHEETS[kind].columns]
+    return [c.chinese if chinese else c.field for c in SHEETS[kind].columns if c.in_sample]
 
 
 def _fields(kind: str) -> list[str]:
-    return [c.field for c in SHEETS[kind].columns]
+    return [c.field for c in SHEETS[kind].columns if c.in_sample]
 
 
 def write_xlsx(school: School, path: Path, *, chinese: bool = True) -> Path:

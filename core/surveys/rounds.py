@@ -17,7 +17,18 @@ import uuid
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Date, Select, Text, bindparam, cast, delete, distinct, func, select
+from sqlalchemy import (
+    Date,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    distinct,
+    exists,
+    func,
+    select,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -548,28 +559,39 @@ def open_rounds(session: Session) -> list[SurveyRound]:
     return list(rows)
 
 
-def round_progress(session: Session, round_id: int) -> list[dict]:
+def round_progress(session: Session, round_id: int, department_id: int | None = None) -> list[dict]:
     """Per head teacher of the round's term: eligible students, ballots in, and the rate (0-1).
 
-    Ordered by teacher name. Both counts are single grouped queries, for the dashboard.
+    With ``department_id``, only the students of that department's classes count (a branch's
+    figures: a teacher it borrows from another department is counted in its classes alone,
+    never with their other classes' students). Ordered by teacher name. Both counts are
+    single grouped queries, for the dashboard.
     """
     rnd = session.get(SurveyRound, round_id)
     if rnd is None:
         raise RoundError(f"测评轮次 {round_id} 不存在")
     term = session.get(Term, rnd.term_id)
-    pairs = eligibility(term).subquery()
+    pairs_query = eligibility(term)
+    if department_id is not None:
+        pairs_query = pairs_query.where(
+            pairs_query.selected_columns.class_id.in_(
+                select(SchoolClass.id).where(SchoolClass.department_id == department_id)
+            )
+        )
+    pairs = pairs_query.subquery()
     per_teacher = (
         select(pairs.c.teacher_id, func.count(distinct(pairs.c.student_id)).label("n"))
         .group_by(pairs.c.teacher_id)
         .subquery()
     )
-    answered = dict(
-        session.execute(
-            select(Ballot.teacher_id, func.count(Ballot.id))
-            .where(Ballot.round_id == round_id)
-            .group_by(Ballot.teacher_id)
-        ).all()
-    )
+    ballots = select(Ballot.teacher_id, func.count(Ballot.id)).where(Ballot.round_id == round_id)
+    if department_id is not None:
+        ballots = ballots.where(
+            exists().where(
+                pairs.c.student_id == Ballot.student_id, pairs.c.teacher_id == Ballot.teacher_id
+            )
+        )
+    answered = dict(session.execute(ballots.group_by(Ballot.teacher_id)).all())
     rows = session.execute(
         select(Teacher.id, Teacher.staff_no, Teacher.name, per_teacher.c.n)
         .join(per_teacher, per_teacher.c.teacher_id == Teacher.id)

@@ -26,13 +26,25 @@ import core.db
 from core import jobs
 from core.celery_app import dispatch
 from core.outbox import MAYBE_NOTE, queue_text_for
+from core.worklog.feedback_replies import forwarded_text_header
 from models import Student, StudentFeedback, Teacher, WorkLogEntry
 
 
-def feedback_text(teacher: Teacher, student: Student, class_name: str | None, text: str) -> str:
-    """The message the counsellor receives."""
+def feedback_text(
+    teacher: Teacher,
+    student: Student,
+    class_name: str | None,
+    text: str,
+    number: int | None = None,
+) -> str:
+    """The message the counsellor receives; ``number`` (the row id) heads it with ``反馈 #N``
+    and how to answer (core.worklog.feedback_replies)."""
     where = f"（{class_name}）" if class_name else ""
-    return f"兼职班主任{teacher.name}反馈学生{student.name}{where}（学号{student.student_no}）的情况：\n{text}"
+    head = forwarded_text_header(number) + "\n" if number is not None else ""
+    return (
+        f"{head}兼职班主任{teacher.name}反馈学生{student.name}{where}"
+        f"（学号{student.student_no}）的情况：\n{text}"
+    )
 
 
 def forward_after_commit(session: Session, feedback_ids: Iterable[int]) -> None:
@@ -56,11 +68,12 @@ def forward_one(session: Session, feedback: StudentFeedback, now: dt.datetime) -
     student = session.get(Student, feedback.student_id)
     if entry is None or student is None:
         return False
-    class_name = entry.school_class.name if entry.school_class else None
+    school_class = feedback.school_class or entry.school_class
+    class_name = school_class.name if school_class else None
     message = queue_text_for(
         session,
         teacher_id=feedback.counsellor_id,
-        text=feedback_text(entry.teacher, student, class_name, feedback.text),
+        text=feedback_text(entry.teacher, student, class_name, feedback.text, feedback.id),
     )
     if message is None:
         feedback.note = "辅导员尚未绑定微信，未能转发"

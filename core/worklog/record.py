@@ -62,9 +62,16 @@ def _counsellor_note(session: Session, school_class: SchoolClass | None) -> str 
     bound = session.scalar(
         select(WeChatBinding.id).where(WeChatBinding.teacher_id == school_class.counsellor_id)
     )
-    if bound is None:
+    if bound is None and not _wecom_configured():
         return "辅导员尚未绑定微信，未能转发"
     return None
+
+
+def _wecom_configured() -> bool:
+    """Issue 25.5: with WeCom, a counsellor is reached there without binding the account."""
+    from core.celery_app import settings
+
+    return settings().wecom
 
 
 def _feedback_class(info: TeacherInfo, student_id: int) -> SchoolClass | None:
@@ -153,6 +160,7 @@ def save_entry(
                 entry_id=entry.id,
                 student_id=student.id,
                 counsellor_id=school_class.counsellor_id if school_class else None,
+                class_id=school_class.id if school_class else None,
                 text=parsed.text,
                 note=note,
             )

@@ -109,8 +109,8 @@ def test_affairs_walk_on_3000_students(school, session, live_server, page, artif
     # A summary sheet, then one sheet per department with a header and one row per teacher.
     assert workbook.sheetnames[0] == "汇总"
     # (then the branch meetings and employment sheets).
-    assert workbook.sheetnames[-2:] == ["党总支例会", "就业情况"]
-    department_sheets = [workbook[name] for name in workbook.sheetnames[1:-2]]
+    assert workbook.sheetnames[-3:] == ["党总支例会", "就业情况", "历年趋势"]
+    department_sheets = [workbook[name] for name in workbook.sheetnames[1:-3]]
     assert len(department_sheets) == len(school.department_ids)
     assert sum(ws.max_row - 1 for ws in department_sheets) == total
     assert department_sheets[0]["A1"].value == "工号"

@@ -542,7 +542,14 @@ def test_one_more_submission_changes_nothing_per_question_while_open(
     from core.evaluation.run import evaluate_term
     from models import Student, Survey, UserRole
     from tests.integration.survey_chat import Chat
-    from tests.support.dashboard import SURVEY, build_world, login, make_token, make_user
+    from tests.support.dashboard import (
+        SURVEY,
+        build_world,
+        login,
+        make_token,
+        make_user,
+        show_all_comments,
+    )
 
     world = build_world(session)
     make_user(session, "xsc", UserRole.AFFAIRS)
@@ -632,6 +639,8 @@ def test_one_more_submission_changes_nothing_per_question_while_open(
     # Closing the second round makes both submissions count, at once.
     close_round(session, term, "satisfaction_2", settings=settings)
     session.commit()
+    # Student Affairs shows the new comments (core.comments: none reach a page unreviewed).
+    show_all_comments(session, world.term)
     closed = snapshot()
     assert "第一条新意见" in closed["page"] and "第二条新意见" in closed["page"]
     assert closed["api"]["respondents"] == before["api"]["respondents"] + 2

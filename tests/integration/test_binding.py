@@ -56,7 +56,7 @@ def test_counsellor_gets_counsellor_help(wechat, session):
     session.commit()
     assert "辅导员" in wechat("绑定 C1 999000", openid="o-c")
     assert wechat("帮助", openid="o-c") == texts.COUNSELLOR_HELP
-    # A counsellor has no chat handler: anything else gets the help.
+    # A message that is none of the counsellor's commands (收到, 跟进, 反馈) gets the help.
     assert wechat("随便说点什么", openid="o-c").endswith(texts.COUNSELLOR_HELP)
 
 

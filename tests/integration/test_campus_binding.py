@@ -494,3 +494,17 @@ def test_a_ticket_cas_could_not_have_issued_never_reaches_cas(campus, session):
     assert page.status_code == 400 and "不是统一身份认证发出的登录凭据" in text_of(page)
     assert campus.fake_cas.validations == []
     assert bindings(session) == []
+
+
+def test_the_unbound_are_shown_the_campus_login_in_chat(campus, wechat, session):
+    """With CAS configured, every reply to an unbound sender (帮助, a subscribe, a command that
+    needs a binding) leads with the menu's 绑定身份; without it, only the code route."""
+    for reply in (
+        campus.wechat("帮助", openid="o-new"),
+        campus.wechat.event("subscribe", None, openid="o-new"),
+        campus.wechat("测评", openid="o-new"),
+    ):
+        assert "帮助 → 绑定身份" in reply and "统一身份认证" in reply, reply
+        assert "绑定 学号或工号 绑定码" in reply, reply  # the code route stays the fallback
+    for reply in (wechat("帮助", openid="o-new"), wechat("测评", openid="o-new")):
+        assert "帮助 → 绑定身份" not in reply and "绑定 学号或工号 绑定码" in reply, reply

@@ -56,8 +56,10 @@ def test_overview_figures(client, world):
     login(client, "xsc")
     html = page(client, "/dashboard/?term=2026-2027-1")
     tiles = re.findall(r'<span class="num">([^<]+)</span>', html)
-    # teachers, response rate, then 优秀 良好 合格 不合格
-    assert tiles == ["2", "100.0%", "1", "0", "1", "0"]
+    # teachers, response rate, the school's average satisfaction, then 优秀 良好 合格 不合格
+    assert tiles == ["2", "100.0%", "82.5%", "1", "0", "1", "0"]
+    # Its interval over the two teachers (t with one degree of freedom: the whole scale).
+    assert "全校平均满意度 · 95%区间 0.0–100.0 · 2 位班主任" in html
     assert html.count("<svg") == 3 and "钢琴系党总支" in html
 
 

@@ -14,10 +14,13 @@ from models import (
     Appointment,
     AppointmentStatus,
     AuditLog,
+    Award,
+    Ballot,
     Incident,
     LogKind,
     Meeting,
     MeetingKind,
+    User,
     UserRole,
     WorkLogEntry,
 )
@@ -165,9 +168,83 @@ def test_an_approved_appointment_shows_only_the_work_in_the_branchs_classes(clie
     body = teacher_a_api(client, world).get_json()
     assert [e["text"] for e in body["worklog"]] == ["走访管弦寝室"]
     assert body["evaluation"] is None and body["comments"] is None
-    # Writes follow the same rule as reads: now the branch may record an incident.
-    assert incident_on_a(client, world).status_code == 302
-    assert count(session, Incident) == 1
+    # Approved is not appointed: an incident fails the teacher for the whole term, so the
+    # branch records one only where its appointment is in force (聘任 done, within the dates).
+    refused = incident_on_a(client, world)
+    assert refused.status_code == 403
+    assert "只能登记其在本党总支班级聘期内" in refused.get_data(as_text=True)
+    assert count(session, Incident) == 0
+
+
+def _borrowed(session, world, status, start, end, ended_on=None):
+    session.add(
+        Appointment(
+            teacher_id=world.teacher_a.id,
+            class_id=world.class_b.id,
+            start_date=start,
+            end_date=end,
+            ended_on=ended_on,
+            end_reason="辞职" if ended_on else None,
+            status=status,
+        )
+    )
+    session.commit()
+
+
+@pytest.mark.parametrize(
+    ("status", "start", "end", "ended_on", "allowed"),
+    [
+        (AppointmentStatus.HR_FILED, dt.date(2026, 9, 1), dt.date(2027, 9, 1), None, False),
+        (AppointmentStatus.APPOINTED, dt.date(2026, 9, 1), dt.date(2027, 9, 1), None, True),
+        # Appointed, but from after the day of the incident (2026-10-05).
+        (AppointmentStatus.APPOINTED, dt.date(2026, 10, 6), dt.date(2027, 10, 6), None, False),
+        # Ended by resignation before it.
+        (
+            AppointmentStatus.RESIGNED,
+            dt.date(2026, 9, 1),
+            dt.date(2027, 9, 1),
+            dt.date(2026, 10, 4),
+            False,
+        ),
+        (
+            AppointmentStatus.RESIGNED,
+            dt.date(2026, 9, 1),
+            dt.date(2027, 9, 1),
+            dt.date(2026, 10, 5),
+            True,
+        ),
+    ],
+)
+def test_an_incident_on_a_borrowed_teacher_needs_the_appointment_in_force(
+    client, session, world, status, start, end, ended_on, allowed
+):
+    _borrowed(session, world, status, start, end, ended_on)
+    login(client, "gx")
+    response = incident_on_a(client, world)
+    assert response.status_code == (302 if allowed else 403)
+    assert count(session, Incident) == (1 if allowed else 0)
+    assert count(session, AuditLog, AuditLog.action == "incident.add") == (1 if allowed else 0)
+
+
+def test_own_teachers_and_affairs_are_not_limited_by_the_appointment(app, client, session, world):
+    # The branch's own teacher B (appointed in the world) and Student Affairs on teacher A.
+    login(client, "gx")
+    own = post_form(
+        client,
+        "/dashboard/appointments",
+        f"/dashboard/teachers/{world.teacher_b.id}/incidents",
+        {
+            "term": world.term.code,
+            "kind": "serious",
+            "occurred_on": "2026-10-05",
+            "description": "x",
+        },
+    )
+    assert own.status_code == 302
+    affairs = app.test_client()
+    login(affairs, "xsc")
+    assert incident_on_a(affairs, world).status_code == 302
+    assert count(session, Incident) == 2
 
 
 def test_branch_does_not_see_other_departments_attendees(client, session, world):
@@ -180,3 +257,86 @@ def test_branch_does_not_see_other_departments_attendees(client, session, world)
     login(client, "gq")
     html = client.get(f"/dashboard/meetings?term={world.term.code}").get_data(as_text=True)
     assert "甲老师" in html and "乙老师" not in html
+
+
+# --- issue 25: the holes a scanner found in a branch's scope --------------------------------
+
+
+def _appoint_a_to_class_b(session, world) -> None:
+    """Teacher A (钢琴系) appointed, in force, to 管弦系's class: 管弦系 now borrows them."""
+    session.add(
+        Appointment(
+            teacher_id=world.teacher_a.id,
+            class_id=world.class_b.id,
+            start_date=dt.date(2026, 9, 1),
+            end_date=dt.date(2027, 9, 1),
+            status=AppointmentStatus.APPOINTED,
+        )
+    )
+    session.commit()
+
+
+def test_a_branch_downloads_no_borrowed_teachers_award(app, client, session, world):
+    _appoint_a_to_class_b(session, world)
+    award = Award(
+        teacher_id=world.teacher_a.id, academic_year=world.term.code[:9], status="awarded"
+    )
+    session.add(award)
+    session.commit()
+    login(client, "gx")
+    # Ids are sequential: the single download is scoped exactly as the merged one.
+    assert client.get(f"/dashboard/documents/award/{award.id}.docx").status_code == 404
+    assert client.get(f"/dashboard/documents/award.docx?term={world.term.code}").status_code == 404
+    page = teacher_a_page(client, world).get_data(as_text=True)
+    assert "荣誉证书" not in page
+    # The teacher's own branch and Student Affairs get it.
+    for who in ("gq", "xsc"):
+        other = app.test_client()
+        login(other, who)
+        got = other.get(f"/dashboard/documents/award/{award.id}.docx")
+        assert got.status_code == 200, who
+        assert got.data[:2] == b"PK"
+        assert "荣誉证书" in other.get(
+            f"/dashboard/teachers/{world.teacher_a.id}?term={world.term.code}"
+        ).get_data(as_text=True)
+
+
+def _ballots(session, world, teacher, students) -> None:
+    for student in students:
+        session.add(
+            Ballot(
+                round_id=world.round.id,
+                student_id=student.id,
+                teacher_id=teacher.id,
+                submitted_on=dt.date(2026, 12, 1),
+            )
+        )
+    session.commit()
+
+
+def test_a_branchs_round_figures_count_its_own_classes_only(client, session, world):
+    _appoint_a_to_class_b(session, world)
+    a_students = list(world.class_a.students)
+    b_students = list(world.class_b.students)
+    assert (len(a_students), len(b_students)) == (6, 3)
+    # Teacher A: all 6 of their 钢琴系 class answered, 1 of the 3 in 管弦系's; teacher B: 2 of 3.
+    _ballots(session, world, world.teacher_a, a_students + b_students[:1])
+    _ballots(session, world, world.teacher_b, b_students[:2])
+    login(client, "gx")
+    rounds = client.get(
+        f"/api/v1/terms/{world.term.code}/rounds",
+        headers={"Authorization": f"Bearer {world.gx_token}"},
+    ).get_json()
+    (rnd,) = rounds
+    per_teacher = {p["teacher_id"]: (p["answered"], p["eligible"]) for p in rnd["teachers"]}
+    assert per_teacher == {world.teacher_a.id: (1, 3), world.teacher_b.id: (2, 3)}
+    assert (rnd["answered"], rnd["eligible"]) == (3, 6)
+    html = client.get(f"/dashboard/rounds?term={world.term.code}").get_data(as_text=True)
+    assert "（3/6）" in html
+    # Student Affairs still sees the whole school: A 7 of 9, B 2 of 3.
+    affairs = make_token(session, session.scalar(select(User).where(User.username == "xsc")))
+    (whole,) = client.get(
+        f"/api/v1/terms/{world.term.code}/rounds",
+        headers={"Authorization": f"Bearer {affairs}"},
+    ).get_json()
+    assert (whole["answered"], whole["eligible"]) == (9, 12)

@@ -76,18 +76,32 @@ def check_report(done: subprocess.CompletedProcess) -> None:
     assert sent, done.stdout[-2000:]
     assert int(sent.group(1)) > 3000  # bindings, ~200 surveys of ~16 messages, the logs
     assert int(sent.group(2)) >= len(school.students)  # the round's notices at least
+    # Issue 25.5: one head teacher logged through the WeCom app; 反馈 reached counsellors there.
+    wecom = re.search(r"企业微信：.*?（/wecom，按工号识别，(\d+) 条消息）", done.stdout)
+    assert wecom and int(wecom.group(1)) >= 5, done.stdout[-2000:]
+    relayed = re.search(r"经本地模拟的企业微信接口发出 (\d+) 条（反馈转辅导员）", done.stdout)
+    assert relayed and int(relayed.group(1)) > 0, done.stdout[-2000:]
     # The interval with its n, the branches' meeting months and the final-year employment.
     assert all(re.search(r"\d+\.\d–\d+\.\d n=\d+", row) for row in rows.values()), rows
     assert "党总支工作例会（第十四条" in done.stdout and re.search(
         r"2026年10月\s+已召开", done.stdout
     )
     assert "毕业年级就业情况" in done.stdout
+    # The earlier term was played, evaluated and published; a candidate was awarded; the
+    # comments wait for Student Affairs' review.
+    assert "上一学期 2025-2026-2" in done.stdout and "已考核并发布" in done.stdout
+    assert "先进兼职班主任：学生处授予" in done.stdout
+    assert re.search(r"学生意见：\d+ 条待学生处审核", done.stdout)
     # A glimpse of the chat, as the user's phone showed it (decrypted from safe mode).
     assert "绑定成功" in done.stdout and "请核对关于" in done.stdout
     # Both ways to bind (issue 23.5): a few students by campus login on the local CAS.
     assert re.search(r"其中 6 名学生点菜单「绑定身份」.*统一身份认证", done.stdout)
     assert "（绑定页面）绑定成功" in done.stdout
     assert "已记录" in done.stdout and "没有记录" in done.stdout
+
+
+def school_teacher(profile: str) -> str:
+    return make_school().by_profile(profile)[0].number
 
 
 def test_demo_embedded_starts_fresh_and_reports(tmp_path: Path) -> None:
@@ -101,7 +115,16 @@ def test_demo_embedded_starts_fresh_and_reports(tmp_path: Path) -> None:
     # The seal key is left where `banzhuren init` puts it, private, for commands run afterwards.
     assert (tmp_path / "banzhuren-seal.key").stat().st_mode & 0o777 == 0o600
     workbook = load_workbook(tmp_path / "banzhuren-demo-report.xlsx")
-    assert workbook.sheetnames[-2:] == ["党总支例会", "就业情况"]
+    assert workbook.sheetnames[-3:] == ["党总支例会", "就业情况", "历年趋势"]
+    # Two terms side by side: the earlier one (closed, evaluated, published) and this one.
+    trend = workbook["历年趋势"]
+    headers = [c.value for c in trend[1]]
+    assert "2025-2026-2 满意度" in headers and "2026-2027-1 满意度" in headers
+    first = {row[0]: row for row in trend.iter_rows(min_row=2, values_only=True)}
+    excellent = school_teacher("excellent")
+    assert isinstance(first[excellent][3], float) and first[excellent][4] == "优秀"
+    # The 荣誉证书 of the 先进兼职班主任 Student Affairs awarded (优秀 in both terms).
+    assert list((tmp_path / "banzhuren-demo-documents").glob("荣誉证书-2026-2027-*.docx"))
     assert workbook["就业情况"].max_row >= 2  # the final-year classes
     assert "gunicorn" not in done.stdout and "内嵌模式" in done.stdout
     # The campus-login bindings went through the shared binding service, audited.
@@ -132,9 +155,25 @@ def test_demo_on_postgresql_redis_and_a_worker(tmp_path: Path, redis_url: str) -
         url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
         engine = create_engine(url)
         with engine.connect() as conn:
-            evaluated = conn.execute(text("SELECT count(*) FROM term_evaluations")).scalar()
+            evaluated = dict(
+                conn.execute(
+                    text(
+                        "SELECT t.code, count(*) FROM term_evaluations e "
+                        "JOIN terms t ON t.id = e.term_id GROUP BY t.code"
+                    )
+                ).all()
+            )
+            published = conn.execute(
+                text("SELECT code FROM terms WHERE published_at IS NOT NULL")
+            ).scalars()
+            published = list(published)
         engine.dispose()
-        assert evaluated == len(make_school().teachers)
+        school = make_school()
+        assert evaluated == {
+            TERM_CODE: len(school.teachers),
+            "2025-2026-2": len([t for t in school.teachers if t.earlier_classes]),
+        }
+        assert published == ["2025-2026-2"]
         # The demo's processes are gone and its Redis keys with them.
         import redis
 

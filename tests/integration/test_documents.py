@@ -166,6 +166,8 @@ def test_templates_are_in_the_package():
         "application.docx",
         "appointment.docx",
         "award.docx",
+        "logbook.docx",
+        "service.docx",
     }
 
 

@@ -21,6 +21,7 @@ from tests.integration.evaluation_school import (
     build_scenario,
 )
 from tests.support.celery_worker import use_celery_settings
+from tests.support.wechat import grant_allowance
 from worker.tasks.evaluation import (
     announce_published_results,
     evaluate_ended_terms,
@@ -94,6 +95,7 @@ def test_published_results_are_announced_once(celery_worker, session, fake_wecha
     session.add(WeChatBinding(openid="o-zhang", teacher_id=s.teachers["good"].id))
     session.add(WeChatBinding(openid="o-li", teacher_id=s.teachers["weak"].id))
     session.commit()
+    grant_allowance("o-zhang", "o-li")  # issue 23: both wrote to the account lately
     evaluate_term(CODE, 5)
     # Not published yet: nobody is told.
     assert announce_published_results.delay().get(timeout=60) == 0
@@ -126,5 +128,6 @@ def test_unsent_outbound_messages_are_sent_again(celery_worker, session, fake_we
         )
     )
     session.commit()
+    grant_allowance("o-stu")  # issue 23: the student wrote to the account lately
     assert retry_unsent_outbound.delay().get(timeout=60) == 1
     assert _wait_for(lambda: fake_wechat_api.texts_to("o-stu") == ["测评已开始"])

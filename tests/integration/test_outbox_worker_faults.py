@@ -22,6 +22,7 @@ from models.base import utcnow
 from tests.integration.test_faults import private_redis  # noqa: F401 (a fixture)
 from tests.integration.worklog_school import TeacherChat, build_school
 from tests.support.celery_worker import start_worker, use_celery_settings
+from tests.support.wechat import grant_allowance
 
 
 def wait_for(condition, worker, seconds: float = 60) -> None:
@@ -57,6 +58,7 @@ def test_feedback_handed_off_while_redis_was_down_goes_out_once_redis_is_back(
     school = build_school(session, settings)
     session.add(WeChatBinding(openid="o-counsellor", teacher_id=school.counsellor.id))
     session.commit()
+    grant_allowance("o-counsellor")  # issue 23: the counsellor wrote to the account lately
     worker = start_worker(settings, tmp_path / "worker.log")
     try:
         chat = TeacherChat(session, settings, school.teacher, "o-teacher")
@@ -104,6 +106,7 @@ def test_a_send_cut_off_by_a_killed_worker_is_settled_as_maybe_delivered(
     worker = start_worker(settings, tmp_path / "worker.log")
     # WeChat takes the message, then answers only after the worker is dead.
     fake_wechat_api.inject_slow_ack(8.0)
+    grant_allowance("o-student")  # issue 23: the student wrote to the account lately
     with core.db.session_scope() as s:
         message_id = outbox.queue_text(s, "o-student", "测评已开始").id
     wait_for(lambda: fake_wechat_api.texts_to("o-student") == ["测评已开始"], worker)

@@ -57,6 +57,14 @@ def test_add_affairs_user_from_stdin(cli):
     assert "s3cret-pass" not in user.password_hash
 
 
+def test_add_hr_user(cli):
+    result = cli("user", "add", "rsc", "--role", "hr", "--password-stdin", input="s3cret-pass\n")
+    assert result.exit_code == 0, result.output
+    assert "已添加用户 rsc（人事处）" in result.stdout
+    (user,) = users()
+    assert user.role == UserRole.HR and user.department_id is None
+
+
 def test_add_branch_user_with_prompt_asks_twice(cli, department):
     result = cli(
         "user",
@@ -102,6 +110,11 @@ def test_prompt_mismatch_asks_again(cli):
             ["--role", "affairs", "--department", "钢琴系党总支"],
             "long-password\n",
             "不要给 --department",
+        ),
+        (
+            ["--role", "hr", "--department", "钢琴系党总支"],
+            "long-password\n",
+            "--role hr（人事处）面向全校，不要给 --department",
         ),
         (["--role", "affairs"], "short\n", "密码至少需要 10 个字符"),
         (["--role", "affairs"], "", "标准输入中没有密码"),

@@ -1,12 +1,14 @@
 """Property-based tests (hypothesis) of ``/wechat`` as a whole (issue 13, item 9).
 
 1. Random requests — bodies, fields, numbers, query strings — are answered below 500, and no
-   handler raises (no 抱歉…出错 reply, no traceback in the log).
+   handler raises (no 抱歉…出错 reply, no traceback in the log); on ``/wechat`` and on
+   ``/wecom`` (issue 25.5: encrypted envelopes signed as WeCom signs them).
 2. Random sequences of messages from bound students and head teachers, with WeChat's retries
    (immediately or after other messages) and messages in any order, keep the stored rows'
    invariants: each message handled once (one dedup row, retries answered with the first
    reply), one ballot per student per teacher per round with one response each, answers only
-   to questions the student could have been shown, at most one log entry per message.
+   to questions the student could have been shown, at most one log entry per message; with
+   the head teachers on the official account or on WeCom (the same pipeline, issue 25.5).
 
 Bounded: a few tens of examples each (seconds, not minutes).
 """
@@ -26,6 +28,7 @@ from sqlalchemy import func, select
 from bot.chat import help as texts
 from core.surveys import seal as survey_seal
 from core.wechat.simulate import WeChatSimulator, render_xml
+from core.wecom.simulate import WeComSimulator
 from models import Answer, Ballot, ReceivedMessage, Response, WeChatBinding, WorkLogEntry
 from models.survey import SealedEnvelope
 from tests.factories import make_student
@@ -138,28 +141,86 @@ def hostile_requests(draw, token: str) -> tuple[dict, bytes]:
     return query, body
 
 
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+
+
+@st.composite
+def hostile_wecom_plans(draw) -> tuple[str, object, tuple | None]:
+    """What :func:`wecom_request` builds a hostile ``/wecom`` request from (the encryption is
+    random, so it happens outside the strategy): always an envelope, so also signed envelopes
+    whose ``Encrypt`` is not ours, and signed plaintexts that are not messages."""
+    kind = draw(st.sampled_from(["fields", "raw", "query", "envelope", "plaintext"]))
+    if kind == "raw":
+        body = draw(st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode)))
+        return kind, body, None
+    if kind == "envelope":
+        return kind, draw(st.text(alphabet=B64, max_size=200)), None
+    if kind == "plaintext":
+        return kind, draw(st.one_of(st.text(max_size=200), st.just("<xml>x</xml>"))), None
+    tamper = None
+    if kind == "query":
+        name = draw(st.sampled_from(["timestamp", "nonce", "msg_signature", "x"]))
+        tamper = (name, draw(VALUE), draw(st.booleans()))
+    return kind, render_xml(_fields(draw)), tamper
+
+
+def wecom_request(sim: WeComSimulator, plan) -> tuple[dict, bytes]:
+    from core.wecom import crypto
+
+    kind, payload, tamper = plan
+    if kind == "raw":
+        return sim.sign("<xml/>")[0], payload
+    if kind == "envelope":
+        query, _ = sim.sign("<xml/>")
+        query["msg_signature"] = crypto.sign(sim.token, query["timestamp"], query["nonce"], payload)
+        return query, render_xml({"ToUserName": sim.corp_id, "Encrypt": payload}).encode()
+    query, body = sim.sign(payload)
+    if tamper is not None:
+        name, value, resign = tamper
+        query = dict(query, **{name: value})
+        if name in ("timestamp", "nonce") and resign:
+            query["msg_signature"] = crypto.sign(
+                sim.token, query["timestamp"], query["nonce"], crypto.envelope_encrypt_field(body)
+            )
+    return query, body
+
+
 @pytest.fixture
 def plain_app(db_url):
     from bot import create_app
+    from core.wechat import crypto
     from tests.conftest import make_settings
 
-    app = create_app(make_settings(db_url))
+    wecom = dict(
+        wecom_corp_id="wwprop0001",
+        wecom_agent_id=1000002,
+        wecom_secret="prop-secret-0001",
+        wecom_token="wecomprop",
+        wecom_aes_key=crypto.random_aes_key(),
+    )
+    app = create_app(make_settings(db_url, **wecom))
     app.config.update(TESTING=True)
     return app
 
 
-def test_random_requests_are_never_5xx(plain_app, caplog):
+@pytest.mark.parametrize("path", ["/wechat", "/wecom"])
+def test_random_requests_are_never_5xx(plain_app, caplog, path):
     client = plain_app.test_client()
-    token = plain_app.config["BANZHUREN"].wechat_token
+    s = plain_app.config["BANZHUREN"]
+    if path == "/wechat":
+        requests = hostile_requests(s.wechat_token)
+    else:
+        sim = WeComSimulator(s.wecom_token, s.wecom_aes_key, s.wecom_corp_id, s.wecom_agent_id)
+        requests = hostile_wecom_plans()
     statuses: list[int] = []
 
     @BOUNDED
-    @given(hostile_requests(token))
+    @given(requests)
     def check(request):
-        query, body = request
+        query, body = request if path == "/wechat" else wecom_request(sim, request)
         caplog.clear()
         with caplog.at_level(logging.WARNING):
-            response = client.post("/wechat", query_string=query, data=body)
+            response = client.post(path, query_string=query, data=body)
         assert response.status_code < 500, (response.status_code, response.data[:200])
         statuses.append(response.status_code)
         assert texts.FAILED.encode() not in response.data
@@ -248,11 +309,26 @@ def _count(session, model) -> int:
     return session.scalar(select(func.count()).select_from(model))
 
 
+@pytest.mark.parametrize("teachers_on", ["wechat", "wecom"])
 def test_sequences_with_retries_keep_the_stored_rows_invariants(
-    wechat, wechat_settings, session, school
+    wechat, wechat_settings, session, school, teachers_on, fake_wecom_api
 ):
     openids = list(school.openids.values())
     teachers = ["oid-wang", "oid-li"]
+    post = {}  # teacher's openid -> how their messages reach the app, when not on /wechat
+    if teachers_on == "wecom":
+        from bot import create_app
+        from tests.support.wecom import WeComDriver, wecom_fields
+
+        s = wechat_settings.with_overrides(**wecom_fields(fake_wecom_api))
+        app = create_app(s)
+        sim = WeComSimulator(s.wecom_token, s.wecom_aes_key, s.wecom_corp_id, s.wecom_agent_id)
+        driver = WeComDriver(app.test_client(), sim)
+        for openid, staff_no in (
+            ("oid-wang", school.wang.staff_no),
+            ("oid-li", school.li.staff_no),
+        ):
+            post[openid] = (driver, staff_no)
     questions = {q.id: q for q in school.definition.questions}
     # Teacher -> questions that can never be shown about them (applies_to their class does not).
     not_shown = {
@@ -291,14 +367,18 @@ def test_sequences_with_retries_keep_the_stored_rows_invariants(
         teacher_messages = 0
         for index, is_retry in deliveries:
             (openid, text), _retry = messages[index]
-            if text == "<image>":
+            driver, sender = post.get(openid, (wechat, openid))
+            if text == "<image>" and driver is wechat:
                 request = wechat.sim.image(openid, msg_id=ids[index], create_time=created)
+            elif text == "<image>":
+                fields = {"PicUrl": "http://p.qpic.cn/x", "MediaId": f"m{ids[index]}"}
+                request = driver.sim.message(sender, "image", fields, ids[index], created)
             else:
-                request = wechat.sim.text(openid, text, msg_id=ids[index], create_time=created)
-            response = wechat.post(*request)
+                request = driver.sim.text(sender, text, msg_id=ids[index], create_time=created)
+            response = driver.post(*request)
             sent.append(index)
             assert response.status_code == 200, response.data[:200]
-            reply = wechat.reply_of(response)
+            reply = driver.reply_of(response)
             assert reply != texts.FAILED, (openid, text)
             if is_retry:
                 assert reply == first_reply[index], (openid, text)

@@ -77,6 +77,12 @@ ENV_NAMES = {
     "wechat_template_url": "BANZHUREN_WECHAT_TEMPLATE_URL",
     "wechat_tap_to_answer": "BANZHUREN_WECHAT_TAP_TO_ANSWER",
     "trusted_proxies": "BANZHUREN_TRUSTED_PROXIES",
+    "wecom_corp_id": "BANZHUREN_WECOM_CORP_ID",
+    "wecom_agent_id": "BANZHUREN_WECOM_AGENT_ID",
+    "wecom_secret": "BANZHUREN_WECOM_SECRET",
+    "wecom_token": "BANZHUREN_WECOM_TOKEN",
+    "wecom_aes_key": "BANZHUREN_WECOM_AES_KEY",
+    "wecom_api_base": "BANZHUREN_WECOM_API_BASE",
 }
 
 

@@ -123,9 +123,23 @@ def _responses(session: Session, rnd: SurveyRound, teacher: Teacher, scores, com
         session.add(r)
 
 
-def build_world(session: Session, *, a_respondents: int = 6, b_respondents: int = 3) -> World:
+def show_all_comments(session: Session, term: Term) -> None:
+    """Student Affairs shows every pending comment of the term (any teacher); committed."""
+    from core.comments.review import SHOWN, _comment_rows
+    from models import CommentReview
+
+    for answer_id, _text, _teacher, status in session.execute(_comment_rows(term.id)):
+        if status is None:
+            session.add(CommentReview(answer_id=answer_id, status=SHOWN))
+    session.commit()
+
+
+def build_world(
+    session: Session, *, a_respondents: int = 6, b_respondents: int = 3, reviewed: bool = True
+) -> World:
     """Two departments (钢琴系 = A, 管弦系 = B), one head teacher and class each, a survey round
-    with responses (comments "A意见n" / "B意见n"), and stored evaluations; committed."""
+    with responses (comments "A意见n" / "B意见n"), and stored evaluations; committed.
+    ``reviewed``: Student Affairs has shown every comment (else they are all pending)."""
     term = make_term(session)
     dep_a = make_department(session, name="钢琴系党总支")
     dep_b = make_department(session, name="管弦系党总支")
@@ -186,6 +200,8 @@ def build_world(session: Session, *, a_respondents: int = 6, b_respondents: int 
         )
     )
     session.commit()
+    if reviewed:
+        show_all_comments(session, term)
     return World(
         term,
         dep_a,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.dashboard.audit_text import describe
+from bot.dashboard.audit_text import ACTION_LABELS, describe
 
 CASES = [
     (
@@ -168,3 +168,30 @@ def test_survey_rows_name_the_title():
         "cli", "survey.created", "satisfaction", {"questions": 6, "survey": "满意度测评"}
     )
     assert text == "命令行 新建了问卷 「满意度测评」（6 题）。"
+
+
+def test_chat_link_and_online_application_rows_read_in_chinese() -> None:
+    made = describe(
+        "wechat:T1001",
+        "logbook.link",
+        "T1001",
+        {"period_start": "2026-09-01", "period_end": "2027-09-01", "expires_at": "x"},
+    )
+    assert (
+        made
+        == "教师 T1001 在微信上获取了工作日志本的一次性下载链接（聘期 2026-09-01 至 2027-09-01）。"
+    )
+    used = describe(
+        "wechat:T1001", "logbook.link_used", "T1001", {"link_id": 3, "address": "1.2.3.4"}
+    )
+    assert used.startswith("教师 T1001 的工作日志本下载链接已使用") and "地址：1.2.3.4" in used
+    online = describe(
+        "wechat:T3001",
+        "appointment.apply",
+        "T3001 G2027",
+        {"start": "2027-09-01", "end": "2028-09-01", "online": True, "appointment_id": 1},
+    )
+    assert (
+        online.startswith("T3001 在微信上提交了 T3001 G2027 的聘任申请") and "online" not in online
+    )
+    assert "application.link" in ACTION_LABELS and "apply.link_used" in ACTION_LABELS

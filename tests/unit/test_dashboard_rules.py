@@ -76,10 +76,28 @@ def test_token_digest_is_sha256_hex():
         (UserRole.AFFAIRS, A.APPOINTED, A.RESIGNED, True),
         (UserRole.AFFAIRS, A.APPLIED, A.APPOINTED, False),
         (UserRole.AFFAIRS, A.RESIGNED, A.APPOINTED, False),
+        (UserRole.HR, A.AFFAIRS_APPROVED, A.HR_FILED, True),
+        (UserRole.HR, A.APPLIED, A.BRANCH_REVIEWED, False),
+        (UserRole.HR, A.BRANCH_REVIEWED, A.AFFAIRS_APPROVED, False),
+        (UserRole.HR, A.HR_FILED, A.APPOINTED, False),
+        (UserRole.HR, A.APPOINTED, A.DISMISSED, False),
+        (UserRole.BRANCH, A.AFFAIRS_APPROVED, A.HR_FILED, False),
     ],
 )
 def test_workflow_permissions(role, current, target, allowed):
     assert (transition_problem(role, current, target) is None) is allowed
+
+
+def test_hr_files_its_own_record_once_it_has_an_account():
+    # Without a 人事处 user Student Affairs records the 备案 on HR's behalf; with one, it is HR's.
+    assert transition_problem(UserRole.AFFAIRS, A.AFFAIRS_APPROVED, A.HR_FILED) is None
+    assert (
+        transition_problem(UserRole.AFFAIRS, A.AFFAIRS_APPROVED, A.HR_FILED, hr_present=True)
+        == "人事处备案由人事处办理"
+    )
+    assert next_steps(UserRole.HR, A.AFFAIRS_APPROVED, hr_present=True) == [A.HR_FILED]
+    assert next_steps(UserRole.AFFAIRS, A.AFFAIRS_APPROVED, hr_present=True) == []
+    assert next_steps(UserRole.HR, A.APPOINTED) == []
 
 
 def test_next_steps_are_the_buttons_shown():

@@ -226,12 +226,17 @@ def test_nginx_proxies_webhook_and_dashboard_to_the_web_service() -> None:
     assert servers == [("web", "8000")]
     assert "web" in compose()["services"]
     locations = nginx_locations(text)
-    for path in ("/wechat", "/dashboard", "/api/"):
+    for path in ("/wechat", "/wecom", "/dashboard", "/api/"):
         assert f"proxy_pass http://{name};" in locations[path], path
     assert "client_max_body_size 1m" in locations["/wechat"]
+    assert "client_max_body_size 1m" in locations["/wecom"]
     # The campus login's pages, with codes and tickets in their queries, unlogged.
     assert f"proxy_pass http://{name};" in locations["/bind/"]
     assert "access_log off" in locations["/bind/"]
+    # The chat links' pages (issue 25), with one-time tokens in their paths, unlogged.
+    for path in ("/d/", "/apply/"):
+        assert f"proxy_pass http://{name};" in locations[path], path
+        assert "access_log off" in locations[path], path
     assert re.search(r"location ~ \^/MP_verify_.*root /var/www/mp-verify;", text, re.S)
     assert "ssl_certificate " in text and "ssl_certificate_key " in text
     mounts = compose()["services"]["nginx"]["volumes"]
@@ -244,10 +249,11 @@ def test_the_app_serves_what_nginx_proxies(tmp_path: Path) -> None:
 
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", secret_key="k"))
     rules = {rule.rule for rule in app.url_map.iter_rules()}
-    assert "/wechat" in rules
+    assert "/wechat" in rules and "/wecom" in rules
     assert any(r.startswith("/dashboard") for r in rules)
     assert any(r.startswith("/api/") for r in rules)
     assert {"/bind/start", "/bind/wechat", "/bind/cas"} <= rules
+    assert {"/d/<token>", "/apply/<token>", "/apply/wechat"} <= rules
 
 
 def dockerfile_copies() -> list[tuple[list[str], str]]:
@@ -356,6 +362,9 @@ def test_the_image_holds_every_package_and_its_data(image: Path) -> None:
         "mods['migrations'] = len(list(models.migrate.MIGRATIONS.glob('versions/*.py')));"
         "mods['templates'] = len(list(pathlib.Path(bot.dashboard.__file__).parent.glob("
         "'templates/dashboard/*.html')));"
+        "import bot.public;"
+        "mods['public'] = sorted(p.name for p in pathlib.Path(bot.public.__file__).parent.glob("
+        "'templates/public/*.html'));"
         "print(json.dumps(mods))"
     )
     done = in_image(image, [str(image / "venv/bin/python"), "-c", probe])
@@ -366,7 +375,8 @@ def test_the_image_holds_every_package_and_its_data(image: Path) -> None:
     for name in ("bot", "core", "models", "surveys", "worker", "core.doctor", "bot.cli.zh"):
         # Installed into the venv, not read from the repository.
         assert found[name].startswith(str(image / "venv")), found[name]
-    assert len(found["docx"]) == 3
+    assert len(found["docx"]) == 5
+    assert found["public"] == ["apply.html", "page.html"]
     assert found["migrations"] >= 6 and found["templates"] >= 10
 
 
@@ -485,3 +495,17 @@ def test_gunicorn_hook_accepts_a_set_key(monkeypatch) -> None:
         monkeypatch.delenv(name, raising=False)
     namespace = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
     assert namespace["on_starting"](None) is None
+
+
+def test_gunicorn_access_log_masks_chat_link_tokens() -> None:
+    namespace = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    mask = namespace["mask_token_path"]
+    token = "A" * 43
+    assert mask(f"/d/{token}") == "/d/…"
+    assert mask(f"/apply/{token}") == "/apply/…"
+    assert mask("/apply/wechat") == "/apply/wechat"
+    assert mask("/dashboard/teachers/3") == "/dashboard/teachers/3"
+    logger = namespace["TokenMaskingLogger"]
+    from gunicorn.glogging import Logger
+
+    assert issubclass(logger, Logger) and namespace["logger_class"] is logger

@@ -21,6 +21,7 @@ ROOMS = (
     ("bot.chat", "edge: chat"),
     ("bot.dashboard", "edge: web"),
     ("bot.api", "edge: web"),
+    ("bot.public", "edge: web"),
     ("bot.bind", "edge: web"),
     ("bot.cli", "edge: cli"),
     ("bot.demo", "edge: cli"),

@@ -83,6 +83,35 @@ def test_session_times_are_configurable():
         load_settings(BASE | {"BANZHUREN_SESSION_IDLE_MINUTES": "0"})
 
 
+def test_public_url_and_apply_months():
+    s = load_settings(BASE)
+    assert s.public_url is None and s.apply_months == (6,)
+    s = load_settings(
+        BASE
+        | {
+            "BANZHUREN_PUBLIC_URL": "https://bzr.example.edu.cn/",
+            "BANZHUREN_APPLY_MONTHS": " 6, 5，6 ",
+        }
+    )
+    assert s.public_url == "https://bzr.example.edu.cn" and s.apply_months == (5, 6)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("BANZHUREN_PUBLIC_URL", "bzr.example.edu.cn"),
+        ("BANZHUREN_PUBLIC_URL", "https://bzr.example.edu.cn/?a=1"),
+        ("BANZHUREN_APPLY_MONTHS", "13"),
+        ("BANZHUREN_APPLY_MONTHS", "6,"),
+        ("BANZHUREN_APPLY_MONTHS", "六月"),
+        ("BANZHUREN_APPLY_MONTHS", "0"),
+    ],
+)
+def test_public_url_and_apply_months_refuse_bad_values(name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_settings(BASE | {name: value})
+
+
 def test_placeholder_message_is_chinese_and_names_the_variable():
     with pytest.raises(ConfigError) as info:
         load_settings(BASE | {"BANZHUREN_WECHAT_SECRET": "CHANGE-ME"})

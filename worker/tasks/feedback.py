@@ -1,5 +1,6 @@
-"""反馈 tasks (core.worklog.feedback): forward one feedback row to its counsellor, and the beat
-sweep that forwards those not forwarded yet (counsellor bound later, enqueue lost)."""
+"""反馈 tasks (core.worklog.feedback): forward one feedback row to its counsellor, the beat
+sweep that forwards those not forwarded yet (counsellor bound later, enqueue lost), and the
+one reminder of a 反馈 unacknowledged for three days (core.worklog.feedback_replies)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import core.db
 from core import jobs
 from core.celery_app import celery
 from core.worklog.feedback import forward_one
+from core.worklog.feedback_replies import remind_unacknowledged
 from models import StudentFeedback
 from models.base import utcnow
 from worker.tasks.common import RETRYING
@@ -63,3 +65,11 @@ def forward_pending_feedback(self) -> int:
         for feedback in rows:
             sent += forward_one(session, feedback, now)
     return sent
+
+
+@celery.task(name=jobs.REMIND_FEEDBACK, time_limit=300, soft_time_limit=270, **RETRYING)
+def remind_unacknowledged_feedback(self) -> int:
+    """Remind counsellors, once each, of 反馈 unacknowledged for three days; returns how many
+    reminders were queued (a rerun queues none: ``reminded_at`` is set in the same commit)."""
+    with core.db.session_scope(write=True) as session:
+        return remind_unacknowledged(session, utcnow())
