@@ -135,7 +135,7 @@ def test_an_unreachable_server_is_one_line():
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("documents",), "错误：缺少选项 --term。"),
+        (("report",), "错误：缺少选项 --term。"),
         (("nope",), "错误：没有命令 nope。"),
         (("documents", "--term", "x", "--bogus"), "错误：没有选项 --bogus。"),
         (
