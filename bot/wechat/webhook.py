@@ -168,13 +168,20 @@ def receive() -> Response:
     except BadRequest as exc:
         log.info("wechat request refused: %s %s", exc.status, exc.reason)
         return _plain(exc.reason, exc.status)
-    if time.time() - arrived > STALE_SECONDS:
-        # WeChat has closed this try; whatever it would do is for a later try or message.
-        _note_late("waited too long before a thread got to it")
+    if too_old(arrived):
         return _plain("success")
     incoming = to_incoming(message)
     reply = answer(s, incoming, key_of(message), arrived=arrived)
     return _render(s, message, reply, encrypted, aes_key, request.args.get("nonce", ""))
+
+
+def too_old(arrived: float) -> bool:
+    """Whether a request waited past WeChat's patience before a thread got to it (counted in the
+    log): WeChat has closed this try, and whatever it would do is for a later try or message."""
+    if time.time() - arrived <= STALE_SECONDS:
+        return False
+    _note_late("waited too long before a thread got to it")
+    return True
 
 
 def _read_body() -> bytes:

@@ -134,9 +134,7 @@ def receive() -> Response:
     except BadRequest as exc:
         log.info("wecom request refused: %s %s", exc.status, exc.reason)
         return _plain(exc.reason, exc.status)
-    if time.time() - arrived > webhook.STALE_SECONDS:
-        # WeCom has closed this try, as WeChat would (issue 22): a later try is handled.
-        webhook._note_late("waited too long before a thread got to it")
+    if webhook.too_old(arrived):  # WeCom, too, has closed this try (issue 22)
         return _plain("")
     userid = message._data["FromUserName"].strip()
     incoming = replace(webhook.to_incoming(message), openid=PREFIX + userid)
