@@ -8,7 +8,7 @@ keep-alive connections, against a floor measured in the same run.
 1. Seeds a scratch PostgreSQL database with COPY (classes of 30, one head teacher each, every
    student bound; nobody wrote lately, so every notice is a template message).
 2. Starts ``celery worker --pool prefork -c <processes>``; each process sends a batch of
-   ``core.outbox.BATCH`` rows on ``core.outbox.BATCH_THREADS`` threads.
+   ``core.outbox.BATCH`` rows on ``core.fanout.BATCH_THREADS`` threads.
 3. Opens the round as ``banzhuren round open`` does (``core.surveys.rounds.open_round``: the
    notices are queued in its transaction and handed to the worker after the commit) and waits
    until every row is settled. Timed from the start of the command to the last row settled.
@@ -229,7 +229,7 @@ def floor(base: str, openids: list[str], processes: int, threads: int) -> tuple[
 
 def one_run(options: argparse.Namespace) -> int:
     from bot.demo.fake_wechat import FakeWeChatApi
-    from core.outbox import BATCH_THREADS
+    from core.fanout import BATCH_THREADS
     from core.surveys.seal_key import generate_key
 
     api = FakeWeChatApi(latency=options.latency, keep_alive=True).start()

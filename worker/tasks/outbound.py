@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from core import jobs
 from core.celery_app import celery
-from core.outbox import RETRY, deliver, deliver_batch
+from core.fanout import deliver_batch
+from core.outbox import RETRY, deliver
 
 MAX_RETRIES = 6
 
