@@ -17,6 +17,7 @@ import binascii
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 import string
 import time
@@ -82,8 +83,28 @@ def random_nonce() -> str:
     return "".join(secrets.choice(string.digits) for _ in range(10))
 
 
+# The safe-mode envelope as WeChat sends it, and nothing else: ``<xml>``, an optional
+# ``ToUserName`` (an account id), the Base64 ``Encrypt`` field in CDATA, ``</xml>``, with XML
+# whitespace between. Every body it matches is well-formed and gives xmltodict the same field;
+# anything else (another shape, an XML declaration, entities, a compatible-mode body) is parsed.
+_SAFE_ENVELOPE = re.compile(
+    rb"<xml>[ \t\r\n]*"
+    rb"(?:<ToUserName><!\[CDATA\[[A-Za-z0-9_-]{0,64}\]\]></ToUserName>[ \t\r\n]*)?"
+    rb"<Encrypt><!\[CDATA\[([A-Za-z0-9+/=]+)\]\]></Encrypt>[ \t\r\n]*</xml>[ \t\r\n]*\Z"
+)
+
+
 def envelope_encrypt_field(body: bytes | str) -> str:
     """The ``Encrypt`` field of an encrypted message's XML body."""
+    # Issue 26: a regular expression for the usual envelope, a fifth of xmltodict's time.
+    match = _SAFE_ENVELOPE.match(body) if isinstance(body, bytes) else None
+    if match is not None:
+        return match.group(1).decode("ascii")
+    return parsed_encrypt_field(body)
+
+
+def parsed_encrypt_field(body: bytes | str) -> str:
+    """:func:`envelope_encrypt_field` by the XML parser, whatever the body's shape."""
     try:
         doc = xmltodict.parse(body)
     except Exception as exc:  # expat errors, entity declarations refused by xmltodict
