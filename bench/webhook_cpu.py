@@ -1,6 +1,6 @@
 """CPU per survey message in the web process, measured in-process (issue 26 item 2).
 
-    python bench/webhook_cpu.py [--students 40] [--warm 8] [--profile] [--runs 1]
+    python bench/webhook_cpu.py [--students 40] [--warm 8] [--runs 1] [--profile [--dump FILE]]
 
 ``bench/webhook.py`` measures the whole stack under load; this measures only what the app's
 WSGI callable costs per message, single-threaded, so that a change to the webhook path can be
@@ -9,9 +9,11 @@ seeds a scratch PostgreSQL database with ``bench/webhook.py``'s school, configur
 that benchmark does (safe mode, Redis, the same settings), then has each student run the
 survey dialogue (测评, one message a question, 确认) by calling the app directly with
 encrypted requests. The first ``--warm`` students warm the process up (imports, caches,
-connections); the rest are measured: process CPU seconds spent inside the WSGI call (building
-the request and reading the reply are not counted). ``--profile`` prints cProfile's top 30 (CPU time) by
-cumulative and by own time of the measured WSGI calls (the CPU figure is then inflated).
+connections); then each of ``--runs`` measures ``--students`` others: process CPU seconds spent
+inside the WSGI call (building the request and reading the reply are not counted), printed per
+message, with the median of the runs. ``--profile`` prints cProfile's top 30 (CPU time) by
+cumulative and by own time of the measured WSGI calls (the CPU figure is then inflated);
+``--dump FILE`` also keeps its raw data. Exit status 1 when a request was not answered 200.
 """
 
 from __future__ import annotations
