@@ -71,6 +71,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     for part in (request_session, webhook, wecom, bind, dashboard, api, public):
         part.init_app(app)
+    from bot.wechat.fastpath import WebhookFastPath
+
+    # /wechat's GET and POST skip Flask's request machinery (issue 26); the rest go to Flask.
+    app.wsgi_app = WebhookFastPath(app, app.wsgi_app)
     app.wsgi_app = _stamp_arrival(app.wsgi_app)  # outermost: first to run
     return app
 

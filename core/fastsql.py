@@ -53,6 +53,16 @@ class _Compiled:
             for i, c in enumerate(columns)
             if (proc := c.type._cached_result_processor(dialect, None)) is not None
         )
+        # Whether the statement returns rows, when its SQL says so: a SELECT or a RETURNING
+        # has result columns, an INSERT, UPDATE or DELETE without RETURNING has none; None
+        # (a textual statement) asks the cursor. Asking costs psycopg a Column object per
+        # column on every call (issue 26).
+        if columns:
+            self.returns_rows: bool | None = True
+        elif compiled.isinsert or compiled.isupdate or compiled.isdelete:
+            self.returns_rows = False
+        else:
+            self.returns_rows = None
 
     def parameters(self, params: dict[str, Any]):
         values = dict(self.defaults)
@@ -102,7 +112,10 @@ class FastStatement:
         try:
             cursor = dbapi_conn.cursor()
             cursor.execute(compiled.sql, values)
-            raw = cursor.fetchall() if cursor.description is not None else None
+            returns_rows = compiled.returns_rows
+            if returns_rows is None:
+                returns_rows = cursor.description is not None
+            raw = cursor.fetchall() if returns_rows else None
         except dialect.loaded_dbapi.Error as exc:
             lost = dialect.is_disconnect(exc, dbapi_conn, cursor)
             if lost:

@@ -30,6 +30,11 @@ dispatch, reply (STYLE: check signature → decrypt → parse → dedup → disp
 - a handler error rolls back, releases the claim (WeChat's retry is handled afresh) and
   answers :data:`bot.chat.help.FAILED`; a per-sender lock not granted in time answers
   :data:`bot.chat.help.BUSY`.
+
+The work is framework-free (:func:`check_url`, :func:`receive_message` return an
+:class:`Answer`). ``GET`` and ``POST /wechat`` reach it through :mod:`bot.wechat.fastpath`,
+a WSGI layer in front of Flask (issue 26: Flask's request machinery was a sixth of a message's
+CPU); the Flask views below serve the same functions to whatever calls the Flask app itself.
 """
 
 from __future__ import annotations
@@ -41,13 +46,17 @@ import re
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import replace
+from typing import NamedTuple
 
 from flask import Blueprint, Flask, Response, request
 from sqlalchemy import String, bindparam, select
+from sqlalchemy.orm import Session
 from wechatpy import parse_message
 from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply
+from werkzeug.wrappers import Request
 
 from bot.chat import help as texts
 from bot.chat.binding import SENDER_COLUMNS, join_sender, sender_from_row
@@ -112,11 +121,24 @@ class BadRequest(Exception):
         self.reason = reason
 
 
-def _plain(text: str, status: int = 200) -> Response:
-    return Response(text, status=status, mimetype="text/plain")
+class Answer(NamedTuple):
+    """What ``/wechat`` answers, before any web framework: the Flask views
+    (:func:`to_response`) and the WSGI fast path (:mod:`bot.wechat.fastpath`) send the same."""
+
+    status: int
+    text: str
+    mimetype: str = "text/plain"
 
 
-def _refuse_without_token() -> Response:
+def _plain(text: str, status: int = 200) -> Answer:
+    return Answer(status, text)
+
+
+def to_response(result: Answer) -> Response:
+    return Response(result.text, status=result.status, mimetype=result.mimetype)
+
+
+def _refuse_without_token() -> Answer:
     """503 while no Token is configured; says why in the log (at most once a minute)."""
     global _no_token_logged_at
     now = time.monotonic()
@@ -142,11 +164,18 @@ def bounded_int(value: object, lo: int, hi: int, max_digits: int = 20) -> int | 
 
 @bp.get("/wechat")
 def verify_url() -> Response:
+    return to_response(check_url(settings(), request.args))
+
+
+@bp.post("/wechat")
+def receive() -> Response:
+    return to_response(receive_message(settings(), request, db))
+
+
+def check_url(s: Settings, args) -> Answer:
     """WeChat's server URL check: answer ``echostr`` when the signature holds."""
-    s = settings()
     if not s.wechat_token:
         return _refuse_without_token()
-    args = request.args
     if not crypto.signature_matches(
         args.get("signature"), s.wechat_token, args.get("timestamp", ""), args.get("nonce", "")
     ):
@@ -156,23 +185,25 @@ def verify_url() -> Response:
     return _plain(args.get("echostr", ""))
 
 
-@bp.post("/wechat")
-def receive() -> Response:
-    s = settings()
-    arrived = arrival.arrived_at(request.environ, s.trusted_proxies)
+def receive_message(s: Settings, req: Request, session: Callable[[], Session]) -> Answer:
+    """A message posted to ``/wechat`` (see the module's docstring). ``req`` is Flask's
+    request or a bare Werkzeug one; ``session()`` opens the request's database session, once
+    a message gets that far (its caller closes it)."""
+    arrived = arrival.arrived_at(req.environ, s.trusted_proxies)
     if not s.wechat_token:
         return _refuse_without_token()
+    args = req.args
     try:
-        body = _read_body()
-        message, encrypted, aes_key = _verify_and_open(s, request.args, body)
+        body = read_body(req)
+        message, encrypted, aes_key = _verify_and_open(s, args, body)
     except BadRequest as exc:
         log.info("wechat request refused: %s %s", exc.status, exc.reason)
         return _plain(exc.reason, exc.status)
     if too_old(arrived):
         return _plain("success")
     incoming = to_incoming(message)
-    reply = answer(s, incoming, key_of(message), arrived=arrived)
-    return _render(s, message, reply, encrypted, aes_key, request.args.get("nonce", ""))
+    reply = answer(s, incoming, key_of(message), arrived=arrived, session=session())
+    return _render(s, message, reply, encrypted, aes_key, args.get("nonce", ""))
 
 
 def too_old(arrived: float) -> bool:
@@ -184,10 +215,11 @@ def too_old(arrived: float) -> bool:
     return True
 
 
-def _read_body() -> bytes:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+def read_body(req: Request) -> bytes:
+    """The body of ``req``, at most :data:`MAX_BODY_BYTES`; raises :class:`BadRequest`."""
+    if req.content_length is not None and req.content_length > MAX_BODY_BYTES:
         raise BadRequest(413, "body too large")
-    body = request.stream.read(MAX_BODY_BYTES + 1)
+    body = req.stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         raise BadRequest(413, "body too large")
     if not body.strip():
@@ -358,6 +390,7 @@ def answer(
     key: str,
     arrived: float | None = None,
     channel: Channel | None = None,
+    session: Session | None = None,
 ) -> str:
     """Handle a verified message exactly once; returns the reply text ("" = ``success``).
 
@@ -366,9 +399,11 @@ def answer(
     and any other reply goes out as customer-service messages instead.
     ``channel``: how the sender is identified and reached (default the official account;
     ``/wecom`` passes its own, issue 25.5).
+    ``session``: the request's database session (default Flask's, :func:`db`).
     """
     channel = channel or WECHAT
-    session = db()
+    if session is None:
+        session = db()
     try:
         claim = dedup.claim(session, s, key)
     except Exception as exc:  # the database is unreachable: say so, store nothing
@@ -633,7 +668,7 @@ def _render(
     encrypted: bool,
     aes_key: str | None,
     nonce: str,
-) -> Response:
+) -> Answer:
     if not reply:
         return _plain("success")
     xml = TextReply(message=message, content=_cdata_safe(reply)).render()
@@ -645,7 +680,7 @@ def _render(
             appid=s.wechat_appid,
             nonce=nonce or crypto.random_nonce(),
         )
-    return Response(xml, mimetype="application/xml")
+    return Answer(200, xml, "application/xml")
 
 
 def init_app(app: Flask) -> None:

@@ -129,7 +129,7 @@ def receive() -> Response:
     if not s.wecom:
         return _refuse_unconfigured()
     try:
-        body = webhook._read_body()
+        body = webhook.read_body(request)
         message = _verify_and_open(s, request.args, body)
     except BadRequest as exc:
         log.info("wecom request refused: %s %s", exc.status, exc.reason)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
+import re
 import secrets
 import string
 import time
@@ -81,8 +83,28 @@ def random_nonce() -> str:
     return "".join(secrets.choice(string.digits) for _ in range(10))
 
 
+# The safe-mode envelope as WeChat sends it, and nothing else: ``<xml>``, an optional
+# ``ToUserName`` (an account id), the Base64 ``Encrypt`` field in CDATA, ``</xml>``, with XML
+# whitespace between. Every body it matches is well-formed and gives xmltodict the same field;
+# anything else (another shape, an XML declaration, entities, a compatible-mode body) is parsed.
+_SAFE_ENVELOPE = re.compile(
+    rb"<xml>[ \t\r\n]*"
+    rb"(?:<ToUserName><!\[CDATA\[[A-Za-z0-9_-]{0,64}\]\]></ToUserName>[ \t\r\n]*)?"
+    rb"<Encrypt><!\[CDATA\[([A-Za-z0-9+/=]+)\]\]></Encrypt>[ \t\r\n]*</xml>[ \t\r\n]*\Z"
+)
+
+
 def envelope_encrypt_field(body: bytes | str) -> str:
     """The ``Encrypt`` field of an encrypted message's XML body."""
+    # Issue 26: a regular expression for the usual envelope, a fifth of xmltodict's time.
+    match = _SAFE_ENVELOPE.match(body) if isinstance(body, bytes) else None
+    if match is not None:
+        return match.group(1).decode("ascii")
+    return parsed_encrypt_field(body)
+
+
+def parsed_encrypt_field(body: bytes | str) -> str:
+    """:func:`envelope_encrypt_field` by the XML parser, whatever the body's shape."""
     try:
         doc = xmltodict.parse(body)
     except Exception as exc:  # expat errors, entity declarations refused by xmltodict
@@ -94,10 +116,28 @@ def envelope_encrypt_field(body: bytes | str) -> str:
     return encrypt.strip()
 
 
+class _PrpCrypto(PrpCrypto):
+    """wechatpy's envelope, with the 16 random characters before the message drawn by
+    :mod:`secrets` (wechatpy's ``random.sample`` of letters was a tenth of encrypting a reply;
+    WeChat only strips them)."""
+
+    def get_random_string(self) -> str:
+        return secrets.token_hex(8)
+
+
+@functools.lru_cache(maxsize=8)
+def _prp(encoding_aes_key: str) -> PrpCrypto:
+    """The envelope cipher of ``encoding_aes_key``, built once per key (issue 26: building
+    cryptography's AES cipher twice a message was a tenth of the crypto's cost). It holds no
+    state between calls: each encryption and decryption gets a context of its own, so threads
+    share it. Raises ValueError for a malformed key (not cached)."""
+    return _PrpCrypto(aes_key_bytes(encoding_aes_key))
+
+
 def decrypt(encrypt: str, encoding_aes_key: str, appid: str) -> str:
     """Decrypt an ``Encrypt`` field into the message XML; checks the AppID at its end."""
     try:
-        xml = PrpCrypto(aes_key_bytes(encoding_aes_key)).decrypt(encrypt, appid)
+        xml = _prp(encoding_aes_key).decrypt(encrypt, appid)
     except Exception:
         # Garbage decrypts to garbage: bad padding, an absurd length, non-UTF-8, wrong AppID.
         raise DecryptError("message could not be decrypted") from None
@@ -122,7 +162,7 @@ def decrypt_with_keys(encrypt: str, keys: Iterable[str | None], appid: str) -> t
 
 def encrypt(xml: str, encoding_aes_key: str, appid: str) -> str:
     """The ``Encrypt`` field for ``xml``: random(16) + length + xml + AppID, AES-256-CBC, Base64."""
-    return PrpCrypto(aes_key_bytes(encoding_aes_key)).encrypt(xml, appid).decode("ascii")
+    return _prp(encoding_aes_key).encrypt(xml, appid).decode("ascii")
 
 
 def encrypt_reply(

@@ -131,3 +131,45 @@ def test_malformed_envelopes():
     for body in (b"", b"<xml>", b"<xml></xml>", b"<xml><Encrypt></Encrypt></xml>", b"\xff\xfe"):
         with pytest.raises(crypto.MalformedEnvelope):
             crypto.envelope_encrypt_field(body)
+
+
+def _field_or_error(read, body: bytes) -> str:
+    try:
+        return read(body)
+    except crypto.MalformedEnvelope:
+        return "MalformedEnvelope"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xml>",
+        f"<xml>\n  <ToUserName><![CDATA[gh_x]]></ToUserName>\n  <Encrypt><![CDATA[{ENCRYPT}]]></Encrypt>\n</xml>\n",
+        f"<xml><Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xml>",
+        f"<xml><Encrypt>{ENCRYPT}</Encrypt></xml>",
+        f'<?xml version="1.0"?><xml><Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xml>',
+        f"<xml><Encrypt><![CDATA[{ENCRYPT}]]></Encrypt><Encrypt><![CDATA[x]]></Encrypt></xml>",
+        f"<xml><Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xml><xml/>",
+        f"<xml><Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xml>\x0c",
+        f"<xml><ToUserName><![CDATA[gh_\xff]]></ToUserName><Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xml>",
+        f"<xml><Encrypt a='1'><![CDATA[{ENCRYPT}]]></Encrypt></xml>",
+        f"<!DOCTYPE x [<!ENTITY e 'y'>]><xml><Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xml>",
+        "<xml><Encrypt><![CDATA[]]></Encrypt></xml>",
+        "<xml><Encrypt><![CDATA[ ]]></Encrypt></xml>",
+        f"<xmlx><Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xmlx>",
+        f" <xml><Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xml>",
+    ],
+)
+def test_the_usual_envelope_is_read_as_xmltodict_reads_any(body):
+    """Issue 26: a body in WeChat's usual shape is read by a regular expression; whatever the
+    shape, the field (or the refusal) is the one the XML parser gives."""
+    raw = body.encode("latin-1" if "\xff" in body else "utf-8")
+    expected = _field_or_error(crypto.parsed_encrypt_field, raw)
+    assert _field_or_error(crypto.envelope_encrypt_field, raw) == expected
+    assert (crypto._SAFE_ENVELOPE.match(raw) is not None) <= (expected == ENCRYPT)
+
+
+def test_the_simulators_safe_envelope_takes_the_quick_way():
+    sim = WeChatSimulator("tok", crypto.random_aes_key(), "wxapp", mode="safe")
+    _query, body = sim.text("o-1", "你好", msg_id=42)
+    assert crypto._SAFE_ENVELOPE.match(body) is not None
