@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import bindparam, or_, select, text, update
@@ -62,6 +63,11 @@ log = logging.getLogger(__name__)
 BATCH_THREADS = 16
 # "Sent" outcomes recorded together: one statement for this many notices.
 RECORD_EVERY = 16
+# A batch takes no new row after this long: with WeChat answering slowly (up to the client's
+# 10 s timeout a call) the last calls still end within the task's soft time limit (40 s), and
+# the rows left go back to the queue as a batch of their own instead of being cut off.
+BATCH_SECONDS = 25.0
+LATER = "later"  # handed back to the queue, untouched
 
 _OUTBOX = OutboundMessage.__table__
 _MARK = FastStatement(
@@ -85,7 +91,7 @@ def deliver_batch(message_ids: list[int], threads: int = BATCH_THREADS) -> dict[
     already settled are dropped in one read first. A 45009 (daily quota) stops the batch, and
     every batch of every worker, until the quota resets: the rows left get ``not_before``
     then. Rows to retry (network, "system busy") are handed to the one-row task with its
-    backoff."""
+    backoff; rows not begun after :data:`BATCH_SECONDS` to a new batch."""
     settings = _settings()
     with core.db.SessionFactory() as session:
         todo, short = _plan(session, message_ids)
@@ -101,12 +107,18 @@ def deliver_batch(message_ids: list[int], threads: int = BATCH_THREADS) -> dict[
     lock = threading.Lock()
     quota = threading.Event()
     sent = _SentRecorder()
+    later: list[int] = []
+    started = time.monotonic()
 
     def one(message_id: int) -> str:
         if quota.is_set():
             with lock:
                 stopped.append(message_id)
             return QUOTA
+        if time.monotonic() - started > BATCH_SECONDS:
+            with lock:
+                later.append(message_id)
+            return LATER
         api = getattr(local, "api", None)
         if api is None:
             api = local.api = WeChatApi(settings)
@@ -136,6 +148,8 @@ def deliver_batch(message_ids: list[int], threads: int = BATCH_THREADS) -> dict[
         counts[outcome] = counts.get(outcome, 0) + 1
     if quota.is_set():
         _hold_until(stopped, _pause_for_quota(settings))
+    if later:
+        dispatch(jobs.SEND_OUTBOUND_BATCH, later, ignore_result=True)
     retry = [m for m, o in zip(todo, outcomes, strict=True) if o == RETRY]
     for message_id in retry:
         dispatch(jobs.SEND_OUTBOUND, message_id, countdown=2, ignore_result=True)

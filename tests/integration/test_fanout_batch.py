@@ -110,3 +110,20 @@ def test_45009_stops_the_batch_and_holds_the_rest_for_the_reset(
     assert deliver_batch(more) == {"skipped": 0, "quota": 1}
     assert rows(session, more)["o-later"].not_before == reset
     assert fake_wechat_api.messages_to("o-later") == 0
+
+
+def test_a_slow_wechat_hands_the_rest_back_as_a_new_batch(
+    template_settings, fake_wechat_api, session, monkeypatch
+):
+    """WeChat answering slowly: the batch stops taking rows in time for the task's limit and
+    the rest go back to the queue (run at once here, embedded), each sent once."""
+    monkeypatch.setattr(core.fanout, "BATCH_SECONDS", 0.25)
+    fake_wechat_api.latency = 0.2
+    ids = notices(session, [f"o-slow-{i}" for i in range(6)])
+
+    counts = deliver_batch(ids, threads=1)
+
+    assert 1 <= counts["sent"] < 6 and counts["sent"] + counts["later"] == 6
+    got = rows(session, ids)
+    assert all(m.sent_at is not None and m.attempts == 1 for m in got.values())
+    assert all(fake_wechat_api.messages_to(f"o-slow-{i}") == 1 for i in range(6))
