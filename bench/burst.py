@@ -29,9 +29,18 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from common import REDIS_URL, drop_database
 from common import create_database as scratch_database
-from webhook import Client, Keys, free_port, seed, start_gunicorn, stop, stored_counts
+from common import drop_database
+from webhook import (
+    Client,
+    Keys,
+    app_settings,
+    free_port,
+    seed,
+    start_gunicorn,
+    stop,
+    stored_counts,
+)
 
 TARGET_P99_MS, WECHAT_GIVES_UP_S = 300.0, 5.0
 
@@ -138,24 +147,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32, help="connections per process")
     options = parser.parse_args()
 
-    from core.surveys.seal_key import generate_key
     from core.wechat.crypto import random_aes_key
 
     keys = Keys(token="bursttoken", aes_key=random_aes_key(), appid="wx" + secrets.token_hex(8))
     run = secrets.token_hex(4)
-    env = dict(
-        os.environ,
-        BANZHUREN_REDIS_URL=REDIS_URL,
-        BANZHUREN_REDIS_PREFIX=f"bzrburst:{run}",
-        BANZHUREN_CELERY_QUEUE=f"bzrburst-{run}",
-        BANZHUREN_SECRET_KEY=secrets.token_hex(16),
-        BANZHUREN_SEAL_KEY=generate_key(),
-        BANZHUREN_WECHAT_TOKEN=keys.token,
-        BANZHUREN_WECHAT_AES_KEY=keys.aes_key,
-        BANZHUREN_WECHAT_APPID=keys.appid,
-        BANZHUREN_WECHAT_SECRET="benchsecret",
-        BANZHUREN_WECHAT_API_BASE="http://127.0.0.1:9/",
-    )
+    env = dict(os.environ, **app_settings(keys, f"bzrburst:{run}", f"bzrburst-{run}"))
     from common import delete_redis_keys
 
     name, url = scratch_database()

@@ -448,28 +448,33 @@ def main() -> int:
     return 1 if missed else 0
 
 
+def app_settings(keys: Keys, redis_prefix: str, queue: str) -> dict[str, str]:
+    """The app's environment in every webhook bench: safe mode with ``keys``, Redis under
+    ``redis_prefix``, fresh secret and seal keys; nothing is sent (the API base goes nowhere)."""
+    from core.surveys.seal_key import generate_key
+
+    return {
+        "BANZHUREN_REDIS_URL": REDIS_URL,
+        "BANZHUREN_REDIS_PREFIX": redis_prefix,
+        "BANZHUREN_CELERY_QUEUE": queue,
+        "BANZHUREN_SECRET_KEY": secrets.token_hex(16),
+        "BANZHUREN_SEAL_KEY": generate_key(),
+        "BANZHUREN_WECHAT_TOKEN": keys.token,
+        "BANZHUREN_WECHAT_AES_KEY": keys.aes_key,
+        "BANZHUREN_WECHAT_APPID": keys.appid,
+        "BANZHUREN_WECHAT_SECRET": "benchsecret",
+        "BANZHUREN_WECHAT_API_BASE": "http://127.0.0.1:9/",
+    }
+
+
 def one_run(options: argparse.Namespace) -> int:
     """One run of every phase; 1 when it missed a target."""
     LOAD_CPU.clear()
-    from core.surveys.seal_key import generate_key
     from core.wechat.crypto import random_aes_key
 
     keys = Keys(token="benchtoken", aes_key=random_aes_key(), appid="wx" + secrets.token_hex(8))
     run = secrets.token_hex(4)
-    env = dict(
-        os.environ,
-        BANZHUREN_REDIS_URL=REDIS_URL,
-        BANZHUREN_REDIS_PREFIX=f"bzrbench:{run}",
-        BANZHUREN_CELERY_QUEUE=f"bzrbench-{run}",
-        BANZHUREN_SECRET_KEY=secrets.token_hex(16),
-        BANZHUREN_SEAL_KEY=generate_key(),
-        BANZHUREN_WECHAT_TOKEN=keys.token,
-        BANZHUREN_WECHAT_AES_KEY=keys.aes_key,
-        BANZHUREN_WECHAT_APPID=keys.appid,
-        BANZHUREN_WECHAT_SECRET="benchsecret",
-        # Nothing should be sent; if something is, it goes nowhere.
-        BANZHUREN_WECHAT_API_BASE="http://127.0.0.1:9/",
-    )
+    env = dict(os.environ, **app_settings(keys, f"bzrbench:{run}", f"bzrbench-{run}"))
     name, url = scratch_database()
     env["BANZHUREN_DATABASE_URL"] = url
     try:

@@ -30,9 +30,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from common import REDIS_URL, delete_redis_keys, drop_database
 from common import create_database as scratch_database
-from webhook import Keys, seed
+from common import delete_redis_keys, drop_database
+from webhook import Keys, app_settings, seed
 
 
 def _environ(query: dict, body: bytes) -> dict:
@@ -115,26 +115,14 @@ def main() -> int:
     )
     options = parser.parse_args()
 
-    from core.surveys.seal_key import generate_key
     from core.wechat.crypto import random_aes_key
 
     keys = Keys(token="benchtoken", aes_key=random_aes_key(), appid="wx" + secrets.token_hex(8))
     run = secrets.token_hex(4)
     name, url = scratch_database(prefix="banzhuren_webhook_cpu")
     # The same settings as bench/webhook.py gives the app under gunicorn.
-    os.environ.update(
-        BANZHUREN_DATABASE_URL=url,
-        BANZHUREN_REDIS_URL=REDIS_URL,
-        BANZHUREN_REDIS_PREFIX=f"bzrbench:{run}",
-        BANZHUREN_CELERY_QUEUE=f"bzrbench-{run}",
-        BANZHUREN_SECRET_KEY=secrets.token_hex(16),
-        BANZHUREN_SEAL_KEY=generate_key(),
-        BANZHUREN_WECHAT_TOKEN=keys.token,
-        BANZHUREN_WECHAT_AES_KEY=keys.aes_key,
-        BANZHUREN_WECHAT_APPID=keys.appid,
-        BANZHUREN_WECHAT_SECRET="benchsecret",
-        BANZHUREN_WECHAT_API_BASE="http://127.0.0.1:9/",
-    )
+    os.environ.update(app_settings(keys, f"bzrbench:{run}", f"bzrbench-{run}"))
+    os.environ["BANZHUREN_DATABASE_URL"] = url
     try:
         openids = seed(url, options.warm + options.runs * options.students)
         from bot import create_app
